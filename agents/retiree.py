@@ -1,0 +1,24 @@
+"""A retiree: a resident of retirement age with a pension, who may volunteer or want work."""
+
+from __future__ import annotations
+
+from agents.resident import Resident
+
+
+class Retiree(Resident):
+    """A retired resident: draws a pension, walks slower, needs more care, may volunteer."""
+
+    @property
+    def pension(self) -> float:
+        """Monthly pension, CNY."""
+        return self.model.catalogue.money["pension"] / 100
+
+    @property
+    def volunteering(self) -> bool:
+        """Volunteers in community services this month."""
+        return bool(self.model.population.volunteer[self.resident_id])
+
+    @property
+    def wants_work(self) -> bool:
+        """Wants paid work (served by the re-employment service)."""
+        return bool(self.model.population.wants_work[self.resident_id])

@@ -1,0 +1,156 @@
+"""Monthly accounts: incomes of residents, and merchants' wages, rent, costs, payouts and closures.
+
+Mechanism (last day of each month):
+
+* Wages accrue per work day (the month's Monday-to-Friday days / 21.75, the legal average of
+  work days per month, MOHRSS 2008) and are paid by the merchant (local jobs), by outside
+  employers (jobs outside the circle) or, for commuting shop staff, to outside workers.
+* Pensions (pension fund), unemployment benefit (public budget) and gig pay (gig clients) are paid.
+* Merchants pay rent (landlords; renovated public space is partly paid by the public budget),
+  fixed operating costs and the cost of goods (suppliers), then pay out a share of any profit to
+  their owner. A merchant with ``closure_months`` consecutive losses and negative cash closes:
+  its staff lose their jobs and its remaining cash (or debt) goes to its owner (outside
+  creditors absorb debts).
+* Residents spend ``1 - saving_rate`` of their income, less their typical service spending,
+  outside the catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.ledger import MERCHANT, RESIDENT
+from sim.population import EMPLOYED, FREELANCER, NO_JOB, OUTSIDE_JOB, OWNER, RETIRED, UNEMPLOYED
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+WORK_DAYS_PER_MONTH = 21.75
+
+
+def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray) -> dict[str, np.ndarray]:
+    """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind."""
+    mer, money = model.merchants, model.catalogue.money
+    cats = mer.category[ids]
+    smart_saving = np.where(mer.smart[ids], model.smart_cost_saving(), 0.0)
+    wage = model.shop_wage_fen()
+    return {
+        "wages_local": mer.staff_local[ids].astype(np.int64) * wage,
+        "wages_outside": mer.staff_outside[ids].astype(np.int64) * wage,
+        "rent": mer.rent[ids],
+        "fixed": np.round(money["fixed_cost"] * (1 - smart_saving)).astype(np.int64),
+        "cogs": np.round(revenue * model.catalogue.cogs_share[cats] * (1 - smart_saving / 4)).astype(np.int64),
+    }
+
+
+def pay_month(model: LifeCircleModel, work_days: int) -> None:
+    """Pay the month's incomes and merchants' accounts; close merchants that failed."""
+    pop, ledger, money = model.population, model.ledger, model.catalogue.money
+    day_share = work_days / WORK_DAYS_PER_MONTH
+
+    outside = np.flatnonzero(pop.employer == OUTSIDE_JOB)
+    wage_out = int(round(money["outside_wage"] * model.scenario.economy.wage_multiplier * day_share))
+    _income(model, "outside_employers", outside, wage_out, "wage.outside")
+    retired = np.flatnonzero(pop.status == RETIRED)
+    _income(model, "pension_fund", retired, money["pension"], "pension")
+    unemployed = np.flatnonzero(pop.status == UNEMPLOYED)
+    _income(model, "public_budget", unemployed, money["unemployment_benefit"], "benefit.unemployment")
+    _gig_pay(model)
+
+    mer = model.merchants
+    ids = mer.open_ids()
+    revenue = mer.revenue_month[ids]
+    costs = merchant_costs(model, ids, revenue)
+    wage = int(round(model.shop_wage_fen() * day_share))
+    local = np.flatnonzero(pop.employer >= 0)
+    if len(local):
+        ledger.transfer((MERCHANT, pop.employer[local]), (RESIDENT, local), wage, "wage.shop")
+        pop.income_month[local] += wage
+    outside_wages = mer.staff_outside[ids].astype(np.int64) * wage
+    ledger.transfer((MERCHANT, ids), "outside_workers", outside_wages, "wage.commuters")
+    ledger.transfer((MERCHANT, ids), "landlords", costs["rent"], "rent")
+    support = mer.rent_support[ids]
+    if support.any():
+        ledger.transfer("public_budget", "landlords", support, "lever.renovation.rent")
+    ledger.transfer((MERCHANT, ids), "suppliers", costs["fixed"], "operating_costs")
+    ledger.transfer((MERCHANT, ids), "suppliers", costs["cogs"], "cost_of_goods")
+    profit = revenue - mer.staff_local[ids].astype(np.int64) * wage - outside_wages - costs["rent"] - costs["fixed"] - costs["cogs"]
+    mer.profit_last[ids] = profit
+    payout = np.where(profit > 0, np.round(profit * model.scenario.economy.owner_payout_share), 0).astype(np.int64)
+    owned = mer.owner[ids] >= 0
+    if (owned & (payout > 0)).any():
+        sel = owned & (payout > 0)
+        ledger.transfer((MERCHANT, ids[sel]), (RESIDENT, mer.owner[ids[sel]]), payout[sel], "payout.owner")
+        np.add.at(pop.income_month, mer.owner[ids[sel]], payout[sel])
+    if (~owned & (payout > 0)).any():
+        sel = ~owned & (payout > 0)
+        ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
+    mer.months_losing[ids] = np.where(profit < 0, mer.months_losing[ids] + 1, 0)
+    failing = ids[(mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)]
+    close_merchants(model, failing[~mer.mobile[failing]])
+    _other_spending(model)
+
+
+def _income(model: LifeCircleModel, source: str, who: np.ndarray, amount: int, purpose: str) -> None:
+    if len(who) and amount > 0:
+        model.ledger.transfer(source, (RESIDENT, who), amount, purpose)
+        model.population.income_month[who] += amount
+
+
+def _gig_pay(model: LifeCircleModel) -> None:
+    """Freelancers' gig tasks from clients outside the circle (plus the lever's extra tasks)."""
+    pop = model.population
+    free = np.flatnonzero(pop.status == FREELANCER)
+    if len(free) == 0:
+        return
+    tasks = model.streams["gig"].poisson(model.scenario.economy.gig_tasks_per_month, size=len(free))
+    pay = tasks * model.catalogue.money["gig_task"]
+    lever = model.levers.get("flexible_employment")
+    if lever is not None and lever.acting:
+        pay = lever.gig_pay(model, free, pay)
+    pay = pay.astype(np.int64)
+    model.ledger.transfer("gig_clients", (RESIDENT, free), pay, "gig")
+    pop.income_month[free] += pay
+
+
+def _other_spending(model: LifeCircleModel) -> None:
+    """Residents spend (1 - saving rate) of income, less typical service spending, elsewhere."""
+    pop, ledger = model.population, model.ledger
+    wish = np.round((1 - model.scenario.economy.saving_rate) * pop.income_month - model.typical_service_spend).astype(np.int64)
+    spend = np.clip(wish, 0, np.maximum(ledger.resident_cash, 0))
+    if spend.any():
+        ledger.transfer((RESIDENT, np.arange(pop.n)), "outside_consumption", spend, "other_consumption")
+
+
+def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
+    """Close merchants: staff laid off, owner out of business, cash (or debt) to the owner."""
+    if len(ids) == 0:
+        return
+    mer, pop, ledger = model.merchants, model.population, model.ledger
+    cash = ledger.merchant_cash[ids].copy()
+    owned = mer.owner[ids] >= 0
+    pos = owned & (cash > 0)
+    if pos.any():
+        ledger.transfer((MERCHANT, ids[pos]), (RESIDENT, mer.owner[ids[pos]]), cash[pos], "closure.settlement")
+    rest = ~pos & (cash != 0)
+    if rest.any():
+        ledger.transfer((MERCHANT, ids[rest]), "outside_owners", cash[rest], "closure.settlement")
+    staff = np.flatnonzero(np.isin(pop.employer, ids))
+    pop.employer[staff] = NO_JOB
+    pop.status[staff] = np.where(pop.elderly[staff], RETIRED, UNEMPLOYED)
+    owners = mer.owner[ids][owned]
+    pop.owned[owners] = -1
+    pop.status[owners] = UNEMPLOYED
+    mer.open[ids] = False
+    mer.closed_day[ids] = model.day
+    mer.staff_local[ids] = 0
+    mer.staff_outside[ids] = 0
+    model.tally.deaths += len(ids)
+    model.on_outlets_closed(ids)
+    model.roles_changed(np.concatenate([staff, owners]))
+
+
+# Public names for the statuses used above (re-exported for agents' readability).
+__all__ = ["pay_month", "close_merchants", "merchant_costs", "EMPLOYED", "OWNER"]

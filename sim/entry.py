@@ -1,0 +1,183 @@
+"""Entry of new outlets: would-be entrants, siting, the entry decision and the licence queue.
+
+Mechanism (each month, per category):
+
+1. Would-be entrants arrive as Poisson(``entrants_per_month`` x residents / 1,000). Residents
+   found outlets too: each freelancer or recent graduate does with ``startup_per_month``
+   (graduates: more, and subsidised, under the graduate start-up lever); founders choose the
+   category whose unmet demand is largest.
+2. **Siting.** By default an entrant looks at one random node with shop space. Under the
+   demand-informed siting lever it ranks ``candidate_nodes`` nodes, half of them next to the
+   homes with the most unmet needs of the category last month, and takes the best.
+3. **Decision.** Expected monthly revenue at a node = residents within the category's walking tier
+   x their visit rate x 30 days x typical spend, shared with the outlets already in reach
+   (``1 / (1 + rivals)``), plus last month's unmet needs from homes in reach. The entrant proceeds
+   if that covers ``entry_hurdle`` x expected monthly costs.
+4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
+   waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
+   founder, with any subsidy from the public budget) fund the start-up cost and
+   ``opening_cash_months`` of running costs; the start-up cost is paid for fit-out and licences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.ledger import MERCHANT, RESIDENT
+from sim.population import FREELANCER, OWNER, UNEMPLOYED
+from sim.walk import reach_of
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+DAYS_PER_MONTH = 30.0
+
+
+@dataclass
+class LicenceQueue:
+    """Entrants waiting for their licence (parallel lists, one row per entrant)."""
+
+    open_day: list[int] = field(default_factory=list)
+    node: list[int] = field(default_factory=list)
+    category: list[int] = field(default_factory=list)
+    founder: list[int] = field(default_factory=list)
+    subsidy: list[int] = field(default_factory=list)
+    applied_day: list[int] = field(default_factory=list)
+
+    def push(self, **row: int) -> None:
+        """Queue one entrant."""
+        for key, value in row.items():
+            getattr(self, key).append(int(value))
+
+    def pop_due(self, day: int) -> list[dict[str, int]]:
+        """Remove and return the entrants whose licence is granted by ``day``."""
+        due = [i for i, d in enumerate(self.open_day) if d <= day]
+        rows = [{k: getattr(self, k)[i] for k in ("node", "category", "founder", "subsidy", "applied_day")} for i in due]
+        for i in reversed(due):
+            for key in ("open_day", "node", "category", "founder", "subsidy", "applied_day"):
+                del getattr(self, key)[i]
+        return rows
+
+    def __len__(self) -> int:
+        return len(self.open_day)
+
+
+def expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[float, float]:
+    """(expected monthly revenue, expected monthly costs) in fen of an outlet at ``node``."""
+    cat = model.catalogue
+    limit = cat.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
+    nodes, _ = reach_of(model.city.graph, np.array([node]), limit)[0]
+    residents = model.residents_at_node[nodes].sum()
+    rivals = int((model.reach.outlet[category, node] >= 0).sum())
+    rate = cat.visits_per_day[category] * model.mean_need_factor[category]
+    base = residents * rate * DAYS_PER_MONTH * cat.spend_fen[category] / (1 + rivals)
+    unmet = model.unmet_last_month[nodes, category].sum() * cat.spend_fen[category]
+    revenue = float(min(base + unmet, cat.capacity[category] * DAYS_PER_MONTH * cat.spend_fen[category]))
+    staff = cat.staff[category] * model.shop_wage_fen()
+    rent = cat.area_m2[category] * model.rent_fen_per_m2()
+    costs = float(staff + rent + cat.money["fixed_cost"] + revenue * cat.cogs_share[category])
+    return revenue, costs
+
+
+def _site(model: LifeCircleModel, category: int, rng: np.random.Generator) -> int:
+    shops = model.shop_nodes()
+    siting = model.levers.get("siting")
+    if siting is not None and siting.acting:
+        return siting.choose_site(model, category, shops)
+    return int(shops[rng.integers(len(shops))])
+
+
+def month_entry(model: LifeCircleModel) -> None:
+    """Would-be entrants and resident founders decide, and join the licence queue."""
+    rng = model.streams["entry"]
+    econ, cat = model.scenario.economy, model.catalogue
+    arrivals = rng.poisson(econ.entrants_per_month * model.population.n / 1000.0, size=cat.n)
+    for category in np.repeat(np.arange(cat.n), arrivals):
+        _consider(model, int(category), founder=-1, subsidy=0, rng=rng)
+    _resident_founders(model, rng)
+
+
+def _consider(model: LifeCircleModel, category: int, *, founder: int, subsidy: int, rng: np.random.Generator) -> bool:
+    node = _site(model, category, rng)
+    revenue, costs = expected_revenue(model, node, category)
+    if revenue < model.scenario.economy.entry_hurdle * costs:
+        return False
+    days = int(round(model.param("licence_days")))
+    if rng.random() < 1 - (1 - model.scenario.economy.abandon_per_day) ** days:
+        return False  # gave up while waiting for the licence
+    model.licence_queue.push(open_day=model.day + days, node=node, category=category,
+                             founder=founder, subsidy=subsidy, applied_day=model.day)
+    return True
+
+
+def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None:
+    pop = model.population
+    free = np.flatnonzero((pop.status == FREELANCER) & (pop.owned < 0))
+    base = model.scenario.economy.startup_per_month
+    founders = list(free[rng.random(len(free)) < base])
+    grads = np.flatnonzero(pop.graduate & (pop.owned < 0) & (pop.status != OWNER))
+    lever = model.levers.get("graduate_startups")
+    grad_rate = model.param("startup_per_month") if lever is not None and lever.acting else base
+    grad_founders = grads[rng.random(len(grads)) < grad_rate]
+    unmet = model.unmet_last_month.sum(axis=0)
+    best = int(np.argmax(unmet)) if unmet.any() else int(rng.integers(model.catalogue.n))
+    for person in founders:
+        _consider(model, best, founder=int(person), subsidy=0, rng=rng)
+    for person in grad_founders:
+        subsidy = lever.subsidy_fen(model) if lever is not None and lever.acting else 0
+        if _consider(model, best, founder=int(person), subsidy=subsidy, rng=rng):
+            model.tally.graduate_startups += 1
+
+
+def open_due(model: LifeCircleModel) -> None:
+    """Open every queued entrant whose licence is granted today."""
+    rows = model.licence_queue.pop_due(model.day)
+    if not rows:
+        return
+    founders = [r for r in rows if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0]
+    rows = [r for r in rows if r["founder"] < 0] + founders
+    ids = model.add_outlets(
+        nodes=np.array([r["node"] for r in rows]),
+        categories=np.array([r["category"] for r in rows]),
+        owners=np.array([r["founder"] for r in rows]),
+    )
+    fund_openings(model, ids, subsidies=np.array([r["subsidy"] for r in rows], dtype=np.int64))
+    for r, m in zip(rows, ids):
+        if r["founder"] >= 0:
+            pop = model.population
+            pop.owned[r["founder"]] = m
+            if pop.employer[r["founder"]] >= 0:
+                model.merchants.staff_local[pop.employer[r["founder"]]] -= 1
+            pop.employer[r["founder"]] = -1
+            pop.status[r["founder"]] = OWNER
+            model.merchants.graduate_founded[m] = bool(pop.graduate[r["founder"]])
+    model.roles_changed(np.array([r["founder"] for r in founders], dtype=np.int64))
+    model.tally.births += len(ids)
+
+
+def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None) -> None:
+    """Fund new outlets (start-up cost + working capital) and pay the start-up cost."""
+    if len(ids) == 0:
+        return
+    mer, cat, ledger = model.merchants, model.catalogue, model.ledger
+    startup = np.full(len(ids), model.startup_cost_fen(), dtype=np.int64)
+    costs = np.array([expected_revenue_costs_only(model, int(c)) for c in mer.category[ids]], dtype=np.int64)
+    capital = startup + np.round(costs * model.scenario.economy.opening_cash_months).astype(np.int64)
+    subsidies = np.zeros(len(ids), dtype=np.int64) if subsidies is None else subsidies
+    if subsidies.any():
+        ledger.transfer("public_budget", (MERCHANT, ids), subsidies, "lever.graduate_startups.subsidy")
+    ledger.transfer("investors", (MERCHANT, ids), np.maximum(capital - subsidies, 0), "capital")
+    ledger.transfer((MERCHANT, ids), "fit_out_and_licences", startup, "startup_cost")
+
+
+def expected_revenue_costs_only(model: LifeCircleModel, category: int) -> float:
+    """Running costs (fen per month) of a new outlet of ``category`` before any revenue."""
+    cat = model.catalogue
+    return float(cat.staff[category] * model.shop_wage_fen() + cat.area_m2[category] * model.rent_fen_per_m2()
+                 + cat.money["fixed_cost"])
+
+
+__all__ = ["month_entry", "open_due", "fund_openings", "LicenceQueue", "UNEMPLOYED", "RESIDENT"]

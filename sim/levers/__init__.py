@@ -1,0 +1,104 @@
+"""Every measure of the national action plan as a policy lever, and the set of levers in a model.
+
+``LEVERS`` lists the lever classes in the order of the plan; ``lifecircle levers`` prints them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.levers.base import Lever, timeline_strength
+from sim.levers.disability_priority import DisabilityPriority
+from sim.levers.flexible_employment import FlexibleEmployment
+from sim.levers.governance import Governance
+from sim.levers.graduate_startups import GraduateStartups
+from sim.levers.licences import Licences
+from sim.levers.local_hiring import LocalHiring
+from sim.levers.lockers import Lockers
+from sim.levers.mobile_vendors import MobileVendors
+from sim.levers.platform import Platform
+from sim.levers.renovation import Renovation
+from sim.levers.retirees import Retirees
+from sim.levers.service_map import ServiceMap
+from sim.levers.siting import Siting
+from sim.levers.smart_stores import SmartStores
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+    from sim.scenario import Scenario
+
+LEVERS: tuple[type[Lever], ...] = (
+    SmartStores, Lockers, Platform, Siting, ServiceMap, LocalHiring, FlexibleEmployment,
+    GraduateStartups, DisabilityPriority, Retirees, Governance, Renovation, Licences, MobileVendors,
+)
+
+
+class LeverSet:
+    """The enabled levers of a model, their strengths this month and the model's hooks into them."""
+
+    def __init__(self, scenario: Scenario, model: LifeCircleModel) -> None:
+        self.model = model
+        self.levers: dict[str, Lever] = {}
+        for cls in LEVERS:
+            config = getattr(scenario.levers, cls.name)
+            if config.enabled:
+                self.levers[cls.name] = cls(config, model)
+        self.implementation = 1.0  # governance scales every other lever
+
+    def get(self, name: str) -> Lever | None:
+        """The lever called ``name`` if the scenario enables it, else None."""
+        if name not in {cls.name for cls in LEVERS}:
+            raise KeyError(f"unknown lever {name!r}; known: {', '.join(c.name for c in LEVERS)}")
+        return self.levers.get(name)
+
+    def active(self) -> list[Lever]:
+        """Levers in effect now."""
+        return [lever for lever in self.levers.values() if lever.in_effect()]
+
+    def setup(self) -> None:
+        """Let each enabled lever prepare (after the model is built)."""
+        for lever in self.levers.values():
+            lever.setup()
+
+    def month_start(self, month: int) -> None:
+        """Update strengths for ``month`` and run each lever's monthly action."""
+        governance = self.levers.get("governance")
+        if governance is not None and timeline_strength(governance.config, month) > 0:
+            self.implementation = governance.implementation(month)
+        else:
+            self.implementation = self.model.scenario.economy.lever_implementation
+        for lever in self.levers.values():
+            scale = 1.0 if lever.name == "governance" else self.implementation
+            lever.strength_now = timeline_strength(lever.config, month) * scale
+        for lever in self.levers.values():
+            lever.on_month()
+
+    def day_end(self) -> None:
+        """End-of-day hooks."""
+        for lever in self.levers.values():
+            if lever.in_effect():
+                lever.on_day_end()
+
+    def blend(self, param: str, default: float) -> float:
+        """``param`` under the levers that override it: default + strength x (lever value - default)."""
+        value = default
+        for lever in self.levers.values():
+            field = lever.overrides.get(param)
+            if field is not None and lever.acting:
+                value = value + lever.strength_now * (getattr(lever.config, field) - value)
+        return float(value)
+
+    def on_outlets_opened(self, ids: np.ndarray) -> None:
+        """Tell levers about new merchants."""
+        for lever in self.levers.values():
+            lever.on_outlets_opened(ids)
+
+    def on_reach_changed(self, categories: np.ndarray) -> None:
+        """Tell levers the walking tables changed."""
+        for lever in self.levers.values():
+            lever.on_reach_changed(categories)
+
+
+__all__ = ["LEVERS", "Lever", "LeverSet", "timeline_strength"]

@@ -1,0 +1,19 @@
+"""Priority job recommendation for people with disabilities.
+
+While the lever acts, a job seeker with a disability is considered for vacancies with
+``hiring_factor`` (at full strength, replacing the economy's ``disability_hiring_factor``) and is
+put at the front of the queue for local vacancies with probability equal to the lever's strength.
+The same factor applies to jobs found outside the circle (public employment services).
+"""
+
+from __future__ import annotations
+
+from sim.levers.base import Lever
+
+
+class DisabilityPriority(Lever):
+    name = "disability_priority"
+    measure = "priority job recommendation for people with disabilities"
+    mechanism = "disabled job seekers are matched first and no longer screened out"
+    indicator = "disability_employment_gap"
+    overrides = {"disability_hiring_factor": "hiring_factor"}

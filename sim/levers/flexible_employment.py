@@ -1,0 +1,44 @@
+"""Flexible employment: remote work, part-time, instant retail, catering, online training.
+
+While the lever acts, unemployed residents take up supported gig work with
+``unemployed_uptake_per_month`` (at full strength, replacing the economy default); every
+freelancer gets ``strength x extra_tasks_per_month`` more tasks a month through platform access;
+untrained freelancers are trained once (``training_cost_cny`` each, from the public budget) and
+then earn ``training_pay_gain`` more per task, which persists after the lever ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.catalogue import FEN_PER_CNY
+from sim.levers.base import Lever
+from sim.population import FREELANCER
+
+
+class FlexibleEmployment(Lever):
+    name = "flexible_employment"
+    measure = "flexible employment: remote, part-time, instant retail, catering, online training"
+    mechanism = "more gig uptake and tasks, training raises pay per task"
+    indicator = "freelancers, freelancer_income_mean, employment_rate"
+    overrides = {"freelance_uptake_per_month": "unemployed_uptake_per_month"}
+
+    def in_effect(self) -> bool:
+        return self.acting or bool(self.model.population.trained.any())
+
+    def on_month(self) -> None:
+        if not self.acting:
+            return
+        pop = self.model.population
+        new = np.flatnonzero((pop.status == FREELANCER) & ~pop.trained)
+        if len(new):
+            cost = int(round(self.config.training_cost_cny * FEN_PER_CNY))
+            self.model.ledger.transfer("public_budget", "suppliers", np.full(len(new), cost), "lever.flexible_employment.training")
+            pop.trained[new] = True
+
+    def gig_pay(self, model, freelancers: np.ndarray, pay: np.ndarray) -> np.ndarray:
+        """Monthly gig pay (fen) of ``freelancers`` with the lever's extra tasks and training."""
+        task = model.catalogue.money["gig_task"]
+        extra = self.rng.poisson(self.strength_now * self.config.extra_tasks_per_month, size=len(freelancers)) * task
+        gain = np.where(model.population.trained[freelancers], 1 + self.config.training_pay_gain, 1.0)
+        return np.round((pay + extra) * gain)

@@ -1,0 +1,36 @@
+"""Mayor responsibility system, evaluation system and long-term mechanism.
+
+Without the system every lever acts at ``economy.lever_implementation`` of its design. With it, a
+district leader is responsible: levers act at ``implementation_strength`` from the start month,
+and every ``evaluation_period_months`` the scorecard is evaluated against
+``target_basic_coverage``; a missed target raises implementation by ``accountability_gain``
+(up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators.
+"""
+
+from __future__ import annotations
+
+from sim.levers.base import Lever
+
+
+class Governance(Lever):
+    name = "governance"
+    measure = "mayor responsibility system; evaluation system; long-term mechanism"
+    mechanism = "levers roll out more fully; indicators scored each period raise effort when targets are missed"
+    indicator = "evaluations_passed, basic_coverage_15, every other lever's indicator"
+
+    def setup(self) -> None:
+        self.level = self.config.implementation_strength
+
+    def implementation(self, month: int) -> float:
+        """Implementation strength in ``month`` (after any evaluation due at its start)."""
+        cfg = self.config
+        since = month - cfg.start_month
+        if since > 0 and since % cfg.evaluation_period_months == 0 and len(self.model.evaluations) < since // cfg.evaluation_period_months:
+            from sim.metrics import basic_coverage
+
+            coverage = basic_coverage(self.model, 15.0)
+            passed = coverage >= cfg.target_basic_coverage
+            self.model.evaluations.append({"month": month, "basic_coverage_15": coverage, "passed": float(passed), "level": self.level})
+            if not passed:
+                self.level = min(1.0, self.level + cfg.accountability_gain)
+        return self.level

@@ -1,0 +1,24 @@
+"""Graduates start businesses (creative, specialty, boutique shops).
+
+While the lever acts, each recent graduate opens an outlet with ``startup_per_month`` (at full
+strength, replacing the economy's default founding rate) in the category with the most unmet
+demand, if the entry test passes; each such outlet receives ``strength x subsidy_cny`` from the
+public budget towards its start-up capital.
+"""
+
+from __future__ import annotations
+
+from sim.catalogue import FEN_PER_CNY
+from sim.levers.base import Lever
+
+
+class GraduateStartups(Lever):
+    name = "graduate_startups"
+    measure = "graduates start businesses (creative, specialty, boutique shops)"
+    mechanism = "more graduates found outlets, with a start-up subsidy"
+    indicator = "graduate_entrepreneurs, merchant_births, merchants_open"
+    overrides = {"startup_per_month": "startup_per_month"}
+
+    def subsidy_fen(self, model) -> int:
+        """Subsidy for one graduate-founded outlet now, fen."""
+        return int(round(self.strength_now * self.config.subsidy_cny * FEN_PER_CNY))

@@ -1,0 +1,90 @@
+"""The supply-demand integration platform: online orders beyond walking range, delivered by freelancers.
+
+While the lever acts, a share ``strength x online_share`` of the needs that could be walked to is
+ordered online from the outlet the resident would have chosen, and needs with no outlet in walking
+range are ordered from the nearest outlet within ``delivery_radius_m`` (open at night for night
+needs). The resident pays the price plus the delivery fee; the merchant receives the price less
+the ``commission``; the platform keeps the commission and ``1 - courier_share`` of the fee; a
+freelancer picked at random delivers and earns ``courier_share`` of the fee. Orders count
+against the outlet's capacity, so its catchment grows beyond its walkers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.ledger import MERCHANT, RESIDENT
+from sim.levers.base import Lever
+from sim.population import FREELANCER
+from sim.walk import OutletReach
+
+
+class Platform(Lever):
+    name = "platform"
+    measure = "supply-demand integration platform (online + offline)"
+    mechanism = "residents order beyond walking range; freelancers deliver; merchants' catchment grows"
+    indicator = "effective access (effective_coverage), freelancer income, merchant revenue"
+
+    def setup(self) -> None:
+        model = self.model
+        self.delivery = OutletReach(model.city.graph, model.catalogue.n, 1, self.config.delivery_radius_m)
+        mer = model.merchants
+        ids = mer.open_ids()
+        self.delivery.add(ids, mer.node[ids], mer.category[ids])
+        self._known = set(ids.tolist())
+
+    def on_reach_changed(self, categories: np.ndarray) -> None:
+        if not hasattr(self, "delivery"):
+            return
+        mer = self.model.merchants
+        open_now = set(mer.open_ids().tolist())
+        gone = np.array(sorted(self._known - open_now), dtype=np.int64)
+        new = np.array(sorted(open_now - self._known), dtype=np.int64)
+        moved = [m for m in (self._known & open_now) if mer.mobile[m]]
+        if len(gone):
+            self.delivery.remove(gone)
+        if moved:
+            self.delivery.remove(np.array(moved))
+            new = np.concatenate([new, np.array(moved, dtype=np.int64)])
+        if len(new):
+            self.delivery.add(new, mer.node[new], mer.category[new])
+        self._known = open_now
+
+    def route_orders(self, model, res, cats, night, served, chosen):
+        """Decide which needs become online orders; returns (outlet per need, delivered mask)."""
+        chosen = chosen.copy()
+        E = len(res)
+        delivered = np.zeros(E, dtype=bool)
+        walkable = (chosen >= 0) & ~served
+        online = walkable & (self.rng.random(E) < self.strength_now * self.config.online_share)
+        delivered |= online
+        far = np.flatnonzero((chosen < 0) & ~served)
+        if len(far):
+            nearest = self.delivery.outlet[cats[far], model.population.home[res[far]], 0]
+            mer = model.merchants
+            ok = nearest >= 0
+            ok[ok] &= ~night[far][ok] | mer.night[nearest[ok]]
+            chosen[far[ok]] = nearest[ok]
+            delivered[far[ok]] = True
+        return chosen, delivered
+
+    def order_surcharge(self, model, price, delivered):
+        """Delivery fee added to what a resident must be able to pay."""
+        return np.where(delivered, model.catalogue.money["delivery_fee"], 0)
+
+    def settle_orders(self, model, res, outlets, price, cats) -> None:
+        """Pay the merchant, the platform and the courier for delivered orders."""
+        ledger, mer, pop = model.ledger, model.merchants, model.population
+        fee = model.catalogue.money["delivery_fee"]
+        commission = np.round(price * self.config.commission).astype(np.int64)
+        courier = int(round(fee * self.config.courier_share))
+        ledger.transfer((RESIDENT, res), (MERCHANT, outlets), price - commission, "purchase.online")
+        mer.revenue_month += np.bincount(outlets, weights=price - commission, minlength=mer.n).astype(np.int64)
+        ledger.transfer((RESIDENT, res), "platform", commission + (fee - courier), "platform.commission")
+        freelancers = np.flatnonzero(pop.status == FREELANCER)
+        if courier and len(freelancers):
+            who = freelancers[self.rng.integers(len(freelancers), size=len(res))]
+            ledger.transfer((RESIDENT, res), (RESIDENT, who), courier, "delivery")
+            np.add.at(pop.income_month, who, courier)
+        elif courier:
+            ledger.transfer((RESIDENT, res), "platform", courier, "delivery")

@@ -1,0 +1,27 @@
+"""Retirees: a volunteering programme and re-employment services.
+
+While the lever acts the share of retirees who volunteer rises towards ``volunteer_share``; their
+hours become elder-care visits (``care_visits_per_hour``) for elderly residents who found no place
+at a care outlet. Retirees under 70 who wish to work (``wish_to_work_share``) join the job queue
+for local vacancies. Re-employed retirees keep their jobs when the lever ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.levers.base import Lever
+from sim.population import RETIRED
+
+
+class Retirees(Lever):
+    name = "retirees"
+    measure = "retirees: volunteering, re-employment services"
+    mechanism = "more retirees volunteer (care visits); retirees who wish to work are matched to jobs"
+    indicator = "volunteer_hours, retirees_working, needs met (elder care)"
+    overrides = {"volunteer_share": "volunteer_share", "care_visits_per_hour": "care_visits_per_hour"}
+
+    def setup(self) -> None:
+        pop = self.model.population
+        young_old = (pop.status == RETIRED) & (pop.age < 70)
+        pop.wants_work = young_old & (self.rng.random(pop.n) < self.config.wish_to_work_share)

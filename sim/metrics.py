@@ -1,0 +1,412 @@
+"""Indicators: pure functions of model state, in one registry.
+
+Each indicator is a function ``model -> float`` (or, for a *family*, ``model -> {suffix: float}``,
+recorded as ``name.suffix``). A scenario or user picks indicators by name; an unknown name is an
+error. Period indicators (needs, births ...) read the model's :class:`~sim.tally.Tally`, which
+covers the days since the last collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from sim.population import EMPLOYED, FREELANCER, OWNER, RETIRED, UNEMPLOYED
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+WALK_CAP_MINUTES = 60.0  # walks longer than this count as 60 in means (no outlet at all: 60)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A registered indicator."""
+
+    name: str
+    group: str
+    unit: str
+    doc: str
+    fn: Callable[[LifeCircleModel], float | dict[str, float]]
+    family: bool = False
+
+
+REGISTRY: dict[str, Indicator] = {}
+
+
+def indicator(name: str, group: str, unit: str, *, family: bool = False):
+    """Register ``fn`` as indicator ``name`` (its docstring is the indicator's description)."""
+
+    def wrap(fn: Callable) -> Callable:
+        REGISTRY[name] = Indicator(name, group, unit, (fn.__doc__ or "").strip(), fn, family)
+        return fn
+
+    return wrap
+
+
+class UnknownIndicatorError(KeyError):
+    """An indicator name that is not in the registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def resolve(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Expand ``"all"`` and check every name; raises :class:`UnknownIndicatorError`."""
+    if "all" in names:
+        return list(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UnknownIndicatorError(
+            f"unknown indicator(s) {unknown}; known: {', '.join(REGISTRY)} (or 'all')"
+        )
+    return list(names)
+
+
+def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
+    """Evaluate indicators ``names`` on the model now, families flattened to ``name.suffix``."""
+    out: dict[str, float] = {}
+    for name in names:
+        ind = REGISTRY[name]
+        value = ind.fn(model)
+        if ind.family:
+            for suffix, v in value.items():
+                out[f"{name}.{suffix}"] = float(v)
+        else:
+            out[name] = float(value)
+    return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
+    """(N, len(categories)) minutes from each resident's home to the nearest open outlet."""
+    pop = model.population
+    speed = model.speeds[pop.speed_class]
+    return model.nearest_m[pop.home][:, categories] / speed[:, None]
+
+
+def _covered(model: LifeCircleModel, minutes: float) -> np.ndarray:
+    basic = model.catalogue.basic_ids
+    return (walk_minutes(model, basic) <= minutes).all(axis=1)
+
+
+def basic_coverage(model: LifeCircleModel, minutes: float, mask: np.ndarray | None = None) -> float:
+    """Share of residents (in ``mask``) with every basic-guarantee category within ``minutes``."""
+    covered = _covered(model, minutes)
+    if mask is not None:
+        covered = covered[mask]
+    return float(covered.mean()) if len(covered) else float("nan")
+
+
+def _share(num: float, den: float) -> float:
+    return float(num / den) if den else float("nan")
+
+
+def _employment_rate(model: LifeCircleModel, mask: np.ndarray) -> float:
+    status = model.population.status[mask & ~model.population.elderly]
+    working = np.isin(status, (EMPLOYED, FREELANCER, OWNER)).sum()
+    labour_force = working + (status == UNEMPLOYED).sum()
+    return _share(working, labour_force)
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = equal, 1 = one has all)."""
+    v = np.sort(np.maximum(np.asarray(values, dtype=np.float64), 0))
+    n = len(v)
+    if n == 0 or v.sum() == 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1).dot(v) / (n * v.sum()))
+
+
+def _met(model: LifeCircleModel) -> np.ndarray:
+    t = model.tally.needs
+    return t["met_walk"] + t["met_delivery"] + t["met_automated"] + t["met_volunteer"]
+
+
+# ----------------------------------------------------------------------------- access
+
+for _minutes in (5, 10, 15):
+    def _cov(model: LifeCircleModel, _m: float = float(_minutes)) -> float:
+        return basic_coverage(model, _m)
+
+    _cov.__doc__ = f"Share of residents with every basic-guarantee category within {_minutes} minutes on foot (own walk speed)."
+    indicator(f"basic_coverage_{_minutes}", "access", "share")(_cov)
+
+
+@indicator("basic_coverage_15_elderly", "access", "share")
+def basic_coverage_15_elderly(model: LifeCircleModel) -> float:
+    """Basic coverage within 15 minutes among residents of retirement age."""
+    return basic_coverage(model, 15.0, model.population.elderly)
+
+
+@indicator("basic_coverage_15_disabled", "access", "share")
+def basic_coverage_15_disabled(model: LifeCircleModel) -> float:
+    """Basic coverage within 15 minutes among residents with a disability."""
+    return basic_coverage(model, 15.0, model.population.disabled)
+
+
+@indicator("basic_coverage_15_old_blocks", "access", "share")
+def basic_coverage_15_old_blocks(model: LifeCircleModel) -> float:
+    """Basic coverage within 15 minutes among residents of old communities."""
+    return basic_coverage(model, 15.0, model.city.old_blocks[model.population.home])
+
+
+@indicator("coverage_15", "access", "share", family=True)
+def coverage_15(model: LifeCircleModel) -> dict[str, float]:
+    """Per category: share of residents with an outlet within 15 minutes on foot."""
+    cats = np.arange(model.catalogue.n)
+    within = (walk_minutes(model, cats) <= 15.0).mean(axis=0)
+    return dict(zip(model.catalogue.names, within))
+
+
+@indicator("mean_walk_minutes", "access", "minutes")
+def mean_walk_minutes(model: LifeCircleModel) -> float:
+    """Mean over residents and basic categories of the walk to the nearest outlet (capped at 60)."""
+    minutes = np.minimum(walk_minutes(model, model.catalogue.basic_ids), WALK_CAP_MINUTES)
+    return float(minutes.mean()) if minutes.size else float("nan")
+
+
+@indicator("effective_coverage_15", "access", "share")
+def effective_coverage_15(model: LifeCircleModel) -> float:
+    """Basic coverage counting delivery: a category counts if within 15 minutes on foot or, while
+    the platform acts, within its delivery radius."""
+    covered = walk_minutes(model, model.catalogue.basic_ids) <= 15.0
+    platform = model.levers.get("platform")
+    if platform is not None and platform.acting:
+        home = model.population.home
+        deliverable = (platform.delivery.outlet[model.catalogue.basic_ids][:, home, 0] >= 0).T
+        covered |= deliverable
+    return float(covered.all(axis=1).mean()) if len(covered) else float("nan")
+
+
+@indicator("needs", "access", "needs per period")
+def needs(model: LifeCircleModel) -> float:
+    """Needs that arose in the period."""
+    return float(model.tally.needs["needs"].sum())
+
+
+@indicator("needs_met_share", "access", "share")
+def needs_met_share(model: LifeCircleModel) -> float:
+    """Share of the period's needs that were met (on foot, delivered, automated or by volunteers)."""
+    return _share(_met(model).sum(), model.tally.needs["needs"].sum())
+
+
+@indicator("basic_needs_met_share", "access", "share")
+def basic_needs_met_share(model: LifeCircleModel) -> float:
+    """Share of the period's basic-guarantee needs that were met."""
+    basic = model.catalogue.basic
+    return _share(_met(model)[basic].sum(), model.tally.needs["needs"][basic].sum())
+
+
+@indicator("unmet_needs", "access", "needs per period")
+def unmet_needs(model: LifeCircleModel) -> float:
+    """Needs of the period that went unmet (out of range, outlet full, or unaffordable)."""
+    return float(model.tally.needs["needs"].sum() - _met(model).sum())
+
+
+@indicator("needs_met_by", "access", "needs per period", family=True)
+def needs_met_by(model: LifeCircleModel) -> dict[str, float]:
+    """Needs of the period by outcome: met_walk, met_delivery, met_automated, met_volunteer,
+    unmet_range, unmet_capacity, unmet_money."""
+    t = model.tally.needs
+    return {k: float(t[k].sum()) for k in ("met_walk", "met_delivery", "met_automated", "met_volunteer",
+                                          "unmet_range", "unmet_capacity", "unmet_money")}
+
+
+@indicator("night_needs_met_share", "access", "share")
+def night_needs_met_share(model: LifeCircleModel) -> float:
+    """Share of the period's night-time needs that were met."""
+    return _share(model.tally.needs["night_met"].sum(), model.tally.needs["night_needs"].sum())
+
+
+@indicator("trips_saved", "access", "trips per period")
+def trips_saved(model: LifeCircleModel) -> float:
+    """Needs met without a shop trip (lockers, vending points, deliveries) in the period."""
+    t = model.tally.needs
+    return float(t["met_automated"].sum() + t["met_delivery"].sum())
+
+
+@indicator("outlet_load_cv", "access", "ratio")
+def outlet_load_cv(model: LifeCircleModel) -> float:
+    """Coefficient of variation of open outlets' visits per unit of capacity in the period (lower:
+    demand spread more evenly)."""
+    mer = model.merchants
+    ids = mer.open_ids()
+    if len(ids) < 2:
+        return float("nan")
+    load = mer.visits_month[ids] / np.maximum(mer.capacity[ids], 1)
+    return float(load.std() / load.mean()) if load.mean() > 0 else float("nan")
+
+
+# ----------------------------------------------------------------------------- employment
+
+@indicator("employment_rate", "employment", "share")
+def employment_rate(model: LifeCircleModel) -> float:
+    """Working-age residents in work (employed, freelance, own business) over the labour force."""
+    return _employment_rate(model, np.ones(model.population.n, dtype=bool))
+
+
+@indicator("local_job_share", "employment", "share")
+def local_job_share(model: LifeCircleModel) -> float:
+    """Share of jobs at the circle's merchants that residents hold (the rest commute in)."""
+    mer = model.merchants
+    ids = mer.open_ids()
+    local = mer.staff_local[ids].sum()
+    return _share(local, local + mer.staff_outside[ids].sum())
+
+
+@indicator("freelancers", "employment", "residents")
+def freelancers(model: LifeCircleModel) -> float:
+    """Residents in freelance gig work."""
+    return float((model.population.status == FREELANCER).sum())
+
+
+@indicator("freelancer_income_mean", "employment", "CNY per month")
+def freelancer_income_mean(model: LifeCircleModel) -> float:
+    """Mean income of freelancers in the last complete month."""
+    pop = model.population
+    sel = pop.status == FREELANCER
+    return float(pop.income_last[sel].mean() / 100) if sel.any() else float("nan")
+
+
+@indicator("disability_employment_gap", "employment", "share points")
+def disability_employment_gap(model: LifeCircleModel) -> float:
+    """Employment rate of working-age residents without a disability minus that of those with one."""
+    pop = model.population
+    return _employment_rate(model, ~pop.disabled) - _employment_rate(model, pop.disabled)
+
+
+@indicator("graduate_entrepreneurs", "employment", "residents")
+def graduate_entrepreneurs(model: LifeCircleModel) -> float:
+    """Recent graduates running an outlet of their own."""
+    pop = model.population
+    return float((pop.graduate & (pop.owned >= 0)).sum())
+
+
+@indicator("retirees_working", "employment", "residents")
+def retirees_working(model: LifeCircleModel) -> float:
+    """Residents of retirement age in paid work."""
+    pop = model.population
+    return float((pop.elderly & (pop.employer != -1)).sum())
+
+
+@indicator("volunteer_hours", "employment", "hours per month")
+def volunteer_hours(model: LifeCircleModel) -> float:
+    """Hours of community service volunteered by retirees this month."""
+    return float(model.population.volunteer.sum() * model.scenario.economy.volunteer_hours_per_month)
+
+
+# ----------------------------------------------------------------------------- income
+
+def _income(model: LifeCircleModel) -> np.ndarray:
+    return model.population.income_last / 100
+
+
+@indicator("income_mean", "income", "CNY per month")
+def income_mean(model: LifeCircleModel) -> float:
+    """Mean income of residents in the last complete month."""
+    return float(_income(model).mean())
+
+
+@indicator("income_median", "income", "CNY per month")
+def income_median(model: LifeCircleModel) -> float:
+    """Median income of residents in the last complete month."""
+    return float(np.median(_income(model)))
+
+
+@indicator("income_gini", "income", "index 0-1")
+def income_gini(model: LifeCircleModel) -> float:
+    """Gini coefficient of residents' incomes in the last complete month."""
+    return gini(_income(model))
+
+
+@indicator("income_mean_by_group", "income", "CNY per month", family=True)
+def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
+    """Mean income last month by group: elderly, disabled, graduates, freelancers, others."""
+    pop, inc = model.population, _income(model)
+    groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
+              "working_age": ~pop.elderly}
+    return {k: float(inc[m].mean()) if m.any() else float("nan") for k, m in groups.items()}
+
+
+# ----------------------------------------------------------------------------- merchants
+
+@indicator("merchants_open", "merchants", "outlets")
+def merchants_open(model: LifeCircleModel) -> float:
+    """Outlets trading now (mobile vendors included)."""
+    return float(model.merchants.open.sum())
+
+
+@indicator("merchant_births", "merchants", "outlets per period")
+def merchant_births(model: LifeCircleModel) -> float:
+    """Outlets opened in the period."""
+    return float(model.tally.births)
+
+
+@indicator("merchant_deaths", "merchants", "outlets per period")
+def merchant_deaths(model: LifeCircleModel) -> float:
+    """Outlets closed in the period."""
+    return float(model.tally.deaths)
+
+
+@indicator("merchant_survival", "merchants", "share")
+def merchant_survival(model: LifeCircleModel) -> float:
+    """Share of the outlets open on day one that are still open."""
+    mer = model.merchants
+    first = mer.opened_day == 0
+    return _share((mer.open & first).sum(), first.sum())
+
+
+@indicator("merchant_profit_mean", "merchants", "CNY per month")
+def merchant_profit_mean(model: LifeCircleModel) -> float:
+    """Mean profit of open outlets in the last complete month."""
+    mer = model.merchants
+    ids = mer.open_ids()
+    return float(mer.profit_last[ids].mean() / 100) if len(ids) else float("nan")
+
+
+@indicator("smart_store_share", "merchants", "share")
+def smart_store_share(model: LifeCircleModel) -> float:
+    """Share of open outlets that are digitalised."""
+    mer = model.merchants
+    ids = mer.open_ids()
+    return float(mer.smart[ids].mean()) if len(ids) else float("nan")
+
+
+@indicator("complaints", "merchants", "complaints per period")
+def complaints(model: LifeCircleModel) -> float:
+    """Residents' complaints about mobile vendors trading outside quiet hours in the period."""
+    return float(model.tally.complaints)
+
+
+# ----------------------------------------------------------------------------- cost and long term
+
+@indicator("public_spending", "cost", "CNY (cumulative)")
+def public_spending(model: LifeCircleModel) -> float:
+    """Net public spending on levers since the start (subsidies, installations, training,
+    rent support, less permit fees)."""
+    return model.ledger.spent_on("lever.") / 100
+
+
+@indicator("public_spending_by_lever", "cost", "CNY (cumulative)", family=True)
+def public_spending_by_lever(model: LifeCircleModel) -> dict[str, float]:
+    """Net public spending since the start, per lever."""
+    from sim.levers import LEVERS
+
+    return {cls.name: model.ledger.spent_on(f"lever.{cls.name}.") / 100 for cls in LEVERS}
+
+
+@indicator("evaluations_passed", "long-term", "share")
+def evaluations_passed(model: LifeCircleModel) -> float:
+    """Share of the governance system's evaluations so far that met their target (nan: none yet)."""
+    ev = model.evaluations
+    return float(np.mean([e["passed"] for e in ev])) if ev else float("nan")
+
+
+@indicator("lever_implementation", "long-term", "share")
+def lever_implementation(model: LifeCircleModel) -> float:
+    """How fully levers are implemented this month (governance)."""
+    return float(model.levers.implementation)

@@ -1,0 +1,366 @@
+"""The life-circle model: a Mesa model whose population state lives in NumPy arrays.
+
+One step is one day. Each day needs arise and are met (:mod:`sim.demand`), licensed entrants open
+(:mod:`sim.entry`); on a month's last day the accounts are paid (:mod:`sim.accounts`), the labour
+market clears (:mod:`sim.labour`), would-be entrants decide, residents learn of outlets by word of
+mouth and the levers act (:mod:`sim.levers`). Every transfer goes through the ledger, which is
+checked for conservation every day.
+
+Every resident, merchant, freelancer and retiree is also a Mesa agent (:mod:`agents`): a light
+view onto its row of the arrays, so ``model.agents_by_type[Resident]`` and
+``resident.walk_minutes_to("pharmacy")`` work while the rules run over whole populations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents import Freelancer, Merchant, Resident, Retiree
+from sim import accounts, demand, entry, labour, metrics
+from sim.catalogue import Catalogue, load_catalogue
+from sim.city import City, build_city
+from sim.levers import LeverSet
+from sim.ledger import Ledger
+from sim.merchants import Merchants
+from sim.population import FREELANCER, RETIRED, Population, build_population, speed_table
+from sim.scenario import Scenario
+from sim.streams import Streams
+from sim.tally import Tally
+from sim.walk import OutletReach, nearest_distance
+
+
+class LifeCircleModel(mesa.Model):
+    """A 15-minute life circle under a policy scenario.
+
+    Args:
+        scenario: The validated scenario (see :func:`sim.scenario.load_scenario`).
+        seed: Overrides ``scenario.seed`` when given.
+        city: A prebuilt city (to share one loaded district between runs); built from the
+            scenario when omitted.
+        create_agents: Create the Mesa agent views (True); benchmarks of the array rules may
+            switch them off.
+    """
+
+    def __init__(self, *, scenario: Scenario, seed: int | None = None, city: City | None = None,
+                 create_agents: bool = True) -> None:
+        seed = scenario.seed if seed is None else int(seed)
+        super().__init__(rng=seed)
+        self.scenario = scenario  # replaces Mesa's own (empty) experimental scenario object
+        self.seed = seed
+        self.streams = Streams(seed)
+        self.catalogue: Catalogue = load_catalogue(
+            scenario.economy.catalogue, base=scenario.resolve_path(".")
+        )
+        self.city: City = city if city is not None else build_city(scenario, self.streams["city"])
+        self.days_total = _days_in(scenario.start_date, scenario.years)
+        self.dates = np.array([scenario.start_date + dt.timedelta(days=d) for d in range(self.days_total + 1)])
+        self.day = 0
+        self.month = 0
+        self.tally = Tally(self.catalogue.n)
+        self.levers = LeverSet(scenario, self)
+
+        self.population: Population = build_population(scenario, self.city, self.catalogue, self.streams["population"])
+        pop = self.population
+        self.speeds = speed_table(scenario)
+        n_nodes = self.city.graph.shape[0]
+        self.residents_at_node = np.bincount(pop.home, minlength=n_nodes)
+        self.need_groups = [
+            (np.flatnonzero(~pop.elderly), np.ones(self.catalogue.n)),
+            (np.flatnonzero(pop.elderly), self.catalogue.elderly_factor),
+        ]
+        elderly_share = pop.elderly.mean() if pop.n else 0.0
+        self.mean_need_factor = 1 + elderly_share * (self.catalogue.elderly_factor - 1)
+        per_visit = self.catalogue.visits_per_day * self.catalogue.spend_fen * 30
+        self.typical_service_spend = np.where(
+            pop.elderly, float((per_visit * self.catalogue.elderly_factor).sum()), float(per_visit.sum())
+        )
+        names = self.catalogue.names
+        self.parcel_category = names.index("parcel_point") if "parcel_point" in names else -1
+        self.care_category = names.index("elder_care") if "elder_care" in names else -1
+        self.volunteer_visits_left = 0.0
+        self.unmet_last_month = np.zeros((n_nodes, self.catalogue.n), dtype=np.int64)
+        self._unmet_codes: list[np.ndarray] = []
+        self.licence_queue = entry.LicenceQueue()
+        self.evaluations: list[dict[str, float]] = []
+        self.indicator_names = metrics.resolve(scenario.output.indicators)
+        self._records: list[tuple[int, int, dict[str, float]]] = []
+
+        econ = scenario.economy
+        walk_limit = econ.max_walk_minutes * float(self.speeds.max())
+        self.reach = OutletReach(self.city.graph, self.catalogue.n, econ.choice_candidates, walk_limit)
+        self.choice_weights = demand.ChoiceWeights(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
+        self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
+        self.merchants = Merchants.empty()
+
+        # Start-up cash: initial_cash_months of each resident's expected income.
+        money = self.catalogue.money
+        expected = np.select(
+            [pop.status == RETIRED, pop.status == FREELANCER, pop.employer >= -2],
+            [money["pension"], econ.gig_tasks_per_month * money["gig_task"], money["outside_wage"]],
+            default=money["unemployment_benefit"],
+        )
+        expected = np.where(pop.status == 1, money["unemployment_benefit"], expected)
+        self.ledger = Ledger(np.round(expected * scenario.population.initial_cash_months).astype(np.int64))
+
+        self._agents_on = create_agents
+        self.resident_agents: dict[int, Resident] = {}
+        self.merchant_agents: dict[int, Merchant] = {}
+        if create_agents:
+            for idx in range(pop.n):
+                self._make_resident_agent(idx)
+
+        nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
+        ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1))
+        labour.staff_initial_outlets(self, ids)
+        # Day-one outlets start with working capital (no start-up cost: they are already fitted out).
+        costs = np.array([entry.expected_revenue_costs_only(self, int(c)) for c in cats], dtype=np.int64)
+        self.ledger.transfer("investors", ("merchant", ids), np.round(costs * econ.opening_cash_months).astype(np.int64), "capital")
+        self.levers.setup()
+        self.levers.month_start(0)
+        self._refresh_volunteering()
+        self.ledger.check()
+
+    @property
+    def scenario(self) -> Scenario:
+        """The lifecircle scenario this model runs (not Mesa's experimental Scenario)."""
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value: Scenario) -> None:
+        self._scenario = value
+
+    # ------------------------------------------------------------------ time
+    @property
+    def date(self) -> dt.date:
+        """Calendar date of the current day."""
+        return self.dates[self.day]
+
+    def step(self) -> None:
+        """Simulate one day."""
+        entry.open_due(self)
+        demand.serve_day(self)
+        self.levers.day_end()
+        month_end = self.dates[self.day + 1].month != self.dates[self.day].month or self.day + 1 >= self.days_total
+        if month_end:
+            self._month_end()
+        self.ledger.check()
+        if month_end or self.scenario.output.collect_every == "day":
+            self.collect()
+        if month_end:
+            self._start_month()
+        self.day += 1
+        if self.day >= self.days_total:
+            self.running = False
+
+    def _month_end(self) -> None:
+        start = self.dates[self.day].replace(day=1)
+        days = np.array([start + dt.timedelta(days=d) for d in range((self.dates[self.day] - start).days + 1)])
+        work_days = int(sum(d.weekday() < 5 for d in days))
+        accounts.pay_month(self, work_days)
+        labour.month_labour(self)
+        self._learn_by_word_of_mouth()
+        self.roll_unmet()
+        self.month += 1
+        self.levers.month_start(self.month)
+        self._refresh_volunteering()
+        entry.month_entry(self)
+        self.population.income_last[:] = self.population.income_month
+        self.population.income_month[:] = 0
+
+    def _start_month(self) -> None:
+        """Zero the merchants' monthly takings once the month's indicators are collected."""
+        self.merchants.revenue_month[:] = 0
+        self.merchants.visits_month[:] = 0
+
+    def collect(self) -> dict[str, float]:
+        """Evaluate the scenario's indicators now, record them, and start a new tally period."""
+        values = metrics.compute(self, self.indicator_names)
+        self._records.append((self.day, self.month, values))
+        self.tally.reset()
+        return values
+
+    def timeseries(self) -> pd.DataFrame:
+        """Every collected indicator as a tidy frame: day, date, month, indicator, value."""
+        rows = [(day, self.dates[day], month, name, value)
+                for day, month, values in self._records for name, value in values.items()]
+        frame = pd.DataFrame(rows, columns=["day", "date", "month", "indicator", "value"])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
+
+    def record_unmet(self, nodes: np.ndarray, categories: np.ndarray) -> None:
+        """Remember where needs went unmet this month (for siting and entry)."""
+        if len(nodes):
+            self._unmet_codes.append(nodes.astype(np.int64) * self.catalogue.n + categories)
+
+    def roll_unmet(self) -> None:
+        """Turn this month's unmet needs into the map entrants read next month."""
+        codes = np.concatenate(self._unmet_codes) if self._unmet_codes else np.zeros(0, dtype=np.int64)
+        self.unmet_last_month = np.bincount(codes, minlength=self.unmet_last_month.size).reshape(self.unmet_last_month.shape)
+        self._unmet_codes = []
+
+    # ------------------------------------------------------------------ parameters under levers
+    def param(self, name: str) -> float:
+        """An economy parameter as the levers in force make it (see :meth:`LeverSet.blend`)."""
+        return self.levers.blend(name, getattr(self.scenario.economy, name))
+
+    def shop_wage_fen(self) -> int:
+        """Monthly wage of shop staff, fen."""
+        return int(round(self.catalogue.money["shop_wage"] * self.scenario.economy.wage_multiplier))
+
+    def rent_fen_per_m2(self) -> float:
+        """Monthly shop rent per square metre, fen."""
+        return self.catalogue.money["rent"] * self.scenario.economy.rent_multiplier
+
+    def startup_cost_fen(self) -> int:
+        """Start-up cost of a new outlet, fen (electronic licences lower it)."""
+        return int(round(self.catalogue.money["startup_cost"] * self.param("startup_cost_multiplier")))
+
+    def smart_cost_saving(self) -> float:
+        """Cost saving of a digitalised store (0 when the smart-store lever is not in the scenario)."""
+        lever = self.levers.get("smart_stores")
+        return lever.config.cost_saving if lever is not None else 0.0
+
+    def shop_nodes(self) -> np.ndarray:
+        """Nodes with shop space for new outlets (renovation adds some)."""
+        return np.flatnonzero(self.city.commercial)
+
+    def outlet_attraction(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-outlet choice factors for day and night needs (one extra 0 at the end for 'none')."""
+        mer, econ, cat = self.merchants, self.scenario.economy, self.catalogue
+        typical = np.maximum(cat.spend_fen[np.maximum(mer.category, 0)], 1)
+        utility = -econ.price_weight * (mer.price / typical - 1) - econ.crowding_weight * np.minimum(mer.load_yesterday, 2.0)
+        factor = np.where(mer.open, np.exp(utility), 0.0).astype(np.float32)
+        night = np.where(mer.night, factor, 0.0).astype(np.float32)
+        return np.append(factor, np.float32(0)), np.append(night, np.float32(0))
+
+    # ------------------------------------------------------------------ outlets
+    def add_outlets(self, *, nodes: np.ndarray, categories: np.ndarray, owners: np.ndarray,
+                    mobile: bool = False, capacity: np.ndarray | None = None) -> np.ndarray:
+        """Open outlets (merchants) at ``nodes``; returns their ids. Funding is the caller's."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        categories = np.asarray(categories, dtype=np.int64)
+        if len(nodes) == 0:
+            return np.zeros(0, dtype=np.int64)
+        cat, econ = self.catalogue, self.scenario.economy
+        rng = self.streams["outlets"]
+        spread = 1 + econ.price_dispersion * rng.standard_normal(len(nodes))
+        price = np.round(cat.spend_fen[categories] * np.clip(spread, 0.3, 3.0)).astype(np.int64)
+        rent = np.round(cat.area_m2[categories] * self.rent_fen_per_m2()).astype(np.int64)
+        ids = self.merchants.append(
+            len(nodes), node=nodes, category=categories,
+            capacity=cat.capacity[categories] if capacity is None else capacity,
+            price=price, staff_target=cat.staff[categories], rent=0 if mobile else rent,
+            open=True, opened_day=self.day, owner=owners, mobile=mobile,
+            night=np.zeros(len(nodes), dtype=bool),
+        )
+        self.ledger.add_merchants(len(nodes))
+        self.levers.on_outlets_opened(ids)
+        self._update_reach(added=ids)
+        if self._agents_on:
+            for m in ids:
+                self.merchant_agents[int(m)] = Merchant(self, merchant_id=int(m))
+        return ids
+
+    def on_outlets_closed(self, ids: np.ndarray) -> None:
+        """Walking tables and agents after outlets close (called by :func:`accounts.close_merchants`)."""
+        self._update_reach(removed=ids)
+        for m in ids:
+            agent = self.merchant_agents.pop(int(m), None)
+            if agent is not None:
+                agent.remove()
+
+    def move_outlets(self, ids: np.ndarray, nodes: np.ndarray) -> None:
+        """Move (mobile) outlets to new nodes."""
+        self.reach.remove(ids)
+        self.merchants.node[ids] = nodes
+        self._update_reach(added=ids, already_removed=True)
+
+    def _update_reach(self, added: np.ndarray | None = None, removed: np.ndarray | None = None,
+                      already_removed: bool = False) -> None:
+        mer = self.merchants
+        old = self.reach.outlet.copy()
+        touched = set()
+        if removed is not None and len(removed):
+            self.reach.remove(removed)
+            touched |= set(mer.category[removed].tolist())
+        if added is not None and len(added):
+            self.reach.add(added, mer.node[added], mer.category[added])
+            touched |= set(mer.category[added].tolist())
+        if not touched:
+            return
+        cats = np.array(sorted(touched))
+        econ = self.scenario.economy
+        self.choice_weights.update(cats, self.reach.dist_m, econ.walk_minute_weight, econ.max_walk_minutes)
+        for c in cats:
+            open_nodes = mer.node[(mer.category == c) & mer.open]
+            self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)
+            _remap_knowledge(self.population, int(c), old[c], self.reach.outlet[c])
+        self.levers.on_reach_changed(cats)
+
+    # ------------------------------------------------------------------ people
+    def _learn_by_word_of_mouth(self) -> None:
+        """Each unknown nearby outlet becomes known with ``discovery_per_month``."""
+        p = self.scenario.economy.discovery_per_month
+        if p <= 0:
+            return
+        pop, K = self.population, self.reach.k
+        learn = self.streams["knowledge"].random((pop.n, self.catalogue.n, K)) < p
+        bits = (learn.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
+        pop.knows |= bits
+
+    def _refresh_volunteering(self) -> None:
+        """Volunteers and their monthly elder-care visits (retirees lever raises both)."""
+        pop = self.population
+        share = self.param("volunteer_share")
+        draw = self.streams["volunteers"].random(pop.n)
+        pop.volunteer = (pop.status == RETIRED) & (draw < share)
+        per_hour = self.levers.blend("care_visits_per_hour", 1.0)
+        self.volunteer_visits_left = float(pop.volunteer.sum() * self.scenario.economy.volunteer_hours_per_month * per_hour)
+
+    def roles_changed(self, ids: np.ndarray) -> None:
+        """Swap agent views whose role (plain resident, freelancer, retiree) changed."""
+        if not self._agents_on or len(ids) == 0:
+            return
+        for idx in np.unique(ids):
+            agent = self.resident_agents.get(int(idx))
+            if agent is None or type(agent) is not _agent_class(self.population, int(idx)):
+                if agent is not None:
+                    agent.remove()
+                self._make_resident_agent(int(idx))
+
+    def _make_resident_agent(self, idx: int) -> None:
+        cls = _agent_class(self.population, idx)
+        self.resident_agents[idx] = cls(self, resident_id=idx)
+
+
+def _agent_class(pop: Population, idx: int) -> type[Resident]:
+    if pop.status[idx] == RETIRED:
+        return Retiree
+    if pop.status[idx] == FREELANCER:
+        return Freelancer
+    return Resident
+
+
+def _remap_knowledge(pop: Population, cat: int, old: np.ndarray, new: np.ndarray) -> None:
+    """Keep each resident's knowledge attached to outlets (not ranks) when a category's table changes."""
+    K = old.shape[1]
+    if np.array_equal(old, new):
+        return
+    # For each node and new rank, the old rank holding the same outlet (-1: a new outlet).
+    match = (new[:, :, None] == old[:, None, :]) & (new[:, :, None] >= 0)
+    old_rank = np.where(match.any(axis=2), match.argmax(axis=2), -1)
+    bits = pop.knows[:, cat]
+    ranks = old_rank[pop.home]                     # (N, K)
+    known = ((bits[:, None] >> np.maximum(ranks, 0).astype(np.uint8)) & 1).astype(bool) & (ranks >= 0)
+    known[:, 0] |= True  # everyone knows the nearest outlet of a category
+    pop.knows[:, cat] = (known.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=1, dtype=np.uint8)
+
+
+def _days_in(start: dt.date, years: float) -> int:
+    whole = int(years)
+    end = start.replace(year=start.year + whole)
+    return (end - start).days + int(round((years - whole) * 365))

@@ -1,0 +1,140 @@
+"""Population state: every resident's attributes as NumPy arrays (index = resident id).
+
+The rules of :mod:`sim.demand`, :mod:`sim.labour` and :mod:`sim.accounts` run over these arrays
+for the whole population at once; the Mesa agents of :mod:`agents` are views onto one row.
+
+Ages are held fixed over a run (a stationary population: residents who age out are replaced by
+newcomers like them), so groups such as "elderly" do not drift over a ten-year run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.catalogue import Catalogue
+from sim.city import City
+from sim.scenario import Scenario
+
+# Labour status codes.
+EMPLOYED = 0      # works for a local merchant (employer >= 0) or outside the circle (employer == -2)
+UNEMPLOYED = 1
+FREELANCER = 2
+RETIRED = 3
+OWNER = 4         # runs an outlet of their own
+STATUS_NAMES = ("employed", "unemployed", "freelancer", "retired", "owner")
+OUTSIDE_JOB = -2
+NO_JOB = -1
+
+# Walk-speed classes: (elderly, disabled) -> 0..3; walk speeds take only these four values.
+SPEED_CLASSES = 4
+
+
+@dataclass
+class Population:
+    """Arrays describing the N residents.
+
+    Attributes:
+        home: Node each resident lives at.
+        age: Age in years.
+        elderly: Age >= retirement age.
+        disabled: Has a disability.
+        graduate: Graduated in the last three years.
+        speed_class: 0 adult, 1 elderly, 2 disabled, 3 elderly and disabled.
+        status: Labour status code (``EMPLOYED`` ...).
+        employer: Merchant id for local jobs, ``OUTSIDE_JOB``, or ``NO_JOB``.
+        owned: Merchant id the resident owns, or -1.
+        knows: (N, C) uint8 bitmask: bit k set = knows the k-th nearest outlet of the category.
+        map_user: Uses the dynamic service map (knows every outlet in reach).
+        volunteer: Volunteers in community services (retirees).
+        wants_work: Retiree who wants paid work.
+        trained: Freelancer trained under the flexible-employment lever.
+        income_month: Income received so far this month, fen.
+        income_last: Income received in the last complete month, fen.
+    """
+
+    home: np.ndarray
+    age: np.ndarray
+    elderly: np.ndarray
+    disabled: np.ndarray
+    graduate: np.ndarray
+    speed_class: np.ndarray
+    status: np.ndarray
+    employer: np.ndarray
+    owned: np.ndarray
+    knows: np.ndarray
+    map_user: np.ndarray
+    volunteer: np.ndarray
+    wants_work: np.ndarray
+    trained: np.ndarray
+    income_month: np.ndarray
+    income_last: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of residents."""
+        return len(self.home)
+
+    def working_age(self) -> np.ndarray:
+        """Mask of residents below retirement age."""
+        return ~self.elderly
+
+
+def speed_table(scenario: Scenario) -> np.ndarray:
+    """Walk speed (m/min) of each speed class."""
+    p = scenario.population
+    base = p.walk_speed_m_per_min
+    return np.array([
+        base,
+        base * p.elderly_walk_factor,
+        base * p.disabled_walk_factor,
+        base * min(p.elderly_walk_factor, p.disabled_walk_factor) * max(p.elderly_walk_factor, p.disabled_walk_factor),
+    ])
+
+
+def build_population(
+    scenario: Scenario, city: City, catalogue: Catalogue, rng: np.random.Generator
+) -> Population:
+    """Draw residents: homes by the city's residential weights, ages, disabilities, jobs.
+
+    Jobs at local merchants are assigned afterwards by :func:`sim.labour.staff_initial_outlets`;
+    here the employed all start with outside jobs.
+    """
+    p = scenario.population
+    n = p.residents
+    weight = np.asarray(city.residential_weight, dtype=np.float64)
+    home = rng.choice(len(weight), size=n, p=weight / weight.sum()).astype(np.int32)
+    elderly = rng.random(n) < p.elderly_share
+    # Working-age adults 18..retirement-1, elderly retirement..95; uniform within each band.
+    age = np.where(
+        elderly,
+        rng.integers(p.retirement_age, 96, size=n),
+        rng.integers(18, max(p.retirement_age, 19), size=n),
+    ).astype(np.int16)
+    disabled = rng.random(n) < p.disabled_share
+    graduate = (~elderly) & (age <= 28) & (rng.random(n) < p.graduate_share / 0.2)
+    speed_class = (elderly.astype(np.int8) + 2 * disabled.astype(np.int8)).astype(np.int8)
+    draw = rng.random(n)
+    status = np.full(n, EMPLOYED, dtype=np.int8)
+    status[draw < p.unemployment_rate] = UNEMPLOYED
+    status[(draw >= p.unemployment_rate) & (draw < p.unemployment_rate + p.freelancer_share)] = FREELANCER
+    status[elderly] = RETIRED
+    employer = np.where(status == EMPLOYED, OUTSIDE_JOB, NO_JOB).astype(np.int32)
+    knows = _initial_knowledge(n, catalogue.n, scenario.economy.choice_candidates,
+                               scenario.economy.initial_knowledge, rng)
+    return Population(
+        home=home, age=age, elderly=elderly, disabled=disabled, graduate=graduate,
+        speed_class=speed_class, status=status, employer=employer,
+        owned=np.full(n, -1, dtype=np.int32), knows=knows,
+        map_user=np.zeros(n, dtype=bool), volunteer=np.zeros(n, dtype=bool),
+        wants_work=np.zeros(n, dtype=bool), trained=np.zeros(n, dtype=bool),
+        income_month=np.zeros(n, dtype=np.int64), income_last=np.zeros(n, dtype=np.int64),
+    )
+
+
+def _initial_knowledge(n: int, n_categories: int, k: int, p_know: float, rng: np.random.Generator) -> np.ndarray:
+    """Each resident knows the nearest outlet of each category, and each other one with ``p_know``."""
+    bits = (rng.random((n, n_categories, k)) < p_know).astype(np.uint8)
+    bits[:, :, 0] = 1
+    return (bits << np.arange(k, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)

