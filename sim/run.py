@@ -1,0 +1,180 @@
+"""Running one scenario: the function batches call in other processes, and its outputs.
+
+:func:`run_scenario` builds a model from a scenario, runs it for its years and returns the tidy
+indicator time series and the scorecard. :func:`write_outputs` writes them (Parquet, CSV, the
+resolved scenario with seed and version, and figures) into a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import __version__
+from sim.city import City
+from sim.model import LifeCircleModel
+from sim.scenario import Scenario
+
+# Headline indicators of the scorecard and their targets (None: reported without a target).
+# Sources: coverage and satisfaction targets, national notice on life circles (2025): resident
+# satisfaction >= 90 % (needs met is its proxy); employment: NBS surveyed-unemployment target
+# ~ 5.5 % (2024 government work report).
+SCORECARD: tuple[tuple[str, float | None, str], ...] = (
+    ("basic_coverage_15", 0.90, ">="),
+    ("basic_coverage_10", None, ">="),
+    ("basic_coverage_5", None, ">="),
+    ("basic_coverage_15_elderly", 0.90, ">="),
+    ("basic_coverage_15_disabled", 0.90, ">="),
+    ("mean_walk_minutes", 10.0, "<="),
+    ("effective_coverage_15", None, ">="),
+    ("needs_met_share", 0.90, ">="),
+    ("night_needs_met_share", None, ">="),
+    ("employment_rate", 0.945, ">="),
+    ("local_job_share", None, ">="),
+    ("freelancer_income_mean", None, ">="),
+    ("disability_employment_gap", 0.05, "<="),
+    ("income_mean", None, ">="),
+    ("income_gini", 0.40, "<="),
+    ("merchants_open", None, ">="),
+    ("merchant_survival", None, ">="),
+    ("public_spending", None, "<="),
+)
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        scenario: The scenario that ran (years and seed as run).
+        seed: The seed used.
+        timeseries: Tidy frame: day, date, month, indicator, value.
+        model: The model at the end (None when not kept).
+    """
+
+    scenario: Scenario
+    seed: int
+    timeseries: pd.DataFrame
+    model: LifeCircleModel | None
+
+    @property
+    def scorecard(self) -> pd.DataFrame:
+        """The indicator scorecard (see :func:`scorecard`)."""
+        return scorecard(self.timeseries)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    years: float | None = None,
+    city: City | None = None,
+    progress: bool = False,
+    keep_model: bool = True,
+) -> RunResult:
+    """Build and run a model for a scenario.
+
+    Args:
+        scenario: The validated scenario.
+        seed: Overrides the scenario's seed.
+        years: Overrides the scenario's years.
+        city: A prebuilt city to reuse (e.g. a loaded district shared by many runs).
+        progress: Show a progress bar (days).
+        keep_model: Return the model too (False keeps batch workers' memory small).
+    """
+    updates = {}
+    if seed is not None:
+        updates["seed"] = int(seed)
+    if years is not None:
+        updates["years"] = float(years)
+    if updates:
+        scenario = scenario.with_updates(updates)
+    model = LifeCircleModel(scenario=scenario, city=city)
+    days = model.days_total
+    if progress:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=days, unit="day", desc=scenario.name, leave=False) as bar:
+            while model.running:
+                chunk = min(30, days - model.day)
+                model.run_for(chunk)
+                bar.update(chunk)
+    else:
+        model.run_for(days)
+    return RunResult(scenario=scenario, seed=scenario.seed, timeseries=model.timeseries(),
+                     model=model if keep_model else None)
+
+
+def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Headline indicators: first and last value, change, target and whether the last meets it."""
+    from sim.metrics import REGISTRY
+
+    rows = []
+    for name, target, sense in SCORECARD:
+        series = timeseries[timeseries["indicator"] == name].sort_values("day")["value"]
+        if series.empty:
+            continue
+        start, end = float(series.iloc[0]), float(series.iloc[-1])
+        met = None if target is None or np.isnan(end) else (end >= target if sense == ">=" else end <= target)
+        rows.append({
+            "indicator": name, "unit": REGISTRY[name].unit, "start": start, "end": end,
+            "change": end - start, "target": f"{sense} {target:g}" if target is not None else "",
+            "met": "" if met is None else ("yes" if met else "no"),
+        })
+    return pd.DataFrame(rows)
+
+
+def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -> str:
+    """The scorecard as a plain-text table for the terminal."""
+    lines = [title, "=" * len(title)]
+    header = f"{'indicator':30s} {'unit':>16s} {'start':>12s} {'end':>12s} {'change':>12s} {'target':>9s} {'met':>4s}"
+    lines += [header, "-" * len(header)]
+    for row in card.itertuples():
+        lines.append(
+            f"{row.indicator:30s} {row.unit[:16]:>16s} {row.start:12.4g} {row.end:12.4g} {row.change:+12.4g} {row.target:>9s} {row.met:>4s}"
+        )
+    if attribution:
+        lines.append(f"Map data: {attribution}")
+    return "\n".join(lines)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that it is either complete or absent (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
+    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml and figures/ into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "timeseries": out / "timeseries.parquet",
+        "scorecard": out / "scorecard.csv",
+        "scenario": out / "scenario.resolved.toml",
+    }
+    frame = result.timeseries.assign(scenario=result.scenario.name, seed=result.seed)
+    tmp = paths["timeseries"].with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, paths["timeseries"])
+    atomic_write_bytes(paths["scorecard"], result.scorecard.to_csv(index=False).encode())
+    provenance = {"seed": result.seed, "lifecircle_version": __version__,
+                  "scenario_hash": result.scenario.content_hash()}
+    atomic_write_bytes(paths["scenario"], result.scenario.to_toml(extra=provenance).encode())
+    if figures and result.model is not None:
+        from sim.figures import write_figures
+
+        paths.update(write_figures(result.model, result.timeseries, out / "figures"))
+    return paths
