@@ -1,0 +1,30 @@
+"""Shared fixtures: small scenarios that build and run in about a second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+SMALL = {
+    "population.residents": 2000,
+    "city.blocks_x": 6,
+    "city.blocks_y": 6,
+    "years": 0.25,
+}
+
+
+def small_scenario(**updates: object) -> Scenario:
+    """The baseline shrunk to 2,000 residents on 6 x 6 blocks for three months, plus ``updates``."""
+    return load_scenario(SCENARIOS / "baseline.toml", updates={**SMALL, **updates})
+
+
+@pytest.fixture
+def small() -> Scenario:
+    return small_scenario()

@@ -1,0 +1,57 @@
+"""The command line: run writes every output; bad input exits 2 with a message and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from sim.cli import main
+from tests.conftest import SCENARIOS
+
+SMALL = ["--set", "population.residents=1500", "--set", "city.blocks_x=6", "--set", "city.blocks_y=6"]
+
+
+def test_run_writes_scorecard_timeseries_resolved_scenario_and_figures(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), "--years", "0.2", "--seed", "7", *SMALL]) == 0
+    printed = capsys.readouterr().out
+    assert "basic_coverage_15" in printed and "scorecard" in printed
+    frame = pd.read_parquet(out / "timeseries.parquet")
+    assert {"day", "indicator", "value", "seed"} <= set(frame.columns) and (frame["seed"] == 7).all()
+    card = pd.read_csv(out / "scorecard.csv")
+    assert "basic_coverage_15" in set(card["indicator"])
+    resolved = (out / "scenario.resolved.toml").read_text()
+    assert "seed = 7" in resolved and "lifecircle_version" in resolved and "residents = 1500" in resolved
+    for name in ("coverage_map", "access", "employment", "income"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_bad_input_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "%s"\n[economy]\nrent_multiplier = -3\n' % (SCENARIOS / "baseline.toml"))
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "economy.rent_multiplier" in proc.stderr and "-3" in proc.stderr and ">= 0.0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(tmp_path / "missing.toml")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no such scenario file" in proc.stderr
+
+
+def test_unknown_indicator_is_an_error(tmp_path, capsys):
+    code = main(["validate", str(SCENARIOS / "baseline.toml"), "--set", 'output.indicators=["basic_coverage_15", "happiness"]'])
+    assert code == 2
+    assert "happiness" in capsys.readouterr().err
+
+
+def test_validate_levers_indicators_and_schema_list_things(capsys):
+    assert main(["validate", str(SCENARIOS / "baseline.toml")]) == 0
+    assert main(["levers"]) == 0
+    text = capsys.readouterr().out
+    for name in ("smart_stores", "lockers", "platform", "siting", "service_map", "local_hiring",
+                 "flexible_employment", "graduate_startups", "disability_priority", "retirees",
+                 "governance", "renovation", "licences", "mobile_vendors"):
+        assert f"[levers.{name}]" in text
+    assert main(["indicators"]) == 0
+    assert "disability_employment_gap" in capsys.readouterr().out
