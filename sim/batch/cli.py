@@ -1,0 +1,98 @@
+"""``lifecircle batch``, ``lifecircle compare`` and ``lifecircle sensitivity`` (registered into
+:func:`sim.cli.build_parser`). Bad input raises :class:`~sim.scenario.ScenarioError` (exit 2);
+a batch in which some run failed exits with status 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.scenario import ScenarioError
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Run or resume a batch into ``--out``."""
+    from sim.batch.runner import run_batch
+    from sim.batch.spec import load_batch
+
+    spec = load_batch(args.batch)
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError(f"--workers {args.workers}: allowed: an integer >= 1")
+    progress = not args.quiet and (sys.stderr.isatty() or args.progress)
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ScenarioError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise ScenarioError(f"--scheduler {args.scheduler!r}: cannot connect ({err})") from None
+        with client:
+            summary = run_batch(spec, args.out, client=client, progress=progress)
+    else:
+        summary = run_batch(spec, args.out, workers=args.workers, progress=progress)
+    print(f"{spec.name}: {summary.total} runs: {summary.skipped} already done, {summary.done} done now, "
+          f"{summary.failed} failed -> {Path(args.out) / 'runs'}")
+    for run_id, error in list(summary.failures.items())[:10]:
+        print(f"  failed {run_id}: {error}")
+    if summary.failed > 10:
+        print(f"  ... {summary.failed - 10} more in {Path(args.out) / 'manifest.jsonl'}")
+    return 1 if summary.failed else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print and write each package's paired effect against the baseline."""
+    from sim.batch.compare import compare, format_effects
+
+    effects, paths = compare(args.dir, last_months=args.last_months, baseline=args.baseline,
+                             figure=not args.no_figure)
+    title = (f"Effects against the baseline: paired mean difference over replicates, mean of the last "
+             f"{args.last_months} month(s) of each run")
+    print(format_effects(effects, title=title))
+    print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Print and write Sobol' or Morris indices per indicator."""
+    from sim.batch.compare import batch_info
+    from sim.batch.sensitivity import analyze, format_indices
+
+    table, paths = analyze(args.dir, package=args.package, last_months=args.last_months,
+                           figure=not args.no_figure)
+    method = batch_info(args.dir)["design"]
+    print(format_indices(table, method, title=f"{method} sensitivity indices ({args.dir})"))
+    print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the batch, compare and sensitivity subcommands to the ``lifecircle`` parser."""
+    from sim.batch.compare import DEFAULT_LAST_MONTHS
+
+    batch = sub.add_parser("batch", help="run or resume a batch of scenario runs (designs, replications)")
+    batch.add_argument("batch", help="batch TOML file (see docs/batches.md)")
+    batch.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
+    batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per core)")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
+    batch.add_argument("--progress", action="store_true", help="progress bar even when not on a terminal")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(func=cmd_batch)
+
+    comp = sub.add_parser("compare", help="each package's effect on each indicator vs the baseline (paired, 95%% CI)")
+    comp.add_argument("dir", help="a batch output folder")
+    comp.add_argument("--last-months", type=int, default=DEFAULT_LAST_MONTHS,
+                      help=f"a run's outcome is the mean over its last N months (default {DEFAULT_LAST_MONTHS})")
+    comp.add_argument("--baseline", help="package to compare with (default: the batch's baseline)")
+    comp.add_argument("--no-figure", action="store_true", help="skip compare.png")
+    comp.set_defaults(func=cmd_compare)
+
+    sens = sub.add_parser("sensitivity", help="Sobol or Morris indices per indicator (SALib)")
+    sens.add_argument("dir", help="a batch output folder with a sobol or morris design")
+    sens.add_argument("--package", help="package to analyse (default: the baseline)")
+    sens.add_argument("--last-months", type=int, default=DEFAULT_LAST_MONTHS,
+                      help=f"a run's outcome is the mean over its last N months (default {DEFAULT_LAST_MONTHS})")
+    sens.add_argument("--no-figure", action="store_true", help="skip sensitivity.png")
+    sens.set_defaults(func=cmd_sensitivity)

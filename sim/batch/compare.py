@@ -1,0 +1,155 @@
+"""Comparing policy packages with the baseline: paired differences with t confidence intervals.
+
+A run's outcome on an indicator is the mean of its last ``last_months`` collected values (default
+3: the final quarter of the run, which damps month-to-month noise while still describing the end
+state; ``last_months=1`` is the final value). Package and baseline runs with the same design point
+and replicate share their seed (common random numbers), so each package's effect is estimated
+from the paired differences ``package - baseline`` over replicates (and design points): their mean,
+with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.batch import store
+from sim.scenario import ScenarioError
+
+DEFAULT_LAST_MONTHS = 3
+
+
+def batch_info(out: str | Path) -> dict:
+    """The batch description written by :func:`sim.batch.run_batch` (``DIR/batch.json``)."""
+    path = Path(out) / "batch.json"
+    if not path.is_file():
+        raise ScenarioError(f"{out}: not a batch output folder (no batch.json); run `lifecircle batch` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> pd.DataFrame:
+    """One row per run and indicator: package, point, replicate, seed and the run's outcome.
+
+    The outcome is the mean of the indicator over the run's last ``last_months`` collections.
+    """
+    if last_months < 1:
+        raise ScenarioError(f"--last-months = {last_months}: allowed: an integer >= 1")
+    runs = Path(out) / store.RUNS
+    if not runs.is_dir() or not store.finished_runs(out):
+        raise ScenarioError(f"{out}: no finished runs in {runs}")
+    frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "seed", "month",
+                                          "indicator", "value"])
+    last = frame.groupby("run_id")["month"].transform("max")
+    frame = frame[frame["month"] > last - last_months]
+    keys = ["run_id", "package", "point", "replicate", "seed", "indicator"]
+    return frame.groupby(keys, sort=True, observed=True)["value"].mean().reset_index()
+
+
+def paired_effects(outcomes: pd.DataFrame, baseline: str, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Each package's paired mean difference from ``baseline`` per indicator, with a t interval.
+
+    Args:
+        outcomes: From :func:`run_outcomes`.
+        baseline: The baseline package's name.
+        confidence: Coverage of the interval.
+
+    Returns:
+        Columns package, indicator, n (pairs), baseline_mean, package_mean, mean_diff, sd_diff,
+        ci_low, ci_high, relative_change (mean_diff / baseline_mean), significant (CI excludes 0).
+    """
+    if baseline not in set(outcomes["package"]):
+        raise ScenarioError(f"baseline package {baseline!r} has no finished runs")
+    base = outcomes[outcomes["package"] == baseline][["point", "replicate", "indicator", "value"]]
+    rows = []
+    for package in [p for p in outcomes["package"].unique() if p != baseline]:
+        pkg = outcomes[outcomes["package"] == package][["point", "replicate", "indicator", "value"]]
+        pairs = pkg.merge(base, on=["point", "replicate", "indicator"], suffixes=("_pkg", "_base"))
+        for indicator, group in pairs.groupby("indicator", sort=False):
+            group = group.dropna(subset=["value_pkg", "value_base"])
+            diff = (group["value_pkg"] - group["value_base"]).to_numpy()
+            n = len(diff)
+            mean = float(diff.mean()) if n else float("nan")
+            sd = float(diff.std(ddof=1)) if n > 1 else float("nan")
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
+            base_mean = float(group["value_base"].mean()) if n else float("nan")
+            rows.append({
+                "package": package, "indicator": indicator, "n": n, "baseline_mean": base_mean,
+                "package_mean": float(group["value_pkg"].mean()) if n else float("nan"),
+                "mean_diff": mean, "sd_diff": sd, "ci_low": mean - half, "ci_high": mean + half,
+                "relative_change": mean / base_mean if base_mean else float("nan"),
+                "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)),
+            })
+    return pd.DataFrame(rows)
+
+
+def format_effects(effects: pd.DataFrame, *, title: str) -> str:
+    """The effects table as plain text for the terminal."""
+    lines = [title, "=" * len(title)]
+    header = (f"{'package':16s} {'indicator':28s} {'n':>4s} {'baseline':>11s} {'difference':>11s} "
+              f"{'95% CI':>25s} {'change':>8s}")
+    lines += [header, "-" * len(header)]
+    for row in effects.itertuples():
+        star = " *" if row.significant else ""
+        lines.append(
+            f"{row.package[:16]:16s} {row.indicator[:28]:28s} {row.n:4d} {row.baseline_mean:11.4g} "
+            f"{row.mean_diff:+11.4g} {f'[{row.ci_low:+.4g}, {row.ci_high:+.4g}]':>25s} "
+            f"{row.relative_change:+8.1%}{star}")
+    lines.append("* the 95 % interval excludes zero")
+    return "\n".join(lines)
+
+
+def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) -> Path:
+    """One panel per indicator: each package's difference from the baseline with its 95 % CI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    indicators = list(dict.fromkeys(effects["indicator"]))
+    packages = list(dict.fromkeys(effects["package"]))
+    cols = min(3, len(indicators)) or 1
+    rows = int(np.ceil(len(indicators) / cols)) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 0.5 * len(packages) * rows + 1.6 * rows),
+                             squeeze=False)
+    for ax, indicator in zip(axes.flat, indicators):
+        sub = effects[effects["indicator"] == indicator].set_index("package").reindex(packages)
+        y = np.arange(len(packages))
+        ax.errorbar(sub["mean_diff"], y, xerr=[sub["mean_diff"] - sub["ci_low"], sub["ci_high"] - sub["mean_diff"]],
+                    fmt="o", capsize=3, color="tab:blue")
+        ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(y, packages)
+        ax.invert_yaxis()
+        ax.set_title(indicator, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(indicators):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Paired difference from '{baseline}' (mean, 95 % CI)", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline: str | None = None,
+            figure: bool = True) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Compare every package with the baseline; write ``DIR/compare.csv`` and ``DIR/compare.png``."""
+    out = Path(out)
+    info = batch_info(out)
+    baseline = baseline or info["baseline"]
+    if baseline not in info["packages"]:
+        raise ScenarioError(f"--baseline {baseline!r}: not a package of this batch; packages: {', '.join(info['packages'])}")
+    if len(info["packages"]) < 2:
+        raise ScenarioError(f"{out}: the batch has one package ({baseline}); nothing to compare")
+    effects = paired_effects(run_outcomes(out, last_months=last_months), baseline)
+    paths = {"csv": out / "compare.csv"}
+    from sim.run import atomic_write_bytes
+
+    atomic_write_bytes(paths["csv"], effects.to_csv(index=False).encode())
+    if figure and not effects.empty:
+        paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline)
+    return effects, paths

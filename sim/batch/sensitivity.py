@@ -1,0 +1,151 @@
+"""Global sensitivity analysis of a batch with SALib: Sobol' or Morris indices per indicator.
+
+The analysis uses the very sample the batch's design drew (``DIR/design.parquet``, in its order),
+so the SALib analyser matches its sampler: ``SALib.analyze.sobol`` for a ``sobol`` design,
+``SALib.analyze.morris`` for a ``morris`` design. A design point's output is its runs' outcome
+(:func:`sim.batch.compare.run_outcomes`) averaged over replicates. :func:`indices` is the single
+path from (problem, X, Y) to a table; the Ishigami known-answer test goes through it too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.batch.compare import DEFAULT_LAST_MONTHS, batch_info, run_outcomes
+from sim.scenario import ScenarioError
+
+COLUMNS = {
+    "sobol": ["S1", "S1_conf", "ST", "ST_conf"],
+    "morris": ["mu", "mu_star", "mu_star_conf", "sigma"],
+}
+
+
+def indices(problem: dict, method: str, X: np.ndarray, Y: np.ndarray, *, second_order: bool = False,
+            morris_levels: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Sensitivity indices of output ``Y`` to each parameter of ``problem``.
+
+    Args:
+        problem: SALib problem dict.
+        method: ``sobol`` (Saltelli sample) or ``morris`` (trajectories).
+        X: The design matrix as sampled (Morris needs it; Sobol only its row count).
+        Y: One output per row of ``X``.
+        second_order: Sobol: the sample includes second-order rows.
+        morris_levels: Morris grid levels used by the sampler.
+        seed: Seed of the bootstrap confidence intervals.
+
+    Returns:
+        One row per parameter: ``S1, S1_conf, ST, ST_conf`` (sobol) or
+        ``mu, mu_star, mu_star_conf, sigma`` (morris). A constant output gives zeros.
+    """
+    Y = np.asarray(Y, dtype=float)
+    names = problem["names"]
+    if method not in COLUMNS:
+        raise ScenarioError(f"sensitivity needs a 'sobol' or 'morris' design, not {method!r}")
+    if len(Y) != len(X):
+        raise ScenarioError(f"sensitivity: {len(Y)} outputs for {len(X)} design points")
+    if np.ptp(Y) == 0:
+        return pd.DataFrame({"parameter": names, **{c: 0.0 for c in COLUMNS[method]}})
+    if method == "sobol":
+        from SALib.analyze import sobol
+
+        res = sobol.analyze(problem, Y, calc_second_order=second_order, print_to_console=False, seed=seed)
+    else:
+        from SALib.analyze import morris
+
+        res = morris.analyze(problem, np.asarray(X, dtype=float), Y, num_levels=morris_levels,
+                             print_to_console=False, seed=seed)
+    return pd.DataFrame({"parameter": names, **{c: np.asarray(res[c], dtype=float) for c in COLUMNS[method]}})
+
+
+def analyze(out: str | Path, *, package: str | None = None, last_months: int = DEFAULT_LAST_MONTHS,
+            figure: bool = True) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Indices of every indicator of one package; writes ``DIR/sensitivity.csv`` and ``.png``.
+
+    Raises:
+        ScenarioError: the design is not sobol/morris, or design points have no finished run.
+    """
+    out = Path(out)
+    info = batch_info(out)
+    method = info["design"]
+    if method not in COLUMNS:
+        raise ScenarioError(f"{out}: design.method = {method!r}; sensitivity analysis needs a 'sobol' or 'morris' design")
+    package = package or info["baseline"]
+    if package not in info["packages"]:
+        raise ScenarioError(f"--package {package!r}: not a package of this batch; packages: {', '.join(info['packages'])}")
+    design = pd.read_parquet(out / "design.parquet").sort_values("point")
+    problem = info["problem"]
+    X = design[problem["names"]].to_numpy(dtype=float)
+    outcomes = run_outcomes(out, last_months=last_months)
+    outcomes = outcomes[outcomes["package"] == package]
+    per_point = outcomes.groupby(["indicator", "point"])["value"].mean().unstack("point")
+    missing = sorted(set(range(len(X))) - set(per_point.columns))
+    if missing:
+        raise ScenarioError(
+            f"{out}: package '{package}' has no finished run at {len(missing)} of {len(X)} design points "
+            f"(first: {missing[:5]}); finish or rerun the batch (failed runs are retried) before the analysis")
+    opts = info.get("design_options", {})
+    tables = []
+    for indicator, row in per_point.iterrows():
+        Y = row.reindex(range(len(X))).to_numpy(dtype=float)
+        if np.isnan(Y).any():
+            continue  # an indicator undefined somewhere (e.g. no disabled job seekers) has no indices
+        table = indices(problem, method, X, Y, second_order=opts.get("second_order", False),
+                        morris_levels=opts.get("morris_levels", 4), seed=opts.get("seed", 0) or 0)
+        table.insert(0, "indicator", indicator)
+        tables.append(table)
+    result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    from sim.run import atomic_write_bytes
+
+    paths = {"csv": out / "sensitivity.csv"}
+    atomic_write_bytes(paths["csv"], result.to_csv(index=False).encode())
+    if figure and not result.empty:
+        paths["figure"] = _figure(result, method, out / "sensitivity.png", package=package)
+    return result, paths
+
+
+def format_indices(table: pd.DataFrame, method: str, *, title: str) -> str:
+    """The indices as plain text."""
+    cols = COLUMNS[method]
+    lines = [title, "=" * len(title)]
+    header = f"{'indicator':28s} {'parameter':36s} " + " ".join(f"{c:>12s}" for c in cols)
+    lines += [header, "-" * len(header)]
+    for row in table.itertuples(index=False):
+        values = " ".join(f"{getattr(row, c):12.4g}" for c in cols)
+        lines.append(f"{row.indicator[:28]:28s} {row.parameter[:36]:36s} {values}")
+    return "\n".join(lines)
+
+
+def _figure(table: pd.DataFrame, method: str, path: Path, *, package: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    indicators = list(dict.fromkeys(table["indicator"]))
+    cols = min(3, len(indicators))
+    rows = int(np.ceil(len(indicators) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
+    for ax, indicator in zip(axes.flat, indicators):
+        sub = table[table["indicator"] == indicator]
+        y = np.arange(len(sub))
+        if method == "sobol":
+            ax.barh(y - 0.2, sub["S1"], 0.4, xerr=sub["S1_conf"], label="first order S1", color="tab:blue")
+            ax.barh(y + 0.2, sub["ST"], 0.4, xerr=sub["ST_conf"], label="total ST", color="tab:orange")
+        else:
+            ax.barh(y, sub["mu_star"], 0.6, xerr=sub["mu_star_conf"], label="mu*", color="tab:blue")
+        ax.set_yticks(y, sub["parameter"], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(indicator, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(indicators):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    label = "Sobol' indices" if method == "sobol" else "Morris mu* (elementary effects)"
+    fig.suptitle(f"{label}, package '{package}'", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
