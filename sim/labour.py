@@ -8,8 +8,9 @@ Mechanism (first day of each month, after the accounts):
    (else to a commuter from outside). Seekers are unemployed residents, plus retirees who want work
    when the re-employment service acts. A seeker with a disability is considered only with
    ``disability_hiring_factor`` (priority matching: at full strength they are matched *first*).
-   Without the local-hiring lever the seeker is anyone in the circle; with it, the nearest
-   seeker within ``max_commute_minutes`` of the shop is offered the job first.
+   Nearby jobs are preferred: without the local-hiring lever a merchant hears of a few seekers
+   (``INFORMAL_SEARCH``, at random) and hires the nearest of them; with it, the nearest seeker
+   within ``max_commute_minutes`` of the shop among all seekers is offered the job first.
 3. Unemployed residents find jobs outside the circle with ``outside_job_finding_per_month``
    (times ``disability_hiring_factor`` for the disabled).
 4. Freelancers quit with ``freelancer_exit_per_month``; unemployed residents take up gig work with
@@ -112,6 +113,31 @@ def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> np.ndarray
     return ids
 
 
+INFORMAL_SEARCH = 20
+"""Seekers a merchant hears of per vacancy without the local-hiring lever (word of mouth)."""
+
+
+def _match_informal(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each vacancy goes to the nearest (straight line) of the few seekers the merchant hears of."""
+    take = min(len(vacancies), len(seekers))
+    if take == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    xy = model.city.node_xy
+    home_xy = xy[model.population.home[seekers]]
+    available = np.ones(len(seekers), dtype=bool)
+    people = np.empty(take, dtype=np.int64)
+    draws = rng.random((take, INFORMAL_SEARCH))
+    for i, m in enumerate(vacancies[:take]):
+        pool = np.flatnonzero(available)
+        heard = pool[(draws[i, : min(INFORMAL_SEARCH, len(pool))] * len(pool)).astype(np.int64)]
+        d = np.abs(home_xy[heard] - xy[model.merchants.node[m]]).sum(axis=1)
+        pick = heard[int(np.argmin(d))]
+        available[pick] = False
+        people[i] = seekers[pick]
+    return vacancies[:take], people
+
+
 def _match(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Fill vacancies from seekers; returns hired resident ids and the vacancies left unfilled."""
     pop, mer = model.population, model.merchants
@@ -119,8 +145,7 @@ def _match(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray, r
     if hiring is not None and hiring.acting and len(vacancies) and len(seekers):
         pairs = hiring.match_nearby(model, vacancies, seekers, rng)
     else:
-        take = min(len(vacancies), len(seekers))
-        pairs = (vacancies[:take], seekers[:take])
+        pairs = _match_informal(model, vacancies, seekers, rng)
     jobs, people = pairs
     pop.employer[people] = jobs
     pop.status[people] = EMPLOYED
