@@ -30,6 +30,7 @@ from sim.population import FREELANCER, RETIRED, Population, build_population, sp
 from sim.scenario import Scenario
 from sim.streams import Streams
 from sim.tally import Tally
+from sim.timing import PhaseTimer
 from sim.walk import OutletReach, nearest_distance
 
 
@@ -83,7 +84,7 @@ class LifeCircleModel(mesa.Model):
         self.care_category = names.index("elder_care") if "elder_care" in names else -1
         self.volunteer_visits_left = 0.0
         self.unmet_last_month = np.zeros((n_nodes, self.catalogue.n), dtype=np.int64)
-        self._unmet_codes: list[np.ndarray] = []
+        self._unmet_this_month = np.zeros(n_nodes * self.catalogue.n, dtype=np.int64)
         self.licence_queue = entry.LicenceQueue()
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
@@ -93,6 +94,8 @@ class LifeCircleModel(mesa.Model):
         walk_limit = econ.max_walk_minutes * float(self.speeds.max())
         self.reach = OutletReach(self.city.graph, self.catalogue.n, econ.choice_candidates, walk_limit)
         self.choice_weights = demand.ChoiceWeights(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
+        self.choice_tables = demand.DayTables()
+        self.phase_timer: PhaseTimer | None = None  # benchmarks attach one (sim.timing)
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
         self.merchants = Merchants.empty()
 
@@ -141,15 +144,26 @@ class LifeCircleModel(mesa.Model):
 
     def step(self) -> None:
         """Simulate one day."""
+        timer = self.phase_timer
+        if timer is not None:
+            timer.start("entry and levers")
         entry.open_due(self)
-        demand.serve_day(self)
+        demand.serve_day(self)  # times its own phases: needs, choice, spending
+        if timer is not None:
+            timer.start("entry and levers")
         self.levers.day_end()
         month_end = self.dates[self.day + 1].month != self.dates[self.day].month or self.day + 1 >= self.days_total
         if month_end:
+            if timer is not None:
+                timer.start("monthly accounts")
             self._month_end()
         self.ledger.check()
         if month_end or self.scenario.output.collect_every == "day":
+            if timer is not None:
+                timer.start("indicators")
             self.collect()
+        if timer is not None:
+            timer.stop()
         if month_end:
             self._start_month()
         self.day += 1
@@ -194,13 +208,13 @@ class LifeCircleModel(mesa.Model):
     def record_unmet(self, nodes: np.ndarray, categories: np.ndarray) -> None:
         """Remember where needs went unmet this month (for siting and entry)."""
         if len(nodes):
-            self._unmet_codes.append(nodes.astype(np.int64) * self.catalogue.n + categories)
+            codes = nodes.astype(np.int64) * self.catalogue.n + categories
+            self._unmet_this_month += np.bincount(codes, minlength=self._unmet_this_month.size)
 
     def roll_unmet(self) -> None:
         """Turn this month's unmet needs into the map entrants read next month."""
-        codes = np.concatenate(self._unmet_codes) if self._unmet_codes else np.zeros(0, dtype=np.int64)
-        self.unmet_last_month = np.bincount(codes, minlength=self.unmet_last_month.size).reshape(self.unmet_last_month.shape)
-        self._unmet_codes = []
+        self.unmet_last_month = self._unmet_this_month.reshape(self.unmet_last_month.shape)
+        self._unmet_this_month = np.zeros_like(self._unmet_this_month)
 
     # ------------------------------------------------------------------ parameters under levers
     def param(self, name: str) -> float:

@@ -57,6 +57,7 @@ class OutletReach:
     def __init__(self, graph: sp.csr_array, n_categories: int, k: int, limit_m: float) -> None:
         self.graph = graph
         self.k = k
+        self.version = 0  # bumped on every rebuild (daily choice caches tables derived from these)
         self.limit_m = float(limit_m)
         n = graph.shape[0]
         self.outlet = np.full((n_categories, n, k), -1, dtype=np.int32)
@@ -85,6 +86,7 @@ class OutletReach:
             self._rebuild(cat)
 
     def _rebuild(self, cat: int) -> None:
+        self.version += 1
         members = [o for o, c in self._category.items() if c == cat]
         self.outlet[cat].fill(-1)
         self.dist_m[cat].fill(np.inf)
