@@ -144,7 +144,10 @@ def open_due(model: LifeCircleModel) -> None:
         categories=np.array([r["category"] for r in rows]),
         owners=np.array([r["founder"] for r in rows]),
     )
-    fund_openings(model, ids, subsidies=np.array([r["subsidy"] for r in rows], dtype=np.int64))
+    # A start-up subsidy is paid on opening only while the programme still runs (it stops on its end month).
+    grants = model.levers.get("graduate_startups")
+    paying = grants is not None and grants.acting
+    fund_openings(model, ids, subsidies=np.array([r["subsidy"] if paying else 0 for r in rows], dtype=np.int64))
     for r, m in zip(rows, ids):
         if r["founder"] >= 0:
             pop = model.population

@@ -101,4 +101,45 @@ class LeverSet:
             lever.on_reach_changed(categories)
 
 
-__all__ = ["LEVERS", "Lever", "LeverSet", "timeline_strength"]
+TIMELINE_KEYS = ("enabled", "start_month", "end_month", "phase_in_months")
+
+
+def _key_range(config_cls: type, name: str) -> str:
+    """The allowed range of a config field as text (``>= 0.0, <= 1.0``), or ''."""
+    bounds = []
+    for meta in config_cls.model_fields[name].metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(meta, attr, None)
+            if value is not None:
+                bounds.append(f"{sym} {value}")
+    return ", ".join(bounds)
+
+
+def lever_table_markdown() -> str:
+    """The lever table (plan measure -> scenario keys -> mechanism -> indicator) as Markdown.
+
+    Generated from the lever classes and their config schemas, the same sources as
+    ``lifecircle levers``; ``docs/levers.md`` embeds it and a test keeps the two identical.
+    """
+    from sim.scenario import LeversConfig, field_docs
+
+    lines = ["| plan measure | scenario keys | mechanism | indicator |", "|---|---|---|---|"]
+    details: list[str] = []
+    for cls in LEVERS:
+        config_cls = LeversConfig.model_fields[cls.name].annotation
+        keys = [k for k in config_cls.model_fields if k not in TIMELINE_KEYS]
+        cell = f"`[levers.{cls.name}]`: " + ", ".join(f"`{k}`" for k in keys)
+        lines.append(f"| {cls.measure} | {cell} | {cls.mechanism} | {cls.indicator} |")
+        details.append(f"### `[levers.{cls.name}]` -- {cls.measure}\n")
+        details.append(f"*Mechanism:* {cls.mechanism}. *Moves:* {cls.indicator}.\n")
+        details.append("| key | default | range | meaning |")
+        details.append("|---|---|---|---|")
+        for key, default, doc in field_docs(config_cls, f"levers.{cls.name}."):
+            name = key.rsplit(".", 1)[1]
+            doc = " ".join(doc.split()).replace("|", "\\|")
+            details.append(f"| `{key}` | `{default}` | {_key_range(config_cls, name)} | {doc} |")
+        details.append("")
+    return "\n".join(lines) + "\n\n" + "\n".join(details)
+
+
+__all__ = ["LEVERS", "Lever", "LeverSet", "lever_table_markdown", "timeline_strength"]

@@ -6,6 +6,8 @@ budget. A parcel whose recipient lives within ``reach_minutes`` (at their own wa
 locker is collected there, day or night, without a trip to a parcel point (couriers pay the
 locker operator instead). A convenience-store need is, with ``vending_share``, a small purchase
 that a vending point within reach meets. Installed points keep working after the lever ends.
+(Night needs met here are counted with every other met need at the end of the day in
+:func:`sim.demand.serve_day`, not here.)
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ class Lockers(Lever):
                 if money["parcel_fee"]:
                     model.ledger.transfer("couriers", "automated_outlets", np.full(int(hit.sum()), money["parcel_fee"]), "parcel_fee.locker")
                 model.tally.add("met_automated", cats[hit])
-                model.tally.add("night_met", cats[hit & night])
         names = model.catalogue.names
         if "convenience_store" in names and len(self.vending_nodes):
             c = names.index("convenience_store")
@@ -76,4 +77,3 @@ class Lockers(Lever):
                 served[small] = True
                 model.ledger.transfer((RESIDENT, res[small]), "automated_outlets", price, "vending")
                 model.tally.add("met_automated", cats[small])
-                model.tally.add("night_met", cats[small][night[small]])

@@ -2,8 +2,9 @@
 
 While the lever acts there are ``strength x vendors`` licensed mobile vendors, each run by an
 unemployed resident where there is one (else by an outsider), serving one of ``categories``. Each
-month every vendor moves to the node with the most unmet needs of its category last month that
-lies outside the exclusion zone (no fixed outlet of the category within ``exclusion_m``). Vendors
+month every vendor moves to the stop outside the exclusion zone (no fixed outlet of the category
+within ``exclusion_m``) with the largest gap: residents living beyond the category's walking tier
+of every fixed outlet, weighted by how far beyond (last month's unmet needs break ties). Vendors
 pay no rent but a monthly permit fee to the public budget. With ``quiet_hours`` they trade only in
 daytime hours (70 % of ``capacity``); without, they serve their full capacity but each trading
 day draws a complaint per 20 residents living at their stop. When the lever ends, permits end and
@@ -99,7 +100,13 @@ class MobileVendors(Lever):
         fixed = model.merchants.open & ~model.merchants.mobile & (model.merchants.category == category)
         from sim.walk import nearest_distance
 
-        excluded = nearest_distance(model.city.graph, model.merchants.node[fixed], self.config.exclusion_m + 1) <= self.config.exclusion_m
-        score = np.where(excluded, -1.0, unmet + model.residents_at_node * 1e-3)
+        to_fixed = nearest_distance(model.city.graph, model.merchants.node[fixed])
+        excluded = to_fixed <= self.config.exclusion_m
+        # A gap: residents who live beyond the category's walking tier of every fixed outlet. Last
+        # month's unmet needs break ties (they include the vendor's own turned-away customers, so
+        # on their own they would keep a vendor where it is rather than send it to a gap).
+        tier_m = model.catalogue.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
+        gap = model.residents_at_node * np.clip(to_fixed / max(tier_m, 1.0) - 1.0, 0.0, 3.0)
+        score = np.where(excluded, -1.0, gap + 1e-3 * unmet + 1e-6 * model.residents_at_node)
         best = np.flatnonzero(score == score.max())
         return int(best[self.rng.integers(len(best))])

@@ -3,8 +3,9 @@
 In each month listed in ``months`` (while the lever acts) renovation hands over
 ``sites_per_round`` sites of public shop space in old blocks, at the old-block nodes whose
 residents have the fewest basic-guarantee categories within 15 minutes. Each site is put to
-public tender: an entrant of the basic category most missing there applies for a licence (it
-still has to pass the entry test, at the discounted rent). Outlets on renovated space pay
+public tender: of the basic categories missing there (not yet tendered in the same round), the
+entrant with the best expected margin at the discounted rent applies for a licence, if it passes
+the entry test. Outlets on renovated space pay
 ``1 - rent_discount`` of the rent; the public budget pays the rest while the lever acts.
 """
 
@@ -54,20 +55,36 @@ class Renovation(Lever):
         worst = old[np.argsort(served[old], kind="stable")][: self.config.sites_per_round]
         self.renovated[worst] = True
         model.city.commercial[worst] = True
+        tendered: set[int] = set()
         for node in worst:
             missing = basic[~within[node]]
-            category = int(missing[0]) if len(missing) else int(basic[np.argmax(model.nearest_m[node, basic])])
-            _tender(model, int(node), category)
+            if len(missing) == 0:
+                missing = basic[np.argsort(-model.nearest_m[node, basic], kind="stable")[:1]]
+            # One tender per category and round: sites handed over together are near each other,
+            # and entrants that have not opened yet do not show up as rivals in the entry test.
+            options = [int(c) for c in missing if int(c) not in tendered]
+            category = _tender(model, int(node), options)
+            if category is not None:
+                tendered.add(category)
 
 
-def _tender(model, node: int, category: int) -> None:
-    """An entrant of ``category`` considers the renovated site at ``node`` (entry test applies)."""
+def _tender(model, node: int, categories: list[int]) -> int | None:
+    """Tender the renovated site at ``node``: of ``categories`` (basic services missing there),
+    the entrant with the best expected margin that passes the entry test (at the discounted rent)
+    applies for a licence. Returns its category, or None if none passes."""
     from sim.entry import expected_revenue
 
-    revenue, costs = expected_revenue(model, node, category)
     lever = model.levers.get("renovation")
-    discount = model.catalogue.area_m2[category] * model.rent_fen_per_m2() * lever.config.rent_discount * lever.strength_now
-    if revenue >= model.scenario.economy.entry_hurdle * (costs - discount):
+    hurdle = model.scenario.economy.entry_hurdle
+    best, best_ratio = None, 0.0
+    for category in categories:
+        revenue, costs = expected_revenue(model, node, category)
+        discount = model.catalogue.area_m2[category] * model.rent_fen_per_m2() * lever.config.rent_discount * lever.strength_now
+        ratio = revenue / max(hurdle * (costs - discount), 1.0)
+        if ratio >= 1.0 and ratio > best_ratio:
+            best, best_ratio = category, ratio
+    if best is not None:
         days = int(round(model.param("licence_days")))
-        model.licence_queue.push(open_day=model.day + days, node=node, category=category,
+        model.licence_queue.push(open_day=model.day + days, node=node, category=best,
                                  founder=-1, subsidy=0, applied_day=model.day)
+    return best

@@ -1,0 +1,286 @@
+"""Policy levers: off changes nothing, on moves its indicator, timelines, conservation, docs.
+
+Effects are measured on a small controlled grid (5,000 residents, 8 x 8 blocks, one year) over
+several seeds, pairing each lever run with the baseline run of the same seed (named random
+streams keep the pairs aligned). A lever passes when the mean paired difference goes the expected
+way, exceeds twice its standard error and exceeds a stated minimum. The runs are spread over the
+machine's cores once per module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.levers import LEVERS, lever_table_markdown, timeline_strength
+from sim.model import LifeCircleModel
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.toml"
+SMALL: dict[str, Any] = {"population.residents": 4000, "city.blocks_x": 8, "city.blocks_y": 8, "years": 1.0}
+TINY: dict[str, Any] = {"population.residents": 1500, "city.blocks_x": 6, "city.blocks_y": 6, "years": 0.34}
+SEEDS = (11, 12, 13)
+PERIOD_COUNTS = {"merchant_births", "complaints", "trips_saved"}  # summed over the run
+LAST_MONTHS = 4  # state indicators: mean of the last months
+
+
+def _run(updates: dict[str, Any], seed: int, base: dict[str, Any] = SMALL) -> LifeCircleModel:
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={**base, **updates}), seed=seed,
+                            create_agents=False)
+    while model.running:
+        model.step()
+    return model
+
+
+def _wide(model: LifeCircleModel) -> pd.DataFrame:
+    """Indicators by month (rows) and name (columns)."""
+    return model.timeseries().pivot(index="month", columns="indicator", values="value")
+
+
+def _summary(args: tuple[dict[str, Any], int]) -> dict[str, float]:
+    updates, seed = args
+    wide = _wide(_run(updates, seed))
+    out = {}
+    for name in wide.columns:
+        values = wide[name].to_numpy(dtype=float)
+        out[name] = float(np.nansum(values)) if name in PERIOD_COUNTS else float(np.nanmean(values[-LAST_MONTHS:]))
+    return out
+
+
+def _on(lever: str, **fields: Any) -> dict[str, Any]:
+    return {f"levers.{lever}.enabled": True, **{f"levers.{lever}.{k}": v for k, v in fields.items()}}
+
+
+# (case id, controlled scenario shared by both arms, lever updates, indicator(s), direction, minimum effect)
+# A controlled scenario sharpens the contrast a lever acts on (e.g. fewer residents knowing their
+# outlets for the service map); it is the same for the baseline and the lever arm.
+CONTROLLED_SITING = {"economy.entrants_per_month": 0.1}
+CONTROLLED_MAP = {"economy.initial_knowledge": 0.2, "economy.discovery_per_month": 0.01}
+CONTROLLED_GRADUATES = {"population.graduate_share": 0.1}
+CONTROLLED_LICENCES = {"economy.entrants_per_month": 0.1}
+CONTROLLED_RENOVATION = {"years": 0.5}  # handed over in months 1 and 3; no competitive closures yet (closure_months = 6)
+VENDOR_CATS = ("breakfast", "fresh_market", "repair")
+CASES: list[tuple[str, dict, dict, tuple[str, ...], int, float]] = [
+    ("lockers", {}, _on("lockers"), ("trips_saved",), +1, 5000.0),
+    ("smart_stores", {}, _on("smart_stores"), ("night_needs_met_share",), +1, 0.05),
+    ("platform-income", {}, _on("platform"), ("freelancer_income_mean",), +1, 100.0),
+    ("platform-access", {}, _on("platform"), ("effective_coverage_15",), +1, 0.1),
+    ("siting", CONTROLLED_SITING, _on("siting"), ("basic_needs_met_share",), +1, 0.002),
+    ("service_map", CONTROLLED_MAP, _on("service_map"), ("outlet_load_cv",), -1, 0.01),
+    ("local_hiring", {}, _on("local_hiring"), ("local_job_share",), +1, 0.03),
+    ("flexible_employment-income", {}, _on("flexible_employment"), ("freelancer_income_mean",), +1, 300.0),
+    ("flexible_employment-count", {}, _on("flexible_employment"), ("freelancers",), +1, 5.0),
+    ("graduate_startups", CONTROLLED_GRADUATES, _on("graduate_startups"), ("graduate_entrepreneurs",), +1, 2.0),
+    ("disability_priority", {}, _on("disability_priority"), ("disability_employment_gap",), -1, 0.01),
+    ("retirees-volunteers", {}, _on("retirees"), ("volunteer_hours",), +1, 100.0),
+    ("retirees-working", {}, _on("retirees"), ("retirees_working",), +1, 0.5),
+    ("governance", {}, _on("governance"), ("lever_implementation",), +1, 0.1),
+    # Governance strengthens another lever: lockers with the mayor system vs lockers without.
+    ("governance-strengthens-lockers", _on("lockers"), _on("governance"), ("trips_saved",), +1, 1000.0),
+    ("renovation", CONTROLLED_RENOVATION, _on("renovation", months=[1, 3]), ("basic_coverage_15_old_blocks",), +1, 0.05),
+    ("licences", CONTROLLED_LICENCES, _on("licences"), ("merchant_births",), +1, 2.0),
+    ("mobile_vendors", {}, _on("mobile_vendors"), tuple(f"coverage_15.{c}" for c in VENDOR_CATS), +1, 0.01),
+    ("mobile_vendors-noisy", {}, _on("mobile_vendors", quiet_hours=False), ("complaints",), +1, 100.0),
+]
+
+
+def _arm(updates: dict[str, Any]) -> str:
+    return repr(sorted(updates.items()))
+
+
+@pytest.fixture(scope="module")
+def effect_runs() -> dict[tuple[str, int], dict[str, float]]:
+    """Summaries of every (arm, seed) run the effect tests need, computed in parallel once."""
+    jobs: dict[tuple[str, int], tuple[dict[str, Any], int]] = {}
+    for _, controlled, lever, *_ in CASES:
+        for seed in SEEDS:
+            jobs[(_arm(controlled), seed)] = (dict(controlled), seed)
+            jobs[(_arm({**controlled, **lever}), seed)] = ({**controlled, **lever}, seed)
+    keys = list(jobs)
+    workers = max(1, min(len(os.sched_getaffinity(0)), 4))
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        results = list(pool.map(_summary, [jobs[k] for k in keys]))
+    return dict(zip(keys, results))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.parametrize(("case", "controlled", "lever", "indicators", "direction", "minimum"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_lever_moves_its_indicator(effect_runs, case, controlled, lever, indicators, direction, minimum):
+    base, arm = _arm(controlled), _arm({**controlled, **lever})
+    diffs = np.array([
+        np.mean([effect_runs[(arm, s)][name] - effect_runs[(base, s)][name] for name in indicators])
+        for s in SEEDS
+    ]) * direction
+    mean, se = diffs.mean(), diffs.std(ddof=1) / np.sqrt(len(diffs))
+    detail = f"{case}: {indicators} paired effect {direction * mean:+.4g} (se {se:.3g}) per seed {direction * diffs}"
+    assert mean > minimum, detail
+    assert mean > 2 * se, detail
+
+
+# ----------------------------------------------------------------------------- off is off
+
+# Non-default values for every lever, so that an 'off' lever with odd settings is also inert.
+ODD_VALUES: dict[str, dict[str, Any]] = {
+    "smart_stores": {"adoption_share": 0.9, "subsidy_share": 1.0},
+    "lockers": {"lockers_per_km2": 80.0, "vending_per_km2": 50.0},
+    "platform": {"online_share": 0.5, "commission": 0.3},
+    "siting": {"candidate_nodes": 5},
+    "service_map": {"adoption_share": 1.0},
+    "local_hiring": {"local_hire_share": 1.0},
+    "flexible_employment": {"extra_tasks_per_month": 100.0},
+    "graduate_startups": {"subsidy_cny": 1000.0, "startup_per_month": 0.5},
+    "disability_priority": {"hiring_factor": 2.0},
+    "retirees": {"volunteer_share": 0.9},
+    "governance": {"implementation_strength": 1.0},
+    "renovation": {"months": [1, 2], "sites_per_round": 9},
+    "licences": {"licence_days": 0},
+    "mobile_vendors": {"vendors": 30, "quiet_hours": False},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_baseline() -> tuple[pd.DataFrame, list[str]]:
+    model = _run({}, 5, TINY)
+    return model.timeseries(), model.streams.used()
+
+
+@pytest.mark.parametrize("lever", [cls.name for cls in LEVERS])
+def test_lever_off_changes_nothing(tiny_baseline, lever):
+    assert set(ODD_VALUES) == {cls.name for cls in LEVERS}
+    updates = {f"levers.{lever}.enabled": False, f"levers.{lever}.start_month": 0, f"levers.{lever}.phase_in_months": 2,
+               **{f"levers.{lever}.{k}": v for k, v in ODD_VALUES[lever].items()}}
+    model = _run(updates, 5, TINY)
+    frame, used = tiny_baseline
+    pd.testing.assert_frame_equal(model.timeseries(), frame)
+    assert [s for s in model.streams.used() if s.startswith("lever.")] == []
+    assert model.streams.used() == used
+
+
+def test_a_lever_on_draws_only_from_its_own_stream():
+    model = _run(_on("lockers"), 5, TINY)
+    assert [s for s in model.streams.used() if s.startswith("lever.")] == ["lever.lockers"]
+
+
+# ----------------------------------------------------------------------------- timelines
+
+def test_timeline_strength_start_end_phase_in():
+    scenario = load_scenario(BASELINE, updates={"levers.lockers.enabled": True, "levers.lockers.start_month": 2,
+                                                "levers.lockers.phase_in_months": 4, "levers.lockers.end_month": 9})
+    cfg = scenario.levers.lockers
+    strengths = [timeline_strength(cfg, m) for m in range(12)]
+    assert strengths[:2] == [0.0, 0.0]
+    assert strengths[2:6] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert strengths[6:9] == [1.0, 1.0, 1.0]
+    assert strengths[9:] == [0.0, 0.0, 0.0]
+
+
+# Levers whose support costs public money, with an end date: spending must stop on that day.
+SPENDING_LEVERS = {
+    "smart_stores": {"phase_in_months": 8},              # adoption subsidies while stores adopt
+    "lockers": {"phase_in_months": 8},                   # installations rolled out
+    "flexible_employment": {},                           # training for every new freelancer
+    "graduate_startups": {"startup_per_month": 0.2},     # start-up subsidies
+    "renovation": {"months": [1, 2, 3]},                 # rent support on renovated space
+}
+END_MONTH = 5
+
+
+@pytest.mark.parametrize("lever", sorted(SPENDING_LEVERS))
+def test_lever_with_end_date_stops_acting_and_spending(lever):
+    updates = {**_on(lever, end_month=END_MONTH, **SPENDING_LEVERS[lever]), "years": 0.75,
+               "population.graduate_share": 0.1}
+    model = _run(updates, 3)
+    wide = _wide(model)
+    spent = wide[f"public_spending_by_lever.{lever}"]
+    assert spent.loc[: END_MONTH - 1].iloc[-1] > 0, f"{lever} spent nothing while acting"
+    # Collected at each month's end: the value for month m-1 is what was spent by the start of m.
+    after = spent.loc[END_MONTH - 1:]
+    assert after.nunique() == 1, f"{lever} kept spending after its end month: {after.to_dict()}"
+    assert model.levers.get(lever).strength_now == 0.0
+    assert not model.levers.get(lever).acting
+
+
+def test_implementation_follows_the_timeline_and_phase_in():
+    updates = {**_on("lockers", phase_in_months=4, end_month=6), "years": 0.75}
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={**SMALL, **updates}), seed=2, create_agents=False)
+    lever = model.levers.get("lockers")
+    seen: dict[int, float] = {}
+    installed: dict[int, int] = {}
+    while model.running:
+        seen[model.month] = lever.strength_now
+        installed[model.month] = len(lever.locker_nodes)
+        model.step()
+    impl = model.scenario.economy.lever_implementation
+    assert [seen[m] for m in range(4)] == pytest.approx([impl * f for f in (0.25, 0.5, 0.75, 1.0)])
+    assert seen[6] == seen[7] == 0.0
+    assert installed[0] < installed[1] < installed[2] < installed[3]       # rolled out over the phase-in
+    assert installed[6] == installed[8] == installed[5] > 0                 # installed lockers stay, none added
+
+
+def test_support_ends_lever_effect_ends_on_its_end_month():
+    """The platform (pure support, no assets) delivers nothing from its end month on."""
+    model = _run({**_on("platform", end_month=4), "years": 0.67}, 4)
+    delivered = _wide(model)["needs_met_by.met_delivery"]
+    assert (delivered.loc[:3] > 0).all()
+    assert (delivered.loc[4:] == 0).all()
+
+
+# ----------------------------------------------------------------------------- money
+
+FULL_PLAN = ROOT / "scenarios" / "full_plan.toml"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_money_conserved_with_every_lever_on(seed):
+    scenario = load_scenario(FULL_PLAN, updates={**SMALL, "years": 1.0})
+    assert all(getattr(scenario.levers, cls.name).enabled for cls in LEVERS)
+    model = LifeCircleModel(scenario=scenario, seed=seed, create_agents=False)
+    total = model.ledger.total()
+    while model.running:
+        model.step()  # the ledger checks conservation every day
+        assert model.ledger.total() == total
+    assert model.ledger.spent_on("lever.") > 0
+
+
+# ----------------------------------------------------------------------------- scenarios and docs
+
+GROUP_SCENARIOS = {
+    "technology": {"smart_stores", "lockers", "service_map"},
+    "platform": {"platform", "flexible_employment"},
+    "employment": {"local_hiring", "graduate_startups", "disability_priority", "retirees"},
+    "business": {"siting", "licences"},
+    "renovation": {"renovation"},
+    "mobile_vendors": {"mobile_vendors"},
+    "full_plan": {cls.name for cls in LEVERS},
+}
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_SCENARIOS))
+def test_group_scenarios_enable_their_levers_and_run(name):
+    path = ROOT / "scenarios" / f"{name}.toml"
+    text = path.read_text(encoding="utf-8")
+    assert 'extends = "baseline.toml"' in text and text.lstrip().startswith("#")
+    scenario = load_scenario(path, updates={**TINY, "years": 0.17})
+    enabled = {cls.name for cls in LEVERS if getattr(scenario.levers, cls.name).enabled}
+    assert enabled == GROUP_SCENARIOS[name]
+    model = LifeCircleModel(scenario=scenario, seed=1, create_agents=False)
+    while model.running:
+        model.step()
+    assert len(model.timeseries()) > 0
+
+
+def test_docs_lever_table_matches_the_lever_classes():
+    table = lever_table_markdown()
+    for cls in LEVERS:
+        assert f"[levers.{cls.name}]" in table and cls.mechanism in table and cls.indicator in table
+    docs = (ROOT / "docs" / "levers.md").read_text(encoding="utf-8")
+    assert table in docs, "docs/levers.md is out of date: paste sim.levers.lever_table_markdown() into it"
