@@ -171,6 +171,7 @@ def test_view_loads_steps_and_follows_a_lever(server_url, tmp_path):
             walk = float(re.search(r"basic_coverage_15: ([\d.]+) %", with_platform).group(1))
             effective = float(re.search(r"effective_coverage_15: ([\d.]+) %", with_platform).group(1))
             assert effective > walk + 10, with_platform
+            day_line.scroll_into_view_if_needed()
             shot = tmp_path / "viz_platform.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshots: {tmp_path}")
