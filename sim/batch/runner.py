@@ -12,7 +12,9 @@ the scenario seed, so serial, process-pool and Dask batches give identical files
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -148,8 +150,6 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, list[RunPlan]]:
     fingerprint = spec.fingerprint()
     info_path = out / "batch.json"
     if info_path.exists():
-        import json
-
         old = json.loads(info_path.read_text(encoding="utf-8")).get("fingerprint")
         if old != fingerprint:
             raise ScenarioError(
@@ -170,8 +170,6 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, list[RunPlan]]:
     prov_path = out / "provenance.json"
     history = []
     if prov_path.exists():
-        import json
-
         try:
             history = json.loads(prov_path.read_text(encoding="utf-8")).get("invocations", [])
         except (ValueError, AttributeError):
@@ -210,8 +208,6 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
     Returns:
         A :class:`BatchSummary`; ``summary.failed`` counts runs that raised.
     """
-    import os
-
     out = Path(out)
     design, plans = prepare(spec, out)
     store.remove_stale_temp_files(out)
