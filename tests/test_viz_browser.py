@@ -171,6 +171,15 @@ def test_view_loads_steps_and_follows_a_lever(server_url, tmp_path):
             walk = float(re.search(r"basic_coverage_15: ([\d.]+) %", with_platform).group(1))
             effective = float(re.search(r"effective_coverage_15: ([\d.]+) %", with_platform).group(1))
             assert effective > walk + 10, with_platform
+            # Play runs on by itself (a week a tick) until paused.
+            page.locator(".play").click()
+            sync_api.expect(day_line).to_contain_text(re.compile(r"Day ([1-9]\d*) of"), timeout=60_000)
+            page.locator(".play").click()
+            sync_api.expect(page.locator(".play")).to_contain_text("Play", ignore_case=True, timeout=30_000)
+            paused = day_line.inner_text()
+            time.sleep(2)
+            assert day_line.inner_text() == paused
+
             day_line.scroll_into_view_if_needed()
             shot = tmp_path / "viz_platform.png"
             page.screenshot(path=str(shot), full_page=True)
