@@ -322,9 +322,22 @@ class LifeCircleModel(mesa.Model):
         if p <= 0:
             return
         pop, K = self.population, self.reach.k
-        learn = self.streams["knowledge"].random((pop.n, self.catalogue.n, K)) < p
-        bits = (learn.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
-        pop.knows |= bits
+        # Which (resident, category, rank) bits are learnt: a Bernoulli(p) process over the N*C*K
+        # slots, drawn as geometric gaps between successes (the same distribution as one uniform
+        # per slot, at a cost proportional to the p*N*C*K successes).
+        rng, slots = self.streams["knowledge"], pop.n * self.catalogue.n * K
+        hits, last = [], -1
+        while True:
+            batch = int(slots * p + 6 * np.sqrt(slots * p) + 16)
+            pos = last + np.cumsum(rng.geometric(p, size=batch))
+            hits.append(pos[pos < slots])
+            if pos[-1] >= slots:
+                break
+            last = int(pos[-1])
+        hit = np.concatenate(hits)
+        # Distinct bits of one cell sum to their OR.
+        bits = np.bincount(hit // K, weights=np.left_shift(1, hit % K), minlength=pop.n * self.catalogue.n)
+        pop.knows |= bits.astype(np.uint8).reshape(pop.knows.shape)
 
     def _refresh_volunteering(self) -> None:
         """Volunteers and their monthly elder-care visits (retirees lever raises both)."""
