@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,11 @@ CHILD = textwrap.dedent("""
     started = time.perf_counter()
     summary = run_batch(spec, out, workers=workers, progress=False)
     seconds = time.perf_counter() - started
+    from sim.batch.store import read_manifest
+    run_seconds = [e["seconds"] for e in read_manifest(out) if e.get("status") == "done"]
     _, peak = tracemalloc.get_traced_memory()
     print(json.dumps({"runs": summary.done, "failed": summary.failed, "seconds": seconds,
+                      "mean_run_seconds": sum(run_seconds) / max(1, len(run_seconds)),
                       "tracemalloc_peak_mb": peak / 2**20,
                       "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
@@ -69,6 +73,7 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1000)
     parser.add_argument("--years", type=float, default=1.0)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         full = batch_file(tmp, args.runs, args.residents, args.years)
@@ -78,8 +83,12 @@ def main() -> None:
         small = measure(half, tmp / "half", 2, trace=True)
         large = measure(full, tmp / "full", 2, trace=True)
     print(f"{args.runs} runs ({args.residents} residents, {args.years:g} years each)")
-    print(f"  1 worker : {serial['seconds']:7.1f} s  ({serial['seconds'] / args.runs:.2f} s/run)")
-    print(f"  2 workers: {parallel['seconds']:7.1f} s  speed-up {serial['seconds'] / parallel['seconds']:.2f}x")
+    print(f"  1 worker : {serial['seconds']:7.1f} s  (one run takes {serial['mean_run_seconds']:.2f} s inside its worker)")
+    print(f"  2 workers: {parallel['seconds']:7.1f} s  (one run takes {parallel['mean_run_seconds']:.2f} s inside its worker)"
+          f"  speed-up {serial['seconds'] / parallel['seconds']:.2f}x")
+    # On a shared machine the other processes' load slows each run; say so next to the figure.
+    print(f"  machine load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f}"
+          f" on {os.cpu_count()} cores")
     print("coordinator peak memory, 2 workers:")
     for label, res in ((f"{args.runs // 2} runs", small), (f"{args.runs} runs", large)):
         print(f"  {label:9s}: tracemalloc peak {res['tracemalloc_peak_mb']:6.2f} MB, max RSS {res['maxrss_mb']:6.1f} MB")
