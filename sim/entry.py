@@ -12,7 +12,8 @@ Mechanism (each month, per category):
 3. **Decision.** Expected monthly revenue at a node = residents within the category's walking tier
    x their visit rate x 30 days x typical spend, shared with the outlets already in reach
    (``1 / (1 + rivals)``), plus last month's unmet needs from homes in reach. The entrant proceeds
-   if that covers ``entry_hurdle`` x expected monthly costs.
+   if that covers ``entry_hurdle`` x expected monthly costs (staff, rent, fixed costs, goods, and
+   the start-up cost spread over ``payback_months``).
 4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
    waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
    founder, with any subsidy from the public budget) fund the start-up cost and
@@ -66,19 +67,24 @@ class LicenceQueue:
 
 
 def expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[float, float]:
-    """(expected monthly revenue, expected monthly costs) in fen of an outlet at ``node``."""
+    """(expected monthly revenue, expected monthly costs) in fen of an outlet at ``node``.
+
+    Costs include the start-up cost spread over ``economy.payback_months``, so cheaper start-up
+    (electronic licences) lets more marginal sites pass the entry test.
+    """
     cat = model.catalogue
     limit = cat.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
     nodes, _ = reach_of(model.city.graph, np.array([node]), limit)[0]
     residents = model.residents_at_node[nodes].sum()
     rivals = int((model.reach.outlet[category, node] >= 0).sum())
     rate = cat.visits_per_day[category] * model.mean_need_factor[category]
-    base = residents * rate * DAYS_PER_MONTH * cat.spend_fen[category] / (1 + rivals)
-    unmet = model.unmet_last_month[nodes, category].sum() * cat.spend_fen[category]
-    revenue = float(min(base + unmet, cat.capacity[category] * DAYS_PER_MONTH * cat.spend_fen[category]))
-    staff = cat.staff[category] * model.shop_wage_fen()
-    rent = cat.area_m2[category] * model.rent_fen_per_m2()
-    costs = float(staff + rent + cat.money["fixed_cost"] + revenue * cat.cogs_share[category])
+    per_visit = cat.spend_fen[category] + (cat.money["parcel_fee"] if category == model.parcel_category else 0)
+    base = residents * rate * DAYS_PER_MONTH * per_visit / (1 + rivals)
+    unmet = model.unmet_last_month[nodes, category].sum() * per_visit
+    revenue = float(min(base + unmet, cat.capacity[category] * DAYS_PER_MONTH * per_visit))
+    goods = revenue * cat.cogs_share[category] * cat.spend_fen[category] / max(per_visit, 1)
+    payback = model.startup_cost_fen() / model.scenario.economy.payback_months
+    costs = float(expected_revenue_costs_only(model, category) + goods + payback)
     return revenue, costs
 
 

@@ -154,6 +154,14 @@ def basic_coverage_15_old_blocks(model: LifeCircleModel) -> float:
     return basic_coverage(model, 15.0, model.city.old_blocks[model.population.home])
 
 
+@indicator("basic_category_coverage_15", "access", "share")
+def basic_category_coverage_15(model: LifeCircleModel) -> float:
+    """Mean over basic-guarantee categories of the share of residents with an outlet of the
+    category within 15 minutes (gaps closed one category at a time show here first)."""
+    minutes = walk_minutes(model, model.catalogue.basic_ids)
+    return float((minutes <= 15.0).mean()) if minutes.size else float("nan")
+
+
 @indicator("coverage_15", "access", "share", family=True)
 def coverage_15(model: LifeCircleModel) -> dict[str, float]:
     """Per category: share of residents with an outlet within 15 minutes on foot."""

@@ -139,6 +139,8 @@ class EconomyConfig(_Strict):
     """Would-be entrants per category per month per 1,000 residents (before they judge demand)."""
     entry_hurdle: float = Field(1.0, ge=0.0, le=10.0)
     """An entrant opens only if expected monthly revenue covers this multiple of expected costs."""
+    payback_months: int = Field(36, ge=1, le=600)
+    """Months over which an entrant expects to recover its start-up cost (counted in its costs)."""
     licence_days: int = Field(30, ge=0, le=365)
     """Days from applying for a business licence to opening (paper process, World Bank Doing
     Business 2020 for Beijing/Shanghai: ~9 days for registration, longer with fit-out permits)."""
@@ -213,7 +215,8 @@ class SmartStoresLever(LeverConfig):
     subsidy_share: float = Field(0.5, ge=0.0, le=1.0)
     """Share of the adoption cost paid from the public budget."""
     cost_saving: float = Field(0.15, ge=0.0, le=0.9)
-    """Reduction of a digitalised store's fixed and staff costs (MOFCOM smart-store pilots: 10-20 %)."""
+    """Reduction of a digitalised store's fixed operating costs, and a quarter of it off its cost of
+    goods through supply-chain data (MOFCOM smart-store pilots: 10-20 % lower operating costs)."""
     capacity_gain: float = Field(0.25, ge=0.0, le=5.0)
     """Extra daily capacity of a digitalised store (self-checkout, online pre-orders)."""
     night_opening: bool = True

@@ -20,7 +20,7 @@ class Renovation(Lever):
     name = "renovation"
     measure = "align with urban renewal and old-community renovation"
     mechanism = "renovation adds discounted shop space in the worst-served old blocks at set dates"
-    indicator = "basic_coverage_15_old_blocks, basic_coverage_15"
+    indicator = "basic_coverage_15_old_blocks, basic_category_coverage_15, basic_coverage_15"
 
     def setup(self) -> None:
         self.renovated = np.zeros(self.model.city.graph.shape[0], dtype=bool)

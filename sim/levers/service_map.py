@@ -17,7 +17,7 @@ class ServiceMap(Lever):
     name = "service_map"
     measure = "dynamic map of life-circle services"
     mechanism = "map users know every outlet in reach, not only the ones they found"
-    indicator = "utilisation and demand spread (outlet_load_cv), merchant survival, needs met"
+    indicator = "needs turned away at full outlets (needs_met_by.unmet_capacity), demand spread (outlet_load_cv), merchant_survival"
 
     def on_month(self) -> None:
         pop = self.model.population
