@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.ledger import MERCHANT, RESIDENT
 
 if TYPE_CHECKING:
@@ -39,16 +40,16 @@ class ChoiceWeights:
     """Walk-time part of the choice weights per speed class: exp(-b * minutes), 0 beyond the limit.
 
     Attributes:
-        table: (k, speed classes, C, n_nodes) float32; ``table[r, s, c, v]`` is the walk weight of
-            the r-th nearest outlet of category c from node v at speed class s. Rank-major so that
-            the daily choice gathers one contiguous rank column at a time.
-        version: Bumped on every update (the daily choice caches tables derived from this one).
+        table: (speed classes, C, n_nodes, k) float32; ``table[s, c, v, r]`` is the walk weight of
+            the r-th nearest outlet of category c from node v at speed class s. The k ranks of a
+            row are contiguous: the daily choice reads a whole row at once.
+        version: Bumped on every update (the daily tables derived from this one are cached).
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
         self.speeds = np.asarray(speeds_m_per_min, dtype=np.float64)
         self.C, self.n, self.k = n_categories, n_nodes, k
-        self.table = np.zeros((k, len(self.speeds), n_categories, n_nodes), dtype=np.float32)
+        self.table = np.zeros((len(self.speeds), n_categories, n_nodes, k), dtype=np.float32)
         self.version = 0
 
     def update(self, categories: np.ndarray, dist_m: np.ndarray, minute_weight: float, max_minutes: float) -> None:
@@ -56,36 +57,19 @@ class ChoiceWeights:
         for cat in np.atleast_1d(categories):
             for s, speed in enumerate(self.speeds):
                 minutes = dist_m[cat] / speed                                   # (n, k)
-                self.table[:, s, cat] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0).T
+                self.table[s, cat] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
         self.version += 1
 
 
 class DayTables:
-    """Per-day lookup tables of the choice, one entry per (speed class, category, node) row.
-
-    The only per-resident part of a choice is the knowledge bitmask, so the walk weight times the
-    outlet's attraction is computed once a day per row (rows: S * C * n, far fewer than needs at
-    realistic densities) and each need gathers its row: no (needs x k) float64 temporaries.
-    """
+    """Per-resident row offsets of the choice tables (homes and speed classes are fixed in a run)."""
 
     def __init__(self) -> None:
-        self.key: tuple[int, int, int] | None = None
-        self.outlet_t: np.ndarray | None = None   # (k, C * n) intp outlet ids, rank-major
         self.rows_key: tuple[int, int, int] | None = None
         self.rows: np.ndarray | None = None
 
-    def outlets(self, model: LifeCircleModel) -> np.ndarray:
-        """The reach table's outlet ids, rank-major (k, C * n), rebuilt only when the reach changes."""
-        key = (id(model.reach), model.reach.version, model.reach.outlet.shape[1])
-        if key != self.key:
-            K = model.reach.k
-            self.outlet_t = np.ascontiguousarray(model.reach.outlet.reshape(-1, K).T).astype(np.intp)
-            self.key = key
-        return self.outlet_t
-
     def resident_rows(self, model: LifeCircleModel) -> np.ndarray:
-        """Each resident's row offset ``speed_class * C * n + home`` (homes and speed classes are
-        fixed for a run; recomputed if the population arrays are replaced)."""
+        """Each resident's row offset ``speed_class * C * n + home``."""
         pop = model.population
         key = (id(pop.home), id(pop.speed_class), model.reach.outlet.shape[1])
         if key != self.rows_key:
@@ -125,7 +109,7 @@ def _draw_needs(model: LifeCircleModel, rng: np.random.Generator
             total = int(per_cat.sum())
             if total == 0 or len(members) == 0:
                 continue
-            residents.append(members[rng.integers(len(members), size=total)])
+            residents.append(members[_sorted_uniform_indices(per_cat, len(members), rng)])
             categories.append(np.repeat(arange_c, per_cat))
             nights.append(np.full(total, bool(is_night)))
     if not residents:
@@ -134,6 +118,19 @@ def _draw_needs(model: LifeCircleModel, rng: np.random.Generator
     per_cat = sum(counts[2 * g] + counts[2 * g + 1] for g, (m, _) in enumerate(groups) if len(m))
     return (np.concatenate(residents), np.concatenate(categories), np.concatenate(nights),
             np.asarray(per_cat, dtype=np.int64))
+
+
+def _sorted_uniform_indices(sizes: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """For each block b, ``sizes[b]`` indices drawn uniformly with replacement from ``range(n)``,
+    sorted within the block (blocks concatenated).
+
+    Sorted uniforms are drawn directly as normalised sums of exponential spacings (the order
+    statistics of uniforms), so the needs come out in resident order -- the same distribution as
+    unsorted draws, read far more cache-friendly by the choice loop.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    spacings = rng.standard_exponential(int(sizes.sum()) + len(sizes))
+    return kernels.sorted_uniform_indices(spacings, sizes, n)
 
 
 def serve_day(model: LifeCircleModel) -> None:
@@ -158,62 +155,19 @@ def serve_day(model: LifeCircleModel) -> None:
     if timer is not None:
         timer.start("choice")
     n_nodes, K, C = model.reach.outlet.shape[1], model.reach.k, cat.n
-    CN = C * n_nodes
-    # Index arrays are intp throughout: NumPy converts any other index dtype on every gather.
-    cat_off = cats * n_nodes
     node = pop.home[res]
-    ocol = cat_off + node                                                        # (E,) row of (cat, node)
-    wrow = model.choice_tables.resident_rows(model)[res] + cat_off               # (E,) row of (class, cat, node)
-    outlet_t = model.choice_tables.outlets(model)                                 # (K, C*n)
+    outlets = model.reach.outlet.reshape(-1, K)                                  # (C*n, K)
     factor, factor_night = model.outlet_attraction()
-    walk_t = model.choice_weights.table.reshape(K, -1, CN)                       # (K, S, C*n)
+    walk = model.choice_weights.table.reshape(-1, C * n_nodes, K)                # (S, C*n, K)
     # Today's weight of each (class, cat, node) row and rank: walk weight x outlet attraction.
-    day_w = (walk_t * factor[outlet_t][:, None, :]).reshape(K, -1)               # (K, S*C*n)
+    day_w = (walk * factor[outlets][None]).reshape(-1, K)                        # (S*C*n, K)
     night_idx = np.flatnonzero(night)
     has_night = len(night_idx) > 0
-    if has_night:  # the few night needs: their own weights, from outlets open at night
-        n_wrow, n_ocol = wrow[night_idx], ocol[night_idx]
-        walk_flat = walk_t.reshape(K, -1)
-    bits = pop.knows.reshape(-1)[res * C + cats]                                 # (E,) uint8
-    if pop.map_user.any():
-        bits[pop.map_user[res]] = np.uint8(0xFF)
-    weight = np.empty((K, E), dtype=np.float32)                                  # rank-major: rows contiguous
-    for r in range(K):
-        np.take(day_w[r], wrow, out=weight[r])
-        if has_night:
-            weight[r, night_idx] = walk_flat[r, n_wrow] * factor_night[outlet_t[r, n_ocol]]
-    if any_served:
-        weight[:, served] = 0.0
-    total_all = weight.sum(axis=0)
-    reachable = total_all > 0
-    # Cumulative weight over the known outlets, rank by rank (the inverse-CDF draw below).
-    cum = np.empty((K, E), dtype=np.float32)
-    known_r = np.empty(E, dtype=np.float32)
-    for r in range(K):
-        np.bitwise_and(bits, np.uint8(1 << r), out=known_r, casting="unsafe")   # 0 or 2**r
-        np.multiply(weight[r], known_r, out=cum[r])
-        cum[r] *= np.float32(1.0 / (1 << r))
-        if r:
-            cum[r] += cum[r - 1]
-    total_known = cum[K - 1]
-    searched = reachable & (total_known <= 0)
     u = model.streams["choice"].random(E, dtype=np.float32)
-    u *= total_known
-    pick = np.zeros(E, dtype=np.intp)
-    for r in range(K - 1):  # pick = number of ranks whose cumulative weight is below u (< K)
-        pick += cum[r] < u
-    s_idx = np.flatnonzero(searched)
-    if len(s_idx):
-        pick[s_idx] = np.argmax(weight[:, s_idx], axis=0)
-    pick *= CN
-    pick += ocol
-    chosen = outlet_t.reshape(-1)[pick].astype(np.intp)
-    pick -= ocol
-    pick //= CN
-    chosen[~reachable] = -1
-    if len(s_idx):  # a resident who searched now knows the outlet
-        s_res, s_cat = res[s_idx], cats[s_idx]
-        pop.knows[s_res, s_cat] |= (np.uint8(1) << pick[s_idx].astype(np.uint8))
+    chosen, reachable, searched = kernels.choose_outlets(
+        res, cats, night, served, model.choice_tables.resident_rows(model), pop.knows.reshape(-1),
+        pop.map_user, day_w, walk.reshape(-1, K), factor_night, outlets, u, n_nodes, C,
+    )
 
     # 4. Online orders and deliveries, when the platform lever is on.
     platform = model.levers.get("platform")
@@ -276,7 +230,9 @@ def serve_day(model: LifeCircleModel) -> None:
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
     if model.volunteer_visits_left > 0 and model.care_category >= 0:
         waiting = np.flatnonzero(~served & (cats == model.care_category))
-        take = waiting[: int(model.volunteer_visits_left)]
+        take = waiting
+        if len(waiting) > int(model.volunteer_visits_left):  # volunteers go to a random subset
+            take = model.streams["volunteer_care"].choice(waiting, int(model.volunteer_visits_left), replace=False)
         served[take] = True
         model.volunteer_visits_left -= len(take)
         tally.add("met_volunteer", cats[take])
@@ -294,27 +250,11 @@ def serve_day(model: LifeCircleModel) -> None:
 
 def _over_capacity(chosen: np.ndarray, want: np.ndarray, capacity: np.ndarray,
                    rng: np.random.Generator) -> np.ndarray | None:
-    """Mask of visits turned away because their outlet is full (the excess, at random); None if none is.
-
-    The visits to each full outlet are put in a uniformly random order (one permutation, then a
-    stable counting sort by outlet) and those beyond its capacity are turned away.
-    """
-    demand = np.bincount(chosen[want], minlength=len(capacity))
+    """Mask of visits turned away because their outlet is full (a uniformly random excess, exactly
+    ``demand - capacity`` of them per full outlet); None when no outlet is full."""
+    demand = kernels.demand_per_outlet(chosen, want, len(capacity))
     over = demand > capacity
     if not over.any():
         return None
-    at_full = np.flatnonzero(want & over[chosen])          # want excludes chosen == -1
-    at_full = at_full[rng.permutation(len(at_full))]
-    over_ids = np.flatnonzero(over)
-    compact = (np.cumsum(over) - 1)[chosen[at_full]]      # 0 .. (full outlets - 1)
-    if len(over_ids) < np.iinfo(np.int16).max:
-        compact = compact.astype(np.int16)                 # stable sort of int16 is a radix sort
-    order = np.argsort(compact, kind="stable")
-    ranked = at_full[order]
-    group = compact[order]
-    counts = demand[over_ids]
-    start = np.cumsum(counts) - counts
-    rank = np.arange(len(ranked)) - start[group]
-    full = np.zeros(len(chosen), dtype=bool)
-    full[ranked[rank >= capacity[over_ids][group]]] = True
-    return full
+    draws = rng.random(int(demand[over].sum()))
+    return kernels.turn_away(chosen, want, demand, capacity, draws)

@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from sim.kernels import scatter_add
+
 EXTERNAL_ACCOUNTS = (
     "outside_employers",    # pay wages of residents who work outside the circle
     "pension_fund",         # pays pensions
@@ -78,10 +80,8 @@ class Ledger:
         idx = np.asarray(idx, dtype=np.int64)
         if idx.ndim == 0:
             arr[idx] += sign * int(amount.sum())
-        elif len(idx) > 64:
-            arr += sign * np.bincount(idx, weights=amount, minlength=len(arr)).astype(np.int64)
         else:
-            np.add.at(arr, idx, sign * amount)
+            scatter_add(arr, idx, amount, sign)
         return int(amount.sum())
 
     def transfer(

@@ -63,7 +63,9 @@ def _on(lever: str, **fields: Any) -> dict[str, Any]:
 # A controlled scenario sharpens the contrast a lever acts on (e.g. fewer residents knowing their
 # outlets for the service map); it is the same for the baseline and the lever arm.
 CONTROLLED_SMART = {"economy.night_open_share": 0.0}  # no shop opens at night unless it digitalises
-CONTROLLED_SITING = {"economy.entrants_per_month": 0.3, "years": 2.0}  # enough entrants for siting to matter
+# Enough entrants for siting to matter, and half the district old blocks with scarce shop space:
+# coverage gaps that an entrant looking at one random site rarely finds.
+CONTROLLED_SITING = {"economy.entrants_per_month": 0.3, "years": 2.0, "city.old_block_share": 0.5}
 CONTROLLED_HIRING = {"economy.separation_per_month": 0.05}  # enough vacancies in a year
 CONTROLLED_MAP = {"economy.initial_knowledge": 0.2, "economy.discovery_per_month": 0.01}
 CONTROLLED_GRADUATES = {"population.graduate_share": 0.2}
@@ -75,7 +77,7 @@ CASES: list[Any] = [
     ("smart_stores", CONTROLLED_SMART, _on("smart_stores"), ("night_needs_met_share",), +1, 0.05),
     ("platform-income", {}, _on("platform"), ("freelancer_income_mean",), +1, 100.0),
     ("platform-access", {}, _on("platform"), ("effective_coverage_15",), +1, 0.1),
-    ("siting", CONTROLLED_SITING, _on("siting"), ("basic_category_coverage_15",), +1, 0.005),
+    ("siting", CONTROLLED_SITING, _on("siting"), ("basic_category_coverage_15",), +1, 0.01),
     # Map users know the alternatives to a full outlet: fewer turned away, demand spread, more survive.
     ("service_map-crowding", CONTROLLED_MAP, _on("service_map"), ("needs_met_by.unmet_capacity",), -1, 200.0),
     ("service_map-survival", CONTROLLED_MAP, _on("service_map"), ("merchant_survival",), +1, 0.01),
