@@ -180,51 +180,38 @@ def serve_day(model: LifeCircleModel) -> None:
     # 5. Capacity and affordability.
     if timer is not None:
         timer.start("spending")
-    want = chosen >= 0
-    if any_served:
-        want &= ~served
-    price = mer.price[chosen] if mer.n else np.zeros(E, dtype=np.int64)  # -1 reads the last; masked below
-    price[~want] = 0
-    extra = platform.order_surcharge(model, price, delivered) if any_delivered else 0
-    broke = want & (price + extra > ledger.resident_cash[res])
-    if broke.any():
-        tally.add("unmet_money", cats[broke])
-        want &= ~broke
-    full = _over_capacity(chosen, want, mer.capacity, model.streams["capacity"])
-    if full is not None:
-        tally.add("unmet_capacity", cats[full])
-        visit = want & ~full
-    else:
-        visit = want
+    if delivered is None:
+        delivered = np.zeros(E, dtype=bool)
+    fee = platform.order_surcharge(model) if any_delivered else 0
+    price, want, broke, demand = kernels.screen_visits(
+        res, chosen, served, delivered, mer.price, fee, ledger.resident_cash, mer.n)
+    tally.add("unmet_money", cats[broke])
+    full = _turned_away(chosen, want, demand, mer.capacity, model.streams["capacity"])
+    visit, walk, visits, takings, walked, turned_away = kernels.book_visits(
+        chosen, cats, want, full, delivered, price, mer.n, cat.n)
+    tally.needs["unmet_capacity"] += turned_away
+    tally.needs["met_walk"] += walked
 
     # 6. Payments and bookkeeping.
-    if any_delivered:
-        walk = visit & ~delivered
-        order = visit & delivered
-    else:
-        walk, order = visit, None
     w_idx = np.flatnonzero(walk)
-    w_out, w_price = chosen[w_idx], price[w_idx]
     if len(w_idx):
-        ledger.transfer((RESIDENT, res[w_idx]), (MERCHANT, w_out), w_price, "purchase")
-    if order is not None and order.any():
-        platform.settle_orders(model, res[order], chosen[order], price[order], cats[order])
+        ledger.transfer((RESIDENT, res[w_idx]), (MERCHANT, chosen[w_idx]), price[w_idx], "purchase")
+    if any_delivered:
+        order = visit & delivered
+        if order.any():
+            platform.settle_orders(model, res[order], chosen[order], price[order], cats[order])
+        tally.add("met_delivery", cats[order])
     parcel_fee = model.catalogue.money["parcel_fee"]
-    parcels = (visit & (cats == model.parcel_category)) if model.parcel_category >= 0 else None
-    if parcels is not None and parcel_fee > 0 and parcels.any():
-        ledger.transfer("couriers", (MERCHANT, chosen[parcels]), parcel_fee, "parcel_fee")
-    visit_outlets = chosen[visit] if order is not None else w_out
-    visits = np.bincount(visit_outlets, minlength=mer.n)
+    if model.parcel_category >= 0 and parcel_fee > 0:
+        parcels = chosen[visit & (cats == model.parcel_category)]
+        if len(parcels):
+            ledger.transfer("couriers", (MERCHANT, parcels), parcel_fee, "parcel_fee")
+            takings += np.bincount(parcels, minlength=mer.n) * parcel_fee
     mer.visits_today[:] = visits
     mer.visits_month += visits
-    mer.revenue_month += np.bincount(w_out, weights=w_price, minlength=mer.n).astype(np.int64)
-    if parcels is not None and parcels.any():
-        mer.revenue_month += np.bincount(chosen[parcels], minlength=mer.n) * parcel_fee
+    mer.revenue_month += takings
     with np.errstate(divide="ignore", invalid="ignore"):
         mer.load_yesterday[:] = np.where(mer.capacity > 0, visits / np.maximum(mer.capacity, 1), 0)
-    tally.add("met_walk", cats[w_idx])
-    if order is not None:
-        tally.add("met_delivery", cats[order])
     served |= visit
 
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
@@ -248,13 +235,12 @@ def serve_day(model: LifeCircleModel) -> None:
         timer.stop()
 
 
-def _over_capacity(chosen: np.ndarray, want: np.ndarray, capacity: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray | None:
-    """Mask of visits turned away because their outlet is full (a uniformly random excess, exactly
-    ``demand - capacity`` of them per full outlet); None when no outlet is full."""
-    demand = kernels.demand_per_outlet(chosen, want, len(capacity))
+def _turned_away(chosen: np.ndarray, want: np.ndarray, demand: np.ndarray, capacity: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Mask of visits turned away because their outlet is full: a uniformly random excess, exactly
+    ``demand - capacity`` of them per full outlet (one uniform draw per visit to a full outlet)."""
     over = demand > capacity
     if not over.any():
-        return None
+        return np.zeros(len(chosen), dtype=bool)
     draws = rng.random(int(demand[over].sum()))
     return kernels.turn_away(chosen, want, demand, capacity, draws)

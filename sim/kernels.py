@@ -84,16 +84,6 @@ def choose_outlets(res, cats, night, served, rows, knows, map_user, day_w, walk_
 
 
 @njit(cache=True, nogil=True)
-def demand_per_outlet(chosen, want, n_outlets):  # pragma: no cover - compiled
-    """Visits wanted at each outlet."""
-    demand = np.zeros(n_outlets, dtype=np.int64)
-    for e in range(chosen.shape[0]):
-        if want[e]:
-            demand[chosen[e]] += 1
-    return demand
-
-
-@njit(cache=True, nogil=True)
 def turn_away(chosen, want, demand, capacity, u):  # pragma: no cover - compiled
     """Mask of visits turned away at full outlets: a uniformly random excess, exactly.
 
@@ -157,3 +147,59 @@ def scatter_add(target, idx, amount, sign):  # pragma: no cover - compiled
     else:
         for i in range(idx.shape[0]):
             target[idx[i]] += sign * amount[i]
+
+
+@njit(cache=True, nogil=True)
+def screen_visits(res, chosen, served, delivered, outlet_price, delivery_fee, cash, n_outlets):  # pragma: no cover - compiled
+    """Price each need's visit and check that the resident can pay (price plus any delivery fee,
+    against the cash held at the start of the day).
+
+    Returns:
+        (price per need, 0 where no visit is wanted; wanted-and-affordable mask; cannot-pay mask;
+        affordable visits wanted per outlet).
+    """
+    E = res.shape[0]
+    price = np.zeros(E, dtype=np.int64)
+    want = np.zeros(E, dtype=np.bool_)
+    broke = np.zeros(E, dtype=np.bool_)
+    demand = np.zeros(n_outlets, dtype=np.int64)
+    for e in range(E):
+        o = chosen[e]
+        if o < 0 or served[e]:
+            continue
+        p = outlet_price[o]
+        extra = delivery_fee if delivered[e] else 0
+        if p + extra > cash[res[e]]:
+            broke[e] = True
+            continue
+        price[e] = p
+        want[e] = True
+        demand[o] += 1
+    return price, want, broke, demand
+
+
+@njit(cache=True, nogil=True)
+def book_visits(chosen, cats, want, full, delivered, price, n_outlets, n_categories):  # pragma: no cover - compiled
+    """The day's visits: per need whether it is served and walked to; per outlet visits and takings
+    from walkers; per category walks and visits turned away at full outlets."""
+    E = chosen.shape[0]
+    visit = np.zeros(E, dtype=np.bool_)
+    walk = np.zeros(E, dtype=np.bool_)
+    visits = np.zeros(n_outlets, dtype=np.int64)
+    takings = np.zeros(n_outlets, dtype=np.int64)
+    walked = np.zeros(n_categories, dtype=np.int64)
+    turned_away = np.zeros(n_categories, dtype=np.int64)
+    for e in range(E):
+        if not want[e]:
+            continue
+        if full[e]:
+            turned_away[cats[e]] += 1
+            continue
+        o = chosen[e]
+        visit[e] = True
+        visits[o] += 1
+        if not delivered[e]:
+            walk[e] = True
+            takings[o] += price[e]
+            walked[cats[e]] += 1
+    return visit, walk, visits, takings, walked, turned_away

@@ -8,6 +8,7 @@ covers the days since the last collection.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -81,11 +82,24 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- helpers
 
+_WALK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
-    """(N, len(categories)) minutes from each resident's home to the nearest open outlet."""
-    pop = model.population
-    speed = model.speeds[pop.speed_class]
-    return model.nearest_m[pop.home][:, categories] / speed[:, None]
+    """(N, len(categories)) minutes from each resident's home to the nearest open outlet.
+
+    The full (N, C) table is computed once per state of the walking tables (day and reach
+    version) and shared by the indicators of one collection.
+    """
+    key = (model.day, model.reach.version, id(model.nearest_m))
+    cached = _WALK_CACHE.get(model)
+    if cached is None or cached[0] != key:
+        pop = model.population
+        speed = model.speeds[pop.speed_class]
+        table = model.nearest_m[pop.home] / speed[:, None]
+        cached = (key, table)
+        _WALK_CACHE[model] = cached
+    return cached[1][:, np.asarray(categories)]
 
 
 def _covered(model: LifeCircleModel, minutes: float) -> np.ndarray:

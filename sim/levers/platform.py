@@ -68,9 +68,9 @@ class Platform(Lever):
             delivered[far[ok]] = True
         return chosen, delivered
 
-    def order_surcharge(self, model, price, delivered):
-        """Delivery fee added to what a resident must be able to pay."""
-        return np.where(delivered, model.catalogue.money["delivery_fee"], 0)
+    def order_surcharge(self, model) -> int:
+        """Delivery fee (fen) a resident pays on top of the price of an order."""
+        return int(model.catalogue.money["delivery_fee"])
 
     def settle_orders(self, model, res, outlets, price, cats) -> None:
         """Pay the merchant, the platform and the courier for delivered orders."""
