@@ -504,17 +504,22 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in chain:
-        raise ScenarioError(f"{path}: 'extends' loops back to itself via {' -> '.join(map(str, chain))}")
+def read_toml_file(path: Path, kind: str = "scenario") -> dict[str, Any]:
+    """A TOML file's data; a missing, non-UTF-8 or invalid file is a :class:`ScenarioError`."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file")
+        raise ScenarioError(f"{path}: no such {kind} file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{path}: not valid TOML: {err}") from None
     except UnicodeDecodeError as err:
         raise ScenarioError(f"{path}: not a UTF-8 text file: {err}") from None
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in chain:
+        raise ScenarioError(f"{path}: 'extends' loops back to itself via {' -> '.join(map(str, chain))}")
+    data = read_toml_file(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

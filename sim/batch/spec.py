@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
-from sim.scenario import Scenario, ScenarioError, _format_error, _Strict, load_scenario
+from sim.scenario import Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
 
 DESIGNS = ("none", "factorial", "latin", "sobol", "morris")
 
@@ -230,15 +229,7 @@ def load_batch(path: str | Path) -> BatchSpec:
             file, the key, the value and what is allowed.
     """
     path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such batch file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ScenarioError(f"{path}: not a UTF-8 text file: {err}") from None
-    return batch_from_dict(data, source=str(path))
+    return batch_from_dict(read_toml_file(path, "batch"), source=str(path))
 
 
 def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpec:
