@@ -23,7 +23,7 @@ def nearest_distance(graph: sp.csr_array, sources: np.ndarray, limit_m: float = 
     """Network distance (m) from each node to its nearest source node; inf beyond ``limit_m``.
 
     Args:
-        graph: Symmetric sparse matrix of edge lengths in metres.
+        graph: Symmetric sparse matrix of edge lengths in metres (both directions stored).
         sources: Source node ids (may repeat).
         limit_m: Stop searching beyond this distance, metres.
     """
@@ -31,7 +31,9 @@ def nearest_distance(graph: sp.csr_array, sources: np.ndarray, limit_m: float = 
     sources = np.unique(np.asarray(sources, dtype=np.int64))
     if len(sources) == 0:
         return np.full(n, np.inf)
-    return dijkstra(graph, directed=False, indices=sources, min_only=True, limit=limit_m)
+    # directed=True on a graph that stores both directions of every edge (edges_to_graph) gives
+    # the undirected distances without SciPy building the transpose first.
+    return dijkstra(graph, directed=True, indices=sources, min_only=True, limit=limit_m)
 
 
 def reach_of(graph: sp.csr_array, nodes: np.ndarray, limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -39,7 +41,7 @@ def reach_of(graph: sp.csr_array, nodes: np.ndarray, limit_m: float) -> list[tup
     out: list[tuple[np.ndarray, np.ndarray]] = []
     nodes = np.asarray(nodes, dtype=np.int64)
     for start in range(0, len(nodes), _CHUNK):
-        block = dijkstra(graph, directed=False, indices=nodes[start:start + _CHUNK], limit=limit_m)
+        block = dijkstra(graph, directed=True, indices=nodes[start:start + _CHUNK], limit=limit_m)
         for row in np.atleast_2d(block):
             hit = np.flatnonzero(np.isfinite(row))
             out.append((hit.astype(np.int32), row[hit].astype(np.float32)))

@@ -43,6 +43,7 @@ def test_grid_distances_are_manhattan_along_streets():
     ix, iy = np.arange(20) % 5, np.arange(20) // 5
     assert np.allclose(d, 100.0 * (ix + iy))
     assert city.area_km2 == pytest.approx(0.12)
+    assert (city.graph != city.graph.T).nnz == 0  # both directions stored: walk.py relies on it
 
 
 def test_reach_table_keeps_k_nearest_within_limit():
