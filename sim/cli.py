@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from sim import __version__
@@ -147,8 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _short_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+    return f"lifecircle: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lifecircle`` console script."""
+    warnings.formatwarning = _short_warning  # data warnings (unmapped OSM tags ...) read as messages
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
