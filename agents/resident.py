@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
-import numpy as np
 
 from sim.population import STATUS_NAMES
 
@@ -90,5 +89,3 @@ class Resident(mesa.Agent):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.resident_id}: {self.age} y, {self.status}, home node {self.home}>"
 
-
-__all__ = ["Resident", "np"]

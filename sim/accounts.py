@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.ledger import MERCHANT, RESIDENT
-from sim.population import EMPLOYED, FREELANCER, NO_JOB, OUTSIDE_JOB, OWNER, RETIRED, UNEMPLOYED
+from sim.population import FREELANCER, NO_JOB, OUTSIDE_JOB, RETIRED, UNEMPLOYED
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -151,6 +151,3 @@ def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
     model.on_outlets_closed(ids)
     model.roles_changed(np.concatenate([staff, owners]))
 
-
-# Public names for the statuses used above (re-exported for agents' readability).
-__all__ = ["pay_month", "close_merchants", "merchant_costs", "EMPLOYED", "OWNER"]

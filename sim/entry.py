@@ -188,5 +188,3 @@ def expected_revenue_costs_only(model: LifeCircleModel, category: int) -> float:
     return float(cat.staff[category] * model.shop_wage_fen() + cat.area_m2[category] * model.rent_fen_per_m2()
                  + cat.money["fixed_cost"])
 
-
-__all__ = ["month_entry", "open_due", "fund_openings", "LicenceQueue", "UNEMPLOYED", "RESIDENT"]

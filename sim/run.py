@@ -111,20 +111,27 @@ def run_scenario(
 
 
 def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """Headline indicators: first and last value, change, target and whether the last meets it."""
+    """Headline indicators: first and last value, change, target, whether the last value meets it,
+    and the first month in which it was met (time to target; empty if never)."""
     from sim.metrics import REGISTRY
 
     rows = []
     for name, target, sense in SCORECARD:
-        series = timeseries[timeseries["indicator"] == name].sort_values("day")["value"]
+        series = timeseries[timeseries["indicator"] == name].sort_values("day")
         if series.empty:
             continue
-        start, end = float(series.iloc[0]), float(series.iloc[-1])
-        met = None if target is None or np.isnan(end) else (end >= target if sense == ">=" else end <= target)
+        values = series["value"].to_numpy(dtype=float)
+        start, end = float(values[0]), float(values[-1])
+        met, first = None, ""
+        if target is not None:
+            ok = values >= target if sense == ">=" else values <= target
+            met = None if np.isnan(end) else bool(ok[-1])
+            if ok.any():
+                first = str(int(series["month"].to_numpy()[int(np.argmax(ok))]))
         rows.append({
             "indicator": name, "unit": REGISTRY[name].unit, "start": start, "end": end,
             "change": end - start, "target": f"{sense} {target:g}" if target is not None else "",
-            "met": "" if met is None else ("yes" if met else "no"),
+            "met": "" if met is None else ("yes" if met else "no"), "first_met_month": first,
         })
     return pd.DataFrame(rows)
 
@@ -132,11 +139,13 @@ def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
 def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -> str:
     """The scorecard as a plain-text table for the terminal."""
     lines = [title, "=" * len(title)]
-    header = f"{'indicator':30s} {'unit':>16s} {'start':>12s} {'end':>12s} {'change':>12s} {'target':>9s} {'met':>4s}"
+    header = (f"{'indicator':30s} {'unit':>16s} {'start':>12s} {'end':>12s} {'change':>12s} {'target':>9s}"
+              f" {'met':>4s} {'first met':>9s}")
     lines += [header, "-" * len(header)]
     for row in card.itertuples():
         lines.append(
-            f"{row.indicator:30s} {row.unit[:16]:>16s} {row.start:12.4g} {row.end:12.4g} {row.change:+12.4g} {row.target:>9s} {row.met:>4s}"
+            f"{row.indicator:30s} {row.unit[:16]:>16s} {row.start:12.4g} {row.end:12.4g} {row.change:+12.4g} {row.target:>9s}"
+            f" {row.met:>4s} {row.first_met_month:>9s}"
         )
     if attribution:
         lines.append(f"Map data: {attribution}")

@@ -55,3 +55,18 @@ def test_validate_levers_indicators_and_schema_list_things(capsys):
         assert f"[levers.{name}]" in text
     assert main(["indicators"]) == 0
     assert "disability_employment_gap" in capsys.readouterr().out
+
+
+def test_scorecard_reports_time_to_target():
+    from sim.run import scorecard
+
+    frame = pd.DataFrame({
+        "day": [30, 60, 90, 30, 60, 90], "month": [1, 2, 3, 1, 2, 3],
+        "indicator": ["basic_coverage_15"] * 3 + ["income_gini"] * 3,
+        "value": [0.5, 0.92, 0.88, 0.5, 0.45, 0.3],
+    })
+    card = scorecard(frame).set_index("indicator")
+    assert card.loc["basic_coverage_15", "first_met_month"] == "2"   # target >= 0.9 first met in month 2
+    assert card.loc["basic_coverage_15", "met"] == "no"              # ... but not at the end
+    assert card.loc["income_gini", "first_met_month"] == "3" and card.loc["income_gini", "met"] == "yes"
+    assert card.loc["basic_coverage_15", "change"] == 0.88 - 0.5
