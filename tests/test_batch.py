@@ -335,3 +335,17 @@ def test_compare_and_sensitivity_commands(tmp_path):
     table = pd.read_csv(out / "sensitivity.csv")
     assert set(table["parameter"]) == {"economy.rent_multiplier"} and "mu_star" in table.columns
     assert (out / "sensitivity.png").stat().st_size > 0
+
+
+def test_paired_effects_report_cost_effectiveness():
+    from sim.batch.compare import paired_effects
+
+    rows = []
+    for rep in range(3):
+        for package, coverage, spend in (("baseline", 0.5 + rep * 0.01, 0.0), ("lockers", 0.6 + rep * 0.01, 2e6)):
+            rows += [{"package": package, "point": 0, "replicate": rep, "indicator": "basic_coverage_15", "value": coverage},
+                     {"package": package, "point": 0, "replicate": rep, "indicator": "public_spending", "value": spend}]
+    effects = paired_effects(pd.DataFrame(rows), "baseline").set_index("indicator")
+    assert effects.loc["basic_coverage_15", "mean_diff"] == pytest.approx(0.1)
+    # 0.1 of coverage for 2 million CNY: 0.05 per million
+    assert effects.loc["basic_coverage_15", "per_million_cny"] == pytest.approx(0.05)

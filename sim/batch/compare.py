@@ -59,7 +59,9 @@ def paired_effects(outcomes: pd.DataFrame, baseline: str, *, confidence: float =
 
     Returns:
         Columns package, indicator, n (pairs), baseline_mean, package_mean, mean_diff, sd_diff,
-        ci_low, ci_high, relative_change (mean_diff / baseline_mean), significant (CI excludes 0).
+        ci_low, ci_high, relative_change (mean_diff / baseline_mean), significant (CI excludes 0),
+        per_million_cny (mean_diff per million CNY of extra public spending, where the package
+        spends more than the baseline and ``public_spending`` was kept: cost-effectiveness).
     """
     if baseline not in set(outcomes["package"]):
         raise ScenarioError(f"baseline package {baseline!r} has no finished runs")
@@ -83,7 +85,13 @@ def paired_effects(outcomes: pd.DataFrame, baseline: str, *, confidence: float =
                 "relative_change": mean / base_mean if base_mean else float("nan"),
                 "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)),
             })
-    return pd.DataFrame(rows)
+    effects = pd.DataFrame(rows)
+    if effects.empty:
+        return effects
+    spending = effects[effects["indicator"] == "public_spending"].set_index("package")["mean_diff"]
+    extra = effects["package"].map(spending)
+    effects["per_million_cny"] = np.where(extra > 0, effects["mean_diff"] / extra * 1e6, np.nan)
+    return effects
 
 
 def format_effects(effects: pd.DataFrame, *, title: str) -> str:
