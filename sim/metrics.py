@@ -83,6 +83,7 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
 # ----------------------------------------------------------------------------- helpers
 
 _WALK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BASIC_MAX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
@@ -103,8 +104,15 @@ def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
 
 
 def _covered(model: LifeCircleModel, minutes: float) -> np.ndarray:
-    basic = model.catalogue.basic_ids
-    return (walk_minutes(model, basic) <= minutes).all(axis=1)
+    """Residents with every basic category within ``minutes`` (the farthest one decides)."""
+    key = (model.day, model.reach.version, id(model.nearest_m), "basic_max")
+    cached = _BASIC_MAX_CACHE.get(model)
+    if cached is None or cached[0] != key:
+        basic = model.catalogue.basic_ids
+        farthest = walk_minutes(model, basic).max(axis=1) if len(basic) else np.zeros(model.population.n)
+        cached = (key, farthest)
+        _BASIC_MAX_CACHE[model] = cached
+    return cached[1] <= minutes
 
 
 def basic_coverage(model: LifeCircleModel, minutes: float, mask: np.ndarray | None = None) -> float:

@@ -373,18 +373,29 @@ def _agent_class(pop: Population, idx: int) -> type[Resident]:
 
 
 def _remap_knowledge(pop: Population, cat: int, old: np.ndarray, new: np.ndarray) -> None:
-    """Keep each resident's knowledge attached to outlets (not ranks) when a category's table changes."""
+    """Keep each resident's knowledge attached to outlets (not ranks) when a category's table changes.
+
+    Only residents of nodes whose candidate list changed are touched.
+    """
     K = old.shape[1]
-    if np.array_equal(old, new):
+    changed = (old != new).any(axis=1)
+    if not changed.any():
         return
-    # For each node and new rank, the old rank holding the same outlet (-1: a new outlet).
-    match = (new[:, :, None] == old[:, None, :]) & (new[:, :, None] >= 0)
+    nodes = np.flatnonzero(changed)
+    row_of = np.full(len(changed), -1, dtype=np.intp)
+    row_of[nodes] = np.arange(len(nodes))
+    who = np.flatnonzero(changed[pop.home])
+    if len(who) == 0:
+        return
+    old_c, new_c = old[nodes], new[nodes]
+    # For each changed node and new rank, the old rank holding the same outlet (-1: a new outlet).
+    match = (new_c[:, :, None] == old_c[:, None, :]) & (new_c[:, :, None] >= 0)
     old_rank = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    bits = pop.knows[:, cat]
-    ranks = old_rank[pop.home]                     # (N, K)
+    ranks = old_rank[row_of[pop.home[who]]]                          # (residents, K)
+    bits = pop.knows[who, cat]
     known = ((bits[:, None] >> np.maximum(ranks, 0).astype(np.uint8)) & 1).astype(bool) & (ranks >= 0)
-    known[:, 0] |= True  # everyone knows the nearest outlet of a category
-    pop.knows[:, cat] = (known.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=1, dtype=np.uint8)
+    known[:, 0] = True  # everyone knows the nearest outlet of a category
+    pop.knows[who, cat] = (known.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=1, dtype=np.uint8)
 
 
 def _days_in(start: dt.date, years: float) -> int:
