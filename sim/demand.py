@@ -43,14 +43,12 @@ class ChoiceWeights:
         table: (speed classes, C, n_nodes, k) float32; ``table[s, c, v, r]`` is the walk weight of
             the r-th nearest outlet of category c from node v at speed class s. The k ranks of a
             row are contiguous: the daily choice reads a whole row at once.
-        version: Bumped on every update (the daily tables derived from this one are cached).
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
         self.speeds = np.asarray(speeds_m_per_min, dtype=np.float64)
         self.C, self.n, self.k = n_categories, n_nodes, k
         self.table = np.zeros((len(self.speeds), n_categories, n_nodes, k), dtype=np.float32)
-        self.version = 0
 
     def update(self, categories: np.ndarray, dist_m: np.ndarray, minute_weight: float, max_minutes: float) -> None:
         """Recompute the rows of ``categories`` from the reach table's distances (C, n, k)."""
@@ -58,7 +56,6 @@ class ChoiceWeights:
             for s, speed in enumerate(self.speeds):
                 minutes = dist_m[cat] / speed                                   # (n, k)
                 self.table[s, cat] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
-        self.version += 1
 
 
 class DayTables:
@@ -77,12 +74,6 @@ class DayTables:
             self.rows = pop.speed_class.astype(np.intp) * CN + pop.home
             self.rows_key = key
         return self.rows
-
-
-def sample_needs(model: LifeCircleModel, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw today's needs: (resident ids, category ids, night flags)."""
-    res, cats, night, _ = _draw_needs(model, rng)
-    return res, cats, night
 
 
 def _draw_needs(model: LifeCircleModel, rng: np.random.Generator
