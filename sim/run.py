@@ -166,7 +166,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml and figures/ into ``out_dir``."""
+    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, report.md and figures/ into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -182,8 +182,13 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     provenance = {"seed": result.seed, "lifecircle_version": __version__,
                   "scenario_hash": result.scenario.content_hash()}
     atomic_write_bytes(paths["scenario"], result.scenario.to_toml(extra=provenance).encode())
+    figure_paths: dict[str, Path] = {}
     if figures and result.model is not None:
         from sim.figures import write_figures
 
-        paths.update(write_figures(result.model, result.timeseries, out / "figures"))
+        figure_paths = write_figures(result.model, result.timeseries, out / "figures")
+        paths.update(figure_paths)
+    from sim.report import write_report
+
+    paths["report"] = write_report(result, out, figure_paths)
     return paths

@@ -70,3 +70,26 @@ def test_scorecard_reports_time_to_target():
     assert card.loc["basic_coverage_15", "met"] == "no"              # ... but not at the end
     assert card.loc["income_gini", "first_met_month"] == "3" and card.loc["income_gini", "met"] == "yes"
     assert card.loc["basic_coverage_15", "change"] == 0.88 - 0.5
+
+
+def test_report_shows_levers_and_what_persists_after_support(tmp_path):
+    out = tmp_path / "out"
+    code = main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), "--years", "0.5", *SMALL,
+                 "--set", "levers.smart_stores.enabled=true", "--set", "levers.smart_stores.end_month=3"])
+    assert code == 0
+    report = (out / "report.md").read_text()
+    assert "## Scorecard" in report and "basic_coverage_15" in report
+    assert "| smart_stores |" in report and "month 3" in report
+    assert "### smart_stores: during support (months 0-2) and after" in report
+    assert "night_needs_met_share" in report
+    assert "![map](figures/coverage_map.png)" in report
+
+
+def test_persistence_splits_support_and_after():
+    from sim.report import persistence
+
+    frame = pd.DataFrame({"month": [1, 2, 3, 4, 5, 6], "indicator": ["trips_saved"] * 6,
+                          "value": [10.0, 10.0, 10.0, 4.0, 2.0, 0.0], "day": range(6)})
+    table = persistence(frame, start_month=0, end_month=3).set_index("indicator")
+    assert table.loc["trips_saved", "during support"] == 10.0
+    assert table.loc["trips_saved", "after support"] == 2.0
