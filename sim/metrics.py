@@ -89,10 +89,10 @@ _BASIC_MAX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
     """(N, len(categories)) minutes from each resident's home to the nearest open outlet.
 
-    The full (N, C) table is computed once per state of the walking tables (day and reach
-    version) and shared by the indicators of one collection.
+    The full (N, C) table is computed once per state of the nearest-outlet table (day and
+    ``model.nearest_version``) and shared by the indicators of one collection.
     """
-    key = (model.day, model.reach.version, id(model.nearest_m))
+    key = (model.day, model.nearest_version, id(model.nearest_m))
     cached = _WALK_CACHE.get(model)
     if cached is None or cached[0] != key:
         pop = model.population
@@ -105,7 +105,7 @@ def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
 
 def _covered(model: LifeCircleModel, minutes: float) -> np.ndarray:
     """Residents with every basic category within ``minutes`` (the farthest one decides)."""
-    key = (model.day, model.reach.version, id(model.nearest_m), "basic_max")
+    key = (model.day, model.nearest_version, id(model.nearest_m), "basic_max")
     cached = _BASIC_MAX_CACHE.get(model)
     if cached is None or cached[0] != key:
         basic = model.catalogue.basic_ids

@@ -97,6 +97,7 @@ class LifeCircleModel(mesa.Model):
         self.choice_tables = demand.DayTables()
         self.phase_timer: PhaseTimer | None = None  # benchmarks attach one (sim.timing)
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
+        self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
         self.merchants = Merchants.empty()
 
         # Start-up cash: initial_cash_months of each resident's expected income.
@@ -313,6 +314,7 @@ class LifeCircleModel(mesa.Model):
             open_nodes = mer.node[(mer.category == c) & mer.open]
             self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)
             _remap_knowledge(self.population, int(c), old[c], self.reach.outlet[c])
+        self.nearest_version += 1
         self.levers.on_reach_changed(cats)
 
     # ------------------------------------------------------------------ people

@@ -297,3 +297,18 @@ def test_docs_lever_table_matches_the_lever_classes():
         assert f"[levers.{cls.name}]" in table and cls.mechanism in table and cls.indicator in table
     docs = (ROOT / "docs" / "levers.md").read_text(encoding="utf-8")
     assert table in docs, "docs/levers.md is out of date: paste sim.levers.lever_table_markdown() into it"
+
+
+def test_lockers_count_as_parcel_service_points():
+    from sim.accounts import close_merchants
+    from sim.metrics import compute
+
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={**TINY, **_on("lockers")}), seed=3,
+                            create_agents=False)
+    lever, c = model.levers.get("lockers"), model.parcel_category
+    assert len(lever.locker_nodes) > 0  # installed at the start (no phase-in)
+    assert (model.nearest_m[:, c] <= lever.locker_m).all()
+    mer = model.merchants
+    close_merchants(model, np.flatnonzero(mer.open & (mer.category == c)))  # every parcel point closes
+    assert np.array_equal(model.nearest_m[:, c], lever.locker_m)  # ... the lockers still serve
+    assert compute(model, ["coverage_15"])["coverage_15.parcel_point"] > 0.5

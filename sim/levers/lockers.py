@@ -4,8 +4,9 @@ Each month the lever installs lockers and vending points up to ``strength x per_
 nodes drawn in proportion to where residents live; each costs ``unit_cost_cny`` from the public
 budget. A parcel whose recipient lives within ``reach_minutes`` (at their own walk speed) of a
 locker is collected there, day or night, without a trip to a parcel point (couriers pay the
-locker operator instead). A convenience-store need is, with ``vending_share``, a small purchase
-that a vending point within reach meets. Installed points keep working after the lever ends.
+locker operator instead), and a locker counts as a parcel service point for the access
+indicators. A convenience-store need is, with ``vending_share``, a small purchase that a vending
+point within reach meets. Installed points keep working after the lever ends.
 (Night needs met here are counted with every other met need at the end of the day in
 :func:`sim.demand.serve_day`, not here.)
 """
@@ -26,8 +27,9 @@ class Lockers(Lever):
     mechanism = "parcels and small purchases met at a nearby locker or vending point, 24 h, no shop trip"
     indicator = "trips saved (met_automated), basic access, night_needs_met_share"
 
-    def setup(self) -> None:
-        n = self.model.city.graph.shape[0]
+    def __init__(self, config, model) -> None:  # noqa: ANN001 - as Lever
+        super().__init__(config, model)
+        n = model.city.graph.shape[0]
         self.locker_nodes = np.zeros(0, dtype=np.int64)
         self.vending_nodes = np.zeros(0, dtype=np.int64)
         self.locker_m = np.full(n, np.inf)
@@ -53,6 +55,20 @@ class Lockers(Lever):
             have = np.concatenate([have, nodes])
             setattr(self, f"{kind}_nodes", have)
             setattr(self, f"{kind}_m", nearest_distance(model.city.graph, have))
+        self._count_lockers_as_parcel_points()
+
+    def on_reach_changed(self, categories: np.ndarray) -> None:
+        if self.model.parcel_category in categories:
+            self._count_lockers_as_parcel_points()
+
+    def _count_lockers_as_parcel_points(self) -> None:
+        """A locker is a parcel service point: the walk to the nearest parcel service (used by the
+        access indicators, siting and renovation) is the nearer of a parcel point and a locker."""
+        model, c = self.model, self.model.parcel_category
+        if c < 0 or len(self.locker_nodes) == 0:
+            return
+        np.minimum(model.nearest_m[:, c], self.locker_m, out=model.nearest_m[:, c])
+        model.nearest_version += 1
 
     def intercept_needs(self, model, res, cats, night, served) -> None:
         speed = model.speeds[model.population.speed_class[res]]
