@@ -41,13 +41,12 @@ so no ``mesa.discrete_space`` grid is needed: walking distances come from the ne
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import mesa
 import numpy as np
 
-from sim.accounts import WORK_DAYS_PER_MONTH
+from sim.accounts import WORK_DAYS_PER_MONTH, work_days_through
 from sim.model import LifeCircleModel
 from sim.population import FREELANCER, RETIRED, UNEMPLOYED
 from sim.scenario import Scenario
@@ -314,9 +313,7 @@ class ReferenceModel(mesa.Model):
 
     def end_month(self) -> None:
         """Pay the month, record the indicators, spread word of mouth."""
-        today = self.dates[self.day]
-        first = today.replace(day=1).toordinal()
-        work_days = sum(dt.date.fromordinal(d).weekday() < 5 for d in range(first, today.toordinal() + 1))
+        work_days = work_days_through(self.dates[self.day])
         self.agents_by_type[Resident].do("end_month")
         visits = sum(m.visits_month for m in self.agents_by_type[Merchant])
         self.record(visits)

@@ -17,6 +17,7 @@ Mechanism (last day of each month):
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,12 +31,21 @@ if TYPE_CHECKING:
 WORK_DAYS_PER_MONTH = 21.75
 
 
-def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray) -> dict[str, np.ndarray]:
-    """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind."""
+def work_days_through(day: dt.date) -> int:
+    """Monday-to-Friday days from the first of ``day``'s month up to and including ``day``."""
+    first = day.replace(day=1).toordinal()
+    return sum(dt.date.fromordinal(d).weekday() < 5 for d in range(first, day.toordinal() + 1))
+
+
+def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray, wage: int) -> dict[str, np.ndarray]:
+    """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind.
+
+    Args:
+        wage: What one employee is paid for the month, fen.
+    """
     mer, money = model.merchants, model.catalogue.money
     cats = mer.category[ids]
     smart_saving = np.where(mer.smart[ids], model.smart_cost_saving(), 0.0)
-    wage = model.shop_wage_fen()
     return {
         "wages_local": mer.staff_local[ids].astype(np.int64) * wage,
         "wages_outside": mer.staff_outside[ids].astype(np.int64) * wage,
@@ -62,21 +72,20 @@ def pay_month(model: LifeCircleModel, work_days: int) -> None:
     mer = model.merchants
     ids = mer.open_ids()
     revenue = mer.revenue_month[ids]
-    costs = merchant_costs(model, ids, revenue)
     wage = int(round(model.shop_wage_fen() * day_share))
+    costs = merchant_costs(model, ids, revenue, wage)
     local = np.flatnonzero(pop.employer >= 0)
     if len(local):
         ledger.transfer((MERCHANT, pop.employer[local]), (RESIDENT, local), wage, "wage.shop")
         pop.income_month[local] += wage
-    outside_wages = mer.staff_outside[ids].astype(np.int64) * wage
-    ledger.transfer((MERCHANT, ids), "outside_workers", outside_wages, "wage.commuters")
+    ledger.transfer((MERCHANT, ids), "outside_workers", costs["wages_outside"], "wage.commuters")
     ledger.transfer((MERCHANT, ids), "landlords", costs["rent"], "rent")
     support = mer.rent_support[ids]
     if support.any():
         ledger.transfer("public_budget", "landlords", support, "lever.renovation.rent")
     ledger.transfer((MERCHANT, ids), "suppliers", costs["fixed"], "operating_costs")
     ledger.transfer((MERCHANT, ids), "suppliers", costs["cogs"], "cost_of_goods")
-    profit = revenue - mer.staff_local[ids].astype(np.int64) * wage - outside_wages - costs["rent"] - costs["fixed"] - costs["cogs"]
+    profit = revenue - sum(costs.values())
     mer.profit_last[ids] = profit
     payout = np.where(profit > 0, np.round(profit * model.scenario.economy.owner_payout_share), 0).astype(np.int64)
     owned = mer.owner[ids] >= 0

@@ -58,24 +58,6 @@ class ChoiceWeights:
                 self.table[s, cat] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
 
 
-class DayTables:
-    """Per-resident row offsets of the choice tables (homes and speed classes are fixed in a run)."""
-
-    def __init__(self) -> None:
-        self.rows_key: tuple[int, int, int] | None = None
-        self.rows: np.ndarray | None = None
-
-    def resident_rows(self, model: LifeCircleModel) -> np.ndarray:
-        """Each resident's row offset ``speed_class * C * n + home``."""
-        pop = model.population
-        key = (id(pop.home), id(pop.speed_class), model.reach.outlet.shape[1])
-        if key != self.rows_key:
-            CN = model.reach.outlet.shape[0] * model.reach.outlet.shape[1]
-            self.rows = pop.speed_class.astype(np.intp) * CN + pop.home
-            self.rows_key = key
-        return self.rows
-
-
 def _draw_needs(model: LifeCircleModel, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Today's needs (resident ids, category ids, night flags) and the count per category.
@@ -140,7 +122,6 @@ def serve_day(model: LifeCircleModel) -> None:
     # 2. Automated outlets (lockers and vending points), when the lever provides them.
     for lever in model.levers.active():
         lever.intercept_needs(model, res, cats, night, served)
-    any_served = bool(served.any())
 
     # 3. Walking choice.
     if timer is not None:
@@ -156,7 +137,7 @@ def serve_day(model: LifeCircleModel) -> None:
     has_night = len(night_idx) > 0
     u = model.streams["choice"].random(E, dtype=np.float32)
     chosen, reachable, searched = kernels.choose_outlets(
-        res, cats, night, served, model.choice_tables.resident_rows(model), pop.knows.reshape(-1),
+        res, cats, night, served, model.choice_rows, pop.knows.reshape(-1),
         pop.map_user, day_w, walk.reshape(-1, K), factor_night, outlets, u, n_nodes, C,
     )
 

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.ledger import MERCHANT, RESIDENT
-from sim.population import FREELANCER, OWNER, UNEMPLOYED
+from sim.ledger import MERCHANT
+from sim.population import FREELANCER, OWNER
 from sim.walk import reach_of
 
 if TYPE_CHECKING:
@@ -167,19 +167,24 @@ def open_due(model: LifeCircleModel) -> None:
     model.tally.births += len(ids)
 
 
-def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None) -> None:
-    """Fund new outlets (start-up cost + working capital) and pay the start-up cost."""
+def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,
+                  fitted_out: bool = False) -> None:
+    """Fund new outlets (start-up cost + working capital) and pay the start-up cost.
+
+    ``fitted_out``: outlets already trading on day one get working capital only.
+    """
     if len(ids) == 0:
         return
-    mer, cat, ledger = model.merchants, model.catalogue, model.ledger
-    startup = np.full(len(ids), model.startup_cost_fen(), dtype=np.int64)
+    mer, ledger = model.merchants, model.ledger
+    startup = np.full(len(ids), 0 if fitted_out else model.startup_cost_fen(), dtype=np.int64)
     costs = np.array([expected_revenue_costs_only(model, int(c)) for c in mer.category[ids]], dtype=np.int64)
     capital = startup + np.round(costs * model.scenario.economy.opening_cash_months).astype(np.int64)
     subsidies = np.zeros(len(ids), dtype=np.int64) if subsidies is None else subsidies
     if subsidies.any():
         ledger.transfer("public_budget", (MERCHANT, ids), subsidies, "lever.graduate_startups.subsidy")
     ledger.transfer("investors", (MERCHANT, ids), np.maximum(capital - subsidies, 0), "capital")
-    ledger.transfer((MERCHANT, ids), "fit_out_and_licences", startup, "startup_cost")
+    if startup.any():
+        ledger.transfer((MERCHANT, ids), "fit_out_and_licences", startup, "startup_cost")
 
 
 def expected_revenue_costs_only(model: LifeCircleModel, category: int) -> float:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from sim.population import EMPLOYED, FREELANCER, OWNER, RETIRED, UNEMPLOYED
+from sim.population import EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel

@@ -94,7 +94,8 @@ class LifeCircleModel(mesa.Model):
         walk_limit = econ.max_walk_minutes * float(self.speeds.max())
         self.reach = OutletReach(self.city.graph, self.catalogue.n, econ.choice_candidates, walk_limit)
         self.choice_weights = demand.ChoiceWeights(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
-        self.choice_tables = demand.DayTables()
+        # Each resident's row in the choice tables: speed_class * C * n + home (fixed for a run).
+        self.choice_rows = pop.speed_class.astype(np.intp) * (self.catalogue.n * n_nodes) + pop.home
         self.phase_timer: PhaseTimer | None = None  # benchmarks attach one (sim.timing)
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
         self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
@@ -120,9 +121,7 @@ class LifeCircleModel(mesa.Model):
         nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
         ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1))
         labour.staff_initial_outlets(self, ids)
-        # Day-one outlets start with working capital (no start-up cost: they are already fitted out).
-        costs = np.array([entry.expected_revenue_costs_only(self, int(c)) for c in cats], dtype=np.int64)
-        self.ledger.transfer("investors", ("merchant", ids), np.round(costs * econ.opening_cash_months).astype(np.int64), "capital")
+        entry.fund_openings(self, ids, fitted_out=True)  # working capital; no start-up cost
         self.levers.setup()
         self.levers.month_start(0)
         self._refresh_volunteering()
@@ -172,10 +171,7 @@ class LifeCircleModel(mesa.Model):
             self.running = False
 
     def _month_end(self) -> None:
-        start = self.dates[self.day].replace(day=1)
-        days = np.array([start + dt.timedelta(days=d) for d in range((self.dates[self.day] - start).days + 1)])
-        work_days = int(sum(d.weekday() < 5 for d in days))
-        accounts.pay_month(self, work_days)
+        accounts.pay_month(self, accounts.work_days_through(self.dates[self.day]))
         labour.month_labour(self)
         self._learn_by_word_of_mouth()
         self.roll_unmet()

@@ -23,7 +23,6 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim import __version__
 
 
 class ScenarioError(ValueError):
@@ -546,7 +545,7 @@ def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
 def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> str:
     lines = [f"{source}: invalid scenario"]
     for item in err.errors():
-        loc = tuple(p for p in item["loc"] if not isinstance(p, int) or True)
+        loc = tuple(item["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
         value = item.get("input")
         kind = item["type"]

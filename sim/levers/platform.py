@@ -25,17 +25,13 @@ class Platform(Lever):
     mechanism = "residents order beyond walking range; freelancers deliver; merchants' catchment grows"
     indicator = "effective access (effective_coverage), freelancer income, merchant revenue"
 
-    def setup(self) -> None:
-        model = self.model
-        self.delivery = OutletReach(model.city.graph, model.catalogue.n, 1, self.config.delivery_radius_m)
-        mer = model.merchants
-        ids = mer.open_ids()
-        self.delivery.add(ids, mer.node[ids], mer.category[ids])
-        self._known = set(ids.tolist())
+    def __init__(self, config, model) -> None:  # noqa: ANN001 - as Lever
+        super().__init__(config, model)
+        # Nearest outlet within the delivery radius; filled as outlets open (on_reach_changed).
+        self.delivery = OutletReach(model.city.graph, model.catalogue.n, 1, config.delivery_radius_m)
+        self._known: set[int] = set()
 
     def on_reach_changed(self, categories: np.ndarray) -> None:
-        if not hasattr(self, "delivery"):
-            return
         mer = self.model.merchants
         open_now = set(mer.open_ids().tolist())
         gone = np.array(sorted(self._known - open_now), dtype=np.int64)

@@ -43,7 +43,6 @@ class Renovation(Lever):
         self._hand_over(model)
 
     def _hand_over(self, model) -> None:
-        from sim.entry import _consider
 
         basic = model.catalogue.basic_ids
         speed = model.scenario.population.walk_speed_m_per_min

@@ -8,7 +8,6 @@ for local vacancies. Re-employed retirees keep their jobs when the lever ends.
 
 from __future__ import annotations
 
-import numpy as np
 
 from sim.levers.base import Lever
 from sim.population import RETIRED
