@@ -176,7 +176,15 @@ def test_view_loads_steps_and_follows_a_lever(server_url, tmp_path):
             sync_api.expect(day_line).to_contain_text(re.compile(r"Day ([1-9]\d*) of"), timeout=60_000)
             page.locator(".play").click()
             sync_api.expect(page.locator(".play")).to_contain_text("Play", ignore_case=True, timeout=30_000)
-            paused = day_line.inner_text()
+            # A tick already under way when Pause is pressed may still land: wait for the day to
+            # settle (at most 10 s), then it must stay put.
+            paused, deadline = day_line.inner_text(), time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                now = day_line.inner_text()
+                if now == paused:
+                    break
+                paused = now
             time.sleep(2)
             assert day_line.inner_text() == paused
 
