@@ -4,8 +4,9 @@ Mechanism (one simulated day):
 
 1. **Needs.** Each resident's needs of category *c* arrive as a Poisson process with rate
    ``visits_per_day[c]`` (times ``elderly_factor[c]`` for the elderly), split into day and night
-   needs by ``night_share[c]``. Drawing the number of needs per group and then the residents
-   uniformly with replacement gives exactly independent Poisson counts per resident.
+   needs by ``night_share[c]``. Each resident's total is drawn from the Poisson distribution of
+   the summed rate and each need's (category, day/night) from the rates' shares (alias method):
+   the same as independent Poisson counts per category and time of day.
 2. **Automated outlets** (lockers lever): a parcel (or a small purchase) within reach of a locker
    (vending point) is met there without a shop trip.
 3. **Choice.** A resident weighs the ``k`` nearest outlets of the category that lie within
@@ -28,96 +29,164 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import stats
 
 from sim import kernels
+from sim.fastrng import pack_alias, seed_state
 from sim.ledger import MERCHANT, RESIDENT
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
+    from sim.walk import OutletReach
 
 
-class ChoiceWeights:
-    """Walk-time part of the choice weights per speed class: exp(-b * minutes), 0 beyond the limit.
+class ChoiceTables:
+    """The choice tables the daily loop reads: walk weights and outlet ids per rank, ``width``
+    ranks to a row (``k`` rounded up to 4 or 8; the extra ranks are empty).
 
     Attributes:
-        table: (speed classes, C, n_nodes, k) float32; ``table[s, c, v, r]`` is the walk weight of
-            the r-th nearest outlet of category c from node v at speed class s. The k ranks of a
-            row are contiguous: the daily choice reads a whole row at once.
+        walk: (speed classes, C, n_nodes, width) float32; ``walk[s, c, v, r]`` is exp(-b x
+            minutes) to the r-th nearest outlet of category c from node v at speed class s, 0
+            beyond the walking limit. The ranks of a row are contiguous: a need reads one row.
+        outlet: (C, n_nodes, width) int32 outlet id at each rank (-1: none).
+        attraction: (C * n_nodes * width,) float32 today's attraction of the outlet at each rank.
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
         self.speeds = np.asarray(speeds_m_per_min, dtype=np.float64)
         self.C, self.n, self.k = n_categories, n_nodes, k
-        self.table = np.zeros((len(self.speeds), n_categories, n_nodes, k), dtype=np.float32)
+        self.width = 4 if k <= 4 else 8
+        self.walk = np.zeros((len(self.speeds), n_categories, n_nodes, self.width), dtype=np.float32)
+        self.outlet = np.full((n_categories, n_nodes, self.width), -1, dtype=np.int32)
+        self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
 
-    def update(self, categories: np.ndarray, dist_m: np.ndarray, minute_weight: float, max_minutes: float) -> None:
-        """Recompute the rows of ``categories`` from the reach table's distances (C, n, k)."""
+    def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float) -> None:
+        """Recompute the rows of ``categories`` from the reach table."""
+        k = self.k
         for cat in np.atleast_1d(categories):
+            self.outlet[cat, :, :k] = reach.outlet[cat]
             for s, speed in enumerate(self.speeds):
-                minutes = dist_m[cat] / speed                                   # (n, k)
-                self.table[s, cat] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
+                minutes = reach.dist_m[cat] / speed                                   # (n, k)
+                self.walk[s, cat, :, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
 
 
-def _draw_needs(model: LifeCircleModel, rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Today's needs (resident ids, category ids, night flags) and the count per category.
+class NeedRates:
+    """The need distribution of each need group (0: working age, 1: elderly), for the kernels.
 
-    Needs come out grouped (by resident group, day/night, category); residents are drawn
-    uniformly with replacement within each group, which gives independent Poisson counts.
+    Attributes:
+        count_table: (G, L) packed alias tables (:func:`sim.fastrng.pack_alias`) of a resident's
+            number of needs a day: Poisson with the group's summed rate, up to the count whose
+            upper tail is below 1e-12 (the rest of the tail is folded into the last count).
+        slot_table: (G, 2C) packed alias tables of a need's slot: category ``j % C``, by day
+            (j < C) or at night (j >= C), in proportion to its rate.
     """
-    cat = model.catalogue
-    groups = model.need_groups  # [(resident ids, per-category rate multiplier)]
-    night = cat.night_share
-    lam = []
-    for members, factor in groups:
-        rate = cat.visits_per_day * factor * len(members)
-        lam.append(rate * (1 - night))
-        lam.append(rate * night)
-    counts = rng.poisson(np.array(lam))  # (2 * groups, C)
-    residents, categories, nights = [], [], []
-    arange_c = np.arange(cat.n, dtype=np.intp)
-    for g, (members, _) in enumerate(groups):
-        for is_night in (0, 1):
-            per_cat = counts[2 * g + is_night]
-            total = int(per_cat.sum())
-            if total == 0 or len(members) == 0:
-                continue
-            residents.append(members[_sorted_uniform_indices(per_cat, len(members), rng)])
-            categories.append(np.repeat(arange_c, per_cat))
-            nights.append(np.full(total, bool(is_night)))
-    if not residents:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.astype(bool), np.zeros(cat.n, dtype=np.int64)
-    per_cat = sum(counts[2 * g] + counts[2 * g + 1] for g, (m, _) in enumerate(groups) if len(m))
-    return (np.concatenate(residents), np.concatenate(categories), np.concatenate(nights),
-            np.asarray(per_cat, dtype=np.int64))
+
+    def __init__(self, visits_per_day: np.ndarray, night_share: np.ndarray, factors: list[np.ndarray]) -> None:
+        rates = [np.concatenate([visits_per_day * f * (1 - night_share), visits_per_day * f * night_share])
+                 for f in factors]
+        pmfs = [_poisson_pmf(float(r.sum())) for r in rates]
+        width = max(len(p) for p in pmfs)
+        self.count_table = np.array([pack_alias(*alias_table(np.pad(p, (0, width - len(p))))) for p in pmfs])
+        self.slot_table = np.array([pack_alias(*alias_table(r)) for r in rates])
 
 
-def _sorted_uniform_indices(sizes: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """For each block b, ``sizes[b]`` indices drawn uniformly with replacement from ``range(n)``,
-    sorted within the block (blocks concatenated).
+def _poisson_pmf(lam: float) -> np.ndarray:
+    """P(X = k) for k = 0, 1, ... up to the count whose upper tail is below 1e-12 (the tail beyond
+    it is added to the last entry, so the entries sum to 1)."""
+    k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
+    pmf = stats.poisson.pmf(k, lam)
+    last = int(np.flatnonzero(stats.poisson.sf(k, lam) >= 1e-12)[-1]) + 1 if lam > 0 else 0
+    pmf = pmf[:last + 1].copy()
+    pmf[-1] += 1.0 - pmf.sum()
+    return pmf
 
-    Sorted uniforms are drawn directly as normalised sums of exponential spacings (the order
-    statistics of uniforms), so the needs come out in resident order -- the same distribution as
-    unsorted draws, read far more cache-friendly by the choice loop.
+
+def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction) for drawing index j with probability
+    ``weights[j] / weights.sum()``: pick a column uniformly, keep it with ``prob[j]``, else take
+    ``alias[j]``."""
+    w = np.asarray(weights, dtype=np.float64)
+    n = len(w)
+    prob = np.zeros(n)
+    alias = np.arange(n)
+    if w.sum() <= 0:
+        return np.ones(n), alias
+    scaled = w * n / w.sum()
+    small = [j for j in range(n) if scaled[j] < 1.0]
+    large = [j for j in range(n) if scaled[j] >= 1.0]
+    while small and large:
+        s, big = small.pop(), large.pop()
+        prob[s] = scaled[s]
+        alias[s] = big
+        scaled[big] -= 1.0 - scaled[s]
+        (small if scaled[big] < 1.0 else large).append(big)
+    for j in small + large:
+        prob[j] = 1.0
+    return prob, alias
+
+
+class DayBuffers:
+    """Arrays of one day's needs, kept for the whole run and grown when a day needs more.
+
+    A fresh array of a day's size costs more in page faults than the loops that fill it, so the
+    daily loops write into these. Views of the first ``E`` entries are today's needs.
     """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    spacings = rng.standard_exponential(int(sizes.sum()) + len(sizes))
-    return kernels.sorted_uniform_indices(spacings, sizes, n)
+
+    def __init__(self, n_residents: int) -> None:
+        self.counts = np.zeros(n_residents, dtype=np.uint8)
+        self._size = 0
+        self.grow(0)
+
+    def grow(self, E: int) -> None:
+        """Make room for ``E`` needs (with headroom, so growth is rare)."""
+        if E <= self._size:
+            return
+        size = max(int(E * 1.25) + 1024, self._size)
+        self.res = np.zeros(size, dtype=np.int32)
+        self.cats = np.zeros(size, dtype=np.int32)
+        self.night = np.zeros(size, dtype=np.bool_)
+        self.served = np.zeros(size, dtype=np.bool_)
+        self.chosen = np.zeros(size, dtype=np.int32)
+        self.reachable = np.zeros(size, dtype=np.bool_)
+        self.visit = np.zeros(size, dtype=np.bool_)
+        self.delivered = np.zeros(size, dtype=np.bool_)
+        self._size = size
+
+
+class OutletBuffers:
+    """Per-outlet arrays of the daily loops, grown with the merchant arrays."""
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.ensure(0)
+
+    def ensure(self, M: int) -> None:
+        if M == self.size:
+            return
+        self.demand = np.zeros(M, dtype=np.int64)
+        self.visits = np.zeros(M, dtype=np.int64)
+        self.takings = np.zeros(M, dtype=np.int64)
+        self.size = M
 
 
 def serve_day(model: LifeCircleModel) -> None:
     """Run one day of needs, choices, visits and payments (see the module docstring)."""
     timer = model.phase_timer
     pop, mer, cat, tally, ledger = model.population, model.merchants, model.catalogue, model.tally, model.ledger
+    buf, C = model.day_buffers, cat.n
     if timer is not None:
         timer.start("needs")
-    res, cats, night, per_cat = _draw_needs(model, model.streams["needs"])
+    rates, state = model.need_rates, seed_state(model.streams["needs"])
+    E = kernels.count_needs(state, model.need_group, rates.count_table, buf.counts)
+    buf.grow(E + 4)
+    slots = np.zeros(2 * C, dtype=np.int64)
+    kernels.fill_needs(state, model.need_group, buf.counts, rates.slot_table, C,
+                       buf.res, buf.cats, buf.night, slots)
+    tally.needs["needs"] += slots[:C] + slots[C:]
+    tally.needs["night_needs"] += slots[C:]
     tally.days += 1
-    tally.needs["needs"] += per_cat
-    tally.add("night_needs", cats[night])
-    E = len(res)
-    served = np.zeros(E, dtype=bool)  # met one way or another
+    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
+    served[:] = False
 
     # 2. Automated outlets (lockers and vending points), when the lever provides them.
     for lever in model.levers.active():
@@ -126,65 +195,46 @@ def serve_day(model: LifeCircleModel) -> None:
     # 3. Walking choice.
     if timer is not None:
         timer.start("choice")
-    n_nodes, K, C = model.reach.outlet.shape[1], model.reach.k, cat.n
-    node = pop.home[res]
-    outlets = model.reach.outlet.reshape(-1, K)                                  # (C*n, K)
     factor, factor_night = model.outlet_attraction()
-    walk = model.choice_weights.table.reshape(-1, C * n_nodes, K)                # (S, C*n, K)
-    # Today's weight of each (class, cat, node) row and rank: walk weight x outlet attraction.
-    day_w = (walk * factor[outlets][None]).reshape(-1, K)                        # (S*C*n, K)
-    night_idx = np.flatnonzero(night)
-    has_night = len(night_idx) > 0
-    u = model.streams["choice"].random(E, dtype=np.float32)
-    chosen, reachable, searched = kernels.choose_outlets(
-        res, cats, night, served, model.choice_rows, pop.knows.reshape(-1),
-        pop.map_user, day_w, walk.reshape(-1, K), factor_night, outlets, u, n_nodes, C,
-    )
+    tables = model.choice_tables
+    outlets = tables.outlet.reshape(-1)
+    kernels.day_attraction(factor, outlets, tables.attraction)
+    kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
+                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+                           tables.walk.reshape(-1), tables.attraction, factor_night, outlets,
+                           tables.n, C, buf.chosen, buf.reachable, tuple(range(tables.width)))
+    chosen, reachable = buf.chosen[:E], buf.reachable[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
     platform = model.levers.get("platform")
+    delivered, any_delivered = buf.delivered[:E], False
     if platform is not None and platform.acting:
-        chosen, delivered = platform.route_orders(model, res, cats, night, served, chosen)
-        any_delivered = bool(delivered.any())
-    else:
-        delivered, any_delivered = None, False
+        any_delivered = platform.route_orders(model, res, cats, night, served, chosen, delivered)
 
-    # 5. Capacity and affordability.
+    # 5. Capacity, affordability and walk-in payments.
     if timer is not None:
         timer.start("spending")
-    if delivered is None:
-        delivered = np.zeros(E, dtype=bool)
+    ob = model.outlet_buffers
+    ob.ensure(mer.n)
     fee = platform.order_surcharge(model) if any_delivered else 0
-    price, want, broke, demand = kernels.screen_visits(
-        res, chosen, served, delivered, mer.price, fee, ledger.resident_cash, mer.n)
-    tally.add("unmet_money", cats[broke])
-    full = _turned_away(chosen, want, demand, mer.capacity, model.streams["capacity"])
-    visit, walk, visits, takings, walked, turned_away = kernels.book_visits(
-        chosen, cats, want, full, delivered, price, mer.n, cat.n)
-    tally.needs["unmet_capacity"] += turned_away
-    tally.needs["met_walk"] += walked
-
-    # 6. Payments and bookkeeping.
-    w_idx = np.flatnonzero(walk)
-    if len(w_idx):
-        ledger.transfer((RESIDENT, res[w_idx]), (MERCHANT, chosen[w_idx]), price[w_idx], "purchase")
+    needs = tally.needs
+    walk_paid, parcel_paid = kernels.settle_visits(
+        seed_state(model.streams["capacity"]), E, res, cats, chosen, served, delivered, any_delivered, fee,
+        mer.price, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
+        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
+        buf.visit, ob.demand, ob.visits, ob.takings,
+        needs["met_walk"], needs["unmet_capacity"], needs["unmet_money"])
+    ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
+    ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
-        order = visit & delivered
-        if order.any():
-            platform.settle_orders(model, res[order], chosen[order], price[order], cats[order])
+        order = np.flatnonzero(buf.visit[:E] & delivered)
+        if len(order):
+            platform.settle_orders(model, res[order], chosen[order], mer.price[chosen[order]], cats[order])
         tally.add("met_delivery", cats[order])
-    parcel_fee = model.catalogue.money["parcel_fee"]
-    if model.parcel_category >= 0 and parcel_fee > 0:
-        parcels = chosen[visit & (cats == model.parcel_category)]
-        if len(parcels):
-            ledger.transfer("couriers", (MERCHANT, parcels), parcel_fee, "parcel_fee")
-            takings += np.bincount(parcels, minlength=mer.n) * parcel_fee
-    mer.visits_today[:] = visits
-    mer.visits_month += visits
-    mer.revenue_month += takings
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mer.load_yesterday[:] = np.where(mer.capacity > 0, visits / np.maximum(mer.capacity, 1), 0)
-    served |= visit
+    mer.visits_today[:] = ob.visits
+    mer.visits_month += ob.visits
+    mer.revenue_month += ob.takings
+    np.divide(ob.visits, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
 
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
     if model.volunteer_visits_left > 0 and model.care_category >= 0:
@@ -196,23 +246,7 @@ def serve_day(model: LifeCircleModel) -> None:
         model.volunteer_visits_left -= len(take)
         tally.add("met_volunteer", cats[take])
 
-    unmet = ~served
-    unmet_range = unmet & ~reachable & (chosen < 0)
-    tally.add("unmet_range", cats[unmet_range])
-    u_idx = np.flatnonzero(unmet)
-    model.record_unmet(node[u_idx], cats[u_idx])
-    if has_night:
-        tally.add("night_met", cats[night_idx[served[night_idx]]])
+    kernels.close_day(E, res, cats, night, served, reachable, chosen, pop.home, C,
+                      needs["unmet_range"], model.unmet_this_month, needs["night_met"])
     if timer is not None:
         timer.stop()
-
-
-def _turned_away(chosen: np.ndarray, want: np.ndarray, demand: np.ndarray, capacity: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Mask of visits turned away because their outlet is full: a uniformly random excess, exactly
-    ``demand - capacity`` of them per full outlet (one uniform draw per visit to a full outlet)."""
-    over = demand > capacity
-    if not over.any():
-        return np.zeros(len(chosen), dtype=bool)
-    draws = rng.random(int(demand[over].sum()))
-    return kernels.turn_away(chosen, want, demand, capacity, draws)

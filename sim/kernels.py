@@ -1,10 +1,11 @@
-"""Compiled inner loops of the daily demand (numba), one pass over the day's needs each.
+"""Compiled loops of the daily demand (numba): a few passes over the day's needs, in resident order.
 
-These are the two loops whose NumPy versions needed a dozen (needs x k) temporaries a day. They
-implement exactly the rules documented in :mod:`sim.demand`; every random number they use is drawn
-beforehand from the model's named streams and passed in, so results do not depend on the compiler.
-Compiled functions are cached on disk (``cache=True``), so only the first process pays for
-compilation.
+They implement exactly the rules documented in :mod:`sim.demand`. Each loop that draws random
+numbers owns a small generator (:mod:`sim.fastrng`) seeded that day from the model's named stream,
+so results depend on the seed alone, never on the compiler. Outputs go into buffers that live for
+the whole run (:class:`sim.demand.DayBuffers`): fresh arrays of a day's size cost more in page
+faults than the loops themselves. Compiled functions are cached on disk (``cache=True``), so only
+the first process pays for compilation.
 """
 
 from __future__ import annotations
@@ -12,129 +13,267 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from sim.fastrng import alias_column, alias_resolve, step, unit24, unit53
+
 
 @njit(cache=True, nogil=True)
-def choose_outlets(res, cats, night, served, rows, knows, map_user, day_w, walk_w, factor_night,
-                   outlet_t, u, n_nodes, n_categories):  # pragma: no cover - compiled
-    """Each need's outlet (-1: none within walking range), and the knowledge it gains by searching.
-
-    Args:
-        res, cats, night, served: Per need: resident, category, night flag, already met.
-        rows: Per resident: ``speed_class * C * n + home``.
-        knows: (N * C,) uint8 knowledge bits (updated in place when a resident searches).
-        map_user: Per resident: uses the service map (knows every outlet in reach).
-        day_w: (S * C * n, k) today's weight of each rank: walk weight x outlet attraction.
-        walk_w: (S * C * n, k) walk weights alone (for night needs).
-        factor_night: (M + 1,) attraction of each outlet at night (0 if shut; last entry: none).
-        outlet_t: (C * n, k) outlet id of each rank (-1: none).
-        u: Per need: a uniform draw in [0, 1).
+def count_needs(state, group, count_table, counts):  # pragma: no cover - compiled
+    """Each resident's number of needs today, drawn from their group's row of ``count_table`` (a
+    packed alias table of the Poisson distribution, :func:`sim.fastrng.pack_alias`).
 
     Returns:
-        (chosen outlet per need, reachable flag per need, searched flag per need).
+        The total number of needs.
     """
-    E = res.shape[0]
-    K = outlet_t.shape[1]
-    CN = n_categories * n_nodes
-    chosen = np.full(E, -1, dtype=np.int64)
-    reachable = np.zeros(E, dtype=np.bool_)
-    searched = np.zeros(E, dtype=np.bool_)
-    w = np.empty(K, dtype=np.float32)
-    cum = np.empty(K, dtype=np.float32)
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = count_table.shape[1]
+    total = 0
+    for i in range(group.shape[0]):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        j = alias_column(x, J)
+        k = alias_resolve(x, j, count_table[group[i], j])
+        counts[i] = k
+        total += k
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return total
+
+
+@njit(cache=True, nogil=True)
+def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night, slot_tally):  # pragma: no cover - compiled
+    """Write each resident's needs (in resident order; the buffers need 4 entries of headroom).
+
+    Each need's slot is drawn from the resident's group row of ``slot_table`` (packed alias
+    table): slot j is category ``j % C``, by day (j < C) or at night (j >= C). ``slot_tally``
+    counts the slots drawn.
+    """
+    e = 0
+    for i in range(group.shape[0]):  # expand counts to resident ids; most residents have < 4
+        k = counts[i]
+        res[e] = i
+        res[e + 1] = i
+        res[e + 2] = i
+        res[e + 3] = i
+        for t in range(4, k):
+            res[e + t] = i
+        e += k
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = slot_table.shape[1]
+    for f in range(e):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        col = alias_column(x, J)
+        j = alias_resolve(x, col, slot_table[group[res[f]], col])
+        is_night = j >= n_categories
+        cats[f] = j - n_categories * is_night
+        night[f] = is_night
+        slot_tally[j] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return e
+
+
+@njit(cache=True)
+def pick_rank(w, bits, u):  # pragma: no cover - compiled
+    """The rank drawn among the known ranks (bit r of ``bits``) with probability proportional to
+    their weights ``w``, for a uniform ``u`` in [0, 1); -1 when no known rank has weight.
+
+    The same rule as the draw inside :func:`choose_outlets` (kept here to be tested on its own):
+    the pick is the number of known cumulative weights at or below ``u`` times the known total,
+    so a rank with no weight, or one the resident does not know, is never picked.
+    """
+    total = 0.0
+    for r in range(w.shape[0]):
+        total += w[r] * ((bits >> r) & 1)
+    if total <= 0:
+        return -1
+    target = u * total
+    pick = 0
+    run = 0.0
+    for r in range(w.shape[0]):
+        run += w[r] * ((bits >> r) & 1)
+        pick += run <= target
+    return pick
+
+
+@njit(cache=True, nogil=True)
+def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
+    """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction of the
+    outlet at each (category x node, rank) slot of the choice tables."""
+    for i in range(outlet_flat.shape[0]):
+        o = outlet_flat[i]
+        out[i] = factor[max(o, 0)] if o >= 0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
+                   day_att, factor_night, outlet_flat, n_nodes, C, chosen, reachable, ranks):  # pragma: no cover - compiled
+    """Each need's outlet (-1: none within walking range); knowledge gained by searching.
+
+    Args:
+        state: Generator state of the choice stream (advanced).
+        E: Number of needs (the buffers may be longer).
+        res, cats, night, served: Per need: resident, category, night flag, already met.
+        speed_class, home: Per resident.
+        knows: (N * C,) uint8 knowledge bits (updated in place when a resident searches).
+        map_user: Per resident: uses the service map (knows every outlet in reach).
+        walk_flat: (S * C * n * width,) walk weight of each rank, exp(-b * minutes), 0 beyond the
+            limit and for padding ranks.
+        day_att: (C * n * width,) today's attraction of the outlet at each rank
+            (:func:`day_attraction`).
+        factor_night: (M,) attraction of each outlet at night (0 if shut).
+        outlet_flat: (C * n * width,) outlet id of each rank (-1: none).
+        chosen, reachable: Per need, written.
+        ranks: ``tuple(range(width))``, where width is the number of ranks per row of the tables
+            (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
+            compiled in as a constant: a loop over ranks the compiler can unroll is twice as fast.
+
+    A need's weights are recomputed from the table row in each pass rather than kept in a
+    scratch array: the row is in cache, and the compiler keeps scalars in registers.
+    """
+    K = len(ranks)
+    CN = np.int64(n_nodes) * C
+    zero = np.float32(0.0)
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for e in range(E):
+        chosen[e] = -1
+        reachable[e] = False
         if served[e]:
             continue
-        r_id = res[e]
-        c = cats[e]
-        row = rows[r_id] + c * n_nodes
-        col = row % CN
-        bits = np.uint8(0xFF) if map_user[r_id] else knows[r_id * n_categories + c]
-        total = np.float32(0.0)
-        known_total = np.float32(0.0)
+        r_id = np.int64(res[e])
+        c = np.int64(cats[e])
+        col = c * n_nodes + home[r_id]
+        base = (np.int64(speed_class[r_id]) * CN + col) * K
+        slot = col * K
+        is_night = night[e]
+        bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * C + c])
+        total = zero
+        known = zero
         for r in range(K):
-            if night[e]:
-                wr = walk_w[row, r] * factor_night[outlet_t[col, r]]
+            if is_night:
+                o = outlet_flat[slot + r]
+                wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
             else:
-                wr = day_w[row, r]
-            w[r] = wr
+                wr = walk_flat[base + r] * day_att[slot + r]
             total += wr
-            if (bits >> r) & 1:
-                known_total += wr
-            cum[r] = known_total
-        if total <= 0:
+            known += wr if (bits >> r) & 1 else zero
+        if total <= zero:
             continue
         reachable[e] = True
-        if known_total <= 0:  # knows none in reach: searches and finds the best, and learns it
-            best = 0
-            for r in range(1, K):
-                if w[r] > w[best]:
-                    best = r
-            searched[e] = True
-            knows[r_id * n_categories + c] |= np.uint8(1 << best)
-            chosen[e] = outlet_t[col, best]
-            continue
-        target = u[e] * known_total
-        pick = -1
-        for r in range(K):
-            if ((bits >> r) & 1) and w[r] > 0:
-                pick = r
-                if cum[r] >= target:
-                    break
-        chosen[e] = outlet_t[col, pick]
-    return chosen, reachable, searched
+        pick = 0
+        if known > zero:  # a draw among the known outlets, in proportion to their weights
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            # u * known < known in float32 (u <= 1 - 2**-24), and the running sum below repeats
+            # the sum above exactly, so some known rank with weight is always picked.
+            target = unit24(x) * known
+            run = zero
+            for r in range(K):
+                if is_night:
+                    o = outlet_flat[slot + r]
+                    wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
+                else:
+                    wr = walk_flat[base + r] * day_att[slot + r]
+                run += wr if (bits >> r) & 1 else zero
+                pick += run <= target
+        else:  # knows none in reach: searches, finds the best, and learns it
+            best = np.float32(-1.0)
+            for r in range(K):
+                if is_night:
+                    o = outlet_flat[slot + r]
+                    wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
+                else:
+                    wr = walk_flat[base + r] * day_att[slot + r]
+                if wr > best:
+                    best = wr
+                    pick = r
+            knows[r_id * C + c] |= np.uint8(1 << pick)
+        chosen[e] = outlet_flat[slot + pick]
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
-def turn_away(chosen, want, demand, capacity, u):  # pragma: no cover - compiled
-    """Mask of visits turned away at full outlets: a uniformly random excess, exactly.
+def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered, delivery_fee,
+                  outlet_price, capacity, resident_cash, merchant_cash, parcel_category, parcel_fee,
+                  visit, demand, visits, takings, met_walk, unmet_capacity, unmet_money):  # pragma: no cover - compiled
+    """Affordability, capacity and walk-in payments for the day's chosen outlets.
 
-    Selection sampling (Knuth's Algorithm S): the visits to an outlet with more demand than
-    capacity are accepted one by one with probability (places left) / (visits left), which picks a
-    uniformly random subset of exactly ``capacity`` visits. ``u`` holds one uniform draw for each
-    visit to a full outlet, consumed in order.
+    1. A need with a chosen outlet is a wanted visit if its resident can pay the price (plus the
+       delivery fee for an order) out of the cash held at the start of the day; otherwise it is
+       counted in ``unmet_money``.
+    2. An outlet with more wanted visits than ``capacity`` keeps a uniformly random subset of
+       exactly ``capacity`` of them (selection sampling, Knuth's Algorithm S: each visit is kept
+       with probability places left / visits left); the others count in ``unmet_capacity``.
+    3. A kept visit is served (``visit``, ``served``); a walk-in pays the outlet's price from the
+       resident's cash to the merchant's; every parcel collected earns the parcel point
+       ``parcel_fee`` from the couriers.
+
+    ``demand`` is a per-outlet work buffer; ``visits``, ``takings`` (per outlet) and the
+    per-category tallies are written or incremented in place. Step 2-3 are branch-free (amounts
+    times 0 or 1): whether a visit is kept is a coin toss the processor cannot predict.
+
+    Returns:
+        (fen paid by walk-ins to merchants, fen of parcel fees paid by couriers).
     """
-    full = np.zeros(chosen.shape[0], dtype=np.bool_)
-    places = capacity.astype(np.int64).copy()
-    left = demand.copy()
-    j = 0
-    for e in range(chosen.shape[0]):
-        if not want[e]:
+    M = demand.shape[0]
+    for o in range(M):
+        demand[o] = 0
+        visits[o] = 0
+        takings[o] = 0
+    for e in range(E):  # 1. wanted and affordable visits (``visit`` marks them for now)
+        visit[e] = False
+        o = chosen[e]
+        if o < 0 or served[e]:
+            continue
+        extra = delivery_fee if (any_delivered and delivered[e]) else 0
+        if outlet_price[o] + extra > resident_cash[res[e]]:
+            unmet_money[cats[e]] += 1
+            continue
+        visit[e] = True
+        demand[o] += 1
+    for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
+        if demand[o] <= capacity[o]:
+            demand[o] = 0
+    walk_total = 0
+    parcel_total = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for e in range(E):  # 2. capacity, 3. payments
+        if not visit[e]:
             continue
         o = chosen[e]
-        if demand[o] <= capacity[o]:
-            continue
-        if u[j] * left[o] < places[o]:
-            places[o] -= 1
-        else:
-            full[e] = True
-        left[o] -= 1
-        j += 1
-    return full
+        c = cats[e]
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        u = unit53(x)
+        left = demand[o]
+        full = left > 0
+        keep = (not full) or (u * left < capacity[o] - visits[o])
+        demand[o] = left - full
+        walks = keep and not (any_delivered and delivered[e])
+        p = outlet_price[o] * walks
+        fee = parcel_fee * (keep and c == parcel_category)
+        visit[e] = keep
+        served[e] = keep
+        visits[o] += keep
+        resident_cash[res[e]] -= p
+        merchant_cash[o] += p + fee
+        takings[o] += p + fee
+        walk_total += p
+        parcel_total += fee
+        met_walk[c] += walks
+        unmet_capacity[c] += not keep
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return walk_total, parcel_total
 
 
 @njit(cache=True, nogil=True)
-def sorted_uniform_indices(spacings, sizes, n):  # pragma: no cover - compiled
-    """Sorted uniform indices in ``range(n)``, ``sizes[b]`` of them per block, from exponential
-    spacings (``sizes.sum() + len(sizes)`` standard exponential draws).
-
-    Within a block of k draws, the running sums of k + 1 exponential spacings divided by their
-    total are the order statistics of k uniforms.
-    """
-    out = np.empty(sizes.sum(), dtype=np.int64)
-    j = 0
-    i = 0
-    for b in range(sizes.shape[0]):
-        k = sizes[b]
-        total = 0.0
-        for t in range(k + 1):
-            total += spacings[i + t]
-        run = 0.0
-        for t in range(k):
-            run += spacings[i + t]
-            idx = int(run / total * n)
-            out[j] = idx if idx < n else n - 1
-            j += 1
-        i += k + 1
-    return out
+def close_day(E, res, cats, night, served, reachable, chosen, home, n_categories,
+              unmet_range, unmet_at, night_met):  # pragma: no cover - compiled
+    """End-of-day counts: unmet needs with no outlet in range (per category), every unmet need at
+    its resident's home node (``unmet_at``: node * C + category), night needs met."""
+    for e in range(E):
+        c = cats[e]
+        if served[e]:
+            if night[e]:
+                night_met[c] += 1
+            continue
+        if not reachable[e] and chosen[e] == -1:
+            unmet_range[c] += 1
+        unmet_at[home[res[e]] * n_categories + c] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -147,59 +286,3 @@ def scatter_add(target, idx, amount, sign):  # pragma: no cover - compiled
     else:
         for i in range(idx.shape[0]):
             target[idx[i]] += sign * amount[i]
-
-
-@njit(cache=True, nogil=True)
-def screen_visits(res, chosen, served, delivered, outlet_price, delivery_fee, cash, n_outlets):  # pragma: no cover - compiled
-    """Price each need's visit and check that the resident can pay (price plus any delivery fee,
-    against the cash held at the start of the day).
-
-    Returns:
-        (price per need, 0 where no visit is wanted; wanted-and-affordable mask; cannot-pay mask;
-        affordable visits wanted per outlet).
-    """
-    E = res.shape[0]
-    price = np.zeros(E, dtype=np.int64)
-    want = np.zeros(E, dtype=np.bool_)
-    broke = np.zeros(E, dtype=np.bool_)
-    demand = np.zeros(n_outlets, dtype=np.int64)
-    for e in range(E):
-        o = chosen[e]
-        if o < 0 or served[e]:
-            continue
-        p = outlet_price[o]
-        extra = delivery_fee if delivered[e] else 0
-        if p + extra > cash[res[e]]:
-            broke[e] = True
-            continue
-        price[e] = p
-        want[e] = True
-        demand[o] += 1
-    return price, want, broke, demand
-
-
-@njit(cache=True, nogil=True)
-def book_visits(chosen, cats, want, full, delivered, price, n_outlets, n_categories):  # pragma: no cover - compiled
-    """The day's visits: per need whether it is served and walked to; per outlet visits and takings
-    from walkers; per category walks and visits turned away at full outlets."""
-    E = chosen.shape[0]
-    visit = np.zeros(E, dtype=np.bool_)
-    walk = np.zeros(E, dtype=np.bool_)
-    visits = np.zeros(n_outlets, dtype=np.int64)
-    takings = np.zeros(n_outlets, dtype=np.int64)
-    walked = np.zeros(n_categories, dtype=np.int64)
-    turned_away = np.zeros(n_categories, dtype=np.int64)
-    for e in range(E):
-        if not want[e]:
-            continue
-        if full[e]:
-            turned_away[cats[e]] += 1
-            continue
-        o = chosen[e]
-        visit[e] = True
-        visits[o] += 1
-        if not delivered[e]:
-            walk[e] = True
-            takings[o] += price[e]
-            walked[cats[e]] += 1
-    return visit, walk, visits, takings, walked, turned_away

@@ -116,6 +116,20 @@ class Ledger:
         self.flows[key] += moved_out
         return moved_out
 
+    def booked(self, source: str, target: str, purpose: str, total: int) -> None:
+        """Book a transfer whose resident and merchant cash a compiled loop has already moved
+        (:func:`sim.kernels.settle_visits`): ``source`` and ``target`` are ``"resident"``,
+        ``"merchant"`` or an external account, whose balance is moved here. The daily
+        :meth:`check` covers these transfers like any other."""
+        total = int(total)
+        for account, sign in ((source, -1), (target, +1)):
+            if account in (RESIDENT, MERCHANT):
+                continue
+            if account not in self.external:
+                raise KeyError(f"unknown ledger account {account!r}; known: {', '.join(self.external)}")
+            self.external[account] += sign * total
+        self.flows[(source, target, purpose)] += total
+
     def spent_on(self, prefix: str, account: str = "public_budget") -> int:
         """Fen paid out of ``account`` for purposes starting with ``prefix`` (e.g. ``"lever."``)."""
         paid = sum(v for (s, _, p), v in self.flows.items() if s == account and p.startswith(prefix))

@@ -69,10 +69,11 @@ class LifeCircleModel(mesa.Model):
         self.speeds = speed_table(scenario)
         n_nodes = self.city.graph.shape[0]
         self.residents_at_node = np.bincount(pop.home, minlength=n_nodes)
-        self.need_groups = [
-            (np.flatnonzero(~pop.elderly), np.ones(self.catalogue.n)),
-            (np.flatnonzero(pop.elderly), self.catalogue.elderly_factor),
-        ]
+        self.need_group = pop.elderly.astype(np.uint8)  # 0: working-age rates, 1: elderly rates
+        self.need_rates = demand.NeedRates(self.catalogue.visits_per_day, self.catalogue.night_share,
+                                           [np.ones(self.catalogue.n), self.catalogue.elderly_factor])
+        self.day_buffers = demand.DayBuffers(pop.n)
+        self.outlet_buffers = demand.OutletBuffers()
         elderly_share = pop.elderly.mean() if pop.n else 0.0
         self.mean_need_factor = 1 + elderly_share * (self.catalogue.elderly_factor - 1)
         per_visit = self.catalogue.visits_per_day * self.catalogue.spend_fen * 30
@@ -84,7 +85,7 @@ class LifeCircleModel(mesa.Model):
         self.care_category = names.index("elder_care") if "elder_care" in names else -1
         self.volunteer_visits_left = 0.0
         self.unmet_last_month = np.zeros((n_nodes, self.catalogue.n), dtype=np.int64)
-        self._unmet_this_month = np.zeros(n_nodes * self.catalogue.n, dtype=np.int64)
+        self.unmet_this_month = np.zeros(n_nodes * self.catalogue.n, dtype=np.int64)  # node * C + category
         self.licence_queue = entry.LicenceQueue()
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
@@ -93,9 +94,7 @@ class LifeCircleModel(mesa.Model):
         econ = scenario.economy
         walk_limit = econ.max_walk_minutes * float(self.speeds.max())
         self.reach = OutletReach(self.city.graph, self.catalogue.n, econ.choice_candidates, walk_limit)
-        self.choice_weights = demand.ChoiceWeights(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
-        # Each resident's row in the choice tables: speed_class * C * n + home (fixed for a run).
-        self.choice_rows = pop.speed_class.astype(np.intp) * (self.catalogue.n * n_nodes) + pop.home
+        self.choice_tables = demand.ChoiceTables(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
         self.phase_timer: PhaseTimer | None = None  # benchmarks attach one (sim.timing)
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
         self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
@@ -202,16 +201,10 @@ class LifeCircleModel(mesa.Model):
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 
-    def record_unmet(self, nodes: np.ndarray, categories: np.ndarray) -> None:
-        """Remember where needs went unmet this month (for siting and entry)."""
-        if len(nodes):
-            codes = nodes.astype(np.int64) * self.catalogue.n + categories
-            self._unmet_this_month += np.bincount(codes, minlength=self._unmet_this_month.size)
-
     def roll_unmet(self) -> None:
         """Turn this month's unmet needs into the map entrants read next month."""
-        self.unmet_last_month = self._unmet_this_month.reshape(self.unmet_last_month.shape)
-        self._unmet_this_month = np.zeros_like(self._unmet_this_month)
+        self.unmet_last_month = self.unmet_this_month.reshape(self.unmet_last_month.shape)
+        self.unmet_this_month = np.zeros_like(self.unmet_this_month)
 
     # ------------------------------------------------------------------ parameters under levers
     def param(self, name: str) -> float:
@@ -240,13 +233,13 @@ class LifeCircleModel(mesa.Model):
         return np.flatnonzero(self.city.commercial)
 
     def outlet_attraction(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-outlet choice factors for day and night needs (one extra 0 at the end for 'none')."""
+        """Per-outlet choice factors for day and night needs (0 for an outlet that is shut)."""
         mer, econ, cat = self.merchants, self.scenario.economy, self.catalogue
         typical = np.maximum(cat.spend_fen[np.maximum(mer.category, 0)], 1)
         utility = -econ.price_weight * (mer.price / typical - 1) - econ.crowding_weight * np.minimum(mer.load_yesterday, 2.0)
         factor = np.where(mer.open, np.exp(utility), 0.0).astype(np.float32)
         night = np.where(mer.night, factor, 0.0).astype(np.float32)
-        return np.append(factor, np.float32(0)), np.append(night, np.float32(0))
+        return factor, night
 
     # ------------------------------------------------------------------ outlets
     def add_outlets(self, *, nodes: np.ndarray, categories: np.ndarray, owners: np.ndarray,
@@ -305,7 +298,7 @@ class LifeCircleModel(mesa.Model):
             return
         cats = np.array(sorted(touched))
         econ = self.scenario.economy
-        self.choice_weights.update(cats, self.reach.dist_m, econ.walk_minute_weight, econ.max_walk_minutes)
+        self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes)
         for c in cats:
             open_nodes = mer.node[(mer.category == c) & mer.open]
             self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)

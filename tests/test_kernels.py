@@ -1,4 +1,5 @@
-"""The compiled loops against plain NumPy or hand-worked answers."""
+"""The compiled loops and their generator against plain NumPy, the reference algorithm or
+hand-worked answers."""
 
 from __future__ import annotations
 
@@ -6,35 +7,200 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import kernels
-from sim.demand import _sorted_uniform_indices
+from sim import fastrng, kernels
+from sim.demand import NeedRates, alias_table
+
+_M64 = (1 << 64) - 1
 
 
-def test_sorted_uniform_indices_are_sorted_per_block_and_uniform():
-    rng = np.random.default_rng(4)
-    sizes = np.array([60_000, 0, 30_000, 5])
-    idx = _sorted_uniform_indices(sizes, 12, rng)
-    assert len(idx) == sizes.sum()
-    blocks = np.split(idx, np.cumsum(sizes)[:-1])
-    assert all((np.diff(b) >= 0).all() for b in blocks)
-    for block in blocks[:3:2]:
-        counts = np.bincount(block, minlength=12)
-        assert stats.chisquare(counts).pvalue > 1e-3  # uniform over the 12 ids
+def _xoshiro_reference(state: list[int], n: int) -> list[int]:
+    """xoshiro256** in plain Python integers (https://prng.di.unimi.it/xoshiro256starstar.c)."""
+    def rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (64 - k))) & _M64
+    s, out = list(state), []
+    for _ in range(n):
+        out.append(rotl((s[1] * 5) & _M64, 7) * 9 & _M64)
+        t = (s[1] << 17) & _M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out
 
 
-def test_turn_away_keeps_exactly_capacity_and_is_uniform():
-    chosen = np.array([0] * 10 + [1] * 3)
-    want = np.ones(13, dtype=bool)
-    want[12] = False
-    demand = np.array([10, 2])
-    capacity = np.array([4, 5])
+def test_xoshiro_matches_the_reference_algorithm_and_its_first_known_output():
+    state = np.array([1, 2, 3, 4], dtype=np.uint64)
+    got = [int(v) for v in fastrng.draw_u64(state.copy(), 50)]
+    assert got == _xoshiro_reference([1, 2, 3, 4], 50)
+    assert got[0] == 11520  # the published first output for state (1, 2, 3, 4)
+    # The state is advanced in place: two calls continue one stream.
+    first, second = fastrng.draw_u64(state, 20), fastrng.draw_u64(state, 30)
+    assert [int(v) for v in np.concatenate([first, second])] == got
+
+
+def test_seeded_generators_are_reproducible_and_uniform():
+    a = fastrng.draw_unit(fastrng.seed_state(np.random.default_rng(9)), 200_000)
+    b = fastrng.draw_unit(fastrng.seed_state(np.random.default_rng(9)), 200_000)
+    assert np.array_equal(a, b)
+    assert a.min() >= 0 and a.max() < 1
+    assert stats.kstest(a, "uniform").pvalue > 1e-3
+
+
+@pytest.mark.parametrize("weights", [[1, 2, 3, 4], [0, 5, 0, 1, 1e-3], [7], [0.2] * 36])
+def test_alias_tables_draw_in_proportion_to_weight(weights):
+    w = np.array(weights, dtype=float)
+    prob, alias = alias_table(w)
+    # Exact: each column's kept mass plus what aliases send to it is the target probability.
+    mass = prob.copy()
+    np.add.at(mass, alias, 1 - prob)
+    assert np.allclose(mass / len(w), w / w.sum())
+    table = fastrng.pack_alias(prob, alias)[None, :]
+    draws = fastrng.draw_alias(fastrng.seed_state(np.random.default_rng(1)), table, 0, 200_000)
+    counts = np.bincount(draws, minlength=len(w))
+    assert counts[w == 0].sum() == 0  # an index with no weight is never drawn
+    expected = 200_000 * w / w.sum()
+    keep = expected > 0
+    if keep.sum() == 1:
+        assert counts[keep][0] == 200_000
+        return
+    assert stats.chisquare(counts[keep], expected[keep] * counts.sum() / expected[keep].sum()).pvalue > 1e-4
+
+
+def test_needs_are_poisson_per_resident_and_category_in_resident_order():
+    """Per (resident, category, time of day), counts are independent Poisson with the catalogue
+    rate (mean = variance), elderly rates for the elderly, and the needs come out sorted by resident."""
+    visits = np.array([0.5, 0.1, 0.02])
+    night_share = np.array([0.2, 0.0, 0.5])
+    elderly_factor = np.array([1.0, 3.0, 0.5])
+    rates = NeedRates(visits, night_share, [np.ones(3), elderly_factor])
+    n, days = 2000, 30
+    group = (np.arange(n) >= 1500).astype(np.uint8)  # the last 500 are elderly
+    counts = np.zeros(n, dtype=np.uint8)
+    res = np.zeros(n * 8, dtype=np.int32)
+    cats = np.zeros_like(res)
+    night = np.zeros(n * 8, dtype=bool)
+    state = fastrng.seed_state(np.random.default_rng(3))
+    per = np.zeros((days, n, 6))
+    for d in range(days):
+        slots = np.zeros(6, dtype=np.int64)
+        E = kernels.count_needs(state, group, rates.count_table, counts)
+        assert kernels.fill_needs(state, group, counts, rates.slot_table, 3, res, cats, night, slots) == E
+        assert (np.diff(res[:E]) >= 0).all()
+        assert np.array_equal(np.bincount(res[:E], minlength=n), counts)
+        np.add.at(per[d], (res[:E], cats[:E] + 3 * night[:E]), 1)
+        assert np.array_equal(np.bincount(cats[:E] + 3 * night[:E], minlength=6), slots)
+    day_rates = np.concatenate([visits * (1 - night_share), visits * night_share])
+    for g, factor in ((0, np.ones(3)), (1, elderly_factor)):
+        who = group == g
+        expected = day_rates * np.tile(factor, 2)
+        x = per[:, who, :].reshape(-1, 6)
+        se = np.sqrt(np.maximum(expected, 1e-9) / len(x))
+        assert np.all(np.abs(x.mean(axis=0) - expected) < 4 * se + 1e-12)
+        busy = expected > 0.05
+        assert np.allclose(x.var(axis=0)[busy], expected[busy], rtol=0.1)  # Poisson: var = mean
+        assert x[:, expected == 0].sum() == 0
+
+
+@pytest.mark.parametrize("u, expected", [(0.0, 1), (0.49, 1), (0.51, 3), (0.999, 3)])
+def test_choice_draws_among_known_outlets_by_weight(u, expected):
+    w = np.array([5.0, 1.0, 7.0, 1.0])
+    assert kernels.pick_rank(w, 0b1010, u) == expected  # knows ranks 1 and 3, equal weights
+
+
+def test_choice_never_picks_an_unknown_or_weightless_rank():
+    w = np.array([0.0, 2.0, 0.0, 3.0])
+    picks = {kernels.pick_rank(w, 0b1111, u) for u in np.linspace(0, 0.9999, 500)}
+    assert picks == {1, 3}
+    assert kernels.pick_rank(w, 0b0101, 0.5) == -1  # knows only weightless ranks
+
+
+def _choose_one(bits: int, weights: list[float], night: bool = False, map_user: bool = False):
+    """One need of resident 0 (node 0, speed class 0, category 0) against 4 ranked outlets 10-13."""
+    K = 4
+    knows = np.array([bits], dtype=np.uint8)
+    walk = np.array(weights, dtype=np.float32)
+    outlets = np.arange(K, dtype=np.int32) + 10
+    factor = np.zeros(14, dtype=np.float32)
+    factor[10:] = 1.0
+    att = np.zeros(K, dtype=np.float32)
+    kernels.day_attraction(factor, outlets, att)
+    factor_night = factor.copy()
+    factor_night[10] = 0.0  # outlet 10 is shut at night
+    chosen = np.zeros(1, dtype=np.int32)
+    reachable = np.zeros(1, dtype=bool)
+    one = np.zeros(1, dtype=np.int32)
+    kernels.choose_outlets(
+        fastrng.seed_state(np.random.default_rng(0)), 1, one, one, np.array([night]), np.zeros(1, bool),
+        np.zeros(1, np.int8), one, knows, np.array([map_user]), walk, att, factor_night, outlets,
+        1, 1, chosen, reachable, tuple(range(K)))
+    return int(chosen[0]), bool(reachable[0]), int(knows[0])
+
+
+def test_a_resident_who_knows_none_searches_finds_the_best_and_learns_it():
+    chosen, reachable, bits = _choose_one(0b0000, [1.0, 3.0, 2.0, 0.0])
+    assert chosen == 11 and reachable and bits == 0b0010
+
+
+def test_a_known_outlet_is_chosen_and_knowledge_is_kept():
+    chosen, _, bits = _choose_one(0b0100, [1.0, 3.0, 2.0, 0.0])
+    assert chosen == 12 and bits == 0b0100
+
+
+def test_service_map_users_know_every_outlet_in_reach():
+    chosen, _, bits = _choose_one(0b0000, [0.0, 0.0, 0.0, 1.0], map_user=True)
+    assert chosen == 13 and bits == 0  # no search, nothing to learn
+
+
+def test_night_needs_skip_outlets_shut_at_night():
+    chosen, _, _ = _choose_one(0b0001, [5.0, 0.0, 1.0, 0.0], night=True)
+    assert chosen == 12  # knows only the nearest, shut at night: searches for the best open one
+
+
+def test_nothing_in_reach_is_unreachable():
+    chosen, reachable, _ = _choose_one(0b1111, [0.0, 0.0, 0.0, 0.0])
+    assert chosen == -1 and not reachable
+
+
+def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fee=0, cats=None):
+    E, M = len(chosen), len(capacity)
+    res = np.arange(E, dtype=np.int32)
+    cats = np.zeros(E, np.int32) if cats is None else np.asarray(cats, np.int32)
+    served = np.zeros(E, bool)
+    visit = np.zeros(E, bool)
+    mcash = np.zeros(M, np.int64)
+    out = [np.zeros(M, np.int64) for _ in range(3)]
+    tallies = [np.zeros(2, np.int64) for _ in range(3)]
+    rcash = np.asarray(cash, np.int64).copy()
+    walk, parcels = kernels.settle_visits(
+        fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, np.asarray(chosen, np.int32), served,
+        np.zeros(E, bool), False, 0, np.asarray(price, np.int64), np.asarray(capacity, np.int32), rcash, mcash,
+        parcel_category, parcel_fee, visit, *out, *tallies)
+    return dict(walk=walk, parcels=parcels, served=served, visit=visit, rcash=rcash, mcash=mcash,
+                visits=out[1], takings=out[2], met=tallies[0], full=tallies[1], broke=tallies[2])
+
+
+def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept():
+    chosen = [0] * 10 + [1] * 3 + [-1]
     kept = np.zeros(10)
-    rng = np.random.default_rng(1)
-    for _ in range(4000):
-        full = kernels.turn_away(chosen, want, demand, capacity, rng.random(10))
-        assert (~full[:10]).sum() == 4 and not full[10:].any()
-        kept += ~full[:10]
-    assert np.allclose(kept / 4000, 0.4, atol=0.03)  # every visit equally likely to be kept
+    for seed in range(3000):
+        r = _settle(chosen, [100] * 14, capacity=[4, 5], price=[10, 20], seed=seed)
+        assert r["visit"][:10].sum() == 4 and r["visit"][10:13].all() and not r["served"][13]
+        assert r["full"][0] == 6 and r["met"][0] == 7
+        kept += r["visit"][:10]
+    assert np.allclose(kept / 3000, 0.4, atol=0.03)
+
+
+def test_walk_ins_pay_the_price_and_money_is_conserved():
+    r = _settle([0, 0, 1, 1], cash=[100, 5, 100, 100], capacity=[9, 9], price=[10, 30],
+                parcel_category=0, parcel_fee=2, cats=[0, 0, 1, 0])
+    # Resident 1 cannot pay 10 out of 5: counted, not served, charged nothing.
+    assert r["broke"][0] == 1 and not r["served"][1]
+    assert r["rcash"].tolist() == [90, 5, 70, 70]
+    assert r["visits"].tolist() == [1, 2] and r["takings"].tolist() == [10 + 2, 60 + 2]
+    assert r["walk"] == 70 and r["parcels"] == 4
+    assert r["mcash"].sum() == (305 - r["rcash"].sum()) + r["parcels"]  # what residents paid, plus couriers
 
 
 def test_scatter_add_matches_add_at_exactly():
@@ -46,37 +212,3 @@ def test_scatter_add_matches_add_at_exactly():
     np.add.at(expected, idx, -amount)
     kernels.scatter_add(target, idx, amount, -1)
     assert np.array_equal(target, expected)
-
-
-def _choice_inputs(bits: int, weights: list[float]):
-    K = len(weights)
-    res = np.zeros(1, dtype=np.int64)
-    cats = np.zeros(1, dtype=np.int64)
-    night = np.zeros(1, dtype=bool)
-    served = np.zeros(1, dtype=bool)
-    rows = np.zeros(1, dtype=np.int64)          # speed class 0, node 0
-    knows = np.array([bits], dtype=np.uint8)
-    map_user = np.zeros(1, dtype=bool)
-    day_w = np.array([weights], dtype=np.float32)
-    outlets = np.arange(K, dtype=np.int32)[None, :] + 10
-    return res, cats, night, served, rows, knows, map_user, day_w, day_w.copy(), np.ones(20, np.float32), outlets
-
-
-@pytest.mark.parametrize("u, expected", [(0.0, 11), (0.49, 11), (0.51, 13), (0.999, 13)])
-def test_choice_draws_among_known_outlets_by_weight(u, expected):
-    args = _choice_inputs(0b1010, [5.0, 1.0, 7.0, 1.0])  # knows ranks 1 and 3, equal weights
-    chosen, reachable, searched = kernels.choose_outlets(*args, np.array([u], np.float32), 1, 1)
-    assert chosen[0] == expected and reachable[0] and not searched[0]
-
-
-def test_a_resident_who_knows_none_searches_finds_the_best_and_learns_it():
-    args = _choice_inputs(0b0000, [1.0, 3.0, 2.0, 0.0])
-    chosen, reachable, searched = kernels.choose_outlets(*args, np.array([0.5], np.float32), 1, 1)
-    assert chosen[0] == 11 and searched[0]
-    assert args[5][0] == 0b0010  # knowledge bits updated in place
-
-
-def test_nothing_in_reach_is_unreachable():
-    args = _choice_inputs(0b1111, [0.0, 0.0, 0.0, 0.0])
-    chosen, reachable, _ = kernels.choose_outlets(*args, np.array([0.5], np.float32), 1, 1)
-    assert chosen[0] == -1 and not reachable[0]

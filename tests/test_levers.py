@@ -1,6 +1,6 @@
 """Policy levers: off changes nothing, on moves its indicator, timelines, conservation, docs.
 
-Effects are measured on a small controlled grid (5,000 residents, 8 x 8 blocks, one year) over
+Effects are measured on a small controlled grid (4,000 residents, 8 x 8 blocks, one year) over
 several seeds, pairing each lever run with the baseline run of the same seed (named random
 streams keep the pairs aligned). A lever passes when the mean paired difference goes the expected
 way, exceeds twice its standard error and exceeds a stated minimum. The runs are spread over the
@@ -28,6 +28,10 @@ BASELINE = ROOT / "scenarios" / "baseline.toml"
 SMALL: dict[str, Any] = {"population.residents": 4000, "city.blocks_x": 8, "city.blocks_y": 8, "years": 1.0}
 TINY: dict[str, Any] = {"population.residents": 1500, "city.blocks_x": 6, "city.blocks_y": 6, "years": 0.34}
 SEEDS = (11, 12, 13, 14)
+# Siting acts only through the few entrants of a two-year run, so its effect varies more from seed
+# to seed (SD about 0.035 against a mean effect of about 0.025 in basic coverage): twelve pairs
+# bring the standard error to about 0.01.
+CASE_SEEDS = {"siting": tuple(range(11, 23))}
 PERIOD_COUNTS = {"merchant_births", "complaints", "trips_saved"}  # summed over the run
 LAST_MONTHS = 4  # state indicators: mean of the last months
 
@@ -112,8 +116,8 @@ def effect_runs() -> dict[tuple[str, int], dict[str, float]]:
     """Summaries of every (arm, seed) run the effect tests need, computed in parallel once."""
     jobs: dict[tuple[str, int], tuple[dict[str, Any], int]] = {}
     for case in CASES:
-        _, controlled, lever, *_ = _values(case)
-        for seed in SEEDS:
+        name, controlled, lever, *_ = _values(case)
+        for seed in CASE_SEEDS.get(name, SEEDS):
             jobs[(_arm(controlled), seed)] = (dict(controlled), seed)
             jobs[(_arm({**controlled, **lever}), seed)] = ({**controlled, **lever}, seed)
     keys = list(jobs)
@@ -130,7 +134,7 @@ def test_lever_moves_its_indicator(effect_runs, case, controlled, lever, indicat
     base, arm = _arm(controlled), _arm({**controlled, **lever})
     diffs = np.array([
         np.mean([effect_runs[(arm, s)][name] - effect_runs[(base, s)][name] for name in indicators])
-        for s in SEEDS
+        for s in CASE_SEEDS.get(case, SEEDS)
     ]) * direction
     mean, se = diffs.mean(), diffs.std(ddof=1) / np.sqrt(len(diffs))
     detail = f"{case}: {indicators} paired effect {direction * mean:+.4g} (se {se:.3g}) per seed {direction * diffs}"

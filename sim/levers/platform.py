@@ -46,14 +46,12 @@ class Platform(Lever):
             self.delivery.add(new, mer.node[new], mer.category[new])
         self._known = open_now
 
-    def route_orders(self, model, res, cats, night, served, chosen):
-        """Decide which needs become online orders; returns (outlet per need, delivered mask)."""
-        chosen = chosen.copy()
+    def route_orders(self, model, res, cats, night, served, chosen, delivered) -> bool:
+        """Decide which needs become online orders: sets ``delivered`` (and ``chosen`` for needs
+        beyond walking range) in place; returns whether any need is delivered."""
         E = len(res)
-        delivered = np.zeros(E, dtype=bool)
         walkable = (chosen >= 0) & ~served
-        online = walkable & (self.rng.random(E) < self.strength_now * self.config.online_share)
-        delivered |= online
+        delivered[:] = walkable & (self.rng.random(E) < self.strength_now * self.config.online_share)
         far = np.flatnonzero((chosen < 0) & ~served)
         if len(far):
             nearest = self.delivery.outlet[cats[far], model.population.home[res[far]], 0]
@@ -62,7 +60,7 @@ class Platform(Lever):
             ok[ok] &= ~night[far][ok] | mer.night[nearest[ok]]
             chosen[far[ok]] = nearest[ok]
             delivered[far[ok]] = True
-        return chosen, delivered
+        return bool(delivered.any())
 
     def order_surcharge(self, model) -> int:
         """Delivery fee (fen) a resident pays on top of the price of an order."""
