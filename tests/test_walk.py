@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from sim.city import GridCity
+from sim.city import GridCity, edges_to_graph
 from sim.metrics import basic_coverage, walk_minutes
 from sim.model import LifeCircleModel
 from sim.population import EMPLOYED
-from sim.walk import OutletReach, nearest_distance
+from sim.walk import OutletReach, nearest_distance, reach_of
 from tests.conftest import small_scenario
 
 
@@ -57,6 +58,104 @@ def test_reach_table_keeps_k_nearest_within_limit():
     assert reach.outlet[0, 18].tolist() == [2, -1]
     reach.remove(np.array([2]))
     assert reach.outlet[0, 18].tolist() == [-1, -1]
+
+
+def lexsort_nearest(graph, outlets, nodes, n_nodes: int, k: int, limit_m: float):
+    """Reference: the ``k`` nearest of ``outlets`` (at ``nodes``) for every node, by one lexsort of
+    all their reach entries on (node, distance, outlet id) -- the original, uncompiled method."""
+    outlet = np.full((n_nodes, k), -1, dtype=np.int32)
+    dist_m = np.full((n_nodes, k), np.inf, dtype=np.float32)
+    if len(outlets) == 0:
+        return outlet, dist_m
+    reach = reach_of(graph, nodes, limit_m)
+    node = np.concatenate([r[0] for r in reach])
+    dist = np.concatenate([r[1] for r in reach])
+    who = np.repeat(np.asarray(outlets, dtype=np.int32), [len(r[0]) for r in reach])
+    order = np.lexsort((who, dist, node))
+    node, dist, who = node[order], dist[order], who[order]
+    first = np.ones(len(node), dtype=bool)
+    first[1:] = node[1:] != node[:-1]
+    rank = np.arange(len(node)) - np.maximum.accumulate(np.where(first, np.arange(len(node)), 0))
+    keep = rank < k
+    outlet[node[keep], rank[keep]] = who[keep]
+    dist_m[node[keep], rank[keep]] = dist[keep]
+    return outlet, dist_m
+
+
+def tie_grid(side: int) -> sp.csr_array:
+    """A square lattice with every edge 100 m: many nodes are equally far from several outlets."""
+    node = np.arange(side * side).reshape(side, side)
+    edges = np.vstack([np.column_stack([node[:, :-1].ravel(), node[:, 1:].ravel()]),
+                       np.column_stack([node[:-1, :].ravel(), node[1:, :].ravel()])])
+    return edges_to_graph(edges, np.full(len(edges), 100.0), side * side)
+
+
+def random_graph(n: int, rng: np.random.Generator) -> sp.csr_array:
+    """A random connected graph (a chain plus random chords), lengths whole tens of metres (ties)."""
+    chords = rng.integers(0, n, (2 * n, 2))
+    edges = np.vstack([np.column_stack([np.arange(n - 1), np.arange(1, n)]), chords])
+    return edges_to_graph(edges, 10.0 * rng.integers(5, 15, len(edges)), n)
+
+
+@pytest.mark.parametrize("k", [1, 4, 8])
+@pytest.mark.parametrize("network", ["grid", "random"])
+def test_compiled_reach_tables_equal_lexsort_reference(k, network):
+    """Openings (inserted into the tables) and closures (category rebuilt) in random order give
+    exactly the tables of a from-scratch lexsort, ties and empty slots included; ``version``
+    goes up once per category touched."""
+    rng = np.random.default_rng(k)
+    graph = tie_grid(12) if network == "grid" else random_graph(150, rng)
+    n, n_cat, limit = graph.shape[0], 3, 450.0
+    reach = OutletReach(graph, n_cat, k=k, limit_m=limit)
+    node_of, cat_of, is_open, next_id = {}, {}, set(), 0
+    for step in range(60):
+        closing = step % 3 == 2 and len(is_open) > 0
+        if closing:
+            ids = rng.choice(sorted(is_open), size=min(len(is_open), int(rng.integers(1, 6))), replace=False)
+            before = reach.version
+            reach.remove(ids)
+            is_open -= set(ids.tolist())
+            assert reach.version == before + len({cat_of[int(o)] for o in ids})
+        else:
+            m = int(rng.integers(1, 8))
+            # new ids, and now and then a closed outlet reopening (elsewhere) under its old id
+            closed = sorted(set(node_of) - is_open)
+            reused = [o for o in closed if rng.random() < 0.2][:m]
+            ids = np.array(reused + list(range(next_id, next_id + m - len(reused))), dtype=np.int64)
+            next_id += m - len(reused)
+            rng.shuffle(ids)
+            # several outlets often share a node, so their distances tie everywhere
+            nodes = rng.integers(0, n, m) if rng.random() < 0.5 else np.full(m, rng.integers(0, n))
+            cats = rng.integers(0, n_cat, m)
+            for o, v, c in zip(ids.tolist(), nodes.tolist(), cats.tolist()):
+                node_of[o], cat_of[o] = v, c
+            before = reach.version
+            reach.add(ids, nodes, cats)
+            is_open |= set(ids.tolist())
+            assert reach.version == before + len(set(cats.tolist()))
+        for c in range(n_cat):
+            members = sorted(o for o in is_open if cat_of[o] == c)
+            want_o, want_d = lexsort_nearest(graph, members, [node_of[o] for o in members], n, k, limit)
+            assert np.array_equal(reach.outlet[c], want_o), (step, c)
+            assert np.array_equal(reach.dist_m[c], want_d), (step, c)
+    # ties really occurred: some node holds two outlets at the same distance
+    d = reach.dist_m
+    assert k == 1 or (np.isfinite(d[..., 1:]) & (d[..., 1:] == d[..., :-1])).any()
+    # a full rebuild from the cache changes nothing
+    tables = reach.outlet.copy(), reach.dist_m.copy()
+    for c in range(n_cat):
+        reach._rebuild(c)
+    assert np.array_equal(reach.outlet, tables[0]) and np.array_equal(reach.dist_m, tables[1])
+
+
+def test_adding_an_open_outlet_again_replaces_it():
+    graph = tie_grid(6)
+    reach = OutletReach(graph, 2, k=3, limit_m=300.0)
+    reach.add(np.array([0, 1, 2]), np.array([0, 7, 35]), np.array([0, 0, 1]))
+    reach.add(np.array([1]), np.array([20]), np.array([1]))  # outlet 1 moves to node 20, category 1
+    for c, members, nodes in [(0, [0], [0]), (1, [1, 2], [20, 35])]:
+        want_o, want_d = lexsort_nearest(graph, members, nodes, 36, 3, 300.0)
+        assert np.array_equal(reach.outlet[c], want_o) and np.array_equal(reach.dist_m[c], want_d)
 
 
 def test_coverage_and_walk_minutes_match_hand_computation():
