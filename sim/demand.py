@@ -44,30 +44,34 @@ class ChoiceTables:
     """The choice tables the daily loop reads: walk weights and outlet ids per rank, ``width``
     ranks to a row (``k`` rounded up to 4 or 8; the extra ranks are empty).
 
+    The tables are node-major: everything the residents of one node read is contiguous, and the
+    daily loop (in resident order, so in home-node order) streams through them once, instead of
+    jumping between one region per category.
+
     Attributes:
-        walk: (speed classes, C, n_nodes, width) float32; ``walk[s, c, v, r]`` is exp(-b x
+        walk: (n_nodes, speed classes, C, width) float32; ``walk[v, s, c, r]`` is exp(-b x
             minutes) to the r-th nearest outlet of category c from node v at speed class s, 0
-            beyond the walking limit. The ranks of a row are contiguous: a need reads one row.
-        outlet: (C, n_nodes, width) int32 outlet id at each rank (-1: none).
-        attraction: (C * n_nodes * width,) float32 today's attraction of the outlet at each rank.
+            beyond the walking limit.
+        outlet: (n_nodes, C, width) int32 outlet id at each rank (-1: none).
+        attraction: (n_nodes * C * width,) float32 today's attraction of the outlet at each rank.
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
         self.speeds = np.asarray(speeds_m_per_min, dtype=np.float64)
         self.C, self.n, self.k = n_categories, n_nodes, k
         self.width = 4 if k <= 4 else 8
-        self.walk = np.zeros((len(self.speeds), n_categories, n_nodes, self.width), dtype=np.float32)
-        self.outlet = np.full((n_categories, n_nodes, self.width), -1, dtype=np.int32)
+        self.walk = np.zeros((n_nodes, len(self.speeds), n_categories, self.width), dtype=np.float32)
+        self.outlet = np.full((n_nodes, n_categories, self.width), -1, dtype=np.int32)
         self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
 
     def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float) -> None:
         """Recompute the rows of ``categories`` from the reach table."""
         k = self.k
         for cat in np.atleast_1d(categories):
-            self.outlet[cat, :, :k] = reach.outlet[cat]
+            self.outlet[:, cat, :k] = reach.outlet[cat]
             for s, speed in enumerate(self.speeds):
                 minutes = reach.dist_m[cat] / speed                                   # (n, k)
-                self.walk[s, cat, :, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
+                self.walk[:, s, cat, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
 
 
 class NeedRates:
@@ -165,6 +169,7 @@ class OutletBuffers:
             return
         self.demand = np.zeros(M, dtype=np.int64)
         self.visits = np.zeros(M, dtype=np.int64)
+        self.walk_ins = np.zeros(M, dtype=np.int64)
         self.takings = np.zeros(M, dtype=np.int64)
         self.size = M
 
@@ -202,7 +207,7 @@ def serve_day(model: LifeCircleModel) -> None:
     kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
                            pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
                            tables.walk.reshape(-1), tables.attraction, factor_night, outlets,
-                           tables.n, C, buf.chosen, buf.reachable, tuple(range(tables.width)))
+                           len(tables.speeds), C, buf.chosen, buf.reachable, tuple(range(tables.width)))
     chosen, reachable = buf.chosen[:E], buf.reachable[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
@@ -220,9 +225,9 @@ def serve_day(model: LifeCircleModel) -> None:
     needs = tally.needs
     walk_paid, parcel_paid = kernels.settle_visits(
         seed_state(model.streams["capacity"]), E, res, cats, chosen, served, delivered, any_delivered, fee,
-        mer.price, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
+        mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
-        buf.visit, ob.demand, ob.visits, ob.takings,
+        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings,
         needs["met_walk"], needs["unmet_capacity"], needs["unmet_money"])
     ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)

@@ -29,7 +29,6 @@ import numpy as np
 
 from sim.ledger import MERCHANT
 from sim.population import FREELANCER, OWNER
-from sim.walk import reach_of
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -74,7 +73,7 @@ def expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[
     """
     cat = model.catalogue
     limit = cat.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
-    nodes, _ = reach_of(model.city.graph, np.array([node]), limit)[0]
+    nodes, _ = model.nodes_within(node, limit)
     residents = model.residents_at_node[nodes].sum()
     rivals = int((model.reach.outlet[category, node] >= 0).sum())
     rate = cat.visits_per_day[category] * model.mean_need_factor[category]

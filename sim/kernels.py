@@ -103,7 +103,7 @@ def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                   day_att, factor_night, outlet_flat, n_nodes, C, chosen, reachable, ranks):  # pragma: no cover - compiled
+                   day_att, factor_night, outlet_flat, S, C, chosen, reachable, ranks):  # pragma: no cover - compiled
     """Each need's outlet (-1: none within walking range); knowledge gained by searching.
 
     Args:
@@ -113,12 +113,13 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         speed_class, home: Per resident.
         knows: (N * C,) uint8 knowledge bits (updated in place when a resident searches).
         map_user: Per resident: uses the service map (knows every outlet in reach).
-        walk_flat: (S * C * n * width,) walk weight of each rank, exp(-b * minutes), 0 beyond the
-            limit and for padding ranks.
-        day_att: (C * n * width,) today's attraction of the outlet at each rank
+        walk_flat: (n * S * C * width,) walk weight of each rank by home node, speed class and
+            category, exp(-b * minutes), 0 beyond the limit and for padding ranks.
+        day_att: (n * C * width,) today's attraction of the outlet at each rank
             (:func:`day_attraction`).
         factor_night: (M,) attraction of each outlet at night (0 if shut).
-        outlet_flat: (C * n * width,) outlet id of each rank (-1: none).
+        outlet_flat: (n * C * width,) outlet id of each rank (-1: none).
+        S, C: Numbers of speed classes and categories.
         chosen, reachable: Per need, written.
         ranks: ``tuple(range(width))``, where width is the number of ranks per row of the tables
             (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
@@ -128,7 +129,6 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
     scratch array: the row is in cache, and the compiler keeps scalars in registers.
     """
     K = len(ranks)
-    CN = np.int64(n_nodes) * C
     zero = np.float32(0.0)
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for e in range(E):
@@ -138,9 +138,9 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             continue
         r_id = np.int64(res[e])
         c = np.int64(cats[e])
-        col = c * n_nodes + home[r_id]
-        base = (np.int64(speed_class[r_id]) * CN + col) * K
-        slot = col * K
+        v = np.int64(home[r_id])
+        base = ((v * S + speed_class[r_id]) * C + c) * K
+        slot = (v * C + c) * K
         is_night = night[e]
         bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * C + c])
         total = zero
@@ -189,8 +189,9 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
 
 @njit(cache=True, nogil=True)
 def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered, delivery_fee,
-                  outlet_price, capacity, resident_cash, merchant_cash, parcel_category, parcel_fee,
-                  visit, demand, visits, takings, met_walk, unmet_capacity, unmet_money):  # pragma: no cover - compiled
+                  outlet_price, outlet_category, capacity, resident_cash, merchant_cash,
+                  parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
+                  met_walk, unmet_capacity, unmet_money):  # pragma: no cover - compiled
     """Affordability, capacity and walk-in payments for the day's chosen outlets.
 
     1. A need with a chosen outlet is a wanted visit if its resident can pay the price (plus the
@@ -203,9 +204,11 @@ def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered,
        resident's cash to the merchant's; every parcel collected earns the parcel point
        ``parcel_fee`` from the couriers.
 
-    ``demand`` is a per-outlet work buffer; ``visits``, ``takings`` (per outlet) and the
-    per-category tallies are written or incremented in place. Step 2-3 are branch-free (amounts
-    times 0 or 1): whether a visit is kept is a coin toss the processor cannot predict.
+    The loop over needs touches only the resident's cash and the outlet's counters, branch-free
+    (whether a visit is kept is a coin toss the processor cannot predict); the merchants' money
+    and the per-category tallies follow per outlet afterwards (an outlet has one price and one
+    category). ``demand`` is a per-outlet work buffer; ``visits``, ``walk_ins`` and ``takings``
+    are written, the tallies incremented.
 
     Returns:
         (fen paid by walk-ins to merchants, fen of parcel fees paid by couriers).
@@ -214,7 +217,7 @@ def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered,
     for o in range(M):
         demand[o] = 0
         visits[o] = 0
-        takings[o] = 0
+        walk_ins[o] = 0
     for e in range(E):  # 1. wanted and affordable visits (``visit`` marks them for now)
         visit[e] = False
         o = chosen[e]
@@ -227,36 +230,38 @@ def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered,
         visit[e] = True
         demand[o] += 1
     for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
-        if demand[o] <= capacity[o]:
+        if demand[o] > capacity[o]:
+            unmet_capacity[outlet_category[o]] += demand[o] - capacity[o]
+        else:
             demand[o] = 0
-    walk_total = 0
-    parcel_total = 0
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    for e in range(E):  # 2. capacity, 3. payments
+    for e in range(E):  # 2. capacity, 3. walk-ins pay
         if not visit[e]:
             continue
         o = chosen[e]
-        c = cats[e]
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-        u = unit53(x)
         left = demand[o]
         full = left > 0
-        keep = (not full) or (u * left < capacity[o] - visits[o])
+        keep = (not full) or (unit53(x) * left < capacity[o] - visits[o])
         demand[o] = left - full
         walks = keep and not (any_delivered and delivered[e])
-        p = outlet_price[o] * walks
-        fee = parcel_fee * (keep and c == parcel_category)
         visit[e] = keep
         served[e] = keep
         visits[o] += keep
-        resident_cash[res[e]] -= p
-        merchant_cash[o] += p + fee
-        takings[o] += p + fee
-        walk_total += p
-        parcel_total += fee
-        met_walk[c] += walks
-        unmet_capacity[c] += not keep
+        walk_ins[o] += walks
+        resident_cash[res[e]] -= outlet_price[o] * walks
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    walk_total = 0
+    parcel_total = 0
+    for o in range(M):
+        paid = outlet_price[o] * walk_ins[o]
+        fees = parcel_fee * visits[o] if outlet_category[o] == parcel_category else 0
+        merchant_cash[o] += paid + fees
+        takings[o] = paid + fees
+        walk_total += paid
+        parcel_total += fees
+        if outlet_category[o] >= 0:
+            met_walk[outlet_category[o]] += walk_ins[o]
     return walk_total, parcel_total
 
 
@@ -274,6 +279,20 @@ def close_day(E, res, cats, night, served, reachable, chosen, home, n_categories
         if not reachable[e] and chosen[e] == -1:
             unmet_range[c] += 1
         unmet_at[home[res[e]] * n_categories + c] += 1
+
+
+@njit(cache=True, nogil=True)
+def learn_bits(state, knows, mask_table):  # pragma: no cover - compiled
+    """Word of mouth: OR into every (resident, category) knowledge byte a mask of newly learnt
+    ranks drawn from ``mask_table`` (a packed alias table over the 2**k masks, in which each rank
+    is learnt independently with the month's discovery probability)."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = mask_table.shape[1]
+    for i in range(knows.shape[0]):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        j = alias_column(x, J)
+        knows[i] |= np.uint8(alias_resolve(x, j, mask_table[0, j]))
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)

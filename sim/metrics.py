@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from sim.population import EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
+from sim.population import DISABLED_CLASSES, ELDERLY_CLASSES, EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -82,45 +82,83 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- helpers
 
-_WALK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_BASIC_MAX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_GROUP_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MINUTES_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class HomeGroups:
+    """Residents grouped by (home node, speed class): walk times depend on nothing else, so the
+    access indicators work on these few thousand groups instead of every resident.
+
+    Attributes:
+        node, speed_class: (G,) of each group.
+        size: (G,) residents in each group.
+        of_resident: (N,) group of each resident.
+    """
+
+    node: np.ndarray
+    speed_class: np.ndarray
+    size: np.ndarray
+    of_resident: np.ndarray
+
+
+def home_groups(model: LifeCircleModel) -> HomeGroups:
+    """The model's :class:`HomeGroups` (homes and speed classes are fixed for a run)."""
+    groups = _GROUP_CACHE.get(model)
+    if groups is None:
+        pop = model.population
+        code = pop.home.astype(np.int64) * 256 + pop.speed_class
+        codes, of_resident, size = np.unique(code, return_inverse=True, return_counts=True)
+        groups = HomeGroups(codes // 256, (codes % 256).astype(np.int64), size, of_resident.astype(np.int64))
+        _GROUP_CACHE[model] = groups
+    return groups
+
+
+def group_minutes(model: LifeCircleModel) -> np.ndarray:
+    """(G, C) minutes from each home group to the nearest open outlet of each category.
+
+    Computed once per state of the nearest-outlet table (``model.nearest_version``) and shared by
+    the indicators of one collection.
+    """
+    key = (model.nearest_version, id(model.nearest_m))
+    cached = _MINUTES_CACHE.get(model)
+    if cached is None or cached[0] != key:
+        g = home_groups(model)
+        table = model.nearest_m[g.node] / model.speeds[g.speed_class][:, None]
+        farthest_basic = table[:, model.catalogue.basic_ids].max(axis=1) if len(model.catalogue.basic_ids) else np.zeros(len(g.node))
+        cached = (key, table, farthest_basic)
+        _MINUTES_CACHE[model] = cached
+    return cached[1]
+
+
+def _farthest_basic(model: LifeCircleModel) -> np.ndarray:
+    """(G,) minutes to the farthest of the basic categories' nearest outlets."""
+    group_minutes(model)
+    return _MINUTES_CACHE[model][2]
 
 
 def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
-    """(N, len(categories)) minutes from each resident's home to the nearest open outlet.
-
-    The full (N, C) table is computed once per state of the nearest-outlet table (day and
-    ``model.nearest_version``) and shared by the indicators of one collection.
-    """
-    key = (model.day, model.nearest_version, id(model.nearest_m))
-    cached = _WALK_CACHE.get(model)
-    if cached is None or cached[0] != key:
-        pop = model.population
-        speed = model.speeds[pop.speed_class]
-        table = model.nearest_m[pop.home] / speed[:, None]
-        cached = (key, table)
-        _WALK_CACHE[model] = cached
-    return cached[1][:, np.asarray(categories)]
+    """(N, len(categories)) minutes from each resident's home to the nearest open outlet."""
+    return group_minutes(model)[:, np.asarray(categories)][home_groups(model).of_resident]
 
 
-def _covered(model: LifeCircleModel, minutes: float) -> np.ndarray:
-    """Residents with every basic category within ``minutes`` (the farthest one decides)."""
-    key = (model.day, model.nearest_version, id(model.nearest_m), "basic_max")
-    cached = _BASIC_MAX_CACHE.get(model)
-    if cached is None or cached[0] != key:
-        basic = model.catalogue.basic_ids
-        farthest = walk_minutes(model, basic).max(axis=1) if len(basic) else np.zeros(model.population.n)
-        cached = (key, farthest)
-        _BASIC_MAX_CACHE[model] = cached
-    return cached[1] <= minutes
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    total = weights.sum()
+    return float(weights @ values / total) if total else float("nan")
 
 
-def basic_coverage(model: LifeCircleModel, minutes: float, mask: np.ndarray | None = None) -> float:
-    """Share of residents (in ``mask``) with every basic-guarantee category within ``minutes``."""
-    covered = _covered(model, minutes)
+def basic_coverage(model: LifeCircleModel, minutes: float, mask: np.ndarray | None = None,
+                   group_mask: np.ndarray | None = None) -> float:
+    """Share of residents (in ``mask``, per resident, or ``group_mask``, per home group) with every
+    basic-guarantee category within ``minutes``."""
+    g = home_groups(model)
+    covered = _farthest_basic(model) <= minutes
     if mask is not None:
-        covered = covered[mask]
-    return float(covered.mean()) if len(covered) else float("nan")
+        size = np.bincount(g.of_resident[mask], minlength=len(g.size))
+    else:
+        size = g.size if group_mask is None else g.size * group_mask
+    return _weighted_mean(covered.astype(np.float64), size)
 
 
 def _share(num: float, den: float) -> float:
@@ -128,10 +166,10 @@ def _share(num: float, den: float) -> float:
 
 
 def _employment_rate(model: LifeCircleModel, mask: np.ndarray) -> float:
-    status = model.population.status[mask & ~model.population.elderly]
-    working = np.isin(status, (EMPLOYED, FREELANCER, OWNER)).sum()
-    labour_force = working + (status == UNEMPLOYED).sum()
-    return _share(working, labour_force)
+    pop = model.population
+    status = np.bincount(pop.status[mask & ~pop.elderly], minlength=OWNER + 1)
+    working = status[EMPLOYED] + status[FREELANCER] + status[OWNER]
+    return _share(working, working + status[UNEMPLOYED])
 
 
 def gini(values: np.ndarray) -> float:
@@ -161,55 +199,61 @@ for _minutes in (5, 10, 15):
 @indicator("basic_coverage_15_elderly", "access", "share")
 def basic_coverage_15_elderly(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents of retirement age."""
-    return basic_coverage(model, 15.0, model.population.elderly)
+    return basic_coverage(model, 15.0, group_mask=np.isin(home_groups(model).speed_class, ELDERLY_CLASSES))
 
 
 @indicator("basic_coverage_15_disabled", "access", "share")
 def basic_coverage_15_disabled(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents with a disability."""
-    return basic_coverage(model, 15.0, model.population.disabled)
+    return basic_coverage(model, 15.0, group_mask=np.isin(home_groups(model).speed_class, DISABLED_CLASSES))
 
 
 @indicator("basic_coverage_15_old_blocks", "access", "share")
 def basic_coverage_15_old_blocks(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents of old communities."""
-    return basic_coverage(model, 15.0, model.city.old_blocks[model.population.home])
+    return basic_coverage(model, 15.0, group_mask=model.city.old_blocks[home_groups(model).node])
 
 
 @indicator("basic_category_coverage_15", "access", "share")
 def basic_category_coverage_15(model: LifeCircleModel) -> float:
     """Mean over basic-guarantee categories of the share of residents with an outlet of the
     category within 15 minutes (gaps closed one category at a time show here first)."""
-    minutes = walk_minutes(model, model.catalogue.basic_ids)
-    return float((minutes <= 15.0).mean()) if minutes.size else float("nan")
+    basic = model.catalogue.basic_ids
+    if not len(basic):
+        return float("nan")
+    share = (group_minutes(model)[:, basic] <= 15.0).mean(axis=1)
+    return _weighted_mean(share, home_groups(model).size)
 
 
 @indicator("coverage_15", "access", "share", family=True)
 def coverage_15(model: LifeCircleModel) -> dict[str, float]:
     """Per category: share of residents with an outlet within 15 minutes on foot."""
-    cats = np.arange(model.catalogue.n)
-    within = (walk_minutes(model, cats) <= 15.0).mean(axis=0)
+    g = home_groups(model)
+    within = g.size @ (group_minutes(model) <= 15.0) / max(g.size.sum(), 1)
     return dict(zip(model.catalogue.names, within))
 
 
 @indicator("mean_walk_minutes", "access", "minutes")
 def mean_walk_minutes(model: LifeCircleModel) -> float:
     """Mean over residents and basic categories of the walk to the nearest outlet (capped at 60)."""
-    minutes = np.minimum(walk_minutes(model, model.catalogue.basic_ids), WALK_CAP_MINUTES)
-    return float(minutes.mean()) if minutes.size else float("nan")
+    basic = model.catalogue.basic_ids
+    if not len(basic):
+        return float("nan")
+    minutes = np.minimum(group_minutes(model)[:, basic], WALK_CAP_MINUTES).mean(axis=1)
+    return _weighted_mean(minutes, home_groups(model).size)
 
 
 @indicator("effective_coverage_15", "access", "share")
 def effective_coverage_15(model: LifeCircleModel) -> float:
     """Basic coverage counting delivery: a category counts if within 15 minutes on foot or, while
     the platform acts, within its delivery radius."""
-    covered = walk_minutes(model, model.catalogue.basic_ids) <= 15.0
+    g = home_groups(model)
+    covered = group_minutes(model)[:, model.catalogue.basic_ids] <= 15.0
     platform = model.levers.get("platform")
     if platform is not None and platform.acting:
-        home = model.population.home
-        deliverable = (platform.delivery.outlet[model.catalogue.basic_ids][:, home, 0] >= 0).T
+        deliverable = (platform.delivery.outlet[model.catalogue.basic_ids][:, g.node, 0] >= 0).T
         covered |= deliverable
-    return float(covered.all(axis=1).mean()) if len(covered) else float("nan")
+    return _weighted_mean(covered.all(axis=1).astype(np.float64), g.size)
 
 
 @indicator("needs", "access", "needs per period")
@@ -359,7 +403,7 @@ def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
     pop, inc = model.population, _income(model)
     groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
               "working_age": ~pop.elderly}
-    return {k: float(inc[m].mean()) if m.any() else float("nan") for k, m in groups.items()}
+    return {k: float(inc.sum(where=m) / n) if (n := m.sum()) else float("nan") for k, m in groups.items()}
 
 
 # ----------------------------------------------------------------------------- merchants

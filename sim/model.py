@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from agents import Freelancer, Merchant, Resident, Retiree
-from sim import accounts, demand, entry, labour, metrics
+from sim import accounts, demand, entry, kernels, labour, metrics
 from sim.catalogue import Catalogue, load_catalogue
+from sim.fastrng import pack_alias, seed_state
 from sim.city import City, build_city
 from sim.levers import LeverSet
 from sim.ledger import Ledger
@@ -31,7 +32,7 @@ from sim.scenario import Scenario
 from sim.streams import Streams
 from sim.tally import Tally
 from sim.timing import PhaseTimer
-from sim.walk import OutletReach, nearest_distance
+from sim.walk import OutletReach, nearest_distance, reach_of
 
 
 class LifeCircleModel(mesa.Model):
@@ -99,6 +100,7 @@ class LifeCircleModel(mesa.Model):
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
         self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
         self.merchants = Merchants.empty()
+        self._within_cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
 
         # Start-up cash: initial_cash_months of each resident's expected income.
         money = self.catalogue.money
@@ -228,6 +230,19 @@ class LifeCircleModel(mesa.Model):
         lever = self.levers.get("smart_stores")
         return lever.config.cost_saving if lever is not None else 0.0
 
+    def nodes_within(self, node: int, limit_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, distances in metres) within ``limit_m`` of ``node`` on the street network.
+
+        Memoised for the run (the network does not change): entrants, siting and local hiring ask
+        about the same shop nodes and walking tiers month after month.
+        """
+        key = (int(node), float(limit_m))
+        hit = self._within_cache.get(key)
+        if hit is None:
+            hit = reach_of(self.city.graph, np.array([node]), limit_m)[0]
+            self._within_cache[key] = hit
+        return hit
+
     def shop_nodes(self) -> np.ndarray:
         """Nodes with shop space for new outlets (renovation adds some)."""
         return np.flatnonzero(self.city.commercial)
@@ -308,27 +323,18 @@ class LifeCircleModel(mesa.Model):
 
     # ------------------------------------------------------------------ people
     def _learn_by_word_of_mouth(self) -> None:
-        """Each unknown nearby outlet becomes known with ``discovery_per_month``."""
+        """Each unknown nearby outlet becomes known with ``discovery_per_month`` (each resident,
+        category and rank independently)."""
         p = self.scenario.economy.discovery_per_month
         if p <= 0:
             return
-        pop, K = self.population, self.reach.k
-        # Which (resident, category, rank) bits are learnt: a Bernoulli(p) process over the N*C*K
-        # slots, drawn as geometric gaps between successes (the same distribution as one uniform
-        # per slot, at a cost proportional to the p*N*C*K successes).
-        rng, slots = self.streams["knowledge"], pop.n * self.catalogue.n * K
-        hits, last = [], -1
-        while True:
-            batch = int(slots * p + 6 * np.sqrt(slots * p) + 16)
-            pos = last + np.cumsum(rng.geometric(p, size=batch))
-            hits.append(pos[pos < slots])
-            if pos[-1] >= slots:
-                break
-            last = int(pos[-1])
-        hit = np.concatenate(hits)
-        # Distinct bits of one cell sum to their OR.
-        bits = np.bincount(hit // K, weights=np.left_shift(1, hit % K), minlength=pop.n * self.catalogue.n)
-        pop.knows |= bits.astype(np.uint8).reshape(pop.knows.shape)
+        K = self.reach.k
+        masks = np.arange(2 ** K)
+        learnt = np.array([bin(m).count("1") for m in masks])
+        # Each rank is learnt independently with probability p: mask m has p^|m| (1-p)^(K-|m|).
+        prob_of_mask = p ** learnt * (1 - p) ** (K - learnt)
+        table = pack_alias(*demand.alias_table(prob_of_mask))[None, :]
+        kernels.learn_bits(seed_state(self.streams["knowledge"]), self.population.knows.reshape(-1), table)
 
     def _refresh_volunteering(self) -> None:
         """Volunteers and their monthly elder-care visits (retirees lever raises both)."""

@@ -29,6 +29,8 @@ NO_JOB = -1
 
 # Walk-speed classes: (elderly, disabled) -> 0..3; walk speeds take only these four values.
 SPEED_CLASSES = 4
+ELDERLY_CLASSES = (1, 3)   # speed classes of residents of retirement age
+DISABLED_CLASSES = (2, 3)  # speed classes of residents with a disability
 
 
 @dataclass

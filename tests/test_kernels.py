@@ -163,22 +163,24 @@ def test_nothing_in_reach_is_unreachable():
     assert chosen == -1 and not reachable
 
 
-def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fee=0, cats=None):
+def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fee=0, outlet_category=None):
     E, M = len(chosen), len(capacity)
     res = np.arange(E, dtype=np.int32)
-    cats = np.zeros(E, np.int32) if cats is None else np.asarray(cats, np.int32)
+    outlet_category = np.zeros(M, np.int16) if outlet_category is None else np.asarray(outlet_category, np.int16)
+    cats = np.where(np.asarray(chosen) >= 0, outlet_category[np.maximum(chosen, 0)], 0).astype(np.int32)
     served = np.zeros(E, bool)
     visit = np.zeros(E, bool)
     mcash = np.zeros(M, np.int64)
-    out = [np.zeros(M, np.int64) for _ in range(3)]
+    out = [np.zeros(M, np.int64) for _ in range(4)]
     tallies = [np.zeros(2, np.int64) for _ in range(3)]
     rcash = np.asarray(cash, np.int64).copy()
     walk, parcels = kernels.settle_visits(
         fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, np.asarray(chosen, np.int32), served,
-        np.zeros(E, bool), False, 0, np.asarray(price, np.int64), np.asarray(capacity, np.int32), rcash, mcash,
+        np.zeros(E, bool), False, 0, np.asarray(price, np.int64), outlet_category, np.asarray(capacity, np.int32),
+        rcash, mcash,
         parcel_category, parcel_fee, visit, *out, *tallies)
     return dict(walk=walk, parcels=parcels, served=served, visit=visit, rcash=rcash, mcash=mcash,
-                visits=out[1], takings=out[2], met=tallies[0], full=tallies[1], broke=tallies[2])
+                visits=out[1], takings=out[3], met=tallies[0], full=tallies[1], broke=tallies[2])
 
 
 def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept():
@@ -194,12 +196,13 @@ def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept(
 
 def test_walk_ins_pay_the_price_and_money_is_conserved():
     r = _settle([0, 0, 1, 1], cash=[100, 5, 100, 100], capacity=[9, 9], price=[10, 30],
-                parcel_category=0, parcel_fee=2, cats=[0, 0, 1, 0])
+                parcel_category=0, parcel_fee=2, outlet_category=[0, 1])
     # Resident 1 cannot pay 10 out of 5: counted, not served, charged nothing.
     assert r["broke"][0] == 1 and not r["served"][1]
     assert r["rcash"].tolist() == [90, 5, 70, 70]
-    assert r["visits"].tolist() == [1, 2] and r["takings"].tolist() == [10 + 2, 60 + 2]
-    assert r["walk"] == 70 and r["parcels"] == 4
+    assert r["visits"].tolist() == [1, 2] and r["takings"].tolist() == [10 + 2, 60]  # a parcel point earns the fee
+    assert r["met"].tolist() == [1, 2]
+    assert r["walk"] == 70 and r["parcels"] == 2
     assert r["mcash"].sum() == (305 - r["rcash"].sum()) + r["parcels"]  # what residents paid, plus couriers
 
 

@@ -112,3 +112,49 @@ def test_fewer_outlets_lower_coverage():
         return frame[frame.indicator == name]["value"].iloc[-1]
 
     assert final(sparse, "mean_walk_minutes") > final(dense, "mean_walk_minutes")
+
+
+def test_word_of_mouth_teaches_each_rank_independently_with_the_monthly_probability():
+    model = LifeCircleModel(scenario=small_scenario(**{"economy.discovery_per_month": 0.3}), create_agents=False)
+    knows = model.population.knows
+    knows[:] = 0
+    model._learn_by_word_of_mouth()
+    K = model.reach.k
+    bits = (knows[..., None] >> np.arange(K, dtype=np.uint8)) & 1     # (N, C, K)
+    n = knows.size
+    assert np.allclose(bits.reshape(-1, K).mean(axis=0), 0.3, atol=4 * np.sqrt(0.21 / n))
+    assert (knows >> K).max() == 0                                      # no bits beyond rank k
+    both = (bits[..., 0] & bits[..., 1]).mean()                         # independence of ranks
+    assert both == pytest.approx(0.09, abs=4 * np.sqrt(0.09 * 0.91 / n))
+    again = knows.copy()
+    model._learn_by_word_of_mouth()
+    assert ((knows & again) == again).all()                             # nothing is forgotten
+
+
+def test_access_indicators_on_home_groups_equal_their_per_resident_definitions():
+    from sim import metrics
+
+    model = LifeCircleModel(scenario=small_scenario(**{"population.disabled_share": 0.2}), create_agents=False)
+    model.run_for(3)
+    pop, basic = model.population, model.catalogue.basic_ids
+    speed = model.speeds[pop.speed_class]
+    minutes = model.nearest_m[pop.home] / speed[:, None]                  # (N, C), one row per resident
+    covered = (minutes[:, basic] <= 15.0).all(axis=1)
+    old = model.city.old_blocks[pop.home]
+    expected = {
+        "basic_coverage_15": covered.mean(),
+        "basic_coverage_5": (minutes[:, basic] <= 5.0).all(axis=1).mean(),
+        "basic_coverage_15_elderly": covered[pop.elderly].mean(),
+        "basic_coverage_15_disabled": covered[pop.disabled].mean(),
+        "basic_coverage_15_old_blocks": covered[old].mean(),
+        "basic_category_coverage_15": (minutes[:, basic] <= 15.0).mean(),
+        "mean_walk_minutes": np.minimum(minutes[:, basic], metrics.WALK_CAP_MINUTES).mean(),
+        "effective_coverage_15": covered.mean(),  # no platform: walking only
+    }
+    got = metrics.compute(model, list(expected) + ["coverage_15"])
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, rel=1e-12), name
+    for c, cat in enumerate(model.catalogue.names):
+        assert got[f"coverage_15.{cat}"] == pytest.approx((minutes[:, c] <= 15.0).mean(), rel=1e-12)
+    assert np.array_equal(metrics.walk_minutes(model, basic), minutes[:, basic])
+    assert 0 < pop.disabled.sum() and 0 < old.sum() < pop.n  # the masks select someone

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.levers.base import Lever
-from sim.walk import reach_of
 
 
 class LocalHiring(Lever):
@@ -33,7 +32,7 @@ class LocalHiring(Lever):
             node = int(model.merchants.node[m])
             if node not in distance_cache:
                 dist = np.full(model.city.graph.shape[0], np.inf)
-                nodes, d = reach_of(model.city.graph, np.array([node]), limit)[0]
+                nodes, d = model.nodes_within(node, limit)
                 dist[nodes] = d
                 distance_cache[node] = dist
             d = np.where(available, distance_cache[node][home], np.inf)

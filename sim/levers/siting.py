@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.levers.base import Lever
-from sim.walk import reach_of
 
 
 class Siting(Lever):
@@ -40,7 +39,7 @@ class Siting(Lever):
         candidates = np.unique(np.concatenate([np.array(near_hot, dtype=np.int64), random_part]))
         scores = [expected_revenue(model, int(v), category) for v in candidates]
         margin = np.array([rev - cost * model.scenario.economy.entry_hurdle for rev, cost in scores])
-        gain = np.array([demand[reach_of(model.city.graph, np.array([v]), limit)[0][0]].sum() for v in candidates])
+        gain = np.array([demand[model.nodes_within(int(v), limit)[0]].sum() for v in candidates])
         viable = margin >= 0
         if viable.any() and gain[viable].max() > 0:
             return int(candidates[viable][int(np.argmax(gain[viable]))])
