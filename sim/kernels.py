@@ -125,8 +125,8 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
             compiled in as a constant: a loop over ranks the compiler can unroll is twice as fast.
 
-    A need's weights are recomputed from the table row in each pass rather than kept in a
-    scratch array: the row is in cache, and the compiler keeps scalars in registers.
+    A need's weights are recomputed from its table row in each pass rather than kept in a
+    scratch array: the row is in cache, and this measured faster.
     """
     K = len(ranks)
     zero = np.float32(0.0)
@@ -293,6 +293,41 @@ def learn_bits(state, knows, mask_table):  # pragma: no cover - compiled
         j = alias_column(x, J)
         knows[i] |= np.uint8(alias_resolve(x, j, mask_table[0, j]))
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def remap_knowledge(knows, cat, old, new, first_resident):  # pragma: no cover - compiled
+    """Keep residents' knowledge of category ``cat`` attached to outlets, not ranks, when the
+    category's rank table changes from ``old`` to ``new`` (both (n_nodes, k) outlet ids).
+
+    Residents are stored in home-node order: the residents of node v are
+    ``first_resident[v]:first_resident[v + 1]``, so only those of nodes whose list changed are
+    touched. A known outlet stays known at its new rank; a new outlet is unknown, except that
+    everyone knows the nearest (rank 0).
+    """
+    K = old.shape[1]
+    old_rank = np.empty(K, dtype=np.int64)
+    for v in range(old.shape[0]):
+        same = True
+        for r in range(K):
+            if old[v, r] != new[v, r]:
+                same = False
+        if same:
+            continue
+        for r in range(K):  # the old rank of the outlet now at rank r (-1: new to the list)
+            old_rank[r] = -1
+            if new[v, r] >= 0:
+                for q in range(K):
+                    if old[v, q] == new[v, r]:
+                        old_rank[r] = q
+                        break
+        for i in range(first_resident[v], first_resident[v + 1]):
+            bits = knows[i, cat]
+            out = 1
+            for r in range(1, K):
+                if old_rank[r] >= 0 and (bits >> old_rank[r]) & 1:
+                    out |= 1 << r
+            knows[i, cat] = out
 
 
 @njit(cache=True, nogil=True)

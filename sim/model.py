@@ -70,6 +70,8 @@ class LifeCircleModel(mesa.Model):
         self.speeds = speed_table(scenario)
         n_nodes = self.city.graph.shape[0]
         self.residents_at_node = np.bincount(pop.home, minlength=n_nodes)
+        # Residents are stored in home order: those of node v are first_resident[v]:first_resident[v + 1].
+        self.first_resident = np.concatenate([[0], np.cumsum(self.residents_at_node)]).astype(np.int64)
         self.need_group = pop.elderly.astype(np.uint8)  # 0: working-age rates, 1: elderly rates
         self.need_rates = demand.NeedRates(self.catalogue.visits_per_day, self.catalogue.night_share,
                                            [np.ones(self.catalogue.n), self.catalogue.elderly_factor])
@@ -317,7 +319,7 @@ class LifeCircleModel(mesa.Model):
         for c in cats:
             open_nodes = mer.node[(mer.category == c) & mer.open]
             self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)
-            _remap_knowledge(self.population, int(c), old[c], self.reach.outlet[c])
+            kernels.remap_knowledge(self.population.knows, int(c), old[c], self.reach.outlet[c], self.first_resident)
         self.nearest_version += 1
         self.levers.on_reach_changed(cats)
 
@@ -367,32 +369,6 @@ def _agent_class(pop: Population, idx: int) -> type[Resident]:
     if pop.status[idx] == FREELANCER:
         return Freelancer
     return Resident
-
-
-def _remap_knowledge(pop: Population, cat: int, old: np.ndarray, new: np.ndarray) -> None:
-    """Keep each resident's knowledge attached to outlets (not ranks) when a category's table changes.
-
-    Only residents of nodes whose candidate list changed are touched.
-    """
-    K = old.shape[1]
-    changed = (old != new).any(axis=1)
-    if not changed.any():
-        return
-    nodes = np.flatnonzero(changed)
-    row_of = np.full(len(changed), -1, dtype=np.intp)
-    row_of[nodes] = np.arange(len(nodes))
-    who = np.flatnonzero(changed[pop.home])
-    if len(who) == 0:
-        return
-    old_c, new_c = old[nodes], new[nodes]
-    # For each changed node and new rank, the old rank holding the same outlet (-1: a new outlet).
-    match = (new_c[:, :, None] == old_c[:, None, :]) & (new_c[:, :, None] >= 0)
-    old_rank = np.where(match.any(axis=2), match.argmax(axis=2), -1)
-    ranks = old_rank[row_of[pop.home[who]]]                          # (residents, K)
-    bits = pop.knows[who, cat]
-    known = ((bits[:, None] >> np.maximum(ranks, 0).astype(np.uint8)) & 1).astype(bool) & (ranks >= 0)
-    known[:, 0] = True  # everyone knows the nearest outlet of a category
-    pop.knows[who, cat] = (known.astype(np.uint8) << np.arange(K, dtype=np.uint8)).sum(axis=1, dtype=np.uint8)
 
 
 def _days_in(start: dt.date, years: float) -> int:

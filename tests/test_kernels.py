@@ -215,3 +215,16 @@ def test_scatter_add_matches_add_at_exactly():
     np.add.at(expected, idx, -amount)
     kernels.scatter_add(target, idx, amount, -1)
     assert np.array_equal(target, expected)
+
+
+def test_knowledge_follows_outlets_when_rank_tables_change():
+    # Node 0: outlets [5, 6, 7] become [6, 9, 5] (6 moves up, 9 is new, 7 is gone); node 1 is unchanged.
+    old = np.array([[5, 6, 7], [1, 2, -1]], dtype=np.int32)
+    new = np.array([[6, 9, 5], [1, 2, -1]], dtype=np.int32)
+    first_resident = np.array([0, 3, 4])
+    knows = np.zeros((4, 2), dtype=np.uint8)
+    knows[:, 1] = [0b001, 0b110, 0b100, 0b010]   # category 1; the last resident lives at node 1
+    kernels.remap_knowledge(knows, 1, old, new, first_resident)
+    # Knew 5 -> knows 5 at rank 2 (and the nearest, 6); knew 6 and 7 -> 6 (rank 0); knew 7 -> nearest only.
+    assert knows[:, 1].tolist() == [0b101, 0b001, 0b001, 0b010]
+    assert knows[:, 0].tolist() == [0, 0, 0, 0]  # other categories untouched
