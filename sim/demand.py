@@ -204,6 +204,11 @@ def serve_day(model: LifeCircleModel) -> None:
     tables = model.choice_tables
     outlets = tables.outlet.reshape(-1)
     kernels.day_attraction(factor, outlets, tables.attraction)
+    platform = model.levers.get("platform")
+    orders = platform is not None and platform.acting
+    ob = model.outlet_buffers
+    ob.ensure(mer.n)
+    needs = tally.needs
     kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
                            pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
                            tables.walk.reshape(-1), tables.attraction, factor_night, outlets,
@@ -211,24 +216,21 @@ def serve_day(model: LifeCircleModel) -> None:
     chosen, reachable = buf.chosen[:E], buf.reachable[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
-    platform = model.levers.get("platform")
     delivered, any_delivered = buf.delivered[:E], False
-    if platform is not None and platform.acting:
+    if orders:
         any_delivered = platform.route_orders(model, res, cats, night, served, chosen, delivered)
 
-    # 5. Capacity, affordability and walk-in payments.
+    # 5. Affordability, capacity and walk-in payments.
     if timer is not None:
         timer.start("spending")
-    ob = model.outlet_buffers
-    ob.ensure(mer.n)
     fee = platform.order_surcharge(model) if any_delivered else 0
-    needs = tally.needs
+    kernels.want_visits(E, res, cats, chosen, served, delivered, any_delivered, fee, mer.price,
+                        ledger.resident_cash, buf.visit, ob.demand, needs["unmet_money"])
     walk_paid, parcel_paid = kernels.settle_visits(
-        seed_state(model.streams["capacity"]), E, res, cats, chosen, served, delivered, any_delivered, fee,
+        seed_state(model.streams["capacity"]), E, res, chosen, served, delivered, any_delivered,
         mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
-        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings,
-        needs["met_walk"], needs["unmet_capacity"], needs["unmet_money"])
+        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings, needs["met_walk"], needs["unmet_capacity"])
     ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
@@ -242,16 +244,12 @@ def serve_day(model: LifeCircleModel) -> None:
     np.divide(ob.visits, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
 
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
-    if model.volunteer_visits_left > 0 and model.care_category >= 0:
-        waiting = np.flatnonzero(~served & (cats == model.care_category))
-        take = waiting
-        if len(waiting) > int(model.volunteer_visits_left):  # volunteers go to a random subset
-            take = model.streams["volunteer_care"].choice(waiting, int(model.volunteer_visits_left), replace=False)
-        served[take] = True
-        model.volunteer_visits_left -= len(take)
-        tally.add("met_volunteer", cats[take])
-
-    kernels.close_day(E, res, cats, night, served, reachable, chosen, pop.home, C,
-                      needs["unmet_range"], model.unmet_this_month, needs["night_met"])
+    care, places = model.care_category, int(model.volunteer_visits_left)
+    waiting = kernels.count_waiting(E, cats, served, care) if care >= 0 and places > 0 else 0
+    state = seed_state(model.streams["volunteer_care"]) if waiting > places else np.ones(4, dtype=np.uint64)
+    helped = kernels.close_day(state, E, res, cats, night, served, reachable, chosen, pop.home, C,
+                               care, places, waiting, needs["met_volunteer"],
+                               needs["unmet_range"], model.unmet_this_month, needs["night_met"])
+    model.volunteer_visits_left -= helped
     if timer is not None:
         timer.stop()

@@ -188,10 +188,31 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
 
 
 @njit(cache=True, nogil=True)
-def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered, delivery_fee,
+def want_visits(E, res, cats, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
+                resident_cash, visit, demand, unmet_money):  # pragma: no cover - compiled
+    """Step 1 of :func:`settle_visits`: a need with a chosen outlet is a wanted visit (``visit``,
+    counted in ``demand`` per outlet) if its resident can pay the price, plus the delivery fee for
+    an order, out of the cash held at the start of the day; otherwise it counts in
+    ``unmet_money``."""
+    demand[:] = 0
+    for e in range(E):
+        visit[e] = False
+        o = chosen[e]
+        if o < 0 or served[e]:
+            continue
+        extra = delivery_fee if (any_delivered and delivered[e]) else 0
+        if outlet_price[o] + extra > resident_cash[res[e]]:
+            unmet_money[cats[e]] += 1
+            continue
+        visit[e] = True
+        demand[o] += 1
+
+
+@njit(cache=True, nogil=True)
+def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
                   outlet_price, outlet_category, capacity, resident_cash, merchant_cash,
                   parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
-                  met_walk, unmet_capacity, unmet_money):  # pragma: no cover - compiled
+                  met_walk, unmet_capacity):  # pragma: no cover - compiled
     """Affordability, capacity and walk-in payments for the day's chosen outlets.
 
     1. A need with a chosen outlet is a wanted visit if its resident can pay the price (plus the
@@ -215,20 +236,8 @@ def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered,
     """
     M = demand.shape[0]
     for o in range(M):
-        demand[o] = 0
         visits[o] = 0
         walk_ins[o] = 0
-    for e in range(E):  # 1. wanted and affordable visits (``visit`` marks them for now)
-        visit[e] = False
-        o = chosen[e]
-        if o < 0 or served[e]:
-            continue
-        extra = delivery_fee if (any_delivered and delivered[e]) else 0
-        if outlet_price[o] + extra > resident_cash[res[e]]:
-            unmet_money[cats[e]] += 1
-            continue
-        visit[e] = True
-        demand[o] += 1
     for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
         if demand[o] > capacity[o]:
             unmet_capacity[outlet_category[o]] += demand[o] - capacity[o]
@@ -266,12 +275,45 @@ def settle_visits(state, E, res, cats, chosen, served, delivered, any_delivered,
 
 
 @njit(cache=True, nogil=True)
-def close_day(E, res, cats, night, served, reachable, chosen, home, n_categories,
-              unmet_range, unmet_at, night_met):  # pragma: no cover - compiled
-    """End-of-day counts: unmet needs with no outlet in range (per category), every unmet need at
-    its resident's home node (``unmet_at``: node * C + category), night needs met."""
+def count_waiting(E, cats, served, category):  # pragma: no cover - compiled
+    """Needs of ``category`` not served (yet) today."""
+    n = 0
+    for e in range(E):
+        n += (not served[e]) and cats[e] == category
+    return n
+
+
+@njit(cache=True, nogil=True)
+def close_day(state, E, res, cats, night, served, reachable, chosen, home, n_categories,
+              care_category, places, waiting, met_volunteer, unmet_range, unmet_at, night_met):  # pragma: no cover - compiled
+    """Volunteers, then the end-of-day counts.
+
+    Volunteers (retirees) meet ``min(places, waiting)`` of the ``waiting`` elder-care needs
+    (``care_category``) that found no place, a uniformly random subset when there are more needs
+    than places (selection sampling, as in :func:`settle_visits`; draws only then). Then: unmet
+    needs with no outlet in range (per category), every unmet need at its resident's home node
+    (``unmet_at``: node * C + category), night needs met.
+
+    Returns:
+        The number of needs the volunteers met.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    take_left = min(places, waiting)
+    wait_left = waiting
+    helped = 0
     for e in range(E):
         c = cats[e]
+        if wait_left > 0 and c == care_category and not served[e]:
+            take = take_left >= wait_left
+            if not take:
+                x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                take = unit53(x) * wait_left < take_left
+            wait_left -= 1
+            if take:
+                take_left -= 1
+                served[e] = True
+                met_volunteer[c] += 1
+                helped += 1
         if served[e]:
             if night[e]:
                 night_met[c] += 1
@@ -279,6 +321,8 @@ def close_day(E, res, cats, night, served, reachable, chosen, home, n_categories
         if not reachable[e] and chosen[e] == -1:
             unmet_range[c] += 1
         unmet_at[home[res[e]] * n_categories + c] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return helped
 
 
 @njit(cache=True, nogil=True)

@@ -174,11 +174,14 @@ def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fe
     out = [np.zeros(M, np.int64) for _ in range(4)]
     tallies = [np.zeros(2, np.int64) for _ in range(3)]
     rcash = np.asarray(cash, np.int64).copy()
+    chosen = np.asarray(chosen, np.int32)
+    price = np.asarray(price, np.int64)
+    no_orders = np.zeros(E, bool)
+    kernels.want_visits(E, res, cats, chosen, served, no_orders, False, 0, price, rcash, visit, out[0], tallies[2])
     walk, parcels = kernels.settle_visits(
-        fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, np.asarray(chosen, np.int32), served,
-        np.zeros(E, bool), False, 0, np.asarray(price, np.int64), outlet_category, np.asarray(capacity, np.int32),
-        rcash, mcash,
-        parcel_category, parcel_fee, visit, *out, *tallies)
+        fastrng.seed_state(np.random.default_rng(seed)), E, res, chosen, served, no_orders, False, price,
+        outlet_category, np.asarray(capacity, np.int32), rcash, mcash, parcel_category, parcel_fee, visit,
+        *out, *tallies[:2])
     return dict(walk=walk, parcels=parcels, served=served, visit=visit, rcash=rcash, mcash=mcash,
                 visits=out[1], takings=out[3], met=tallies[0], full=tallies[1], broke=tallies[2])
 
@@ -228,3 +231,28 @@ def test_knowledge_follows_outlets_when_rank_tables_change():
     # Knew 5 -> knows 5 at rank 2 (and the nearest, 6); knew 6 and 7 -> 6 (rank 0); knew 7 -> nearest only.
     assert knows[:, 1].tolist() == [0b101, 0b001, 0b001, 0b010]
     assert knows[:, 0].tolist() == [0, 0, 0, 0]  # other categories untouched
+
+
+def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_are_mapped():
+    E, C = 8, 3
+    res = np.arange(E, dtype=np.int32)
+    home = np.array([0, 0, 1, 1, 2, 2, 3, 3], dtype=np.int32)
+    cats = np.array([2, 2, 2, 2, 2, 0, 1, 2], dtype=np.int32)      # category 2 is elder care
+    night = np.array([0, 0, 0, 0, 0, 1, 0, 0], dtype=bool)
+    reachable = np.array([1, 1, 1, 1, 1, 1, 0, 1], dtype=bool)
+    chosen = np.array([3, 3, 3, 3, -1, 4, -1, 3], dtype=np.int32)
+    kept = np.zeros(E)
+    for seed in range(2000):
+        served = np.array([0, 0, 0, 1, 0, 1, 0, 0], dtype=bool)    # waiting care needs: 0, 1, 2, 4, 7
+        met, unmet_range, night_met = (np.zeros(C, np.int64) for _ in range(3))
+        unmet_at = np.zeros(4 * C, np.int64)
+        waiting = kernels.count_waiting(E, cats, served, 2)
+        helped = kernels.close_day(fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, night, served,
+                                   reachable, chosen, home, C, 2, 2, waiting, met, unmet_range, unmet_at, night_met)
+        assert waiting == 5 and helped == 2 and met.tolist() == [0, 0, 2]
+        assert served[[3, 5]].all() and not served[6]
+        assert unmet_range.tolist() == [0, 1, 0]                    # need 6: nothing in range
+        assert unmet_at.sum() == 4 and unmet_at[3 * C + 1] == 1       # 3 care needs left + need 6
+        assert night_met.tolist() == [1, 0, 0]
+        kept += served
+    assert np.allclose(kept[[0, 1, 2, 4, 7]] / 2000, 0.4, atol=0.04)  # each waiting need equally likely
