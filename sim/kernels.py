@@ -30,7 +30,7 @@ def count_needs(state, group, count_table, counts):  # pragma: no cover - compil
     for i in range(group.shape[0]):
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         j = alias_column(x, J)
-        k = alias_resolve(x, j, count_table[group[i], j])
+        k = alias_resolve(x, j, count_table[group[i], np.uint64(j)])
         counts[i] = k
         total += k
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
@@ -45,28 +45,28 @@ def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night,
     table): slot j is category ``j % C``, by day (j < C) or at night (j >= C). ``slot_tally``
     counts the slots drawn.
     """
-    e = 0
+    e = np.uint64(0)  # unsigned indices: no wrap-around checks
     for i in range(group.shape[0]):  # expand counts to resident ids; most residents have < 4
-        k = counts[i]
+        k = np.uint64(counts[i])
         res[e] = i
-        res[e + 1] = i
-        res[e + 2] = i
-        res[e + 3] = i
+        res[e + np.uint64(1)] = i
+        res[e + np.uint64(2)] = i
+        res[e + np.uint64(3)] = i
         for t in range(4, k):
-            res[e + t] = i
+            res[e + np.uint64(t)] = i
         e += k
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     J = slot_table.shape[1]
     for f in range(e):
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         col = alias_column(x, J)
-        j = alias_resolve(x, col, slot_table[group[res[f]], col])
+        j = alias_resolve(x, col, slot_table[group[np.uint64(res[f])], np.uint64(col)])
         is_night = j >= n_categories
         cats[f] = j - n_categories * is_night
         night[f] = is_night
-        slot_tally[j] += 1
+        slot_tally[np.uint64(j)] += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return e
+    return np.int64(e)
 
 
 @njit(cache=True)
@@ -129,6 +129,7 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
     scratch array: the row is in cache, and this measured faster.
     """
     K = len(ranks)
+    uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
     zero = np.float32(0.0)
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for e in range(E):
@@ -136,21 +137,22 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         reachable[e] = False
         if served[e]:
             continue
-        r_id = np.int64(res[e])
-        c = np.int64(cats[e])
-        v = np.int64(home[r_id])
-        base = ((v * S + speed_class[r_id]) * C + c) * K
-        slot = (v * C + c) * K
+        # Unsigned indices: no negative-index wrap-around checks (a quarter of the loop's time).
+        r_id = np.uint64(res[e])
+        c = np.uint64(cats[e])
+        v = np.uint64(home[r_id])
+        base = ((v * uS + np.uint64(speed_class[r_id])) * uC + c) * uK
+        slot = (v * uC + c) * uK
         is_night = night[e]
-        bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * C + c])
+        bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * uC + c])
         total = zero
         known = zero
         for r in range(K):
             if is_night:
-                o = outlet_flat[slot + r]
-                wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
+                o = outlet_flat[slot + np.uint64(r)]
+                wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
             else:
-                wr = walk_flat[base + r] * day_att[slot + r]
+                wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
             total += wr
             known += wr if (bits >> r) & 1 else zero
         if total <= zero:
@@ -165,25 +167,25 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             run = zero
             for r in range(K):
                 if is_night:
-                    o = outlet_flat[slot + r]
-                    wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
+                    o = outlet_flat[slot + np.uint64(r)]
+                    wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
                 else:
-                    wr = walk_flat[base + r] * day_att[slot + r]
+                    wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
                 run += wr if (bits >> r) & 1 else zero
                 pick += run <= target
         else:  # knows none in reach: searches, finds the best, and learns it
             best = np.float32(-1.0)
             for r in range(K):
                 if is_night:
-                    o = outlet_flat[slot + r]
-                    wr = walk_flat[base + r] * (factor_night[max(o, 0)] if o >= 0 else zero)
+                    o = outlet_flat[slot + np.uint64(r)]
+                    wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
                 else:
-                    wr = walk_flat[base + r] * day_att[slot + r]
+                    wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
                 if wr > best:
                     best = wr
                     pick = r
-            knows[r_id * C + c] |= np.uint8(1 << pick)
-        chosen[e] = outlet_flat[slot + pick]
+            knows[r_id * uC + c] |= np.uint8(1 << pick)
+        chosen[e] = outlet_flat[slot + np.uint64(pick)]
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
@@ -197,12 +199,12 @@ def want_visits(E, res, cats, chosen, served, delivered, any_delivered, delivery
     demand[:] = 0
     for e in range(E):
         visit[e] = False
-        o = chosen[e]
-        if o < 0 or served[e]:
+        if chosen[e] < 0 or served[e]:
             continue
+        o = np.uint64(chosen[e])  # unsigned indices: no wrap-around checks
         extra = delivery_fee if (any_delivered and delivered[e]) else 0
-        if outlet_price[o] + extra > resident_cash[res[e]]:
-            unmet_money[cats[e]] += 1
+        if outlet_price[o] + extra > resident_cash[np.uint64(res[e])]:
+            unmet_money[np.uint64(cats[e])] += 1
             continue
         visit[e] = True
         demand[o] += 1
@@ -247,7 +249,7 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
     for e in range(E):  # 2. capacity, 3. walk-ins pay
         if not visit[e]:
             continue
-        o = chosen[e]
+        o = np.uint64(chosen[e])  # a wanted visit has an outlet; unsigned: no wrap-around checks
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         left = demand[o]
         full = left > 0
@@ -258,7 +260,7 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
         served[e] = keep
         visits[o] += keep
         walk_ins[o] += walks
-        resident_cash[res[e]] -= outlet_price[o] * walks
+        resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
     walk_total = 0
     parcel_total = 0
@@ -302,7 +304,7 @@ def close_day(state, E, res, cats, night, served, reachable, chosen, home, n_cat
     wait_left = waiting
     helped = 0
     for e in range(E):
-        c = cats[e]
+        c = np.uint64(cats[e])  # unsigned indices: no wrap-around checks
         if wait_left > 0 and c == care_category and not served[e]:
             take = take_left >= wait_left
             if not take:
@@ -320,7 +322,7 @@ def close_day(state, E, res, cats, night, served, reachable, chosen, home, n_cat
             continue
         if not reachable[e] and chosen[e] == -1:
             unmet_range[c] += 1
-        unmet_at[home[res[e]] * n_categories + c] += 1
+        unmet_at[np.uint64(home[np.uint64(res[e])]) * np.uint64(n_categories) + c] += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
     return helped
 
