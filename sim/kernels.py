@@ -69,29 +69,6 @@ def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night,
     return np.int64(e)
 
 
-@njit(cache=True)
-def pick_rank(w, bits, u):  # pragma: no cover - compiled
-    """The rank drawn among the known ranks (bit r of ``bits``) with probability proportional to
-    their weights ``w``, for a uniform ``u`` in [0, 1); -1 when no known rank has weight.
-
-    The same rule as the draw inside :func:`choose_outlets` (kept here to be tested on its own):
-    the pick is the number of known cumulative weights at or below ``u`` times the known total,
-    so a rank with no weight, or one the resident does not know, is never picked.
-    """
-    total = 0.0
-    for r in range(w.shape[0]):
-        total += w[r] * ((bits >> r) & 1)
-    if total <= 0:
-        return -1
-    target = u * total
-    pick = 0
-    run = 0.0
-    for r in range(w.shape[0]):
-        run += w[r] * ((bits >> r) & 1)
-        pick += run <= target
-    return pick
-
-
 @njit(cache=True, nogil=True)
 def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
     """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction of the

@@ -103,21 +103,8 @@ def test_needs_are_poisson_per_resident_and_category_in_resident_order():
         assert x[:, expected == 0].sum() == 0
 
 
-@pytest.mark.parametrize("u, expected", [(0.0, 1), (0.49, 1), (0.51, 3), (0.999, 3)])
-def test_choice_draws_among_known_outlets_by_weight(u, expected):
-    w = np.array([5.0, 1.0, 7.0, 1.0])
-    assert kernels.pick_rank(w, 0b1010, u) == expected  # knows ranks 1 and 3, equal weights
-
-
-def test_choice_never_picks_an_unknown_or_weightless_rank():
-    w = np.array([0.0, 2.0, 0.0, 3.0])
-    picks = {kernels.pick_rank(w, 0b1111, u) for u in np.linspace(0, 0.9999, 500)}
-    assert picks == {1, 3}
-    assert kernels.pick_rank(w, 0b0101, 0.5) == -1  # knows only weightless ranks
-
-
-def _choose_one(bits: int, weights: list[float], night: bool = False, map_user: bool = False):
-    """One need of resident 0 (node 0, speed class 0, category 0) against 4 ranked outlets 10-13."""
+def _choose(bits: int, weights: list[float], n: int = 1, night: bool = False, map_user: bool = False, seed: int = 0):
+    """``n`` needs of resident 0 (node 0, speed class 0, category 0) against 4 ranked outlets 10-13."""
     K = 4
     knows = np.array([bits], dtype=np.uint8)
     walk = np.array(weights, dtype=np.float32)
@@ -128,14 +115,35 @@ def _choose_one(bits: int, weights: list[float], night: bool = False, map_user: 
     kernels.day_attraction(factor, outlets, att)
     factor_night = factor.copy()
     factor_night[10] = 0.0  # outlet 10 is shut at night
-    chosen = np.zeros(1, dtype=np.int32)
-    reachable = np.zeros(1, dtype=bool)
-    one = np.zeros(1, dtype=np.int32)
+    chosen = np.zeros(n, dtype=np.int32)
+    reachable = np.zeros(n, dtype=bool)
+    zeros = np.zeros(n, dtype=np.int32)
     kernels.choose_outlets(
-        fastrng.seed_state(np.random.default_rng(0)), 1, one, one, np.array([night]), np.zeros(1, bool),
-        np.zeros(1, np.int8), one, knows, np.array([map_user]), walk, att, factor_night, outlets,
+        fastrng.seed_state(np.random.default_rng(seed)), n, zeros, zeros, np.full(n, night), np.zeros(n, bool),
+        np.zeros(1, np.int8), zeros[:1], knows, np.array([map_user]), walk, att, factor_night, outlets,
         1, 1, chosen, reachable, tuple(range(K)))
-    return int(chosen[0]), bool(reachable[0]), int(knows[0])
+    return chosen, reachable, int(knows[0])
+
+
+def _choose_one(bits: int, weights: list[float], night: bool = False, map_user: bool = False):
+    chosen, reachable, knows = _choose(bits, weights, 1, night, map_user)
+    return int(chosen[0]), bool(reachable[0]), knows
+
+
+def test_choice_draws_among_known_outlets_in_proportion_to_weight():
+    chosen, reachable, bits = _choose(0b1010, [5.0, 1.0, 7.0, 3.0], n=20_000)  # knows ranks 1 and 3
+    assert reachable.all() and bits == 0b1010
+    assert set(np.unique(chosen)) == {11, 13}
+    share = (chosen == 13).mean()
+    assert share == pytest.approx(0.75, abs=4 * np.sqrt(0.75 * 0.25 / 20_000))
+
+
+def test_choice_never_picks_an_unknown_or_weightless_rank():
+    chosen, _, _ = _choose(0b1111, [0.0, 2.0, 0.0, 3.0], n=20_000)
+    assert set(np.unique(chosen)) == {11, 13}
+    assert (chosen == 13).mean() == pytest.approx(0.6, abs=0.015)
+    chosen, _, bits = _choose(0b0101, [0.0, 2.0, 0.0, 3.0], n=10)  # knows only weightless ranks:
+    assert (chosen == 13).all() and bits == 0b1101                  # searches once, then knows 13
 
 
 def test_a_resident_who_knows_none_searches_finds_the_best_and_learns_it():
