@@ -5,7 +5,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/profile_model.py                       # 100,000 residents, 120 days
     .venv/bin/python benchmarks/profile_model.py --residents 1000000 --days 61
     .venv/bin/python benchmarks/profile_model.py --pyinstrument        # also a call-tree profile
-                                                                       # (pip install pyinstrument)
+                                                                       # (.venv/bin/pip install -e '.[profile]')
 
 Printed: milliseconds per simulated day for each phase of the model (``sim.timing.PhaseTimer``)
 and for each compiled kernel of the daily demand (``sim.kernels``, timed by wrapping them), with
