@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import math
+
 import numpy as np
-from scipy import stats
 
 from sim import kernels
 from sim.fastrng import pack_alias, seed_state
@@ -97,12 +98,16 @@ class NeedRates:
 def _poisson_pmf(lam: float) -> np.ndarray:
     """P(X = k) for k = 0, 1, ... up to the count whose upper tail is below 1e-12 (the tail beyond
     it is added to the last entry, so the entries sum to 1)."""
-    k = np.arange(int(lam + 12 * np.sqrt(lam) + 30))
-    pmf = stats.poisson.pmf(k, lam)
-    last = int(np.flatnonzero(stats.poisson.sf(k, lam) >= 1e-12)[-1]) + 1 if lam > 0 else 0
-    pmf = pmf[:last + 1].copy()
-    pmf[-1] += 1.0 - pmf.sum()
-    return pmf
+    if lam <= 0:
+        return np.ones(1)
+    pmf = [math.exp(-lam)]
+    cdf = pmf[0]
+    while 1.0 - cdf >= 1e-12 and len(pmf) < 256:  # P(X > k) = 1 - cdf, to double precision
+        pmf.append(pmf[-1] * lam / len(pmf))
+        cdf += pmf[-1]
+    out = np.array(pmf)
+    out[-1] += 1.0 - out.sum()
+    return out
 
 
 def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.atomic import atomic_write_bytes
 from sim.city import City
 from sim.model import LifeCircleModel
 from sim.scenario import Scenario
@@ -150,19 +151,6 @@ def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -
     if attribution:
         lines.append(f"Map data: {attribution}")
     return "\n".join(lines)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that it is either complete or absent (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:

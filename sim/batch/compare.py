@@ -155,7 +155,7 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
         raise ScenarioError(f"{out}: the batch has one package ({baseline}); nothing to compare")
     effects = paired_effects(run_outcomes(out, last_months=last_months), baseline)
     paths = {"csv": out / "compare.csv"}
-    from sim.run import atomic_write_bytes
+    from sim.atomic import atomic_write_bytes
 
     atomic_write_bytes(paths["csv"], effects.to_csv(index=False).encode())
     if figure and not effects.empty:

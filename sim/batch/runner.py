@@ -29,7 +29,7 @@ from sim.batch import store
 from sim.batch.design import Design, build_design
 from sim.batch.spec import BatchSpec
 from sim.scenario import Scenario, ScenarioError
-from sim.run import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.run import atomic_write_bytes
+from sim.atomic import atomic_write_bytes
 
 RUNS = "runs"
 MANIFEST = "manifest.jsonl"
