@@ -158,6 +158,7 @@ class DayBuffers:
         self.chosen = np.zeros(size, dtype=np.int32)
         self.reachable = np.zeros(size, dtype=np.bool_)
         self.visit = np.zeros(size, dtype=np.bool_)
+        self.outcome = np.zeros(size, dtype=np.uint8)  # why a need went unmet (kernels.NO_REASON ...)
         self.delivered = np.zeros(size, dtype=np.bool_)
         self._size = size
 
@@ -229,13 +230,13 @@ def serve_day(model: LifeCircleModel) -> None:
     if timer is not None:
         timer.start("spending")
     fee = platform.order_surcharge(model) if any_delivered else 0
-    kernels.want_visits(E, res, cats, chosen, served, delivered, any_delivered, fee, mer.price,
-                        ledger.resident_cash, buf.visit, ob.demand, needs["unmet_money"])
+    kernels.want_visits(E, res, chosen, served, delivered, any_delivered, fee, mer.price,
+                        ledger.resident_cash, buf.visit, ob.demand, buf.outcome)
     walk_paid, parcel_paid = kernels.settle_visits(
         seed_state(model.streams["capacity"]), E, res, chosen, served, delivered, any_delivered,
         mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
-        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings, needs["met_walk"], needs["unmet_capacity"])
+        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings, needs["met_walk"], buf.outcome)
     ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
@@ -252,9 +253,10 @@ def serve_day(model: LifeCircleModel) -> None:
     care, places = model.care_category, int(model.volunteer_visits_left)
     waiting = kernels.count_waiting(E, cats, served, care) if care >= 0 and places > 0 else 0
     state = seed_state(model.streams["volunteer_care"]) if waiting > places else np.ones(4, dtype=np.uint64)
-    helped = kernels.close_day(state, E, res, cats, night, served, reachable, chosen, pop.home, C,
-                               care, places, waiting, needs["met_volunteer"],
-                               needs["unmet_range"], model.unmet_this_month, needs["night_met"])
+    helped = kernels.close_day(state, E, res, cats, night, served, reachable, chosen, buf.outcome, pop.home, C,
+                               care, places, waiting, needs["met_volunteer"], needs["unmet_range"],
+                               needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
+                               needs["night_met"])
     model.volunteer_visits_left -= helped
     if timer is not None:
         timer.stop()

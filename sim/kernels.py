@@ -15,6 +15,12 @@ from numba import njit
 
 from sim.fastrng import alias_column, alias_resolve, step, unit24, unit53
 
+# Why a need went unmet (per need, ``DayBuffers.outcome``); a need with no reason had no outlet
+# in range (or none open, or no delivery).
+NO_REASON = 0
+CANNOT_PAY = 1
+TURNED_AWAY = 2
+
 
 @njit(cache=True, nogil=True)
 def count_needs(state, group, count_table, counts):  # pragma: no cover - compiled
@@ -167,21 +173,22 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
 
 
 @njit(cache=True, nogil=True)
-def want_visits(E, res, cats, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
-                resident_cash, visit, demand, unmet_money):  # pragma: no cover - compiled
+def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
+                resident_cash, visit, demand, outcome):  # pragma: no cover - compiled
     """Step 1 of :func:`settle_visits`: a need with a chosen outlet is a wanted visit (``visit``,
     counted in ``demand`` per outlet) if its resident can pay the price, plus the delivery fee for
-    an order, out of the cash held at the start of the day; otherwise it counts in
-    ``unmet_money``."""
+    an order, out of the cash held at the start of the day; otherwise its ``outcome`` is
+    ``CANNOT_PAY`` (``NO_REASON`` for every other need)."""
     demand[:] = 0
     for e in range(E):
         visit[e] = False
+        outcome[e] = NO_REASON
         if chosen[e] < 0 or served[e]:
             continue
         o = np.uint64(chosen[e])  # unsigned indices: no wrap-around checks
         extra = delivery_fee if (any_delivered and delivered[e]) else 0
         if outlet_price[o] + extra > resident_cash[np.uint64(res[e])]:
-            unmet_money[np.uint64(cats[e])] += 1
+            outcome[e] = CANNOT_PAY
             continue
         visit[e] = True
         demand[o] += 1
@@ -191,7 +198,7 @@ def want_visits(E, res, cats, chosen, served, delivered, any_delivered, delivery
 def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
                   outlet_price, outlet_category, capacity, resident_cash, merchant_cash,
                   parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
-                  met_walk, unmet_capacity):  # pragma: no cover - compiled
+                  met_walk, outcome):  # pragma: no cover - compiled
     """Affordability, capacity and walk-in payments for the day's chosen outlets.
 
     1. A need with a chosen outlet is a wanted visit if its resident can pay the price (plus the
@@ -199,7 +206,7 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
        counted in ``unmet_money``.
     2. An outlet with more wanted visits than ``capacity`` keeps a uniformly random subset of
        exactly ``capacity`` of them (selection sampling, Knuth's Algorithm S: each visit is kept
-       with probability places left / visits left); the others count in ``unmet_capacity``.
+       with probability places left / visits left); the others' ``outcome`` is ``TURNED_AWAY``.
     3. A kept visit is served (``visit``, ``served``); a walk-in pays the outlet's price from the
        resident's cash to the merchant's; every parcel collected earns the parcel point
        ``parcel_fee`` from the couriers.
@@ -218,9 +225,7 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
         visits[o] = 0
         walk_ins[o] = 0
     for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
-        if demand[o] > capacity[o]:
-            unmet_capacity[outlet_category[o]] += demand[o] - capacity[o]
-        else:
+        if demand[o] <= capacity[o]:
             demand[o] = 0
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for e in range(E):  # 2. capacity, 3. walk-ins pay
@@ -235,6 +240,7 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
         walks = keep and not (any_delivered and delivered[e])
         visit[e] = keep
         served[e] = keep
+        outcome[e] = NO_REASON if keep else TURNED_AWAY
         visits[o] += keep
         walk_ins[o] += walks
         resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
@@ -263,15 +269,18 @@ def count_waiting(E, cats, served, category):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def close_day(state, E, res, cats, night, served, reachable, chosen, home, n_categories,
-              care_category, places, waiting, met_volunteer, unmet_range, unmet_at, night_met):  # pragma: no cover - compiled
+def close_day(state, E, res, cats, night, served, reachable, chosen, outcome, home, n_categories,
+              care_category, places, waiting, met_volunteer, unmet_range, unmet_capacity,
+              unmet_money, unmet_at, night_met):  # pragma: no cover - compiled
     """Volunteers, then the end-of-day counts.
 
     Volunteers (retirees) meet ``min(places, waiting)`` of the ``waiting`` elder-care needs
     (``care_category``) that found no place, a uniformly random subset when there are more needs
-    than places (selection sampling, as in :func:`settle_visits`; draws only then). Then: unmet
-    needs with no outlet in range (per category), every unmet need at its resident's home node
-    (``unmet_at``: node * C + category), night needs met.
+    than places (selection sampling, as in :func:`settle_visits`; draws only then). Then every
+    need still unmet is counted once, by why: its outlet was full (``unmet_capacity``), its
+    resident could not pay (``unmet_money``), or nothing was in range (``unmet_range``); and at its
+    resident's home node (``unmet_at``: node * C + category). Night needs met are counted too.
+    Counting here, after the volunteers, keeps the outcomes a partition of the needs.
 
     Returns:
         The number of needs the volunteers met.
@@ -297,7 +306,12 @@ def close_day(state, E, res, cats, night, served, reachable, chosen, home, n_cat
             if night[e]:
                 night_met[c] += 1
             continue
-        if not reachable[e] and chosen[e] == -1:
+        why = outcome[e]
+        if why == TURNED_AWAY:
+            unmet_capacity[c] += 1
+        elif why == CANNOT_PAY:
+            unmet_money[c] += 1
+        else:
             unmet_range[c] += 1
         unmet_at[np.uint64(home[np.uint64(res[e])]) * np.uint64(n_categories) + c] += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3

@@ -180,18 +180,22 @@ def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fe
     visit = np.zeros(E, bool)
     mcash = np.zeros(M, np.int64)
     out = [np.zeros(M, np.int64) for _ in range(4)]
-    tallies = [np.zeros(2, np.int64) for _ in range(3)]
+    met, full, broke, out_of_range, night_met, helped = (np.zeros(2, np.int64) for _ in range(6))
     rcash = np.asarray(cash, np.int64).copy()
     chosen = np.asarray(chosen, np.int32)
     price = np.asarray(price, np.int64)
     no_orders = np.zeros(E, bool)
-    kernels.want_visits(E, res, cats, chosen, served, no_orders, False, 0, price, rcash, visit, out[0], tallies[2])
+    outcome = np.zeros(E, np.uint8)
+    kernels.want_visits(E, res, chosen, served, no_orders, False, 0, price, rcash, visit, out[0], outcome)
     walk, parcels = kernels.settle_visits(
         fastrng.seed_state(np.random.default_rng(seed)), E, res, chosen, served, no_orders, False, price,
         outlet_category, np.asarray(capacity, np.int32), rcash, mcash, parcel_category, parcel_fee, visit,
-        *out, *tallies[:2])
+        *out, met, outcome)
+    kernels.close_day(np.ones(4, np.uint64), E, res, cats, np.zeros(E, bool), served, chosen >= 0, chosen, outcome,
+                      np.zeros(E, np.int32), 2, -1, 0, 0, helped, out_of_range, full, broke, np.zeros(2, np.int64),
+                      night_met)
     return dict(walk=walk, parcels=parcels, served=served, visit=visit, rcash=rcash, mcash=mcash,
-                visits=out[1], takings=out[3], met=tallies[0], full=tallies[1], broke=tallies[2])
+                visits=out[1], takings=out[3], met=met, full=full, broke=broke, out_of_range=out_of_range)
 
 
 def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept():
@@ -200,7 +204,7 @@ def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept(
     for seed in range(3000):
         r = _settle(chosen, [100] * 14, capacity=[4, 5], price=[10, 20], seed=seed)
         assert r["visit"][:10].sum() == 4 and r["visit"][10:13].all() and not r["served"][13]
-        assert r["full"][0] == 6 and r["met"][0] == 7
+        assert r["full"][0] == 6 and r["met"][0] == 7 and r["out_of_range"][0] == 1
         kept += r["visit"][:10]
     assert np.allclose(kept / 3000, 0.4, atol=0.03)
 
@@ -249,17 +253,25 @@ def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_
     night = np.array([0, 0, 0, 0, 0, 1, 0, 0], dtype=bool)
     reachable = np.array([1, 1, 1, 1, 1, 1, 0, 1], dtype=bool)
     chosen = np.array([3, 3, 3, 3, -1, 4, -1, 3], dtype=np.int32)
+    T, P, N = kernels.TURNED_AWAY, kernels.CANNOT_PAY, kernels.NO_REASON
+    outcome = np.array([T, P, T, N, N, N, N, T], dtype=np.uint8)
     kept = np.zeros(E)
     for seed in range(2000):
         served = np.array([0, 0, 0, 1, 0, 1, 0, 0], dtype=bool)    # waiting care needs: 0, 1, 2, 4, 7
-        met, unmet_range, night_met = (np.zeros(C, np.int64) for _ in range(3))
+        met, unmet_range, full, broke, night_met = (np.zeros(C, np.int64) for _ in range(5))
         unmet_at = np.zeros(4 * C, np.int64)
         waiting = kernels.count_waiting(E, cats, served, 2)
         helped = kernels.close_day(fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, night, served,
-                                   reachable, chosen, home, C, 2, 2, waiting, met, unmet_range, unmet_at, night_met)
+                                   reachable, chosen, outcome, home, C, 2, 2, waiting, met, unmet_range, full,
+                                   broke, unmet_at, night_met)
         assert waiting == 5 and helped == 2 and met.tolist() == [0, 0, 2]
         assert served[[3, 5]].all() and not served[6]
-        assert unmet_range.tolist() == [0, 1, 0]                    # need 6: nothing in range
+        # Each need still unmet is counted once, by its reason; those the volunteers met are not.
+        left = np.flatnonzero(~served)
+        assert unmet_range[1] == 1                                  # need 6: nothing in range
+        assert full[2] == np.isin(left, [0, 2, 7]).sum() and broke[2] == np.isin(left, [1]).sum()
+        assert unmet_range[2] == np.isin(left, [4]).sum()
+        assert (unmet_range + full + broke).sum() == len(left) == 4
         assert unmet_at.sum() == 4 and unmet_at[3 * C + 1] == 1       # 3 care needs left + need 6
         assert night_met.tolist() == [1, 0, 0]
         kept += served

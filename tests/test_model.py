@@ -84,6 +84,20 @@ def test_needs_are_accounted_for(small):
     assert t["needs"].sum() == pytest.approx(expected, rel=0.05)
 
 
+def test_each_need_has_exactly_one_outcome_when_volunteers_help_the_poor():
+    """Little cash (many cannot pay) and many volunteers (who meet elder care that found no
+    place): a need the volunteers meet counts as met, not also as unmet."""
+    model = LifeCircleModel(scenario=small_scenario(**{
+        "economy.volunteer_share": 0.6, "population.residents": 6000, "population.initial_cash_months": 0.05}),
+        create_agents=False)
+    model.run_for(20)
+    t = model.tally.needs
+    assert t["met_volunteer"].sum() > 100 and t["unmet_money"].sum() > 1000 and t["unmet_capacity"].sum() > 100
+    outcomes = model.collect()
+    by = sum(v for k, v in outcomes.items() if k.startswith("needs_met_by."))
+    assert by == outcomes["needs"]
+
+
 def test_capacity_is_never_exceeded():
     model = LifeCircleModel(scenario=small_scenario(**{"population.residents": 4000}))
     for _ in range(15):
