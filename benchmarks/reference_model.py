@@ -333,4 +333,7 @@ class ReferenceModel(mesa.Model):
             "basic_needs_met_share": c["met_walk"][basic].sum() / max(c["needs"][basic].sum(), 1),
             "visits_per_outlet": visits / max(open_now, 1),
             "merchants_open": float(open_now),
+            "unmet_capacity_share": c["unmet_capacity"].sum() / max(c["needs"].sum(), 1),
+            "unmet_range_share": c["unmet_range"].sum() / max(c["needs"].sum(), 1),
+            "night_needs_met_share": c["night_met"].sum() / max(c["night_needs"].sum(), 1),
         })

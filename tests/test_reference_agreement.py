@@ -23,7 +23,8 @@ from benchmarks.reference_model import ReferenceModel  # noqa: E402
 SEEDS = (11, 12, 13, 14)
 UPDATES = {"population.residents": 1500, "city.blocks_x": 5, "city.blocks_y": 5, "years": 0.17,
            "economy.entrants_per_month": 0.0, "economy.startup_per_month": 0.0}
-HEADLINE = ("needs_met_share", "basic_needs_met_share", "visits_per_outlet", "merchants_open")
+HEADLINE = ("needs_met_share", "basic_needs_met_share", "visits_per_outlet", "merchants_open",
+            "unmet_capacity_share", "unmet_range_share", "night_needs_met_share")
 
 
 def _fast(seed: int) -> dict[str, float]:
@@ -35,7 +36,10 @@ def _fast(seed: int) -> dict[str, float]:
     visits = frame["needs_met_by.met_walk"] / frame["merchants_open"]
     return {"needs_met_share": frame["needs_met_share"].mean(),
             "basic_needs_met_share": frame["basic_needs_met_share"].mean(),
-            "visits_per_outlet": visits.mean(), "merchants_open": frame["merchants_open"].iloc[-1]}
+            "visits_per_outlet": visits.mean(), "merchants_open": frame["merchants_open"].iloc[-1],
+            "unmet_capacity_share": (frame["needs_met_by.unmet_capacity"] / frame["needs"]).mean(),
+            "unmet_range_share": (frame["needs_met_by.unmet_range"] / frame["needs"]).mean(),
+            "night_needs_met_share": frame["night_needs_met_share"].mean()}
 
 
 def _reference(seed: int) -> dict[str, float]:
@@ -47,7 +51,9 @@ def _reference(seed: int) -> dict[str, float]:
     return {"needs_met_share": np.mean([r["needs_met_share"] for r in rec]),
             "basic_needs_met_share": np.mean([r["basic_needs_met_share"] for r in rec]),
             "visits_per_outlet": np.mean([r["visits_per_outlet"] for r in rec]),
-            "merchants_open": rec[-1]["merchants_open"]}
+            "merchants_open": rec[-1]["merchants_open"],
+            **{name: np.mean([r[name] for r in rec])
+               for name in ("unmet_capacity_share", "unmet_range_share", "night_needs_met_share")}}
 
 
 @pytest.mark.slow
