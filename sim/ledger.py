@@ -4,7 +4,10 @@ Money is held as integer fen. Residents' and merchants' cash live in arrays here
 them); everything outside the circle is a named external account (a source such as the pension
 fund, a sink such as landlords). Every transfer goes through :meth:`Ledger.transfer`, which moves
 the same amount out of one account and into another and books it under a purpose, so that public
-spending per lever and any other flow can be read off :attr:`Ledger.flows`.
+spending per lever and any other flow can be read off :attr:`Ledger.flows` -- except the day's
+walk-in purchases and parcel fees, which the compiled settlement loop moves between the cash
+arrays itself and books in one :meth:`Ledger.booked` call. The daily :meth:`Ledger.check` covers
+both.
 """
 
 from __future__ import annotations
