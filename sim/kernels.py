@@ -76,6 +76,49 @@ def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night,
 
 
 @njit(cache=True, nogil=True)
+def intercept_automated(state, E, res, cats, served, home, speed_class, S, locker_near, vending_near,
+                        parcel_category, vending_category, vending_share, vending_price, resident_cash,
+                        met_automated):  # pragma: no cover - compiled
+    """Needs met by automated points before anyone walks (lockers lever).
+
+    A parcel whose resident lives within reach of a locker (``locker_near[home * S + speed
+    class]``) is collected there. A need of ``vending_category`` within reach of a vending point
+    is, with ``vending_share``, a small purchase the point meets if the resident can pay
+    ``vending_price`` (paid here, from their cash). Met needs are marked ``served`` and counted in
+    ``met_automated``.
+
+    Returns:
+        (parcels collected at lockers, vending sales).
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    parcels = 0
+    sales = 0
+    uS = np.uint64(S)
+    for e in range(E):
+        if served[e]:
+            continue
+        c = cats[e]
+        if c != parcel_category and c != vending_category:
+            continue
+        r = np.uint64(res[e])
+        near = np.uint64(home[r]) * uS + np.uint64(speed_class[r])
+        if c == parcel_category:
+            if locker_near[near]:
+                served[e] = True
+                met_automated[np.uint64(c)] += 1
+                parcels += 1
+        elif vending_near[near]:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            if unit53(x) < vending_share and resident_cash[r] >= vending_price:
+                resident_cash[r] -= vending_price
+                served[e] = True
+                met_automated[np.uint64(c)] += 1
+                sales += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return parcels, sales
+
+
+@njit(cache=True, nogil=True)
 def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
     """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction of the
     outlet at each (category x node, rank) slot of the choice tables."""

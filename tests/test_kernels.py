@@ -276,3 +276,20 @@ def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_
         assert night_met.tolist() == [1, 0, 0]
         kept += served
     assert np.allclose(kept[[0, 1, 2, 4, 7]] / 2000, 0.4, atol=0.04)  # each waiting need equally likely
+
+
+def test_lockers_and_vending_points_meet_needs_within_reach():
+    # Residents 0-3 live at nodes 0, 0, 1, 1; one speed class. A locker is near node 0 only, a
+    # vending point near node 1 only. Category 0: parcels; category 1: convenience; 2: other.
+    res = np.array([0, 1, 2, 2, 3, 0], dtype=np.int32)
+    cats = np.array([0, 0, 0, 1, 1, 1], dtype=np.int32)
+    served = np.zeros(6, dtype=bool)
+    home = np.array([0, 0, 1, 1], dtype=np.int32)
+    cash = np.array([50, 50, 50, 5], dtype=np.int64)
+    met = np.zeros(3, dtype=np.int64)
+    parcels, sales = kernels.intercept_automated(
+        fastrng.seed_state(np.random.default_rng(0)), 6, res, cats, served, home, np.zeros(4, np.int8), 1,
+        np.array([True, False]), np.array([False, True]), 0, 1, 1.0, 20, cash, met)
+    assert served.tolist() == [True, True, False, True, False, False]  # resident 3 cannot pay 20
+    assert (parcels, sales) == (2, 1) and met.tolist() == [2, 1, 0]
+    assert cash.tolist() == [50, 50, 30, 5]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import kernels
 from sim.catalogue import FEN_PER_CNY
+from sim.fastrng import seed_state
 from sim.ledger import RESIDENT
 from sim.levers.base import Lever
 from sim.walk import nearest_distance
@@ -34,6 +36,9 @@ class Lockers(Lever):
         self.vending_nodes = np.zeros(0, dtype=np.int64)
         self.locker_m = np.full(n, np.inf)
         self.vending_m = np.full(n, np.inf)
+
+    def setup(self) -> None:
+        self._near_tables()
 
     def in_effect(self) -> bool:
         return self.acting or len(self.locker_nodes) > 0 or len(self.vending_nodes) > 0
@@ -55,7 +60,16 @@ class Lockers(Lever):
             have = np.concatenate([have, nodes])
             setattr(self, f"{kind}_nodes", have)
             setattr(self, f"{kind}_m", nearest_distance(model.city.graph, have))
+        self._near_tables()
         self._count_lockers_as_parcel_points()
+
+    def _near_tables(self) -> None:
+        """Whether a locker / vending point is within reach, by home node and speed class
+        (flattened node * S + speed class), for the compiled intercept."""
+        minutes = self.config.reach_minutes
+        speeds = self.model.speeds[None, :]
+        self.locker_near = (self.locker_m[:, None] / speeds <= minutes).reshape(-1)
+        self.vending_near = (self.vending_m[:, None] / speeds <= minutes).reshape(-1)
 
     def on_reach_changed(self, categories: np.ndarray) -> None:
         if self.model.parcel_category in categories:
@@ -71,25 +85,19 @@ class Lockers(Lever):
         model.nearest_version += 1
 
     def intercept_needs(self, model, res, cats, night, served) -> None:
-        speed = model.speeds[model.population.speed_class[res]]
-        home = model.population.home[res]
-        money = model.catalogue.money
-        if model.parcel_category >= 0 and len(self.locker_nodes):
-            near = (self.locker_m[home] / speed <= self.config.reach_minutes)
-            hit = ~served & (cats == model.parcel_category) & near
-            if hit.any():
-                served |= hit
-                if money["parcel_fee"]:
-                    model.ledger.transfer("couriers", "automated_outlets", np.full(int(hit.sum()), money["parcel_fee"]), "parcel_fee.locker")
-                model.tally.add("met_automated", cats[hit])
-        names = model.catalogue.names
-        if "convenience_store" in names and len(self.vending_nodes):
-            c = names.index("convenience_store")
-            candidates = np.flatnonzero(~served & (cats == c) & (self.vending_m[home] / speed <= self.config.reach_minutes))
-            small = candidates[self.rng.random(len(candidates)) < self.config.vending_share]
-            price = model.catalogue.spend_fen[c]
-            small = small[model.ledger.resident_cash[res[small]] >= price]
-            if len(small):
-                served[small] = True
-                model.ledger.transfer((RESIDENT, res[small]), "automated_outlets", price, "vending")
-                model.tally.add("met_automated", cats[small])
+        names, money = model.catalogue.names, model.catalogue.money
+        vending = names.index("convenience_store") if "convenience_store" in names and len(self.vending_nodes) else -1
+        parcels = model.parcel_category if len(self.locker_nodes) else -1
+        if vending < 0 and parcels < 0:
+            return
+        price = int(model.catalogue.spend_fen[vending]) if vending >= 0 else 0
+        state = seed_state(self.rng) if vending >= 0 else np.ones(4, dtype=np.uint64)
+        pop = model.population
+        collected, sales = kernels.intercept_automated(
+            state, len(res), res, cats, served, pop.home, pop.speed_class, len(model.speeds),
+            self.locker_near, self.vending_near, parcels, vending, self.config.vending_share, price,
+            model.ledger.resident_cash, model.tally.needs["met_automated"])
+        if collected and money["parcel_fee"]:
+            model.ledger.transfer("couriers", "automated_outlets", int(collected * money["parcel_fee"]), "parcel_fee.locker")
+        if sales:
+            model.ledger.booked(RESIDENT, "automated_outlets", "vending", sales * price)
