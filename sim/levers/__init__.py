@@ -46,6 +46,7 @@ class LeverSet:
             if config.enabled:
                 self.levers[cls.name] = cls(config, model)
         self.implementation = 1.0  # governance scales every other lever
+        self._blended: dict[tuple[str, float], float] = {}  # blend() results this month
 
     def get(self, name: str) -> Lever | None:
         """The lever called ``name`` if the scenario enables it, else None."""
@@ -72,6 +73,7 @@ class LeverSet:
         for lever in self.levers.values():
             scale = 1.0 if lever.name == "governance" else self.implementation
             lever.strength_now = timeline_strength(lever.config, month) * scale
+        self._blended.clear()
         for lever in self.levers.values():
             lever.on_month()
 
@@ -82,13 +84,21 @@ class LeverSet:
                 lever.on_day_end()
 
     def blend(self, param: str, default: float) -> float:
-        """``param`` under the levers that override it: default + strength x (lever value - default)."""
-        value = default
-        for lever in self.levers.values():
-            field = lever.overrides.get(param)
-            if field is not None and lever.acting:
-                value = value + lever.strength_now * (getattr(lever.config, field) - value)
-        return float(value)
+        """``param`` under the levers that override it: default + strength x (lever value - default).
+
+        Strengths change only at the start of a month, so each result is kept for the month (entry
+        asks for the same parameters thousands of times a month).
+        """
+        key = (param, default)
+        value = self._blended.get(key)
+        if value is None:
+            value = default
+            for lever in self.levers.values():
+                field = lever.overrides.get(param)
+                if field is not None and lever.acting:
+                    value = value + lever.strength_now * (getattr(lever.config, field) - value)
+            value = self._blended[key] = float(value)
+        return value
 
     def on_outlets_opened(self, ids: np.ndarray) -> None:
         """Tell levers about new merchants."""
