@@ -240,10 +240,7 @@ def serve_day(model: LifeCircleModel) -> None:
     ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
-        order = np.flatnonzero(buf.visit[:E] & delivered)
-        if len(order):
-            platform.settle_orders(model, res[order], chosen[order], mer.price[chosen[order]], cats[order])
-        tally.add("met_delivery", cats[order])
+        platform.settle_orders(model, res, cats, chosen, buf.visit[:E], delivered)
     mer.visits_today[:] = ob.visits
     mer.visits_month += ob.visits
     mer.revenue_month += ob.takings

@@ -216,6 +216,84 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
 
 
 @njit(cache=True, nogil=True)
+def route_orders(state, E, res, cats, night, served, chosen, delivered, home, online_share,
+                 delivery_outlet, n_nodes, outlet_night):  # pragma: no cover - compiled
+    """Online orders (platform lever): a need with an outlet in walking range is ordered online
+    from that outlet with ``online_share``; a need with none is ordered from the nearest outlet
+    within the delivery radius (``delivery_outlet[c * n_nodes + home]``, -1: none), which must be
+    open at night for a night need. Sets ``delivered`` (and ``chosen`` for the latter).
+
+    Returns:
+        The number of needs delivered.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    un = np.uint64(n_nodes)
+    count = 0
+    for e in range(E):
+        delivered[e] = False
+        if served[e]:
+            continue
+        if chosen[e] >= 0:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            if unit53(x) < online_share:
+                delivered[e] = True
+                count += 1
+            continue
+        o = delivery_outlet[np.uint64(cats[e]) * un + np.uint64(home[np.uint64(res[e])])]
+        if o >= 0 and (not night[e] or outlet_night[np.uint64(o)]):
+            chosen[e] = o
+            delivered[e] = True
+            count += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return count
+
+
+@njit(cache=True, nogil=True)
+def settle_orders(state, E, res, cats, chosen, visit, delivered, outlet_price, commission_rate, courier_fee,
+                  platform_fee, freelancers, resident_cash, merchant_cash, revenue_month, income_month,
+                  met_delivery):  # pragma: no cover - compiled
+    """Payments for the day's delivered orders (platform lever), after capacity: the resident
+    pays the price plus the delivery fee; the merchant gets the price less the commission
+    (rounded to the fen); the platform keeps the commission and ``platform_fee``; a freelancer
+    drawn uniformly from ``freelancers`` earns ``courier_fee`` (the platform keeps it when there
+    are none).
+
+    Returns:
+        (fen to merchants, fen of commission and fees to the platform, fen to couriers, fen of
+        courier fees the platform keeps for want of freelancers).
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    F = freelancers.shape[0]
+    to_merchants = 0
+    to_platform = 0
+    to_couriers = 0
+    kept = 0
+    for e in range(E):
+        if not (visit[e] and delivered[e]):
+            continue
+        o = np.uint64(chosen[e])
+        r = np.uint64(res[e])
+        price = outlet_price[o]
+        commission = np.int64(np.round(price * commission_rate))
+        merchant_cash[o] += price - commission
+        revenue_month[o] += price - commission
+        to_merchants += price - commission
+        resident_cash[r] -= price + platform_fee + courier_fee
+        to_platform += commission + platform_fee
+        if F > 0 and courier_fee > 0:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            who = np.uint64(freelancers[np.uint64((x >> np.uint64(11)) % np.uint64(F))])
+            resident_cash[who] += courier_fee
+            income_month[who] += courier_fee
+            to_couriers += courier_fee
+        else:
+            kept += courier_fee
+        met_delivery[np.uint64(cats[e])] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return to_merchants, to_platform, to_couriers, kept
+
+
+@njit(cache=True, nogil=True)
 def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
                 resident_cash, visit, demand, outcome):  # pragma: no cover - compiled
     """Step 1 of :func:`settle_visits`: a need with a chosen outlet is a wanted visit (``visit``,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import kernels
+from sim.fastrng import seed_state
 from sim.ledger import MERCHANT, RESIDENT
 from sim.levers.base import Lever
 from sim.population import FREELANCER
@@ -49,36 +51,30 @@ class Platform(Lever):
     def route_orders(self, model, res, cats, night, served, chosen, delivered) -> bool:
         """Decide which needs become online orders: sets ``delivered`` (and ``chosen`` for needs
         beyond walking range) in place; returns whether any need is delivered."""
-        E = len(res)
-        walkable = (chosen >= 0) & ~served
-        delivered[:] = walkable & (self.rng.random(E) < self.strength_now * self.config.online_share)
-        far = np.flatnonzero((chosen < 0) & ~served)
-        if len(far):
-            nearest = self.delivery.outlet[cats[far], model.population.home[res[far]], 0]
-            mer = model.merchants
-            ok = nearest >= 0
-            ok[ok] &= ~night[far][ok] | mer.night[nearest[ok]]
-            chosen[far[ok]] = nearest[ok]
-            delivered[far[ok]] = True
-        return bool(delivered.any())
+        n_nodes = self.delivery.outlet.shape[1]
+        count = kernels.route_orders(
+            seed_state(self.rng), len(res), res, cats, night, served, chosen, delivered, model.population.home,
+            self.strength_now * self.config.online_share, self.delivery.outlet.reshape(-1), n_nodes,
+            model.merchants.night)
+        return count > 0
 
     def order_surcharge(self, model) -> int:
         """Delivery fee (fen) a resident pays on top of the price of an order."""
         return int(model.catalogue.money["delivery_fee"])
 
-    def settle_orders(self, model, res, outlets, price, cats) -> None:
-        """Pay the merchant, the platform and the courier for delivered orders."""
+    def settle_orders(self, model, res, cats, chosen, visit, delivered) -> None:
+        """Pay the merchant, the platform and the courier for the day's delivered orders."""
         ledger, mer, pop = model.ledger, model.merchants, model.population
-        fee = model.catalogue.money["delivery_fee"]
-        commission = np.round(price * self.config.commission).astype(np.int64)
+        fee = int(model.catalogue.money["delivery_fee"])
         courier = int(round(fee * self.config.courier_share))
-        ledger.transfer((RESIDENT, res), (MERCHANT, outlets), price - commission, "purchase.online")
-        mer.revenue_month += np.bincount(outlets, weights=price - commission, minlength=mer.n).astype(np.int64)
-        ledger.transfer((RESIDENT, res), "platform", commission + (fee - courier), "platform.commission")
         freelancers = np.flatnonzero(pop.status == FREELANCER)
-        if courier and len(freelancers):
-            who = freelancers[self.rng.integers(len(freelancers), size=len(res))]
-            ledger.transfer((RESIDENT, res), (RESIDENT, who), courier, "delivery")
-            np.add.at(pop.income_month, who, courier)
-        elif courier:
-            ledger.transfer((RESIDENT, res), "platform", courier, "delivery")
+        to_merchants, to_platform, to_couriers, kept = kernels.settle_orders(
+            seed_state(self.rng), len(res), res, cats, chosen, visit, delivered, mer.price,
+            self.config.commission, courier, fee - courier, freelancers, ledger.resident_cash,
+            ledger.merchant_cash, mer.revenue_month, pop.income_month, model.tally.needs["met_delivery"])
+        ledger.booked(RESIDENT, MERCHANT, "purchase.online", to_merchants)
+        ledger.booked(RESIDENT, "platform", "platform.commission", to_platform)
+        if to_couriers:
+            ledger.booked(RESIDENT, RESIDENT, "delivery", to_couriers)
+        if kept:
+            ledger.booked(RESIDENT, "platform", "delivery", kept)
