@@ -70,7 +70,24 @@ def expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[
 
     Costs include the start-up cost spread over ``economy.payback_months``, so cheaper start-up
     (electronic licences) lets more marginal sites pass the entry test.
+
+    The answer depends on the month (last month's unmet needs, lever parameters) and the outlets
+    open (rivals); it is kept until either changes, since would-be entrants and the siting lever
+    weigh the same sites many times a month.
     """
+    stamp = (model.month, model.reach.version, id(model.unmet_last_month))
+    memo = model.revenue_memo
+    if memo.get("stamp") != stamp:
+        memo.clear()
+        memo["stamp"] = stamp
+    key = (int(node), int(category))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _expected_revenue(model, int(node), int(category))
+    return hit
+
+
+def _expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[float, float]:
     cat = model.catalogue
     limit = cat.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
     nodes, _ = model.nodes_within(node, limit)

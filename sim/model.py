@@ -103,6 +103,7 @@ class LifeCircleModel(mesa.Model):
         self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
         self.merchants = Merchants.empty()
         self._within_cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+        self.revenue_memo: dict = {}  # entry.expected_revenue's answers this month
 
         # Start-up cash: initial_cash_months of each resident's expected income.
         money = self.catalogue.money
