@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/profile_model.py                       # 100,000 residents, 120 days
     .venv/bin/python benchmarks/profile_model.py --residents 1000000 --days 61
+    .venv/bin/python benchmarks/profile_model.py --scenario full_plan --warm 400  # every lever on
     .venv/bin/python benchmarks/profile_model.py --pyinstrument        # also a call-tree profile
                                                                        # (.venv/bin/pip install -e '.[profile]')
 
@@ -32,8 +33,8 @@ from sim.model import LifeCircleModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.timing import PhaseTimer  # noqa: E402
 
-KERNELS = ("count_needs", "fill_needs", "day_attraction", "choose_outlets", "want_visits",
-           "settle_visits", "count_waiting", "close_day")
+KERNELS = ("count_needs", "fill_needs", "intercept_automated", "day_attraction", "choose_outlets",
+           "route_orders", "want_visits", "settle_visits", "settle_orders", "count_waiting", "close_day")
 
 
 def _timed(seconds: dict[str, float], name: str):
@@ -53,13 +54,14 @@ def _timed(seconds: dict[str, float], name: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="baseline", help="a scenario of scenarios/ (e.g. full_plan: every lever)")
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--warm", type=int, default=30, help="untimed days first")
     parser.add_argument("--pyinstrument", action="store_true", help="also print a pyinstrument call tree")
     args = parser.parse_args()
 
-    scenario = load_scenario(ROOT / "scenarios/baseline.toml", updates=grid_updates(args.residents, 10.0))
+    scenario = load_scenario(ROOT / "scenarios" / f"{args.scenario}.toml", updates=grid_updates(args.residents, 10.0))
     model = LifeCircleModel(scenario=scenario, create_agents=False)
     model.run_for(args.warm)
     seconds: dict[str, float] = {}
@@ -79,7 +81,7 @@ def main() -> None:
         profiler.stop()
     per_day_needs = seconds.pop("needs drawn") / args.days
 
-    print(f"{args.residents:,} residents, days {args.warm}-{args.warm + args.days}: "
+    print(f"{args.scenario}, {args.residents:,} residents, days {args.warm}-{args.warm + args.days}: "
           f"{wall / args.days * 1e3:.2f} ms per day, about {per_day_needs:,.0f} needs a day")
     print("phases (ms per day):")
     for phase, s in sorted(model.phase_timer.seconds.items(), key=lambda kv: -kv[1]):
