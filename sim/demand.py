@@ -219,7 +219,7 @@ def serve_day(model: LifeCircleModel) -> None:
                            pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
                            tables.walk.reshape(-1), tables.attraction, factor_night, outlets,
                            len(tables.speeds), C, buf.chosen, buf.reachable, tuple(range(tables.width)))
-    chosen, reachable = buf.chosen[:E], buf.reachable[:E]
+    chosen = buf.chosen[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
     delivered, any_delivered = buf.delivered[:E], False
@@ -250,7 +250,7 @@ def serve_day(model: LifeCircleModel) -> None:
     care, places = model.care_category, int(model.volunteer_visits_left)
     waiting = kernels.count_waiting(E, cats, served, care) if care >= 0 and places > 0 else 0
     state = seed_state(model.streams["volunteer_care"]) if waiting > places else np.ones(4, dtype=np.uint64)
-    helped = kernels.close_day(state, E, res, cats, night, served, reachable, chosen, buf.outcome, pop.home, C,
+    helped = kernels.close_day(state, E, res, cats, night, served, buf.outcome, pop.home, C,
                                care, places, waiting, needs["met_volunteer"], needs["unmet_range"],
                                needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
                                needs["night_met"])

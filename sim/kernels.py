@@ -390,7 +390,7 @@ def count_waiting(E, cats, served, category):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def close_day(state, E, res, cats, night, served, reachable, chosen, outcome, home, n_categories,
+def close_day(state, E, res, cats, night, served, outcome, home, n_categories,
               care_category, places, waiting, met_volunteer, unmet_range, unmet_capacity,
               unmet_money, unmet_at, night_met):  # pragma: no cover - compiled
     """Volunteers, then the end-of-day counts.

@@ -8,7 +8,6 @@ resolved scenario with seed and version, and figures) into a folder.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 

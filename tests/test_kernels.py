@@ -191,7 +191,7 @@ def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fe
         fastrng.seed_state(np.random.default_rng(seed)), E, res, chosen, served, no_orders, False, price,
         outlet_category, np.asarray(capacity, np.int32), rcash, mcash, parcel_category, parcel_fee, visit,
         *out, met, outcome)
-    kernels.close_day(np.ones(4, np.uint64), E, res, cats, np.zeros(E, bool), served, chosen >= 0, chosen, outcome,
+    kernels.close_day(np.ones(4, np.uint64), E, res, cats, np.zeros(E, bool), served, outcome,
                       np.zeros(E, np.int32), 2, -1, 0, 0, helped, out_of_range, full, broke, np.zeros(2, np.int64),
                       night_met)
     return dict(walk=walk, parcels=parcels, served=served, visit=visit, rcash=rcash, mcash=mcash,
@@ -251,8 +251,8 @@ def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_
     home = np.array([0, 0, 1, 1, 2, 2, 3, 3], dtype=np.int32)
     cats = np.array([2, 2, 2, 2, 2, 0, 1, 2], dtype=np.int32)      # category 2 is elder care
     night = np.array([0, 0, 0, 0, 0, 1, 0, 0], dtype=bool)
-    reachable = np.array([1, 1, 1, 1, 1, 1, 0, 1], dtype=bool)
-    chosen = np.array([3, 3, 3, 3, -1, 4, -1, 3], dtype=np.int32)
+    # Why each need is unmet so far: care needs 0, 2, 7 were turned away, 1 could not pay, 4 and
+    # (category 1) 6 had nothing in range; 3 and 5 are served.
     T, P, N = kernels.TURNED_AWAY, kernels.CANNOT_PAY, kernels.NO_REASON
     outcome = np.array([T, P, T, N, N, N, N, T], dtype=np.uint8)
     kept = np.zeros(E)
@@ -262,7 +262,7 @@ def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_
         unmet_at = np.zeros(4 * C, np.int64)
         waiting = kernels.count_waiting(E, cats, served, 2)
         helped = kernels.close_day(fastrng.seed_state(np.random.default_rng(seed)), E, res, cats, night, served,
-                                   reachable, chosen, outcome, home, C, 2, 2, waiting, met, unmet_range, full,
+                                   outcome, home, C, 2, 2, waiting, met, unmet_range, full,
                                    broke, unmet_at, night_met)
         assert waiting == 5 and helped == 2 and met.tolist() == [0, 0, 2]
         assert served[[3, 5]].all() and not served[6]
