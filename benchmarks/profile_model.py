@@ -33,7 +33,7 @@ from sim.model import LifeCircleModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.timing import PhaseTimer  # noqa: E402
 
-KERNELS = ("count_needs", "fill_needs", "intercept_automated", "day_attraction", "choose_outlets",
+KERNELS = ("count_needs", "fill_needs", "intercept_automated", "rank_attraction", "choose_outlets",
            "route_orders", "want_visits", "settle_visits", "settle_orders", "count_waiting", "close_day")
 
 

@@ -54,7 +54,8 @@ class ChoiceTables:
             minutes) to the r-th nearest outlet of category c from node v at speed class s, 0
             beyond the walking limit.
         outlet: (n_nodes, C, width) int32 outlet id at each rank (-1: none).
-        attraction: (n_nodes * C * width,) float32 today's attraction of the outlet at each rank.
+        attraction, night_attraction: (n_nodes * C * width,) float32 today's attraction of the
+            outlet at each rank, by day and at night.
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
@@ -64,6 +65,7 @@ class ChoiceTables:
         self.walk = np.zeros((n_nodes, len(self.speeds), n_categories, self.width), dtype=np.float32)
         self.outlet = np.full((n_nodes, n_categories, self.width), -1, dtype=np.int32)
         self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
+        self.night_attraction = np.zeros(self.outlet.size, dtype=np.float32)
 
     def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float) -> None:
         """Recompute the rows of ``categories`` from the reach table."""
@@ -209,7 +211,8 @@ def serve_day(model: LifeCircleModel) -> None:
     factor, factor_night = model.outlet_attraction()
     tables = model.choice_tables
     outlets = tables.outlet.reshape(-1)
-    kernels.day_attraction(factor, outlets, tables.attraction)
+    kernels.rank_attraction(factor, outlets, tables.attraction)
+    kernels.rank_attraction(factor_night, outlets, tables.night_attraction)
     platform = model.levers.get("platform")
     orders = platform is not None and platform.acting
     ob = model.outlet_buffers
@@ -217,7 +220,7 @@ def serve_day(model: LifeCircleModel) -> None:
     needs = tally.needs
     kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
                            pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
-                           tables.walk.reshape(-1), tables.attraction, factor_night, outlets,
+                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
                            len(tables.speeds), C, buf.chosen, buf.reachable, tuple(range(tables.width)))
     chosen = buf.chosen[:E]
 

@@ -119,9 +119,9 @@ def intercept_automated(state, E, res, cats, served, home, speed_class, S, locke
 
 
 @njit(cache=True, nogil=True)
-def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
-    """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction of the
-    outlet at each (category x node, rank) slot of the choice tables."""
+def rank_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
+    """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction (by day
+    or at night) of the outlet at each (node x category, rank) slot of the choice tables."""
     for i in range(outlet_flat.shape[0]):
         o = outlet_flat[i]
         out[i] = factor[max(o, 0)] if o >= 0 else np.float32(0.0)
@@ -129,7 +129,7 @@ def day_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                   day_att, factor_night, outlet_flat, S, C, chosen, reachable, ranks):  # pragma: no cover - compiled
+                   day_att, night_att, outlet_flat, S, C, chosen, reachable, ranks):  # pragma: no cover - compiled
     """Each need's outlet (-1: none within walking range); knowledge gained by searching.
 
     Args:
@@ -141,9 +141,8 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         map_user: Per resident: uses the service map (knows every outlet in reach).
         walk_flat: (n * S * C * width,) walk weight of each rank by home node, speed class and
             category, exp(-b * minutes), 0 beyond the limit and for padding ranks.
-        day_att: (n * C * width,) today's attraction of the outlet at each rank
-            (:func:`day_attraction`).
-        factor_night: (M,) attraction of each outlet at night (0 if shut).
+        day_att, night_att: (n * C * width,) today's attraction of the outlet at each rank, by day
+            and at night (0 if shut at night), from :func:`rank_attraction`.
         outlet_flat: (n * C * width,) outlet id of each rank (-1: none).
         S, C: Numbers of speed classes and categories.
         chosen, reachable: Per need, written.
@@ -169,16 +168,12 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         v = np.uint64(home[r_id])
         base = ((v * uS + np.uint64(speed_class[r_id])) * uC + c) * uK
         slot = (v * uC + c) * uK
-        is_night = night[e]
+        att = night_att if night[e] else day_att
         bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * uC + c])
         total = zero
         known = zero
         for r in range(K):
-            if is_night:
-                o = outlet_flat[slot + np.uint64(r)]
-                wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
-            else:
-                wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
+            wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
             total += wr
             known += wr if (bits >> r) & 1 else zero
         if total <= zero:
@@ -192,21 +187,13 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             target = unit24(x) * known
             run = zero
             for r in range(K):
-                if is_night:
-                    o = outlet_flat[slot + np.uint64(r)]
-                    wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
-                else:
-                    wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
                 run += wr if (bits >> r) & 1 else zero
                 pick += run <= target
         else:  # knows none in reach: searches, finds the best, and learns it
             best = np.float32(-1.0)
             for r in range(K):
-                if is_night:
-                    o = outlet_flat[slot + np.uint64(r)]
-                    wr = walk_flat[base + np.uint64(r)] * (factor_night[max(o, 0)] if o >= 0 else zero)
-                else:
-                    wr = walk_flat[base + np.uint64(r)] * day_att[slot + np.uint64(r)]
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
                 if wr > best:
                     best = wr
                     pick = r
