@@ -158,7 +158,6 @@ class DayBuffers:
         self.night = np.zeros(size, dtype=np.bool_)
         self.served = np.zeros(size, dtype=np.bool_)
         self.chosen = np.zeros(size, dtype=np.int32)
-        self.reachable = np.zeros(size, dtype=np.bool_)
         self.visit = np.zeros(size, dtype=np.bool_)
         self.outcome = np.zeros(size, dtype=np.uint8)  # why a need went unmet (kernels.NO_REASON ...)
         self.delivered = np.zeros(size, dtype=np.bool_)
@@ -221,7 +220,7 @@ def serve_day(model: LifeCircleModel) -> None:
     kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
                            pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
                            tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
-                           len(tables.speeds), C, buf.chosen, buf.reachable, tuple(range(tables.width)))
+                           len(tables.speeds), C, buf.chosen, tuple(range(tables.width)))
     chosen = buf.chosen[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.

@@ -129,7 +129,7 @@ def rank_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                   day_att, night_att, outlet_flat, S, C, chosen, reachable, ranks):  # pragma: no cover - compiled
+                   day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
     """Each need's outlet (-1: none within walking range); knowledge gained by searching.
 
     Args:
@@ -145,7 +145,7 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             and at night (0 if shut at night), from :func:`rank_attraction`.
         outlet_flat: (n * C * width,) outlet id of each rank (-1: none).
         S, C: Numbers of speed classes and categories.
-        chosen, reachable: Per need, written.
+        chosen: Per need, written.
         ranks: ``tuple(range(width))``, where width is the number of ranks per row of the tables
             (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
             compiled in as a constant: a loop over ranks the compiler can unroll is twice as fast.
@@ -159,7 +159,6 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for e in range(E):
         chosen[e] = -1
-        reachable[e] = False
         if served[e]:
             continue
         # Unsigned indices: no negative-index wrap-around checks (a quarter of the loop's time).
@@ -178,7 +177,6 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
             known += wr if (bits >> r) & 1 else zero
         if total <= zero:
             continue
-        reachable[e] = True
         pick = 0
         if known > zero:  # a draw among the known outlets, in proportion to their weights
             x, s0, s1, s2, s3 = step(s0, s1, s2, s3)

@@ -118,59 +118,58 @@ def _choose(bits: int, weights: list[float], n: int = 1, night: bool = False, ma
     night_att = np.zeros(K, dtype=np.float32)
     kernels.rank_attraction(factor_night, outlets, night_att)
     chosen = np.zeros(n, dtype=np.int32)
-    reachable = np.zeros(n, dtype=bool)
     zeros = np.zeros(n, dtype=np.int32)
     kernels.choose_outlets(
         fastrng.seed_state(np.random.default_rng(seed)), n, zeros, zeros, np.full(n, night), np.zeros(n, bool),
         np.zeros(1, np.int8), zeros[:1], knows, np.array([map_user]), walk, att, night_att, outlets,
-        1, 1, chosen, reachable, tuple(range(K)))
-    return chosen, reachable, int(knows[0])
+        1, 1, chosen, tuple(range(K)))
+    return chosen, int(knows[0])
 
 
 def _choose_one(bits: int, weights: list[float], night: bool = False, map_user: bool = False):
-    chosen, reachable, knows = _choose(bits, weights, 1, night, map_user)
-    return int(chosen[0]), bool(reachable[0]), knows
+    chosen, knows = _choose(bits, weights, 1, night, map_user)
+    return int(chosen[0]), knows
 
 
 def test_choice_draws_among_known_outlets_in_proportion_to_weight():
-    chosen, reachable, bits = _choose(0b1010, [5.0, 1.0, 7.0, 3.0], n=20_000)  # knows ranks 1 and 3
-    assert reachable.all() and bits == 0b1010
+    chosen, bits = _choose(0b1010, [5.0, 1.0, 7.0, 3.0], n=20_000)  # knows ranks 1 and 3
+    assert bits == 0b1010
     assert set(np.unique(chosen)) == {11, 13}
     share = (chosen == 13).mean()
     assert share == pytest.approx(0.75, abs=4 * np.sqrt(0.75 * 0.25 / 20_000))
 
 
 def test_choice_never_picks_an_unknown_or_weightless_rank():
-    chosen, _, _ = _choose(0b1111, [0.0, 2.0, 0.0, 3.0], n=20_000)
+    chosen, _ = _choose(0b1111, [0.0, 2.0, 0.0, 3.0], n=20_000)
     assert set(np.unique(chosen)) == {11, 13}
     assert (chosen == 13).mean() == pytest.approx(0.6, abs=0.015)
-    chosen, _, bits = _choose(0b0101, [0.0, 2.0, 0.0, 3.0], n=10)  # knows only weightless ranks:
+    chosen, bits = _choose(0b0101, [0.0, 2.0, 0.0, 3.0], n=10)  # knows only weightless ranks:
     assert (chosen == 13).all() and bits == 0b1101                  # searches once, then knows 13
 
 
 def test_a_resident_who_knows_none_searches_finds_the_best_and_learns_it():
-    chosen, reachable, bits = _choose_one(0b0000, [1.0, 3.0, 2.0, 0.0])
-    assert chosen == 11 and reachable and bits == 0b0010
+    chosen, bits = _choose_one(0b0000, [1.0, 3.0, 2.0, 0.0])
+    assert chosen == 11 and bits == 0b0010
 
 
 def test_a_known_outlet_is_chosen_and_knowledge_is_kept():
-    chosen, _, bits = _choose_one(0b0100, [1.0, 3.0, 2.0, 0.0])
+    chosen, bits = _choose_one(0b0100, [1.0, 3.0, 2.0, 0.0])
     assert chosen == 12 and bits == 0b0100
 
 
 def test_service_map_users_know_every_outlet_in_reach():
-    chosen, _, bits = _choose_one(0b0000, [0.0, 0.0, 0.0, 1.0], map_user=True)
+    chosen, bits = _choose_one(0b0000, [0.0, 0.0, 0.0, 1.0], map_user=True)
     assert chosen == 13 and bits == 0  # no search, nothing to learn
 
 
 def test_night_needs_skip_outlets_shut_at_night():
-    chosen, _, _ = _choose_one(0b0001, [5.0, 0.0, 1.0, 0.0], night=True)
+    chosen, _ = _choose_one(0b0001, [5.0, 0.0, 1.0, 0.0], night=True)
     assert chosen == 12  # knows only the nearest, shut at night: searches for the best open one
 
 
 def test_nothing_in_reach_is_unreachable():
-    chosen, reachable, _ = _choose_one(0b1111, [0.0, 0.0, 0.0, 0.0])
-    assert chosen == -1 and not reachable
+    chosen, bits = _choose_one(0b1111, [0.0, 0.0, 0.0, 0.0])
+    assert chosen == -1 and bits == 0b1111  # nothing chosen, nothing learnt
 
 
 def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fee=0, outlet_category=None):
