@@ -22,8 +22,8 @@ import pandas as pd
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim import accounts, demand, entry, kernels, labour, metrics
 from sim.catalogue import Catalogue, load_catalogue
-from sim.fastrng import pack_alias, seed_state
 from sim.city import City, build_city
+from sim.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
 from sim.ledger import Ledger
 from sim.merchants import Merchants
