@@ -117,7 +117,7 @@ def _gig_pay(model: LifeCircleModel) -> None:
     tasks = model.streams["gig"].poisson(model.scenario.economy.gig_tasks_per_month, size=len(free))
     pay = tasks * model.catalogue.money["gig_task"]
     lever = model.levers.get("flexible_employment")
-    if lever is not None and lever.acting:
+    if lever is not None:  # extra tasks while it acts; the trained keep their pay gain after it ends
         pay = lever.gig_pay(model, free, pay)
     pay = pay.astype(np.int64)
     model.ledger.transfer("gig_clients", (RESIDENT, free), pay, "gig")

@@ -37,8 +37,10 @@ class FlexibleEmployment(Lever):
             pop.trained[new] = True
 
     def gig_pay(self, model, freelancers: np.ndarray, pay: np.ndarray) -> np.ndarray:
-        """Monthly gig pay (fen) of ``freelancers`` with the lever's extra tasks and training."""
-        task = model.catalogue.money["gig_task"]
-        extra = self.rng.poisson(self.strength_now * self.config.extra_tasks_per_month, size=len(freelancers)) * task
+        """Monthly gig pay (fen) of ``freelancers``: the lever's extra tasks while it acts, and the
+        trained freelancers' higher pay per task, which they keep after the lever ends."""
+        if self.acting:
+            task = model.catalogue.money["gig_task"]
+            pay = pay + self.rng.poisson(self.strength_now * self.config.extra_tasks_per_month, size=len(freelancers)) * task
         gain = np.where(model.population.trained[freelancers], 1 + self.config.training_pay_gain, 1.0)
-        return np.round((pay + extra) * gain)
+        return np.round(pay * gain)
