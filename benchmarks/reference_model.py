@@ -69,6 +69,7 @@ class Merchant(mesa.Agent):
         self.cash = cash
         self.open = True
         self.visits_today = 0
+        self.wanted_today = 0
         self.load_yesterday = 0.0
         self.attraction = 1.0
         self.revenue_month = 0
@@ -76,10 +77,12 @@ class Merchant(mesa.Agent):
         self.months_losing = 0
 
     def start_day(self) -> None:
-        """Yesterday's load sets today's crowding; price and crowding set the attraction."""
+        """Yesterday's load (visits wanted over capacity) sets today's crowding; price and crowding
+        set the attraction."""
         econ = self.model.scenario.economy
-        self.load_yesterday = self.visits_today / self.capacity if self.capacity > 0 else 0.0
+        self.load_yesterday = self.wanted_today / self.capacity if self.capacity > 0 else 0.0
         self.visits_today = 0
+        self.wanted_today = 0
         typical = max(self.model.catalogue.spend_fen[self.category], 1)
         utility = (-econ.price_weight * (self.price / typical - 1)
                    - econ.crowding_weight * min(self.load_yesterday, 2.0))
@@ -89,6 +92,7 @@ class Merchant(mesa.Agent):
         """Serve one visit if the resident can pay and there is room; returns the outcome."""
         if resident.cash < self.price:
             return "unmet_money"
+        self.wanted_today += 1
         if self.visits_today >= self.capacity:
             return "unmet_capacity"
         resident.cash -= self.price

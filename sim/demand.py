@@ -12,7 +12,9 @@ Mechanism (one simulated day):
 3. **Choice.** A resident weighs the ``k`` nearest outlets of the category that lie within
    ``max_walk_minutes`` at *their own* walk speed and that they *know of*, with multinomial-logit
    weights ``exp(-walk_minute_weight * minutes - price_weight * (price/typical - 1)
-   - crowding_weight * yesterday's load)``. A resident who knows none of the reachable outlets
+   - crowding_weight * min(yesterday's load, 2))``, the load being the visits the outlet was
+   wanted for yesterday over its capacity (above 1 when it turned people away). A resident who
+   knows none of the reachable outlets
    searches and finds the best one (and knows it from then on). Night needs consider only outlets
    open at night.
 4. **Online orders** (platform lever): a share of needs is ordered online, and needs with no
@@ -234,6 +236,9 @@ def serve_day(model: LifeCircleModel) -> None:
     fee = platform.order_surcharge(model) if any_delivered else 0
     kernels.want_visits(E, res, chosen, served, delivered, any_delivered, fee, mer.price,
                         ledger.resident_cash, buf.visit, ob.demand, buf.outcome)
+    # Crowding reads the visits wanted (served or turned away), so excess demand is visible.
+    np.divide(ob.demand, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
+    mer.wanted_month += ob.demand
     walk_paid, parcel_paid = kernels.settle_visits(
         seed_state(model.streams["capacity"]), E, res, chosen, served, delivered, any_delivered,
         mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
@@ -246,7 +251,6 @@ def serve_day(model: LifeCircleModel) -> None:
     mer.visits_today[:] = ob.visits
     mer.visits_month += ob.visits
     mer.revenue_month += ob.takings
-    np.divide(ob.visits, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
 
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
     care, places = model.care_category, int(model.volunteer_visits_left)

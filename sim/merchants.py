@@ -34,7 +34,8 @@ _SPEC: dict[str, tuple[type, object]] = {
     "profit_last": (np.int64, 0),       # fen profit of the last complete month
     "visits_today": (np.int32, 0),
     "visits_month": (np.int64, 0),
-    "load_yesterday": (np.float32, 0.0),  # visits / capacity yesterday (crowding)
+    "wanted_month": (np.int64, 0),      # visits wanted this month (served or turned away at capacity)
+    "load_yesterday": (np.float32, 0.0),  # visits wanted / capacity yesterday (crowding; > 1 when full)
 }
 
 
@@ -65,6 +66,7 @@ class Merchants:
     profit_last: np.ndarray
     visits_today: np.ndarray
     visits_month: np.ndarray
+    wanted_month: np.ndarray
     load_yesterday: np.ndarray
 
     @classmethod

@@ -190,6 +190,7 @@ class LifeCircleModel(mesa.Model):
         """Zero the merchants' monthly takings once the month's indicators are collected."""
         self.merchants.revenue_month[:] = 0
         self.merchants.visits_month[:] = 0
+        self.merchants.wanted_month[:] = 0
 
     def collect(self) -> dict[str, float]:
         """Evaluate the scenario's indicators now, record them, and start a new tally period."""

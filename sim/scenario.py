@@ -123,7 +123,8 @@ class EconomyConfig(_Strict):
     price_weight: float = Field(3.0, ge=0.0, le=50.0)
     """Disutility of a price 100 % above the category's typical spend (logit units)."""
     crowding_weight: float = Field(1.5, ge=0.0, le=50.0)
-    """Disutility of an outlet that was full yesterday (logit units at 100 % of capacity)."""
+    """Disutility of yesterday's crowding, logit units per unit of load (visits wanted over capacity,
+    capped at 2): an outlet exactly full costs this much, one wanted by twice its capacity twice this."""
     initial_knowledge: float = Field(0.6, ge=0.0, le=1.0)
     """Probability a resident knows each nearby outlet at the start (beyond the nearest one)."""
     discovery_per_month: float = Field(0.05, ge=0.0, le=1.0)

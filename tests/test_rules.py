@@ -42,3 +42,17 @@ def test_training_pay_gain_persists_after_the_flexible_employment_lever_ends():
     # Gig pay is the only income of a freelancer here (no platform): tasks x pay per task x gain.
     ratio = pop.income_last[trained].mean() / pop.income_last[untrained].mean()
     assert ratio == pytest.approx(1.2, abs=0.04)
+
+
+def test_crowding_counts_attempted_visits_so_excess_demand_is_seen():
+    model = LifeCircleModel(scenario=small_scenario(), seed=2, create_agents=False)
+    mer = model.merchants
+    busy = int(np.argmax(np.where(mer.open, mer.capacity, 0)))
+    mer.capacity[busy] = 2  # far below the visits it draws
+    model.step()
+    assert mer.visits_today[busy] == 2
+    # Yesterday's load is what residents weigh: wanted visits over capacity, capped at 2 in choice.
+    assert mer.load_yesterday[busy] > 5
+    assert model.outlet_attraction()[0][busy] == pytest.approx(
+        np.exp(-model.scenario.economy.price_weight * (mer.price[busy] / model.catalogue.spend_fen[mer.category[busy]] - 1)
+               - model.scenario.economy.crowding_weight * 2.0), rel=1e-5)
