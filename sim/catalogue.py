@@ -22,7 +22,7 @@ _CATEGORY_KEYS = {
     "group": str, "tier_minutes": (int, float), "visits_per_day": (int, float),
     "elderly_factor": (int, float), "spend_cny": (int, float), "cogs_share": (int, float),
     "capacity": int, "staff": int, "area_m2": (int, float), "per_10k": (int, float),
-    "night_share": (int, float), "osm": list,
+    "night_share": (int, float), "deliverable": bool, "osm": list,
 }
 _MONEY_KEYS = (
     "shop_wage_cny_month", "outside_wage_cny_month", "pension_cny_month", "unemployment_benefit_cny_month", "rent_cny_m2_month",
@@ -47,6 +47,7 @@ class Catalogue:
         area_m2: Floor area per outlet, square metres.
         per_10k: Outlets per 10,000 residents in a typical district.
         night_share: Share of needs arising at night.
+        deliverable: True where the online platform can deliver the service.
         osm_tags: OpenStreetMap ``key=value`` tags mapped to each category.
         money: Money values in fen (``shop_wage``, ``pension`` ...; see the data file).
         source: Where the catalogue was read from.
@@ -64,6 +65,7 @@ class Catalogue:
     area_m2: np.ndarray
     per_10k: np.ndarray
     night_share: np.ndarray
+    deliverable: np.ndarray
     osm_tags: tuple[tuple[str, ...], ...]
     money: dict[str, int]
     source: str
@@ -125,7 +127,7 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
         for key, kind in _CATEGORY_KEYS.items():
             if key not in spec:
                 raise ScenarioError(f"{source}: categories.{name} lacks key '{key}'")
-            if not isinstance(spec[key], kind) or isinstance(spec[key], bool):
+            if not isinstance(spec[key], kind) or (isinstance(spec[key], bool) and kind is not bool):
                 raise ScenarioError(
                     f"{source}: key 'categories.{name}.{key}' = {spec[key]!r}: allowed: {kind}"
                 )
@@ -170,6 +172,7 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
         area_m2=col("area_m2", np.float64),
         per_10k=col("per_10k", np.float64),
         night_share=col("night_share", np.float64),
+        deliverable=col("deliverable", np.bool_),
         osm_tags=tuple(tuple(r[1]["osm"]) for r in rows),
         money=money,
         source=source,

@@ -202,21 +202,24 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
 
 @njit(cache=True, nogil=True)
 def route_orders(state, E, res, cats, night, served, chosen, delivered, home, online_share,
-                 delivery_outlet, n_nodes, outlet_night):  # pragma: no cover - compiled
-    """Online orders (platform lever): a need with an outlet in walking range is ordered online
-    from that outlet with ``online_share``; a need with none is ordered from the nearest outlet
-    within the delivery radius (``delivery_outlet[c * n_nodes + home]``, -1: none), which must be
-    open at night for a night need. Sets ``delivered`` (and ``chosen`` for the latter).
+                 deliverable, delivery_outlet, n_nodes, k, outlet_night, outlet_load):  # pragma: no cover - compiled
+    """Online orders (platform lever), for needs of ``deliverable`` categories only: a need with an
+    outlet in walking range is ordered online from that outlet with ``online_share``; a need with
+    none is ordered from the nearest of the ``k`` nearest outlets within the delivery radius
+    (``delivery_outlet[(c * n_nodes + home) * k + rank]``, -1: none) that was not full yesterday
+    (``outlet_load`` < 1; the nearest if all were) and, for a night need, is open at night. Sets
+    ``delivered`` (and ``chosen`` for the latter).
 
     Returns:
         The number of needs delivered.
     """
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     un = np.uint64(n_nodes)
+    uk = np.uint64(k)
     count = 0
     for e in range(E):
         delivered[e] = False
-        if served[e]:
+        if served[e] or not deliverable[np.uint64(cats[e])]:
             continue
         if chosen[e] >= 0:
             x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
@@ -224,9 +227,21 @@ def route_orders(state, E, res, cats, night, served, chosen, delivered, home, on
                 delivered[e] = True
                 count += 1
             continue
-        o = delivery_outlet[np.uint64(cats[e]) * un + np.uint64(home[np.uint64(res[e])])]
-        if o >= 0 and (not night[e] or outlet_night[np.uint64(o)]):
-            chosen[e] = o
+        row = (np.uint64(cats[e]) * un + np.uint64(home[np.uint64(res[e])])) * uk
+        pick = -1
+        for r in range(k):
+            o = delivery_outlet[row + np.uint64(r)]
+            if o < 0:
+                break
+            if night[e] and not outlet_night[np.uint64(o)]:
+                continue
+            if pick < 0:
+                pick = o
+            if outlet_load[np.uint64(o)] < 1.0:
+                pick = o
+                break
+        if pick >= 0:
+            chosen[e] = pick
             delivered[e] = True
             count += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3

@@ -245,14 +245,20 @@ def mean_walk_minutes(model: LifeCircleModel) -> float:
 
 @indicator("effective_coverage_15", "access", "share")
 def effective_coverage_15(model: LifeCircleModel) -> float:
-    """Basic coverage counting delivery: a category counts if within 15 minutes on foot or, while
-    the platform acts, within its delivery radius."""
+    """Basic coverage counting delivery: a basic category counts if an outlet is within 15 minutes
+    on foot or, while the platform acts and the service can be delivered (catalogue
+    ``deliverable``), if one of the outlets the platform would send the order to (within its
+    delivery radius) had spare capacity over the period (visits wanted below capacity x days)."""
     g = home_groups(model)
-    covered = group_minutes(model)[:, model.catalogue.basic_ids] <= 15.0
+    basic = model.catalogue.basic_ids
+    covered = group_minutes(model)[:, basic] <= 15.0
     platform = model.levers.get("platform")
     if platform is not None and platform.acting:
-        deliverable = (platform.delivery.outlet[model.catalogue.basic_ids][:, g.node, 0] >= 0).T
-        covered |= deliverable
+        mer = model.merchants
+        spare = np.append(mer.wanted_month < mer.capacity.astype(np.int64) * max(model.tally.days, 1), False)
+        for j, c in enumerate(basic):
+            if model.catalogue.deliverable[c]:
+                covered[:, j] |= spare[platform.delivery.outlet[c][g.node]].any(axis=1)  # -1 reads False
     return _weighted_mean(covered.all(axis=1).astype(np.float64), g.size)
 
 

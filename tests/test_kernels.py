@@ -297,32 +297,40 @@ def test_lockers_and_vending_points_meet_needs_within_reach():
 
 
 def test_online_orders_route_beyond_walking_range_and_pay_merchant_platform_and_courier():
-    # Needs: 0 walkable (ordered online at share 1), 1 out of range by day (nearest deliverable
-    # outlet 7), 2 out of range at night (outlet 7 shut at night), 3 already served.
-    res = np.array([0, 1, 2, 3], dtype=np.int32)
-    cats = np.zeros(4, dtype=np.int32)
-    night = np.array([False, False, True, False])
-    served = np.array([False, False, False, True])
-    chosen = np.array([5, -1, -1, -1], dtype=np.int32)
-    delivered = np.zeros(4, dtype=bool)
-    home = np.zeros(4, dtype=np.int32)
-    n = kernels.route_orders(fastrng.seed_state(np.random.default_rng(0)), 4, res, cats, night, served, chosen,
-                             delivered, home, 1.0, np.array([7], np.int32), 1, np.zeros(8, bool))
-    assert n == 2 and delivered.tolist() == [True, True, False, False] and chosen.tolist() == [5, 7, -1, -1]
+    # Needs: 0 walkable (ordered online at share 1); 1 out of range by day: the nearest outlet within
+    # the radius (7) was full yesterday, the next (6) was not; 2 out of range at night: 6 is shut at
+    # night, so the full 7; 3 already served; 4 and 5 of category 1, which cannot be delivered.
+    res = np.arange(6, dtype=np.int32)
+    cats = np.array([0, 0, 0, 0, 1, 1], dtype=np.int32)
+    night = np.array([False, False, True, False, False, False])
+    served = np.array([False, False, False, True, False, False])
+    chosen = np.array([5, -1, -1, -1, -1, 5], dtype=np.int32)
+    delivered = np.zeros(6, dtype=bool)
+    home = np.zeros(6, dtype=np.int32)
+    deliverable = np.array([True, False])
+    table = np.array([[[7, 6]], [[6, -1]]], dtype=np.int32)  # (categories, nodes, k)
+    outlet_night = np.zeros(8, bool)
+    outlet_night[7] = True
+    load = np.zeros(8, np.float32)
+    load[7] = 1.0
+    n = kernels.route_orders(fastrng.seed_state(np.random.default_rng(0)), 6, res, cats, night, served, chosen,
+                             delivered, home, 1.0, deliverable, table.reshape(-1), 1, 2, outlet_night, load)
+    assert n == 3 and delivered.tolist() == [True, True, True, False, False, False]
+    assert chosen.tolist() == [5, 6, 7, -1, -1, 5]
 
     price = np.zeros(8, np.int64)
-    price[5], price[7] = 1000, 2005
-    cash = np.full(4, 10_000, np.int64)
+    price[5], price[6] = 1000, 2005
+    cash = np.full(6, 10_000, np.int64)
     mcash, revenue = np.zeros(8, np.int64), np.zeros(8, np.int64)
-    income = np.zeros(4, np.int64)
-    met = np.zeros(1, np.int64)
-    visit = np.array([True, True, False, False])
+    income = np.zeros(6, np.int64)
+    met = np.zeros(2, np.int64)
+    visit = np.array([True, True, False, False, False, False])
     freelancer = np.array([3])
-    out = kernels.settle_orders(fastrng.seed_state(np.random.default_rng(0)), 4, res, cats, chosen, visit, delivered,
+    out = kernels.settle_orders(fastrng.seed_state(np.random.default_rng(0)), 6, res, cats, chosen, visit, delivered,
                                 price, 0.1, 300, 200, freelancer, cash, mcash, revenue, income, met)
     # Commission rounds half to even: 100 and 200 (200.5). Each order costs price + 500 in fees.
     assert out == (900 + 1805, 100 + 200 + 2 * 200, 600, 0)
-    assert mcash[5] == revenue[5] == 900 and mcash[7] == revenue[7] == 1805
-    assert cash.tolist() == [10_000 - 1500, 10_000 - 2505, 10_000, 10_000 + 600] and income[3] == 600
-    assert met[0] == 2
-    assert cash.sum() + mcash.sum() + out[1] == 4 * 10_000  # the platform's share left the residents
+    assert mcash[5] == revenue[5] == 900 and mcash[6] == revenue[6] == 1805
+    assert cash.tolist() == [10_000 - 1500, 10_000 - 2505, 10_000, 10_000 + 600, 10_000, 10_000] and income[3] == 600
+    assert met.tolist() == [2, 0]
+    assert cash.sum() + mcash.sum() + out[1] == 6 * 10_000  # the platform's share left the residents

@@ -2,8 +2,9 @@
 
 While the lever acts, a share ``strength x online_share`` of the needs that could be walked to is
 ordered online from the outlet the resident would have chosen, and needs with no outlet in walking
-range are ordered from the nearest outlet within ``delivery_radius_m`` (open at night for night
-needs). The resident pays the price plus the delivery fee; the merchant receives the price less
+range are ordered from the nearest outlet within ``delivery_radius_m`` that was not full yesterday
+(open at night for night needs) -- for services that can be delivered only (the catalogue's
+``deliverable``: goods, meals, medicine, home services; not a haircut or a parcel pick-up). The resident pays the price plus the delivery fee; the merchant receives the price less
 the ``commission``; the platform keeps the commission and ``1 - courier_share`` of the fee; a
 freelancer picked at random delivers and earns ``courier_share`` of the fee. Orders count
 against the outlet's capacity, so its catchment grows beyond its walkers.
@@ -21,6 +22,10 @@ from sim.population import FREELANCER
 from sim.walk import OutletReach
 
 
+DELIVERY_CANDIDATES = 4
+"""Outlets within the delivery radius an order beyond walking range may go to, nearest first."""
+
+
 class Platform(Lever):
     name = "platform"
     measure = "supply-demand integration platform (online + offline)"
@@ -29,8 +34,8 @@ class Platform(Lever):
 
     def __init__(self, config, model) -> None:  # noqa: ANN001 - as Lever
         super().__init__(config, model)
-        # Nearest outlet within the delivery radius; filled as outlets open (on_reach_changed).
-        self.delivery = OutletReach(model.city.graph, model.catalogue.n, 1, config.delivery_radius_m)
+        # Nearest outlets within the delivery radius; filled as outlets open (on_reach_changed).
+        self.delivery = OutletReach(model.city.graph, model.catalogue.n, DELIVERY_CANDIDATES, config.delivery_radius_m)
         self._known: set[int] = set()
 
     def on_reach_changed(self, categories: np.ndarray) -> None:
@@ -54,8 +59,9 @@ class Platform(Lever):
         n_nodes = self.delivery.outlet.shape[1]
         count = kernels.route_orders(
             seed_state(self.rng), len(res), res, cats, night, served, chosen, delivered, model.population.home,
-            self.strength_now * self.config.online_share, self.delivery.outlet.reshape(-1), n_nodes,
-            model.merchants.night)
+            self.strength_now * self.config.online_share, model.catalogue.deliverable,
+            self.delivery.outlet.reshape(-1), n_nodes, self.delivery.k, model.merchants.night,
+            model.merchants.load_yesterday)
         return count > 0
 
     def order_surcharge(self, model) -> int:

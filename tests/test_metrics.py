@@ -1,0 +1,58 @@
+"""Indicators whose definitions were once wrong (issue 10), checked against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import metrics
+from sim.model import LifeCircleModel
+from tests.conftest import small_scenario
+
+
+def _platform_model(**updates) -> LifeCircleModel:
+    scenario = small_scenario(**{"levers.platform.enabled": True, "levers.platform.delivery_radius_m": 50_000.0,
+                                 "population.residents": 3000, **updates})
+    model = LifeCircleModel(scenario=scenario, seed=4, create_agents=False)
+    model.run_for(31)  # one month: the first collection
+    assert model.levers.get("platform").acting
+    return model
+
+
+def _walk_covered(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
+    """(G,) home groups with every category in ``categories`` within 15 minutes on foot."""
+    return (metrics.group_minutes(model)[:, categories] <= 15.0).all(axis=1)
+
+
+def test_effective_coverage_counts_delivery_only_for_deliverable_categories():
+    model = _platform_model()
+    cat = model.catalogue
+    basic = cat.basic_ids
+    assert cat.deliverable[basic].any() and not cat.deliverable[basic].all()
+    g = metrics.home_groups(model)
+    on_foot_only = basic[~cat.deliverable[basic]]  # a haircut or a parcel pick-up is not delivered
+    expected = float(g.size @ _walk_covered(model, on_foot_only) / g.size.sum())
+    value = metrics.compute(model, ["effective_coverage_15"])["effective_coverage_15"]
+    # Every deliverable category has an outlet with spare capacity within the (city-wide) radius.
+    assert value == pytest.approx(expected)
+    assert metrics.compute(model, ["basic_coverage_15"])["basic_coverage_15"] <= value < 1.0
+
+
+def test_effective_coverage_needs_an_outlet_with_spare_capacity():
+    model = _platform_model()
+    model.run_for(5)
+    mer = model.merchants
+    days = model.tally.days
+    assert days == 5
+    mer.wanted_month[:] = mer.capacity.astype(np.int64) * days  # every outlet was full all period
+    values = metrics.compute(model, ["effective_coverage_15", "basic_coverage_15"])
+    assert values["effective_coverage_15"] == pytest.approx(values["basic_coverage_15"])
+
+
+def test_platform_takes_no_orders_for_services_that_cannot_be_delivered():
+    model = _platform_model(**{"levers.platform.online_share": 1.0})
+    model.run_for(20)
+    delivered = model.tally.needs["met_delivery"]
+    cat = model.catalogue
+    assert delivered[cat.deliverable].sum() > 0
+    assert delivered[~cat.deliverable].sum() == 0
