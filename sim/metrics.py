@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sim.model import LifeCircleModel
 
 WALK_CAP_MINUTES = 60.0  # walks longer than this count as 60 in means (no outlet at all: 60)
+TIERS = (5, 10, 15)  # the life circles of GB 50180-2018 and the national guide, minutes on foot
 
 
 @dataclass(frozen=True)
@@ -121,21 +122,28 @@ def group_minutes(model: LifeCircleModel) -> np.ndarray:
     Computed once per state of the nearest-outlet table (``model.nearest_version``) and shared by
     the indicators of one collection.
     """
+    return _minutes_tables(model)["minutes"]
+
+
+def _minutes_tables(model: LifeCircleModel) -> dict[str, np.ndarray]:
+    """The (G, C) minutes table and, derived from it, per home group: ``farthest.<T>``, the walk to
+    the farthest of the nearest outlets of the basic categories whose tier is at most T minutes
+    (T = 5, 10, 15), and ``within_tier``, whether every basic category is within its own tier."""
     key = (model.nearest_version, id(model.nearest_m))
     cached = _MINUTES_CACHE.get(model)
     if cached is None or cached[0] != key:
         g = home_groups(model)
         table = model.nearest_m[g.node] / model.speeds[g.speed_class][:, None]
-        farthest_basic = table[:, model.catalogue.basic_ids].max(axis=1) if len(model.catalogue.basic_ids) else np.zeros(len(g.node))
-        cached = (key, table, farthest_basic)
+        cat = model.catalogue
+        basic = cat.basic_ids
+        tables = {"minutes": table,
+                  "within_tier": (table[:, basic] <= cat.tier_minutes[basic]).all(axis=1)}
+        for tier in TIERS:
+            members = basic[cat.tier_minutes[basic] <= tier]
+            tables[f"farthest.{tier}"] = table[:, members].max(axis=1) if len(members) else np.zeros(len(g.node))
+        cached = (key, tables)
         _MINUTES_CACHE[model] = cached
     return cached[1]
-
-
-def _farthest_basic(model: LifeCircleModel) -> np.ndarray:
-    """(G,) minutes to the farthest of the basic categories' nearest outlets."""
-    group_minutes(model)
-    return _MINUTES_CACHE[model][2]
 
 
 def walk_minutes(model: LifeCircleModel, categories: np.ndarray) -> np.ndarray:
@@ -151,9 +159,21 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
 def basic_coverage(model: LifeCircleModel, minutes: float, mask: np.ndarray | None = None,
                    group_mask: np.ndarray | None = None) -> float:
     """Share of residents (in ``mask``, per resident, or ``group_mask``, per home group) with every
-    basic-guarantee category within ``minutes``."""
+    basic-guarantee category of the ``minutes`` circle within ``minutes`` on foot.
+
+    The ``minutes`` circle holds the basic categories whose tier (catalogue ``tier_minutes``) is at
+    most ``minutes``: the 5-minute circle the convenience store and the parcel point, the 10-minute
+    circle those and the 8/10-minute services, the 15-minute circle every basic category.
+    ``minutes`` must be one of the tiers (5, 10, 15).
+    """
+    if minutes not in TIERS:
+        raise ValueError(f"basic_coverage: minutes = {minutes!r}; allowed: {TIERS}")
     g = home_groups(model)
-    covered = _farthest_basic(model) <= minutes
+    covered = _minutes_tables(model)[f"farthest.{int(minutes)}"] <= minutes
+    return _group_share(g, covered, mask, group_mask)
+
+
+def _group_share(g: HomeGroups, covered: np.ndarray, mask: np.ndarray | None, group_mask: np.ndarray | None) -> float:
     if mask is not None:
         size = np.bincount(g.of_resident[mask], minlength=len(g.size))
     else:
@@ -188,12 +208,20 @@ def _met(model: LifeCircleModel) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- access
 
-for _minutes in (5, 10, 15):
-    def _cov(model: LifeCircleModel, _m: float = float(_minutes)) -> float:
+for _minutes in TIERS:
+    def _cov(model: LifeCircleModel, _m: int = _minutes) -> float:
         return basic_coverage(model, _m)
 
-    _cov.__doc__ = f"Share of residents with every basic-guarantee category within {_minutes} minutes on foot (own walk speed)."
+    _cov.__doc__ = (f"Share of residents with every basic-guarantee category of the {_minutes}-minute circle (tier "
+                    f"<= {_minutes} minutes in the catalogue) within {_minutes} minutes on foot (own walk speed).")
     indicator(f"basic_coverage_{_minutes}", "access", "share")(_cov)
+
+
+@indicator("basic_coverage_tiered", "access", "share")
+def basic_coverage_tiered(model: LifeCircleModel) -> float:
+    """Share of residents with every basic-guarantee category within its own tier (5, 10 or 15
+    minutes on foot, catalogue ``tier_minutes``): the national guide's standard in one number."""
+    return _group_share(home_groups(model), _minutes_tables(model)["within_tier"], None, None)
 
 
 @indicator("basic_coverage_15_elderly", "access", "share")

@@ -28,6 +28,7 @@ SCORECARD: tuple[tuple[str, float | None, str], ...] = (
     ("basic_coverage_15", 0.90, ">="),
     ("basic_coverage_10", None, ">="),
     ("basic_coverage_5", None, ">="),
+    ("basic_coverage_tiered", None, ">="),
     ("basic_coverage_15_elderly", 0.90, ">="),
     ("basic_coverage_15_disabled", 0.90, ">="),
     ("mean_walk_minutes", 10.0, "<="),

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from sim.catalogue import load_catalogue
 from sim.city import GridCity, edges_to_graph
-from sim.metrics import basic_coverage, walk_minutes
+from sim.metrics import basic_coverage, compute, walk_minutes
 from sim.model import LifeCircleModel
 from sim.population import EMPLOYED
 from sim.walk import OutletReach, nearest_distance, reach_of
@@ -180,6 +181,39 @@ def test_coverage_and_walk_minutes_match_hand_computation():
     # The agent view says the same as the arrays.
     someone = next(a for a in model.resident_agents.values() if a.home == 19)
     assert someone.walk_minutes_to("pharmacy") == pytest.approx(700.0 / someone.walk_speed_m_per_min)
+
+
+def test_coverage_tiers_follow_each_category_s_own_tier():
+    # 5-minute categories (convenience store, parcel point) at node 0; every other category at node
+    # 4 (400 m east). Residents at node 0 (0 m / 400 m) and node 3 (300 m / 100 m); adults only.
+    cat = load_catalogue()
+    five = [c for c in range(cat.n) if cat.tier_minutes[c] <= 5]
+    assert {cat.names[c] for c in five} == {"convenience_store", "parcel_point"}
+    placed = {c: ([0] if c in five else [4]) for c in range(cat.n)}
+    scenario = small_scenario(**{"population.residents": 400, "population.disabled_share": 0.0,
+                                 "population.elderly_share": 0.0})
+    city = PlacedGrid(placed, [0, 3], blocks_x=4, blocks_y=3, block_m=100.0, commercial_share=1.0,
+                      old_block_share=0.0, rng=np.random.default_rng(0))
+    model = LifeCircleModel(scenario=scenario, city=city)
+    at_0 = float(np.mean(model.population.home == 0))
+    assert 0.3 < at_0 < 0.7
+    # 5 minutes (300 m): only the 5-minute tier counts -- both homes reach node 0.
+    assert basic_coverage(model, 5.0) == pytest.approx(1.0)
+    # 10 minutes (600 m): tiers 5 and 10 -- node 0 reaches node 4 (400 m), node 3 too (100 m).
+    assert basic_coverage(model, 10.0) == pytest.approx(1.0)
+    # Each category within its own tier: node 0 has the 10-minute categories at 400 m (6.7 min,
+    # within 10) but node 3 has node 0's convenience store 300 m away (5 min: just within).
+    values = compute(model, ["basic_coverage_tiered"])
+    assert values["basic_coverage_tiered"] == pytest.approx(1.0)
+    # The 5-minute categories 400 m from node 0 (6.7 minutes) and 100 m from node 3, the others at 0.
+    model3 = LifeCircleModel(scenario=scenario, city=PlacedGrid(
+        {c: ([4] if c in five else [0]) for c in range(cat.n)}, [0, 3], blocks_x=4, blocks_y=3, block_m=100.0,
+        commercial_share=1.0, old_block_share=0.0, rng=np.random.default_rng(0)))
+    at_0 = float(np.mean(model3.population.home == 0))
+    assert basic_coverage(model3, 5.0) == pytest.approx(1 - at_0)
+    assert compute(model3, ["basic_coverage_tiered"])["basic_coverage_tiered"] == pytest.approx(1 - at_0)
+    # 10 and 15 minutes: every home reaches everything (at most 400 m).
+    assert basic_coverage(model3, 10.0) == pytest.approx(1.0) == basic_coverage(model3, 15.0)
 
 
 def test_closing_an_outlet_updates_walk_times_incrementally():
