@@ -58,6 +58,8 @@ class LifeCircleModel(mesa.Model):
             scenario.economy.catalogue, base=scenario.resolve_path(".")
         )
         self.city: City = city if city is not None else build_city(scenario, self.streams["city"])
+        # This run's shop space: renovation adds to it; a city shared by several runs never changes.
+        self.commercial = np.array(self.city.commercial, dtype=bool, copy=True)
         self.days_total = _days_in(scenario.start_date, scenario.years)
         self.dates = np.array([scenario.start_date + dt.timedelta(days=d) for d in range(self.days_total + 1)])
         self.day = 0
@@ -249,7 +251,7 @@ class LifeCircleModel(mesa.Model):
 
     def shop_nodes(self) -> np.ndarray:
         """Nodes with shop space for new outlets (renovation adds some)."""
-        return np.flatnonzero(self.city.commercial)
+        return np.flatnonzero(self.commercial)
 
     def outlet_attraction(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-outlet choice factors for day and night needs (0 for an outlet that is shut)."""

@@ -316,3 +316,22 @@ def test_lockers_count_as_parcel_service_points():
     close_merchants(model, np.flatnonzero(mer.open & (mer.category == c)))  # every parcel point closes
     assert np.array_equal(model.nearest_m[:, c], lever.locker_m)  # ... the lockers still serve
     assert compute(model, ["coverage_15"])["coverage_15.parcel_point"] > 0.5
+
+
+def test_renovation_never_changes_a_city_that_runs_share():
+    from sim.city import build_city
+
+    scenario = load_scenario(BASELINE, updates={**TINY, "years": 0.5})
+    city = build_city(scenario, np.random.default_rng(7))
+    shop_space = city.commercial.copy()
+    alone = LifeCircleModel(scenario=scenario, seed=3, city=build_city(scenario, np.random.default_rng(7)),
+                            create_agents=False)
+    alone.run_for(alone.days_total)
+    renovating = LifeCircleModel(scenario=scenario.with_updates(_on("renovation", months=[1, 2], sites_per_round=9)),
+                                 seed=3, city=city, create_agents=False)
+    renovating.run_for(renovating.days_total)
+    assert renovating.shop_nodes().size > np.flatnonzero(shop_space).size  # it did add shop space ...
+    assert np.array_equal(city.commercial, shop_space)                     # ... to its own copy
+    after = LifeCircleModel(scenario=scenario, seed=3, city=city, create_agents=False)
+    after.run_for(after.days_total)
+    pd.testing.assert_frame_equal(after.timeseries(), alone.timeseries())

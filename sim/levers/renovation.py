@@ -53,7 +53,7 @@ class Renovation(Lever):
             return
         worst = old[np.argsort(served[old], kind="stable")][: self.config.sites_per_round]
         self.renovated[worst] = True
-        model.city.commercial[worst] = True
+        model.commercial[worst] = True  # the run's own shop space, not the (shared) city's
         tendered: set[int] = set()
         for node in worst:
             missing = basic[~within[node]]
