@@ -433,7 +433,9 @@ def income_gini(model: LifeCircleModel) -> float:
 
 @indicator("income_mean_by_group", "income", "CNY per month", family=True)
 def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
-    """Mean income last month by group: elderly, disabled, graduates, freelancers, others."""
+    """Mean income in the last complete month by group, CNY per resident: ``elderly`` (retirement
+    age), ``disabled``, ``graduates`` (recent graduates) and ``working_age`` (below retirement age).
+    Groups overlap; a group with no members is nan."""
     pop, inc = model.population, _income(model)
     groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
               "working_age": ~pop.elderly}

@@ -27,7 +27,7 @@ from sim.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
 from sim.ledger import Ledger
 from sim.merchants import Merchants
-from sim.population import FREELANCER, RETIRED, Population, build_population, speed_table
+from sim.population import FREELANCER, RETIRED, Population, build_population, renew_graduates, speed_table
 from sim.scenario import Scenario
 from sim.streams import Streams
 from sim.tally import Tally
@@ -179,6 +179,8 @@ class LifeCircleModel(mesa.Model):
     def _month_end(self) -> None:
         accounts.pay_month(self, accounts.work_days_through(self.dates[self.day]))
         labour.month_labour(self)
+        renew_graduates(self.population, self.month + 1, self.scenario.population.graduate_share,
+                        self.streams["graduates"])
         self._learn_by_word_of_mouth()
         self.roll_unmet()
         self.month += 1

@@ -42,7 +42,8 @@ class Population:
         age: Age in years.
         elderly: Age >= retirement age.
         disabled: Has a disability.
-        graduate: Graduated in the last three years.
+        graduated_month: Model month in which the resident graduated, for recent graduates (in the
+            last ``GRADUATE_MONTHS``); -1 for everyone else. ``graduate`` is derived from it.
         speed_class: 0 adult, 1 elderly, 2 disabled, 3 elderly and disabled.
         status: Labour status code (``EMPLOYED`` ...).
         employer: Merchant id for local jobs, ``OUTSIDE_JOB``, or ``NO_JOB``.
@@ -60,7 +61,7 @@ class Population:
     age: np.ndarray
     elderly: np.ndarray
     disabled: np.ndarray
-    graduate: np.ndarray
+    graduated_month: np.ndarray
     speed_class: np.ndarray
     status: np.ndarray
     employer: np.ndarray
@@ -81,6 +82,36 @@ class Population:
     def working_age(self) -> np.ndarray:
         """Mask of residents below retirement age."""
         return ~self.elderly
+
+    @property
+    def graduate(self) -> np.ndarray:
+        """Mask of recent graduates (graduated in the last ``GRADUATE_MONTHS`` months)."""
+        return self.graduated_month != NOT_GRADUATE
+
+
+GRADUATE_MONTHS = 36
+"""A resident counts as a recent graduate for three years after graduating (the window of China's
+employment and start-up support for graduates, e.g. MOHRSS start-up subsidies)."""
+NOT_GRADUATE = np.iinfo(np.int32).min
+GRADUATE_MAX_AGE = 28
+"""Residents up to this age may graduate (bachelor's at ~22, master's at ~25, PhD at ~28)."""
+
+
+def renew_graduates(pop: Population, month: int, share: float, rng: np.random.Generator) -> None:
+    """Month end: graduates of ``GRADUATE_MONTHS`` ago stop counting as recent graduates, and new
+    ones graduate, so the share of recent graduates stays at ``share`` of the residents.
+
+    Ages are fixed over a run (a stationary population), so new graduates are drawn from the
+    working-age residents up to ``GRADUATE_MAX_AGE`` who are not recent graduates (a newcomer like
+    the one who aged out); the inflow is Poisson with mean ``share x N / GRADUATE_MONTHS`` a month.
+    """
+    graduate = pop.graduate
+    expired = graduate & (month - pop.graduated_month >= GRADUATE_MONTHS)
+    pop.graduated_month[expired] = NOT_GRADUATE
+    pool = np.flatnonzero(~pop.graduate & ~pop.elderly & (pop.age <= GRADUATE_MAX_AGE) & (pop.owned < 0))
+    new = min(int(rng.poisson(share * pop.n / GRADUATE_MONTHS)), len(pool))
+    if new:
+        pop.graduated_month[rng.choice(pool, size=new, replace=False)] = month
 
 
 def speed_table(scenario: Scenario) -> np.ndarray:
@@ -117,7 +148,11 @@ def build_population(
         rng.integers(18, max(p.retirement_age, 19), size=n),
     ).astype(np.int16)
     disabled = rng.random(n) < p.disabled_share
-    graduate = (~elderly) & (age <= 28) & (rng.random(n) < p.graduate_share / 0.2)
+    # Recent graduates among the young: graduate_share of all residents, graduated in the last three
+    # years (uniformly over those months, so their flags do not all expire at once).
+    young = (~elderly) & (age <= GRADUATE_MAX_AGE)
+    graduate = young & (rng.random(n) < min(1.0, p.graduate_share * n / max(young.sum(), 1)))
+    graduated_month = np.where(graduate, -rng.integers(0, GRADUATE_MONTHS, size=n), NOT_GRADUATE).astype(np.int32)
     speed_class = (elderly.astype(np.int8) + 2 * disabled.astype(np.int8)).astype(np.int8)
     draw = rng.random(n)
     status = np.full(n, EMPLOYED, dtype=np.int8)
@@ -128,7 +163,7 @@ def build_population(
     knows = _initial_knowledge(n, catalogue.n, scenario.economy.choice_candidates,
                                scenario.economy.initial_knowledge, rng)
     return Population(
-        home=home, age=age, elderly=elderly, disabled=disabled, graduate=graduate,
+        home=home, age=age, elderly=elderly, disabled=disabled, graduated_month=graduated_month,
         speed_class=speed_class, status=status, employer=employer,
         owned=np.full(n, -1, dtype=np.int32), knows=knows,
         map_user=np.zeros(n, dtype=bool), volunteer=np.zeros(n, dtype=bool),

@@ -56,3 +56,21 @@ def test_crowding_counts_attempted_visits_so_excess_demand_is_seen():
     assert model.outlet_attraction()[0][busy] == pytest.approx(
         np.exp(-model.scenario.economy.price_weight * (mer.price[busy] / model.catalogue.spend_fen[mer.category[busy]] - 1)
                - model.scenario.economy.crowding_weight * 2.0), rel=1e-5)
+
+
+def test_recent_graduate_flag_expires_after_three_years_and_new_graduates_arrive():
+    scenario = small_scenario(**{"years": 4.0, "population.graduate_share": 0.05})
+    model = LifeCircleModel(scenario=scenario, seed=3, create_agents=False)
+    pop = model.population
+    first = pop.graduate.copy()
+    assert first.any() and (pop.graduated_month[first] <= 0).all()
+    shares = [first.mean()]
+    while model.running:
+        model.step()
+        if model.day % 365 == 0:
+            shares.append(pop.graduate.mean())
+    since = model.month - pop.graduated_month[pop.graduate]
+    assert (since >= 0).all() and (since < 36).all()   # nobody counts as a recent graduate for longer
+    assert not (pop.graduate & first & (pop.graduated_month <= 0)).any()  # every first graduation expired
+    assert (pop.graduate & ~first).sum() > 0           # ... and new graduates came of age
+    assert np.allclose(shares, 0.05, rtol=0.3), shares  # the share stays near the scenario's
