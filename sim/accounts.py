@@ -8,9 +8,9 @@ Mechanism (last day of each month):
 * Pensions (pension fund), unemployment benefit (public budget) and gig pay (gig clients) are paid.
 * Merchants pay rent (landlords; renovated public space is partly paid by the public budget),
   fixed operating costs and the cost of goods (suppliers), then pay out a share of any profit to
-  their owner. A merchant with ``closure_months`` consecutive losses and negative cash closes:
-  its staff lose their jobs and its remaining cash (or debt) goes to its owner (outside
-  creditors absorb debts).
+  their owner. A merchant (mobile vendors too) with ``closure_months`` consecutive losses and
+  negative cash closes: its staff lose their jobs, its remaining cash repays its investors' capital
+  and the rest goes to its owner (outside creditors absorb debts).
 * Residents spend ``1 - saving_rate`` of their income, less their typical service spending,
   outside the catalogue.
 """
@@ -50,7 +50,8 @@ def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray,
         "wages_local": mer.staff_local[ids].astype(np.int64) * wage,
         "wages_outside": mer.staff_outside[ids].astype(np.int64) * wage,
         "rent": mer.rent[ids],
-        "fixed": np.round(money["fixed_cost"] * (1 - smart_saving)).astype(np.int64),
+        "fixed": np.round(np.where(mer.mobile[ids], money["vendor_fixed_cost"], money["fixed_cost"])
+                          * (1 - smart_saving)).astype(np.int64),
         "cogs": np.round(revenue * model.catalogue.cogs_share[cats] * (1 - smart_saving / 4)).astype(np.int64),
     }
 
@@ -98,7 +99,7 @@ def pay_month(model: LifeCircleModel, work_days: int) -> None:
         ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
     mer.months_losing[ids] = np.where(profit < 0, mer.months_losing[ids] + 1, 0)
     failing = ids[(mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)]
-    close_merchants(model, failing[~mer.mobile[failing]])
+    close_merchants(model, failing)
     _other_spending(model)
 
 
@@ -134,11 +135,16 @@ def _other_spending(model: LifeCircleModel) -> None:
 
 
 def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
-    """Close merchants: staff laid off, owner out of business, cash (or debt) to the owner."""
+    """Close merchants: staff laid off, owner out of business; cash repays the investors' capital
+    first and the rest goes to the owner (a resident, or outside owners, who also absorb debts)."""
     if len(ids) == 0:
         return
     mer, pop, ledger = model.merchants, model.population, model.ledger
     cash = ledger.merchant_cash[ids].copy()
+    repay = np.clip(cash, 0, mer.capital_in[ids])
+    if repay.any():
+        ledger.transfer((MERCHANT, ids), "investors", repay, "closure.repay_investors")
+    cash -= repay
     owned = mer.owner[ids] >= 0
     pos = owned & (cash > 0)
     if pos.any():

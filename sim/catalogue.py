@@ -27,6 +27,7 @@ _CATEGORY_KEYS = {
 _MONEY_KEYS = (
     "shop_wage_cny_month", "outside_wage_cny_month", "pension_cny_month", "unemployment_benefit_cny_month", "rent_cny_m2_month",
     "delivery_fee_cny", "gig_task_cny", "parcel_fee_cny", "fixed_cost_cny_month", "startup_cost_cny",
+    "vendor_fixed_cost_cny_month", "vendor_startup_cost_cny",
 )
 
 

@@ -187,20 +187,37 @@ def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray
                   fitted_out: bool = False) -> None:
     """Fund new outlets (start-up cost + working capital) and pay the start-up cost.
 
+    Working capital is ``opening_cash_months`` of the outlet's running costs (a mobile vendor's
+    own, far below a shop's); investors put in what subsidies do not cover, recorded per outlet
+    (``capital_in``) so that a closing outlet repays them before its owner sees any cash.
     ``fitted_out``: outlets already trading on day one get working capital only.
     """
     if len(ids) == 0:
         return
-    mer, ledger = model.merchants, model.ledger
-    startup = np.full(len(ids), 0 if fitted_out else model.startup_cost_fen(), dtype=np.int64)
-    costs = np.array([expected_revenue_costs_only(model, int(c)) for c in mer.category[ids]], dtype=np.int64)
-    capital = startup + np.round(costs * model.scenario.economy.opening_cash_months).astype(np.int64)
+    mer, ledger, money = model.merchants, model.ledger, model.catalogue.money
+    startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], model.startup_cost_fen()).astype(np.int64)
+    if fitted_out:
+        startup[:] = 0
+    capital = startup + np.round(running_costs_fen(model, ids) * model.scenario.economy.opening_cash_months).astype(np.int64)
     subsidies = np.zeros(len(ids), dtype=np.int64) if subsidies is None else subsidies
     if subsidies.any():
         ledger.transfer("public_budget", (MERCHANT, ids), subsidies, "lever.graduate_startups.subsidy")
-    ledger.transfer("investors", (MERCHANT, ids), np.maximum(capital - subsidies, 0), "capital")
+    invested = np.maximum(capital - subsidies, 0)
+    ledger.transfer("investors", (MERCHANT, ids), invested, "capital")
+    mer.capital_in[ids] += invested
     if startup.any():
         ledger.transfer((MERCHANT, ids), "fit_out_and_licences", startup, "startup_cost")
+
+
+def running_costs_fen(model: LifeCircleModel, ids: np.ndarray) -> np.ndarray:
+    """Monthly running costs (fen) of outlets ``ids`` before any revenue: staff, rent and fixed
+    costs for a shop; fixed costs and the stall permit for a mobile vendor (no staff, no rent)."""
+    mer = model.merchants
+    shop = np.array([expected_revenue_costs_only(model, int(c)) for c in mer.category[ids]], dtype=np.float64)
+    vendors = model.levers.get("mobile_vendors")
+    permit = vendors.permit_fee_fen() if vendors is not None else 0
+    vendor = float(model.catalogue.money["vendor_fixed_cost"] + permit)
+    return np.where(mer.mobile[ids], vendor, shop)
 
 
 def expected_revenue_costs_only(model: LifeCircleModel, category: int) -> float:

@@ -29,6 +29,7 @@ _SPEC: dict[str, tuple[type, object]] = {
     "renovated": (np.bool_, False),     # on renovated public shop space
     "owner": (np.int32, -1),            # resident id of the owner, or -1 (an outside owner)
     "graduate_founded": (np.bool_, False),
+    "capital_in": (np.int64, 0),        # fen put in by investors (repaid first when it closes)
     "months_losing": (np.int16, 0),
     "revenue_month": (np.int64, 0),     # fen taken this month
     "profit_last": (np.int64, 0),       # fen profit of the last complete month
@@ -61,6 +62,7 @@ class Merchants:
     renovated: np.ndarray
     owner: np.ndarray
     graduate_founded: np.ndarray
+    capital_in: np.ndarray
     months_losing: np.ndarray
     revenue_month: np.ndarray
     profit_last: np.ndarray

@@ -335,3 +335,66 @@ def test_renovation_never_changes_a_city_that_runs_share():
     after = LifeCircleModel(scenario=scenario, seed=3, city=city, create_agents=False)
     after.run_for(after.days_total)
     pd.testing.assert_frame_equal(after.timeseries(), alone.timeseries())
+
+
+# ----------------------------------------------------------------------------- mobile vendors
+
+def _vendor_model(years: float = TINY["years"], **updates: Any) -> LifeCircleModel:
+    scenario = load_scenario(BASELINE, updates={**TINY, "years": years, "economy.lever_implementation": 1.0,
+                                                **_on("mobile_vendors", **updates)})
+    return LifeCircleModel(scenario=scenario, seed=6, create_agents=False)
+
+
+def test_mobile_vendors_start_with_vendor_sized_capital():
+    model = _vendor_model(categories=["fresh_market"], vendors=4)
+    mer = model.merchants
+    vendors = np.flatnonzero(mer.mobile & mer.open)
+    assert len(vendors) == 4
+    cash_cny = model.ledger.merchant_cash[vendors] / 100
+    money = model.catalogue.money
+    permit = model.scenario.levers.mobile_vendors.licence_fee_cny_month
+    running = money["vendor_fixed_cost"] / 100 + permit
+    months = model.scenario.economy.opening_cash_months
+    # Working capital for a cart or van (its own running costs), not a 400 m2 market's staff and
+    # rent; the first month's permit is already paid.
+    assert np.allclose(cash_cny, months * running - permit, atol=1.0), cash_cny
+    assert (cash_cny < 20_000).all()
+
+
+def test_mobile_vendors_close_after_sustained_losses():
+    # Print shops on wheels: a few visits a month cannot pay a vendor's running costs.
+    model = _vendor_model(categories=["print_photo"], vendors=3, years=1.0)
+    model.run_for(model.days_total)
+    mer = model.merchants
+    assert model.levers.get("mobile_vendors").acting
+    closed = mer.mobile & ~mer.open & (mer.closed_day >= 0)
+    assert closed.any(), "losing vendors never closed"
+    first = int(mer.closed_day[closed].min())
+    assert first >= 30 * model.scenario.economy.closure_months  # not before closure_months of losses
+
+
+def test_a_closing_outlet_repays_its_investors_before_its_owner():
+    from sim.accounts import close_merchants
+    from sim.ledger import MERCHANT
+
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates=TINY), seed=2, create_agents=False)
+    mer, ledger = model.merchants, model.ledger
+    owner = int(np.flatnonzero(model.population.status == 1)[0])  # an unemployed resident founds two outlets
+    ids = model.add_outlets(nodes=np.array([0, 1]), categories=np.array([0, 0]), owners=np.array([owner, owner]))
+    from sim.entry import fund_openings
+
+    fund_openings(model, ids)
+    capital = mer.capital_in[ids].copy()
+    assert (capital > 0).all()
+    # Outlet 0 made money (cash above its capital), outlet 1 lost most of it.
+    ledger.transfer("investors", (MERCHANT, ids[:1]), 10_000_000, "test.windfall")
+    ledger.transfer((MERCHANT, ids[1:]), "suppliers", int(ledger.merchant_cash[ids[1]] - capital[1] // 4), "test.losses")
+    cash = ledger.merchant_cash[ids].copy()
+    owner_before = int(ledger.resident_cash[owner])
+    repaid_before = ledger.flows[(MERCHANT, "investors", "closure.repay_investors")]
+    close_merchants(model, ids)
+    repaid = ledger.flows[(MERCHANT, "investors", "closure.repay_investors")] - repaid_before
+    assert repaid == capital[0] + cash[1]
+    assert int(ledger.resident_cash[owner]) - owner_before == cash[0] - capital[0]
+    assert (ledger.merchant_cash[ids] == 0).all()
+    ledger.check()

@@ -2,10 +2,13 @@
 
 While the lever acts there are ``strength x vendors`` licensed mobile vendors, each run by an
 unemployed resident where there is one (else by an outsider), serving one of ``categories``. Each
-month every vendor moves to the stop outside the exclusion zone (no fixed outlet of the category
-within ``exclusion_m``) with the largest gap: residents living beyond the category's walking tier
-of every fixed outlet, weighted by how far beyond (last month's unmet needs break ties). Vendors
-pay no rent but a monthly permit fee to the public budget. With ``quiet_hours`` they trade only in
+month the vendors move to the stops outside the exclusion zone (no fixed outlet of the category
+within ``exclusion_m``) with the largest gaps: residents living beyond the category's walking tier
+of every fixed outlet, weighted by how far beyond (last month's unmet needs break ties), one
+vendor per gap before a second goes to the same area. Vendors pay no rent but a monthly permit
+fee to the public budget; they start with a cart's or van's start-up cost and working capital
+(catalogue ``vendor_*`` values), and like any merchant close after ``closure_months`` of losses
+with no cash left (a new licensee takes the permit). With ``quiet_hours`` they trade only in
 daytime hours (70 % of ``capacity``); without, they serve their full capacity but each trading
 day draws a complaint per 20 residents living at their stop. When the lever ends, permits end and
 vendors close.
@@ -33,46 +36,47 @@ class MobileVendors(Lever):
         for c in self.config.categories:
             self.model.catalogue.index(c)  # a clear error for an unknown category
 
+    def permit_fee_fen(self) -> int:
+        """The monthly stall-permit fee, fen."""
+        return int(round(self.config.licence_fee_cny_month * FEN_PER_CNY))
+
     def _vendors(self) -> np.ndarray:
         mer = self.model.merchants
         return np.flatnonzero(mer.mobile & mer.open)
 
     def on_month(self) -> None:
+        from sim.accounts import close_merchants
+        from sim.entry import fund_openings
+
         model = self.model
         vendors = self._vendors()
         if not self.acting:
             if len(vendors):
-                from sim.accounts import close_merchants
-
                 close_merchants(model, vendors)
             return
         want = int(round(self.strength_now * self.config.vendors))
         if len(vendors) > want:
-            from sim.accounts import close_merchants
-
             close_merchants(model, vendors[want:])
             vendors = vendors[:want]
         cats = [model.catalogue.index(c) for c in self.config.categories]
-        # Relocate existing vendors, then license new ones.
+        # Vendors that closed for losses are replaced by new licensees, in the same rotation of categories.
+        new_cats = np.array([cats[i % len(cats)] for i in range(len(vendors), want)], dtype=np.int64)
+        all_cats = np.concatenate([model.merchants.category[vendors].astype(np.int64), new_cats])
+        stops = self._stops(all_cats)
         if len(vendors):
-            nodes = np.array([self._best_stop(int(model.merchants.category[v])) for v in vendors])
-            model.move_outlets(vendors, nodes)
-        add = want - len(vendors)
+            model.move_outlets(vendors, stops[: len(vendors)])
+        add = len(new_cats)
         if add > 0:
-            new_cats = np.array([cats[i % len(cats)] for i in range(len(vendors), want)])
-            nodes = np.array([self._best_stop(int(c)) for c in new_cats])
             pop = model.population
             pool = np.flatnonzero((pop.status == UNEMPLOYED) & (pop.owned < 0))
             owners = np.full(add, -1)
             take = min(add, len(pool))
             if take:
                 owners[:take] = self.rng.choice(pool, size=take, replace=False)
-            cap = model.catalogue.capacity[new_cats] * 0 + self.config.capacity
+            cap = np.full(add, self.config.capacity, dtype=np.float64)
             cap = np.round(cap * (QUIET_HOURS_CAPACITY if self.config.quiet_hours else 1.0)).astype(np.int32)
-            ids = model.add_outlets(nodes=nodes, categories=new_cats, owners=owners, mobile=True, capacity=cap)
+            ids = model.add_outlets(nodes=stops[len(vendors):], categories=new_cats, owners=owners, mobile=True, capacity=cap)
             model.merchants.staff_target[ids] = 0
-            from sim.entry import fund_openings
-
             fund_openings(model, ids)
             for m, o in zip(ids, owners):
                 if o >= 0:
@@ -81,7 +85,7 @@ class MobileVendors(Lever):
             model.roles_changed(owners[owners >= 0])
             model.tally.births += len(ids)
         vendors = self._vendors()
-        fee = int(round(self.config.licence_fee_cny_month * FEN_PER_CNY))
+        fee = self.permit_fee_fen()
         if fee and len(vendors):
             model.ledger.transfer((MERCHANT, vendors), "public_budget", fee, "lever.mobile_vendors.permit")
 
@@ -94,19 +98,33 @@ class MobileVendors(Lever):
             stops = model.merchants.node[vendors]
             model.tally.complaints += int(model.residents_at_node[stops].sum() // 20)
 
-    def _best_stop(self, category: int) -> int:
+    def _stops(self, categories: np.ndarray) -> np.ndarray:
+        """This month's stop of each vendor (by category), outside the exclusion zones.
+
+        Per category, a node's *gap* is its residents weighted by how far beyond the category's
+        walking tier of every fixed outlet they live (last month's unmet needs break ties; they
+        include the vendors' own turned-away customers, so on their own they would keep a vendor
+        where it is rather than send it to a gap). Vendors of a category take stops one at a time
+        at the largest remaining gap, and each closes the gap within the tier of its stop, so they
+        spread over the gaps instead of crowding onto one corner. Ties are broken at random.
+        """
         model = self.model
-        unmet = model.unmet_last_month[:, category].astype(np.float64)
-        fixed = model.merchants.open & ~model.merchants.mobile & (model.merchants.category == category)
+        mer = model.merchants
         from sim.walk import nearest_distance
 
-        to_fixed = nearest_distance(model.city.graph, model.merchants.node[fixed])
-        excluded = to_fixed <= self.config.exclusion_m
-        # A gap: residents who live beyond the category's walking tier of every fixed outlet. Last
-        # month's unmet needs break ties (they include the vendor's own turned-away customers, so
-        # on their own they would keep a vendor where it is rather than send it to a gap).
-        tier_m = model.catalogue.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
-        gap = model.residents_at_node * np.clip(to_fixed / max(tier_m, 1.0) - 1.0, 0.0, 3.0)
-        score = np.where(excluded, -1.0, gap + 1e-3 * unmet + 1e-6 * model.residents_at_node)
-        best = np.flatnonzero(score == score.max())
-        return int(best[self.rng.integers(len(best))])
+        stops = np.empty(len(categories), dtype=np.int64)
+        for category in np.unique(categories):
+            fixed = mer.open & ~mer.mobile & (mer.category == category)
+            to_fixed = nearest_distance(model.city.graph, mer.node[fixed])
+            excluded = to_fixed <= self.config.exclusion_m
+            tier_m = model.catalogue.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
+            gap = model.residents_at_node * np.clip(to_fixed / max(tier_m, 1.0) - 1.0, 0.0, 3.0)
+            unmet = model.unmet_last_month[:, category].astype(np.float64)
+            score = np.where(excluded, -1.0, gap + 1e-3 * unmet + 1e-6 * model.residents_at_node)
+            for i in np.flatnonzero(categories == category):
+                best = np.flatnonzero(score == score.max())
+                stop = int(best[self.rng.integers(len(best))])
+                stops[i] = stop
+                served, _ = model.nodes_within(stop, tier_m)
+                score[served] = np.minimum(score[served], 1e-6 * model.residents_at_node[served])
+        return stops
