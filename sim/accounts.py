@@ -9,8 +9,9 @@ Mechanism (last day of each month):
 * Merchants pay rent (landlords; renovated public space is partly paid by the public budget),
   fixed operating costs and the cost of goods (suppliers), then pay out a share of any profit to
   their owner. A merchant (mobile vendors too) with ``closure_months`` consecutive losses and
-  negative cash closes: its staff lose their jobs, its remaining cash repays its investors' capital
-  and the rest goes to its owner (outside creditors absorb debts).
+  negative cash closes, and any outlet closes with ``exit_per_month`` for reasons the model does
+  not follow (retirement, a lease that ends): its staff lose their jobs, its remaining cash repays
+  its investors' capital and the rest goes to its owner (outside creditors absorb debts).
 * Residents spend ``1 - saving_rate`` of their income, less their typical service spending,
   outside the catalogue.
 """
@@ -98,8 +99,9 @@ def pay_month(model: LifeCircleModel, work_days: int) -> None:
         sel = ~owned & (payout > 0)
         ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
     mer.months_losing[ids] = np.where(profit < 0, mer.months_losing[ids] + 1, 0)
-    failing = ids[(mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)]
-    close_merchants(model, failing)
+    failing = (mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)
+    leaving = model.streams["exit"].random(len(ids)) < model.scenario.economy.exit_per_month
+    close_merchants(model, ids[failing | leaving])
     _other_spending(model)
 
 
@@ -163,6 +165,8 @@ def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
     mer.staff_local[ids] = 0
     mer.staff_outside[ids] = 0
     model.tally.deaths += len(ids)
+    shops = ids[~mer.mobile[ids]]
+    model.vacancies.add(mer.node[shops], mer.category[shops], model.month)
     model.on_outlets_closed(ids)
     model.roles_changed(np.concatenate([staff, owners]))
 

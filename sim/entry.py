@@ -6,14 +6,18 @@ Mechanism (each month, per category):
    found outlets too: each freelancer or recent graduate does with ``startup_per_month``
    (graduates: more, and subsidised, under the graduate start-up lever); founders choose the
    category whose unmet demand is largest.
+   Each shop vacated in the last ``VACANCY_MONTHS`` is also looked at, each month, by a would-be
+   entrant of its former trade (succession: a viable site is soon re-let).
 2. **Siting.** By default an entrant looks at one random node with shop space. Under the
    demand-informed siting lever it ranks ``candidate_nodes`` nodes, half of them next to the
    homes with the most unmet needs of the category last month, and takes the best.
-3. **Decision.** Expected monthly revenue at a node = residents within the category's walking tier
-   x their visit rate x 30 days x typical spend, shared with the outlets already in reach
-   (``1 / (1 + rivals)``), plus last month's unmet needs from homes in reach. The entrant proceeds
-   if that covers ``entry_hurdle`` x expected monthly costs (staff, rent, fixed costs, goods, and
-   the start-up cost spread over ``payback_months``).
+3. **Decision.** Expected monthly revenue at a node = the visits the outlet would draw by the
+   residents' own choice rule (:func:`sim.kernels.expected_visits`: for every home in walking
+   reach, the new outlet's logit share among the nearest outlets it would join, at a typical price,
+   among the residents who would know of it on opening) x 30 days x typical spend, up to its
+   capacity. The entrant proceeds if that covers
+   ``entry_hurdle`` x expected monthly costs (staff, rent, fixed costs, goods, and the start-up
+   cost spread over ``payback_months``).
 4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
    waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
    founder, with any subsidy from the public budget) fund the start-up cost and
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.ledger import MERCHANT
 from sim.population import FREELANCER, OWNER
 
@@ -36,9 +41,17 @@ if TYPE_CHECKING:
 DAYS_PER_MONTH = 30.0
 
 
+_QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
+
+
 @dataclass
 class LicenceQueue:
-    """Entrants waiting for their licence (parallel lists, one row per entrant)."""
+    """Entrants waiting for their licence (parallel lists, one row per entrant).
+
+    ``successor`` is 1 for an entrant taking over a vacated shop of its own trade (its customers
+    know the premises). ``version`` counts changes per category: the entry test of later entrants
+    sees the ones waiting (:func:`pending_distance`).
+    """
 
     open_day: list[int] = field(default_factory=list)
     node: list[int] = field(default_factory=list)
@@ -46,62 +59,94 @@ class LicenceQueue:
     founder: list[int] = field(default_factory=list)
     subsidy: list[int] = field(default_factory=list)
     applied_day: list[int] = field(default_factory=list)
+    successor: list[int] = field(default_factory=list)
+    version: dict[int, int] = field(default_factory=dict)
 
-    def push(self, **row: int) -> None:
+    def push(self, *, open_day: int, node: int, category: int, founder: int = -1, subsidy: int = 0,
+             applied_day: int, successor: bool = False) -> None:
         """Queue one entrant."""
-        for key, value in row.items():
-            getattr(self, key).append(int(value))
+        row = {"open_day": open_day, "node": node, "category": category, "founder": founder, "subsidy": subsidy,
+               "applied_day": applied_day, "successor": successor}
+        for key in _QUEUE_COLUMNS:
+            getattr(self, key).append(int(row[key]))
+        self.version[int(category)] = self.version.get(int(category), 0) + 1
 
     def pop_due(self, day: int) -> list[dict[str, int]]:
         """Remove and return the entrants whose licence is granted by ``day``."""
         due = [i for i, d in enumerate(self.open_day) if d <= day]
-        rows = [{k: getattr(self, k)[i] for k in ("node", "category", "founder", "subsidy", "applied_day")} for i in due]
+        rows = [{k: getattr(self, k)[i] for k in _QUEUE_COLUMNS if k != "open_day"} for i in due]
         for i in reversed(due):
-            for key in ("open_day", "node", "category", "founder", "subsidy", "applied_day"):
+            self.version[self.category[i]] = self.version.get(self.category[i], 0) + 1
+            for key in _QUEUE_COLUMNS:
                 del getattr(self, key)[i]
         return rows
+
+    def nodes_of(self, category: int) -> np.ndarray:
+        """Nodes of the entrants of ``category`` waiting for their licence."""
+        return np.array([v for v, c in zip(self.node, self.category) if c == category], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.open_day)
 
 
-def expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[float, float]:
+def expected_revenue(model: LifeCircleModel, node: int, category: int, *, successor: bool = False) -> tuple[float, float]:
     """(expected monthly revenue, expected monthly costs) in fen of an outlet at ``node``.
 
     Costs include the start-up cost spread over ``economy.payback_months``, so cheaper start-up
-    (electronic licences) lets more marginal sites pass the entry test.
+    (electronic licences) lets more marginal sites pass the entry test. ``successor``: the entrant
+    takes over a vacated shop of its own trade, which the residents around know.
 
-    The answer depends on the month (last month's unmet needs, lever parameters) and the outlets
-    open (rivals); it is kept until either changes, since would-be entrants and the siting lever
-    weigh the same sites many times a month.
+    The answer depends on the month (lever parameters), the outlets open (rivals) and the entrants
+    of the category waiting for their licence; it is kept until one of them changes, since
+    would-be entrants and the siting lever weigh the same sites many times a month.
     """
-    stamp = (model.month, model.reach.version, id(model.unmet_last_month))
+    stamp = (model.month, model.reach.version)
     memo = model.revenue_memo
     if memo.get("stamp") != stamp:
         memo.clear()
         memo["stamp"] = stamp
-    key = (int(node), int(category))
+    key = (int(node), int(category), bool(successor), model.licence_queue.version.get(int(category), 0))
     hit = memo.get(key)
     if hit is None:
-        hit = memo[key] = _expected_revenue(model, int(node), int(category))
+        hit = memo[key] = _expected_revenue(model, int(node), int(category), successor)
     return hit
 
 
-def _expected_revenue(model: LifeCircleModel, node: int, category: int) -> tuple[float, float]:
+def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
+    """(n_nodes,) metres from each node to the nearest entrant of ``category`` waiting for its
+    licence (inf where none is within walking reach): an entrant weighs them as rivals."""
+    dist = np.full(model.city.graph.shape[0], np.inf)
+    for v in model.licence_queue.nodes_of(category):
+        nodes, d = model.nodes_within(int(v), model.reach.limit_m)
+        np.minimum.at(dist, nodes, d)
+    return dist
+
+
+def _expected_revenue(model: LifeCircleModel, node: int, category: int, successor: bool) -> tuple[float, float]:
     cat = model.catalogue
-    limit = cat.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
-    nodes, _ = model.nodes_within(node, limit)
-    residents = model.residents_at_node[nodes].sum()
-    rivals = int((model.reach.outlet[category, node] >= 0).sum())
-    rate = cat.visits_per_day[category] * model.mean_need_factor[category]
+    econ = model.scenario.economy
+    nodes, dist = model.nodes_within(node, model.reach.limit_m)
+    tables = model.choice_tables
+    visits = kernels.expected_visits(
+        nodes, dist, model.residents_by_class, model.class_rates[:, category], tables.speeds,
+        econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), tables.attraction,
+        model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width,
+        1.0 if successor else econ.initial_knowledge)
     per_visit = cat.spend_fen[category] + (cat.money["parcel_fee"] if category == model.parcel_category else 0)
-    base = residents * rate * DAYS_PER_MONTH * per_visit / (1 + rivals)
-    unmet = model.unmet_last_month[nodes, category].sum() * per_visit
-    revenue = float(min(base + unmet, cat.capacity[category] * DAYS_PER_MONTH * per_visit))
+    revenue = float(min(visits, cat.capacity[category]) * DAYS_PER_MONTH * per_visit)
     goods = revenue * cat.cogs_share[category] * cat.spend_fen[category] / max(per_visit, 1)
-    payback = model.startup_cost_fen() / model.scenario.economy.payback_months
+    payback = startup_cost_fen(model, successor) / econ.payback_months
     costs = float(expected_revenue_costs_only(model, category) + goods + payback)
     return revenue, costs
+
+
+def startup_cost_fen(model: LifeCircleModel, successor: bool | np.ndarray = False) -> np.ndarray | int:
+    """Start-up cost of a new shop, fen: the catalogue's (electronic licences lower it), or
+    ``takeover_cost_share`` of it for a successor in a vacated shop of its own trade."""
+    full = model.startup_cost_fen()
+    share = model.scenario.economy.takeover_cost_share
+    return np.where(successor, np.round(full * share), full).astype(np.int64) if isinstance(successor, np.ndarray) \
+        else (int(round(full * share)) if successor else full)
 
 
 def _site(model: LifeCircleModel, category: int, rng: np.random.Generator) -> int:
@@ -112,26 +157,72 @@ def _site(model: LifeCircleModel, category: int, rng: np.random.Generator) -> in
     return int(shops[rng.integers(len(shops))])
 
 
+VACANCY_MONTHS = 6
+"""Months a vacated shop is offered to would-be entrants of its former trade before it is let for
+other uses (or stays empty)."""
+
+
+@dataclass
+class Vacancies:
+    """Shops vacated by closed outlets, offered to a successor of the same trade (parallel lists)."""
+
+    node: list[int] = field(default_factory=list)
+    category: list[int] = field(default_factory=list)
+    month: list[int] = field(default_factory=list)
+
+    def add(self, nodes: np.ndarray, categories: np.ndarray, month: int) -> None:
+        """Record shops vacated in ``month``."""
+        self.node += [int(v) for v in nodes]
+        self.category += [int(c) for c in categories]
+        self.month += [int(month)] * len(nodes)
+
+    def current(self, month: int) -> list[tuple[int, int]]:
+        """(node, category) of the shops still on offer in ``month`` (older offers lapse)."""
+        keep = [i for i, m in enumerate(self.month) if month - m <= VACANCY_MONTHS]
+        self.node, self.category, self.month = ([getattr(self, k)[i] for i in keep] for k in ("node", "category", "month"))
+        return list(zip(self.node, self.category))
+
+    def let(self, node: int, category: int) -> None:
+        """The shop at ``node`` found a successor of ``category``: it is no longer on offer."""
+        for i, (v, c) in enumerate(zip(self.node, self.category)):
+            if v == node and c == category:
+                for key in ("node", "category", "month"):
+                    del getattr(self, key)[i]
+                return
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+
 def month_entry(model: LifeCircleModel) -> None:
     """Would-be entrants and resident founders decide, and join the licence queue."""
     rng = model.streams["entry"]
     econ, cat = model.scenario.economy, model.catalogue
+    # Succession: each shop vacated in the last VACANCY_MONTHS is looked at by a would-be entrant
+    # of its former trade (landlords advertise fitted-out premises; a viable site is re-let).
+    for node, category in model.vacancies.current(model.month):
+        if _consider(model, category, founder=-1, subsidy=0, rng=rng, node=node, successor=True):
+            model.vacancies.let(node, category)
     arrivals = rng.poisson(econ.entrants_per_month * model.population.n / 1000.0, size=cat.n)
     for category in np.repeat(np.arange(cat.n), arrivals):
         _consider(model, int(category), founder=-1, subsidy=0, rng=rng)
     _resident_founders(model, rng)
 
 
-def _consider(model: LifeCircleModel, category: int, *, founder: int, subsidy: int, rng: np.random.Generator) -> bool:
-    node = _site(model, category, rng)
-    revenue, costs = expected_revenue(model, node, category)
+def _consider(model: LifeCircleModel, category: int, *, founder: int, subsidy: int, rng: np.random.Generator,
+              node: int | None = None, successor: bool = False) -> bool:
+    """An entrant of ``category`` looks at a site (``node``, or one found by :func:`_site`) and, if
+    the entry test passes and it does not give up waiting, applies for a licence."""
+    if node is None:
+        node = _site(model, category, rng)
+    revenue, costs = expected_revenue(model, node, category, successor=successor)
     if revenue < model.scenario.economy.entry_hurdle * costs:
         return False
     days = int(round(model.param("licence_days")))
     if rng.random() < 1 - (1 - model.scenario.economy.abandon_per_day) ** days:
         return False  # gave up while waiting for the licence
     model.licence_queue.push(open_day=model.day + days, node=node, category=category,
-                             founder=founder, subsidy=subsidy, applied_day=model.day)
+                             founder=founder, subsidy=subsidy, applied_day=model.day, successor=successor)
     return True
 
 
@@ -161,15 +252,18 @@ def open_due(model: LifeCircleModel) -> None:
         return
     founders = [r for r in rows if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0]
     rows = [r for r in rows if r["founder"] < 0] + founders
+    initial = model.scenario.economy.initial_knowledge
     ids = model.add_outlets(
         nodes=np.array([r["node"] for r in rows]),
         categories=np.array([r["category"] for r in rows]),
         owners=np.array([r["founder"] for r in rows]),
+        awareness=np.array([1.0 if r["successor"] else initial for r in rows]),
     )
     # A start-up subsidy is paid on opening only while the programme still runs (it stops on its end month).
     grants = model.levers.get("graduate_startups")
     paying = grants is not None and grants.acting
-    fund_openings(model, ids, subsidies=np.array([r["subsidy"] if paying else 0 for r in rows], dtype=np.int64))
+    fund_openings(model, ids, subsidies=np.array([r["subsidy"] if paying else 0 for r in rows], dtype=np.int64),
+                  successors=np.array([bool(r["successor"]) for r in rows]))
     for r, m in zip(rows, ids):
         if r["founder"] >= 0:
             pop = model.population
@@ -184,18 +278,20 @@ def open_due(model: LifeCircleModel) -> None:
 
 
 def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,
-                  fitted_out: bool = False) -> None:
+                  fitted_out: bool = False, successors: np.ndarray | None = None) -> None:
     """Fund new outlets (start-up cost + working capital) and pay the start-up cost.
 
     Working capital is ``opening_cash_months`` of the outlet's running costs (a mobile vendor's
     own, far below a shop's); investors put in what subsidies do not cover, recorded per outlet
     (``capital_in``) so that a closing outlet repays them before its owner sees any cash.
-    ``fitted_out``: outlets already trading on day one get working capital only.
+    ``fitted_out``: outlets already trading on day one get working capital only; ``successors``:
+    outlets taking over a vacated shop of their trade pay ``takeover_cost_share`` of the start-up cost.
     """
     if len(ids) == 0:
         return
     mer, ledger, money = model.merchants, model.ledger, model.catalogue.money
-    startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], model.startup_cost_fen()).astype(np.int64)
+    successors = np.zeros(len(ids), dtype=bool) if successors is None else successors
+    startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], startup_cost_fen(model, successors)).astype(np.int64)
     if fitted_out:
         startup[:] = 0
     capital = startup + np.round(running_costs_fen(model, ids) * model.scenario.economy.opening_cash_months).astype(np.int64)

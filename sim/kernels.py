@@ -454,16 +454,18 @@ def learn_bits(state, knows, mask_table):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def remap_knowledge(knows, cat, old, new, first_resident):  # pragma: no cover - compiled
+def remap_knowledge(state, knows, cat, old, new, first_resident, awareness):  # pragma: no cover - compiled
     """Keep residents' knowledge of category ``cat`` attached to outlets, not ranks, when the
     category's rank table changes from ``old`` to ``new`` (both (n_nodes, k) outlet ids).
 
     Residents are stored in home-node order: the residents of node v are
     ``first_resident[v]:first_resident[v + 1]``, so only those of nodes whose list changed are
-    touched. A known outlet stays known at its new rank; a new outlet is unknown, except that
-    everyone knows the nearest (rank 0).
+    touched. A known outlet stays known at its new rank; an outlet ``o`` new to the list (it opened,
+    or a closure brought it into the k nearest) is known with ``awareness[o]`` (each resident
+    independently, one draw of the generator ``state`` each), and everyone knows the nearest (rank 0).
     """
     K = old.shape[1]
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     old_rank = np.empty(K, dtype=np.int64)
     for v in range(old.shape[0]):
         same = True
@@ -479,13 +481,21 @@ def remap_knowledge(knows, cat, old, new, first_resident):  # pragma: no cover -
                     if old[v, q] == new[v, r]:
                         old_rank[r] = q
                         break
+                if old_rank[r] < 0:
+                    old_rank[r] = -2  # an outlet new to the list
         for i in range(first_resident[v], first_resident[v + 1]):
             bits = knows[i, cat]
             out = 1
             for r in range(1, K):
-                if old_rank[r] >= 0 and (bits >> old_rank[r]) & 1:
-                    out |= 1 << r
+                if old_rank[r] >= 0:
+                    if (bits >> old_rank[r]) & 1:
+                        out |= 1 << r
+                elif old_rank[r] == -2:
+                    x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    if unit53(x) < awareness[np.uint64(new[v, r])]:
+                        out |= 1 << r
             knows[i, cat] = out
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
@@ -498,3 +508,81 @@ def scatter_add(target, idx, amount, sign):  # pragma: no cover - compiled
     else:
         for i in range(idx.shape[0]):
             target[idx[i]] += sign * amount[i]
+
+
+@njit(cache=True, nogil=True)
+def expected_visits(nodes, dist_m, residents, rates, speeds, minute_weight, max_minutes, walk_flat,
+                    day_att, reach_dist, pending_dist, c, C, W, p_aware):  # pragma: no cover - compiled
+    """Visits a day a new outlet of category ``c`` would draw, by the residents' own choice rule.
+
+    For each home node ``u`` within reach (``nodes``, at network distance ``dist_m``) and speed
+    class ``s``: the new outlet enters the residents' list of the ``k`` nearest outlets if fewer
+    than ``k`` existing ones are nearer (ties go to the existing outlets, which have lower ids),
+    pushing out the farthest; its share of the residents' needs is then its logit weight
+    ``exp(-minute_weight * minutes)`` (a typical price, no crowding) over the sum of the weights of
+    the outlets on the list (walk weight x today's attraction, as the daily choice reads them),
+    times the share of them who know it when it opens: all if it becomes their nearest, else
+    ``p_aware`` (as :func:`remap_knowledge` makes them). The entrant judges the market it opens into,
+    before word of mouth spreads its name further. The nearest entrant of the category already
+    waiting for its licence (``pending_dist``) counts as a rival on the list, with a typical price.
+
+    Args:
+        nodes, dist_m: Home nodes within walking reach of the site and their distances, metres.
+        residents: (n_nodes, S) residents by home node and speed class.
+        rates: (S,) visits per resident a day of category ``c`` by speed class.
+        speeds: (S,) walk speeds, metres per minute.
+        minute_weight, max_minutes: The choice rule's walking disutility and longest walk.
+        walk_flat, day_att: The choice tables (:class:`sim.demand.ChoiceTables`), flattened.
+        reach_dist: (n_nodes, k) distances to the k nearest existing outlets of ``c`` (inf: none).
+        pending_dist: (n_nodes,) distance to the nearest waiting entrant of ``c`` (inf: none).
+        c, C, W: The category, the number of categories and the tables' rank width.
+        p_aware: Share of the residents whose list it joins (not as the nearest) who know it.
+
+    Returns:
+        Expected visits a day.
+    """
+    S = speeds.shape[0]
+    k = reach_dist.shape[1]
+    total = 0.0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        d = dist_m[i]
+        dp = pending_dist[u]
+        has_pending = dp < np.inf
+        existing = 0
+        nearer = 0
+        for r in range(k):
+            existing += reach_dist[u, r] < np.inf
+            nearer += reach_dist[u, r] <= d
+        nearer += has_pending and dp <= d
+        if nearer >= k:
+            continue
+        # The list with the new outlet: every rival if there were fewer than k, else all but the
+        # farthest; rivals in distance order (existing ranks, the waiting entrant slotted in).
+        rivals = existing + has_pending
+        keep = rivals if rivals < k else k - 1
+        slot = (u * C + c) * W
+        aware = 1.0 if nearer == 0 else p_aware
+        for s in range(S):
+            n = residents[u, s]
+            if n == 0:
+                continue
+            minutes = d / speeds[s]
+            if minutes > max_minutes:
+                continue
+            w_new = np.exp(-minute_weight * minutes)
+            base = ((u * S + s) * C + c) * W
+            denominator = w_new
+            r = 0
+            pending_left = has_pending
+            for _ in range(keep):
+                if pending_left and (r >= existing or dp < reach_dist[u, r]):
+                    pending_minutes = dp / speeds[s]
+                    if pending_minutes <= max_minutes:
+                        denominator += np.exp(-minute_weight * pending_minutes)
+                    pending_left = False
+                else:
+                    denominator += walk_flat[base + r] * day_att[slot + r]
+                    r += 1
+            total += n * rates[s] * aware * w_new / denominator
+    return total

@@ -30,6 +30,7 @@ _SPEC: dict[str, tuple[type, object]] = {
     "owner": (np.int32, -1),            # resident id of the owner, or -1 (an outside owner)
     "graduate_founded": (np.bool_, False),
     "capital_in": (np.int64, 0),        # fen put in by investors (repaid first when it closes)
+    "awareness": (np.float64, 0.0),     # chance a resident whose nearest outlets it joins knows it
     "months_losing": (np.int16, 0),
     "revenue_month": (np.int64, 0),     # fen taken this month
     "profit_last": (np.int64, 0),       # fen profit of the last complete month
@@ -63,6 +64,7 @@ class Merchants:
     owner: np.ndarray
     graduate_founded: np.ndarray
     capital_in: np.ndarray
+    awareness: np.ndarray
     months_losing: np.ndarray
     revenue_month: np.ndarray
     profit_last: np.ndarray

@@ -27,7 +27,8 @@ from sim.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
 from sim.ledger import Ledger
 from sim.merchants import Merchants
-from sim.population import FREELANCER, RETIRED, Population, build_population, renew_graduates, speed_table
+from sim.population import (ELDERLY_CLASSES, FREELANCER, RETIRED, SPEED_CLASSES, Population, build_population,
+                            renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.streams import Streams
 from sim.tally import Tally
@@ -75,6 +76,13 @@ class LifeCircleModel(mesa.Model):
         # Residents are stored in home order: those of node v are first_resident[v]:first_resident[v + 1].
         self.first_resident = np.concatenate([[0], np.cumsum(self.residents_at_node)]).astype(np.int64)
         self.need_group = pop.elderly.astype(np.uint8)  # 0: working-age rates, 1: elderly rates
+        # Residents by (home node, speed class), and each speed class's visit rates (the elderly
+        # classes have the elderly rates): what an entrant's market study reads.
+        self.residents_by_class = np.zeros((n_nodes, SPEED_CLASSES), dtype=np.float64)
+        np.add.at(self.residents_by_class, (pop.home, pop.speed_class), 1.0)
+        elderly_class = np.isin(np.arange(SPEED_CLASSES), ELDERLY_CLASSES)
+        self.class_rates = np.where(elderly_class[:, None], self.catalogue.visits_per_day * self.catalogue.elderly_factor,
+                                    self.catalogue.visits_per_day)
         self.need_rates = demand.NeedRates(self.catalogue.visits_per_day, self.catalogue.night_share,
                                            [np.ones(self.catalogue.n), self.catalogue.elderly_factor])
         self.day_buffers = demand.DayBuffers(pop.n)
@@ -92,6 +100,7 @@ class LifeCircleModel(mesa.Model):
         self.unmet_last_month = np.zeros((n_nodes, self.catalogue.n), dtype=np.int64)
         self.unmet_this_month = np.zeros(n_nodes * self.catalogue.n, dtype=np.int64)  # node * C + category
         self.licence_queue = entry.LicenceQueue()
+        self.vacancies = entry.Vacancies()
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
         self._records: list[tuple[int, int, dict[str, float]]] = []
@@ -266,8 +275,13 @@ class LifeCircleModel(mesa.Model):
 
     # ------------------------------------------------------------------ outlets
     def add_outlets(self, *, nodes: np.ndarray, categories: np.ndarray, owners: np.ndarray,
-                    mobile: bool = False, capacity: np.ndarray | None = None) -> np.ndarray:
-        """Open outlets (merchants) at ``nodes``; returns their ids. Funding is the caller's."""
+                    mobile: bool = False, capacity: np.ndarray | None = None,
+                    awareness: np.ndarray | None = None) -> np.ndarray:
+        """Open outlets (merchants) at ``nodes``; returns their ids. Funding is the caller's.
+
+        ``awareness``: the chance that a resident whose nearest outlets an outlet joins knows it
+        (default ``economy.initial_knowledge``; 1 for a successor in a vacated shop of its trade).
+        """
         nodes = np.asarray(nodes, dtype=np.int64)
         categories = np.asarray(categories, dtype=np.int64)
         if len(nodes) == 0:
@@ -282,6 +296,7 @@ class LifeCircleModel(mesa.Model):
             capacity=cat.capacity[categories] if capacity is None else capacity,
             price=price, staff_target=cat.staff[categories], rent=0 if mobile else rent,
             open=True, opened_day=self.day, owner=owners, mobile=mobile,
+            awareness=econ.initial_knowledge if awareness is None else awareness,
             night=(cat.night_share[categories] > 0) & (rng.random(len(nodes)) < econ.night_open_share),
         )
         self.ledger.add_merchants(len(nodes))
@@ -322,10 +337,12 @@ class LifeCircleModel(mesa.Model):
         cats = np.array(sorted(touched))
         econ = self.scenario.economy
         self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes)
+        state = seed_state(self.streams["knowledge.new"])
         for c in cats:
             open_nodes = mer.node[(mer.category == c) & mer.open]
             self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)
-            kernels.remap_knowledge(self.population.knows, int(c), old[c], self.reach.outlet[c], self.first_resident)
+            kernels.remap_knowledge(state, self.population.knows, int(c), old[c], self.reach.outlet[c],
+                                    self.first_resident, mer.awareness)
         self.nearest_version += 1
         self.levers.on_reach_changed(cats)
 

@@ -126,7 +126,9 @@ class EconomyConfig(_Strict):
     """Disutility of yesterday's crowding, logit units per unit of load (visits wanted over capacity,
     capped at 2): an outlet exactly full costs this much, one wanted by twice its capacity twice this."""
     initial_knowledge: float = Field(0.6, ge=0.0, le=1.0)
-    """Probability a resident knows each nearby outlet at the start (beyond the nearest one)."""
+    """Probability a resident knows each nearby outlet (beyond the nearest one, which everyone knows)
+    at the start, and when an outlet joins their nearest ones later (it opens: signage, opening
+    offers, listings; or their shop closes and they look around); word of mouth adds the rest."""
     discovery_per_month: float = Field(0.05, ge=0.0, le=1.0)
     """Monthly probability of learning of an unknown nearby outlet by word of mouth."""
     night_open_share: float = Field(0.2, ge=0.0, le=1.0)
@@ -135,6 +137,11 @@ class EconomyConfig(_Strict):
     """Standard deviation of outlet prices relative to the category's typical spend."""
     closure_months: int = Field(6, ge=1, le=120)
     """A merchant closes after this many consecutive months of losses with negative cash."""
+    exit_per_month: float = Field(0.006, ge=0.0, le=1.0)
+    """Monthly probability that an outlet closes for reasons the model does not follow (the owner
+    retires, moves or falls ill; the lease ends), whatever its profit. With the closures for losses
+    it gives small businesses' exit rates: about half of Chinese enterprises close within five years
+    and 40 % of small ones survive ten (SAIC 2013, national report on enterprise survival time)."""
     entrants_per_month: float = Field(0.02, ge=0.0, le=10.0)
     """Would-be entrants per category per month per 1,000 residents (before they judge demand)."""
     entry_hurdle: float = Field(1.0, ge=0.0, le=10.0)
@@ -146,6 +153,10 @@ class EconomyConfig(_Strict):
     Business 2020 for Beijing/Shanghai: ~9 days for registration, longer with fit-out permits)."""
     abandon_per_day: float = Field(0.01, ge=0.0, le=1.0)
     """Daily probability that an entrant waiting for its licence gives up."""
+    takeover_cost_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of the start-up cost a successor pays to take over a vacated shop of its own trade (the
+    fit-out and equipment are there; it pays a transfer fee and refurbishes). Assumption: transfer
+    fees for small street shops are commonly a fraction of a new fit-out."""
     startup_cost_multiplier: float = Field(1.0, ge=0.0, le=20.0)
     """Multiplier on the catalogue's start-up cost of a new outlet."""
     local_hire_share: float = Field(0.35, ge=0.0, le=1.0)

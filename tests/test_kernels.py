@@ -240,10 +240,26 @@ def test_knowledge_follows_outlets_when_rank_tables_change():
     first_resident = np.array([0, 3, 4])
     knows = np.zeros((4, 2), dtype=np.uint8)
     knows[:, 1] = [0b001, 0b110, 0b100, 0b010]   # category 1; the last resident lives at node 1
-    kernels.remap_knowledge(knows, 1, old, new, first_resident)
+    before = knows.copy()
+    kernels.remap_knowledge(fastrng.seed_state(np.random.default_rng(0)), knows, 1, old, new, first_resident, np.zeros(10))
     # Knew 5 -> knows 5 at rank 2 (and the nearest, 6); knew 6 and 7 -> 6 (rank 0); knew 7 -> nearest only.
     assert knows[:, 1].tolist() == [0b101, 0b001, 0b001, 0b010]
     assert knows[:, 0].tolist() == [0, 0, 0, 0]  # other categories untouched
+    # With awareness 1, everyone at node 0 also knows the newcomer 9 (rank 1).
+    knows = before.copy()
+    kernels.remap_knowledge(fastrng.seed_state(np.random.default_rng(0)), knows, 1, old, new, first_resident, np.ones(10))
+    assert knows[:, 1].tolist() == [0b111, 0b011, 0b011, 0b010]
+
+
+def test_an_outlet_new_to_a_list_is_known_with_the_awareness_probability():
+    old = np.array([[5, -1]], dtype=np.int32)
+    new = np.array([[5, 8]], dtype=np.int32)
+    n = 20_000
+    knows = np.ones((n, 1), dtype=np.uint8)
+    kernels.remap_knowledge(fastrng.seed_state(np.random.default_rng(1)), knows, 0, old, new, np.array([0, n]),
+                            np.full(9, 0.6))
+    share = ((knows[:, 0] >> 1) & 1).mean()
+    assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / n)  # binomial, 4 standard errors
 
 
 def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_are_mapped():
