@@ -35,6 +35,7 @@ _SPEC: dict[str, tuple[type, object]] = {
     "visits_today": (np.int32, 0),
     "visits_month": (np.int64, 0),
     "load_yesterday": (np.float32, 0.0),  # visits / capacity yesterday (crowding)
+    "source": (np.int8, 3),             # where it came from: sim.outlet_sources (3 = opened by the model)
 }
 
 
@@ -66,6 +67,7 @@ class Merchants:
     visits_today: np.ndarray
     visits_month: np.ndarray
     load_yesterday: np.ndarray
+    source: np.ndarray
 
     @classmethod
     def empty(cls) -> Merchants:
