@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from sim.outlet_sources import SYNTHESISED  # noqa: E402
+from sim.outlet_sources import SYNTHESISED, map_caption  # noqa: E402
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -74,6 +74,7 @@ def coverage_map(model: LifeCircleModel, ax: plt.Axes | None = None) -> plt.Figu
     ax.legend(loc="upper right", fontsize=8)
     if city.attribution:
         ax.annotate(city.attribution, (0.01, 0.01), xycoords="axes fraction", fontsize=7, color="0.3")
+    ax.annotate(map_caption(model), (0.0, -0.08), xycoords="axes fraction", va="top", fontsize=6, color="0.2")
     return fig
 
 

@@ -67,6 +67,15 @@ def counts_by_source(model: LifeCircleModel) -> pd.DataFrame:
     return frame
 
 
+def map_caption(model: LifeCircleModel) -> str:
+    """One wrapped text of day-one outlets per category by source, for the coverage map."""
+    import textwrap
+
+    frame = counts_by_source(model)
+    parts = [f"{row.category} {row.osm}/{row.table}/{row.synthesised}" for row in frame.itertuples(index=False)]
+    return textwrap.fill("Day-one outlets per category, map (OSM) / table / synthesised: " + ", ".join(parts), width=150)
+
+
 def report_lines(model: LifeCircleModel) -> list[str]:
     """The report's "Where the outlets come from" section, as Markdown lines.
 

@@ -132,6 +132,10 @@ def test_coverage_map_draws_synthesised_outlets_hollow() -> None:
     assert sum(len(c.get_offsets()) for c in hollow) == synthesised
     assert all(len(c.get_facecolors()) == 0 or (c.get_facecolors()[:, 3] == 0).all() for c in hollow)
     assert any("synthesised" in label for label in labels)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    counts = counts_by_source(model).set_index("category")
+    assert f"convenience_store {counts.loc['convenience_store', 'osm']}/0/0" in texts
+    assert f"housekeeping 0/0/{counts.loc['housekeeping', 'synthesised']}" in texts
     plt.close(fig)
 
 
@@ -142,3 +146,17 @@ def test_model_opened_outlets_are_marked_model() -> None:
     ids = model.add_outlets(nodes=np.array([0, 1]), categories=np.array([0, 1]), owners=np.array([-1, -1]))
     assert ids.tolist() == [before, before + 1]
     assert model.merchants.source[ids].tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("name", ["beijing.toml", "beijing_tables.toml"])
+def test_shipped_chinese_scenarios_run_from_the_command_line(tmp_path, capsys, name) -> None:
+    from sim.cli import main
+
+    status = main(["run", str(ROOT / "scenarios" / name), "--years", "0.05", "--set", "population.residents=3000",
+                   "--no-figures", "--quiet", "--out", str(tmp_path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "Haidian, Beijing" in out and "OpenStreetMap contributors" in out
+    sources = pd.read_parquet(tmp_path / "outlets.parquet")["source"].value_counts()
+    assert sources["osm"] == 111 - (0 if name == "beijing.toml" else 5)  # add mode merges OSM's own doubles
+    assert ("table" in sources) == (name == "beijing_tables.toml")
