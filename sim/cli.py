@@ -54,7 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sim.metrics import resolve
 
     scenario = _scenario_from_args(args)
-    load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
+    catalogue = load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
     try:
         resolve(scenario.output.indicators)
     except KeyError as err:
@@ -63,7 +63,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         path = scenario.resolve_path(scenario.city.path)
         if not path.is_file():
             raise ScenarioError(f"{args.scenario}: city.path = {scenario.city.path!r}: no such file ({path})")
+    from sim.input_check import check_tables
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the summary lines below say the same
+        summary = check_tables(scenario, catalogue)
     print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()})")
+    for line in summary:
+        print(f"  {line}")
     return 0
 
 

@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from sim.outlet_sources import SYNTHESISED, map_caption  # noqa: E402
+
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
 
@@ -37,7 +39,8 @@ def node_coverage(model: LifeCircleModel, minutes: float = 15.0) -> np.ndarray:
 
 
 def coverage_map(model: LifeCircleModel, ax: plt.Axes | None = None) -> plt.Figure:
-    """Map of the city: streets, homes coloured by 15-minute basic coverage, outlets on top."""
+    """Map of the city: streets, homes coloured by 15-minute basic coverage, outlets on top
+    (filled: from the map, a POI table or opened during the run; hollow: synthesised)."""
     city = model.city
     fig, ax = (plt.subplots(figsize=(8, 8)) if ax is None else (ax.figure, ax))
     xy = city.node_xy
@@ -52,10 +55,17 @@ def coverage_map(model: LifeCircleModel, ax: plt.Axes | None = None) -> plt.Figu
     mer = model.merchants
     open_ids = mer.open_ids()
     basic = model.catalogue.basic[mer.category[open_ids]]
-    ax.scatter(xy[mer.node[open_ids[basic]], 0], xy[mer.node[open_ids[basic]], 1], marker="s", s=14,
-               c="navy", label="basic-guarantee outlet", zorder=3)
-    ax.scatter(xy[mer.node[open_ids[~basic]], 0], xy[mer.node[open_ids[~basic]], 1], marker="^", s=14,
-               c="purple", label="quality outlet", zorder=3)
+    # Synthesised outlets (no map or table data for their category) are drawn hollow.
+    synthesised = mer.source[open_ids] == SYNTHESISED
+    for group, marker, colour, label in ((basic, "s", "navy", "basic-guarantee outlet"),
+                                         (~basic, "^", "purple", "quality outlet")):
+        real, fake = open_ids[group & ~synthesised], open_ids[group & synthesised]
+        ax.scatter(xy[mer.node[real], 0], xy[mer.node[real], 1], marker=marker, s=14, c=colour,
+                   label=label, zorder=3)
+        if len(fake):
+            ax.scatter(xy[mer.node[fake], 0], xy[mer.node[fake], 1], marker=marker, s=16, facecolors="none",
+                       edgecolors=colour, linewidths=0.8, zorder=3,
+                       label=f"{label}, synthesised ({len(fake)}: no map or table data)")
     ax.set_aspect("equal")
     ax.autoscale()
     ax.set_xlabel("metres east")
@@ -64,6 +74,7 @@ def coverage_map(model: LifeCircleModel, ax: plt.Axes | None = None) -> plt.Figu
     ax.legend(loc="upper right", fontsize=8)
     if city.attribution:
         ax.annotate(city.attribution, (0.01, 0.01), xycoords="axes fraction", fontsize=7, color="0.3")
+    ax.annotate(map_caption(model), (0.0, -0.08), xycoords="axes fraction", va="top", fontsize=6, color="0.2")
     return fig
 
 

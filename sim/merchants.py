@@ -38,6 +38,7 @@ _SPEC: dict[str, tuple[type, object]] = {
     "visits_month": (np.int64, 0),
     "wanted_month": (np.int64, 0),      # visits wanted this month (served or turned away at capacity)
     "load_yesterday": (np.float32, 0.0),  # visits wanted / capacity yesterday (crowding; > 1 when full)
+    "source": (np.int8, 3),             # where it came from: sim.outlet_sources (3 = opened by the model)
 }
 
 
@@ -72,6 +73,7 @@ class Merchants:
     visits_month: np.ndarray
     wanted_month: np.ndarray
     load_yesterday: np.ndarray
+    source: np.ndarray
 
     @classmethod
     def empty(cls) -> Merchants:

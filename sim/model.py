@@ -27,6 +27,7 @@ from sim.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
 from sim.ledger import Ledger
 from sim.merchants import Merchants
+from sim.outlet_sources import MODEL, initial_sources
 from sim.population import (ELDERLY_CLASSES, FREELANCER, RETIRED, SPEED_CLASSES, Population, build_population,
                             renew_graduates, speed_table)
 from sim.scenario import Scenario
@@ -134,7 +135,8 @@ class LifeCircleModel(mesa.Model):
                 self._make_resident_agent(idx)
 
         nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
-        ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1))
+        ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1),
+                               source=initial_sources(self.city, len(nodes)))
         labour.staff_initial_outlets(self, ids)
         entry.fund_openings(self, ids, fitted_out=True)  # working capital; no start-up cost
         self.levers.setup()
@@ -276,11 +278,13 @@ class LifeCircleModel(mesa.Model):
     # ------------------------------------------------------------------ outlets
     def add_outlets(self, *, nodes: np.ndarray, categories: np.ndarray, owners: np.ndarray,
                     mobile: bool = False, capacity: np.ndarray | None = None,
-                    awareness: np.ndarray | None = None) -> np.ndarray:
+                    awareness: np.ndarray | None = None, source: np.ndarray | int = MODEL) -> np.ndarray:
         """Open outlets (merchants) at ``nodes``; returns their ids. Funding is the caller's.
 
         ``awareness``: the chance that a resident whose nearest outlets an outlet joins knows it
         (default ``economy.initial_knowledge``; 1 for a successor in a vacated shop of its trade).
+        ``source`` says where they came from (:mod:`sim.outlet_sources`): the map, a POI table or
+        synthesis for day-one outlets, the model's own rules (the default) for later ones.
         """
         nodes = np.asarray(nodes, dtype=np.int64)
         categories = np.asarray(categories, dtype=np.int64)
@@ -295,7 +299,7 @@ class LifeCircleModel(mesa.Model):
             len(nodes), node=nodes, category=categories,
             capacity=cat.capacity[categories] if capacity is None else capacity,
             price=price, staff_target=cat.staff[categories], rent=0 if mobile else rent,
-            open=True, opened_day=self.day, owner=owners, mobile=mobile,
+            open=True, opened_day=self.day, owner=owners, mobile=mobile, source=source,
             awareness=econ.initial_knowledge if awareness is None else awareness,
             night=(cat.night_share[categories] > 0) & (rng.random(len(nodes)) < econ.night_open_share),
         )

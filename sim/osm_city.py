@@ -71,6 +71,15 @@ RESIDENTIAL_BUILDINGS = frozenset({
 """``building=*`` values that are homes; untyped ``building=yes`` counts too when it has no shop,
 amenity or office tag (most untyped buildings in residential districts are housing)."""
 
+FLOOR_AREA_PER_PERSON_M2 = 36.52
+"""Housing floor area per person in Chinese urban households, m² (China Population Census Yearbook
+2020, NBS, 7th national census; Beijing 33.41). Turns the residential floor area of a district's OSM
+buildings into an estimate of how many people live there (:attr:`OsmCity.estimated_residents`)."""
+
+DEFAULT_LEVELS = 1.0
+"""Storeys of a residential building when no building in the file has ``building:levels``
+(OpenStreetMap's convention for an untagged building: one storey)."""
+
 OLD_BLOCK_RADIUS_M = 500.0
 """Straight-line radius within which POIs are counted to rank nodes for old communities, metres
 (about the 10-minute life circle's 500 m, GB 50180-2018)."""
@@ -93,6 +102,7 @@ class _RawOsm:
     poi_geoms: Any = None                   # shapely geometries (lon/lat) of the POIs, or None
     poi_tags: list[dict[str, str]] = field(default_factory=list)
     building_geoms: Any = None              # shapely geometries (lon/lat) of residential buildings
+    building_levels: Any = None             # (b,) storeys of each residential building (nan: untagged)
 
 
 def _tag_filter(catalogue: Catalogue) -> dict[str, bool]:
@@ -179,9 +189,29 @@ def _read_pyrosm(path: Path, source: str, catalogue: Catalogue) -> _RawOsm:
             if key in buildings:
                 busy |= buildings[key].notna().to_numpy()
         homes = kind.isin(RESIDENTIAL_BUILDINGS).to_numpy() | ((kind == "yes").to_numpy() & ~busy)
-        geoms = buildings.geometry.to_numpy(object)[homes & buildings.geometry.notna().to_numpy()]
+        keep = homes & buildings.geometry.notna().to_numpy()
+        geoms = buildings.geometry.to_numpy(object)[keep]
         raw.building_geoms = geoms if len(geoms) else None
+        if "building:levels" in buildings:
+            raw.building_levels = parse_levels(buildings["building:levels"].to_numpy(object)[keep])
     return raw
+
+
+def parse_levels(values: np.ndarray) -> np.ndarray:
+    """Storeys from ``building:levels`` values: the first number of each ("14", "3;4" -> 3,
+    "5.5"); nan where there is none or it is not positive."""
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            continue
+        head = value.replace(",", ";").split(";")[0].strip()
+        try:
+            levels = float(head)
+        except ValueError:
+            continue
+        if math.isfinite(levels) and levels > 0:
+            out[i] = levels
+    return out
 
 
 def _xml_to_pbf(path: Path, source: str, folder: str) -> Path:
@@ -266,8 +296,11 @@ class OsmCity:
       filled the same way, with a warning, unless ``city.fill_missing_categories`` is false.
     * **Homes**: residents live on residential buildings (``building=residential/apartments/house
       ...``, or untyped ``building=yes`` with no shop/amenity/office tag), each weighted by its
-      footprint area in m² and snapped to its nearest node. With no such buildings, every node
-      weighs the same.
+      floor area in m² (footprint × ``building:levels``; a building without levels counts the
+      median levels of those that have them, or :data:`DEFAULT_LEVELS`) and snapped to its nearest
+      node. With no such buildings, every node weighs the same. A residential-compound table
+      (``city.homes_table``, :mod:`sim.homes_table`) replaces this rule.
+    * **POI tables**: ``city.poi_table`` adds to or replaces the mapped POIs (:mod:`sim.poi_table`).
     * **Shop space** (``commercial``): nodes with a POI (mapped or not) and nodes on main or
       pedestrian streets (:data:`COMMERCIAL_HIGHWAYS`).
     * **Old communities** (``old_blocks``): the ``old_block_share`` of nodes with the fewest mapped
@@ -279,8 +312,13 @@ class OsmCity:
         unmapped: ``"key=value"`` -> number of features with that tag that match no category.
         poi_node: (p,) node of each mapped POI.
         poi_category: (p,) category id of each mapped POI.
+        poi_xy: (p, 2) position of each mapped POI (before snapping), metres.
+        poi_source: (p,) where each POI came from (:data:`sim.outlet_sources.OSM` or ``TABLE``).
         source: The file read (or ``pyrosm:NAME``), as named in messages.
         origin_lonlat: (lon, lat) of the projection's origin, degrees.
+        node_lonlat: (n, 2) WGS-84 longitude and latitude of each node, degrees.
+        floor_area_m2: Residential floor area of the file's buildings, m² (0 without buildings).
+        inputs: What the POI and homes tables contributed (counts for the report), by name.
     """
 
     name: str
@@ -296,9 +334,15 @@ class OsmCity:
     unmapped: dict[str, int]
     source: str
     origin_lonlat: tuple[float, float]
+    node_lonlat: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    poi_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    poi_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    old_block_share: float = 0.25
+    floor_area_m2: float = 0.0
     category_names: tuple[str, ...] = ()
     attribution: str = ATTRIBUTION
     fill_missing_categories: bool = True
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- loading
 
@@ -315,6 +359,26 @@ class OsmCity:
             path, catalogue=catalogue, rng=rng, district=c.district or None, old_block_share=c.old_block_share
         )
         city.fill_missing_categories = c.fill_missing_categories
+        if c.homes_table:
+            from sim.homes_table import apply_homes_table, read_homes_table
+
+            homes = read_homes_table(scenario.resolve_path(c.homes_table), crs=c.homes_crs)
+            used = apply_homes_table(city, homes, snap_m=c.poi_snap_m)
+            ratio = scenario.population.residents / max(used["table_residents"], 1.0)
+            if not 0.5 <= ratio <= 2.0:
+                warnings.warn(
+                    f"{homes.source}: its compounds house {used['table_residents']:,.0f} people, the scenario "
+                    f"simulates population.residents = {scenario.population.residents:,}; the table sets only "
+                    "where residents live (set population.residents to its total to match it)",
+                    stacklevel=2,
+                )
+        if c.poi_table:
+            from sim.poi_codes import load_code_table
+            from sim.poi_table import add_poi_table, read_poi_table
+
+            codes = load_code_table(c.poi_codes, catalogue, base=scenario.resolve_path("."))
+            table = read_poi_table(scenario.resolve_path(c.poi_table), crs=c.poi_crs, codes=codes, catalogue=catalogue)
+            add_poi_table(city, table, mode=c.poi_mode, snap_m=c.poi_snap_m, merge_m=c.poi_merge_m)
         return city
 
     @classmethod
@@ -419,6 +483,7 @@ class OsmCity:
         unmapped: Counter[str] = Counter()
         poi_node = np.zeros(0, dtype=np.int64)
         poi_category = np.zeros(0, dtype=np.int64)
+        poi_xy = np.zeros((0, 2))
         any_poi_node = np.zeros(0, dtype=np.int64)
         if raw.poi_geoms is not None and len(raw.poi_tags):
             centroid = shapely.centroid(shapely.transform(raw.poi_geoms, project))
@@ -430,7 +495,7 @@ class OsmCity:
                 for key in sorted(tags):
                     unmapped[f"{key}={tags[key]}"] += 1
             mapped = category >= 0
-            poi_node, poi_category = any_poi_node[mapped], category[mapped]
+            poi_node, poi_category, poi_xy = any_poi_node[mapped], category[mapped], xy[mapped]
         if unmapped:
             top = ", ".join(f"{tag} ({count})" for tag, count in unmapped.most_common(8))
             warnings.warn(
@@ -445,15 +510,18 @@ class OsmCity:
                 stacklevel=3,
             )
 
-        # Homes.
+        # Homes: floor area (footprint x storeys) of residential buildings at their nearest node.
         weight = np.zeros(n)
+        floor_area = 0.0
         if raw.building_geoms is not None and len(raw.building_geoms):
             footprints = shapely.transform(raw.building_geoms, project)
-            area = shapely.area(footprints)
+            area = shapely.area(footprints) * _storeys(raw.building_levels, len(footprints))
             _, home = tree.query(shapely.get_coordinates(shapely.centroid(footprints)))
             weight = np.bincount(np.asarray(home, dtype=np.int64), weights=area, minlength=n)
+            floor_area = float(area.sum())
         if not np.isfinite(weight).all() or weight.sum() <= 0:
             weight = np.ones(n)
+            floor_area = 0.0
 
         # Shop space: POI nodes and main-street nodes.
         commercial = np.zeros(n, dtype=bool)
@@ -463,24 +531,40 @@ class OsmCity:
         if not commercial.any():
             commercial[:] = True
 
-        # Old communities: fewest mapped POIs within the radius, then farthest from the nearest one.
-        n_old = int(round(old_block_share * n))
-        old_blocks = np.zeros(n, dtype=bool)
-        if n_old:
-            if len(poi_node):
-                poi_tree = cKDTree(node_xy[poi_node])
-                nearby = np.asarray(poi_tree.query_ball_point(node_xy, OLD_BLOCK_RADIUS_M, return_length=True))
-                nearest, _ = poi_tree.query(node_xy)
-            else:
-                nearby, nearest = np.zeros(n), np.zeros(n)
-            old_blocks[np.lexsort((-nearest, nearby))[:n_old]] = True
-
         return cls(
             name=name, node_xy=node_xy, graph=graph, edges=edges, area_km2=area_km2,
-            residential_weight=weight, commercial=commercial, old_blocks=old_blocks,
+            residential_weight=weight, commercial=commercial,
+            old_blocks=old_blocks_of(node_xy, poi_node, old_block_share),
             poi_node=poi_node, poi_category=poi_category, unmapped=dict(unmapped.most_common()),
             source=source, origin_lonlat=(lon0, lat0), category_names=catalogue.names,
+            node_lonlat=lonlat, poi_xy=poi_xy, poi_source=np.zeros(len(poi_node), dtype=np.int8),
+            old_block_share=old_block_share, floor_area_m2=floor_area,
         )
+
+    # ----------------------------------------------------------------- geography
+
+    def project(self, lonlat: np.ndarray) -> np.ndarray:
+        """WGS-84 (lon, lat) degrees -> the city's planar (x east, y north) metres."""
+        lon0, lat0 = self.origin_lonlat
+        kx = EARTH_RADIUS_M * math.cos(math.radians(lat0)) * math.pi / 180
+        ky = EARTH_RADIUS_M * math.pi / 180
+        lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+        return np.column_stack([(lonlat[:, 0] - lon0) * kx, (lonlat[:, 1] - lat0) * ky])
+
+    def unproject(self, xy: np.ndarray) -> np.ndarray:
+        """The city's planar (x, y) metres -> WGS-84 (lon, lat) degrees (inverse of :meth:`project`)."""
+        lon0, lat0 = self.origin_lonlat
+        kx = EARTH_RADIUS_M * math.cos(math.radians(lat0)) * math.pi / 180
+        ky = EARTH_RADIUS_M * math.pi / 180
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        return np.column_stack([lon0 + xy[:, 0] / kx, lat0 + xy[:, 1] / ky])
+
+    @property
+    def estimated_residents(self) -> int:
+        """Residents the OSM residential floor area houses at :data:`FLOOR_AREA_PER_PERSON_M2`
+        (0 when the file has no residential buildings); an estimate, as OSM rarely maps every
+        building or its storeys."""
+        return int(round(self.floor_area_m2 / FLOOR_AREA_PER_PERSON_M2))
 
     # ----------------------------------------------------------------- City protocol
 
@@ -514,6 +598,30 @@ class OsmCity:
         """Mapped POIs per category name (zero included)."""
         counts = np.bincount(self.poi_category, minlength=len(self.category_names))
         return {name: int(c) for name, c in zip(self.category_names, counts)}
+
+
+def _storeys(levels: np.ndarray | None, count: int) -> np.ndarray:
+    """Storeys per building: its ``building:levels``, else the median of those tagged, else 1."""
+    if levels is None or not np.isfinite(levels).any():
+        return np.full(count, DEFAULT_LEVELS)
+    return np.where(np.isfinite(levels), levels, float(np.nanmedian(levels)))
+
+
+def old_blocks_of(node_xy: np.ndarray, poi_node: np.ndarray, share: float) -> np.ndarray:
+    """Old communities: the ``share`` of nodes with the fewest POIs within
+    :data:`OLD_BLOCK_RADIUS_M` (straight line), ties broken farthest from the nearest POI first."""
+    n = len(node_xy)
+    n_old = int(round(share * n))
+    old_blocks = np.zeros(n, dtype=bool)
+    if n_old:
+        if len(poi_node):
+            poi_tree = cKDTree(node_xy[poi_node])
+            nearby = np.asarray(poi_tree.query_ball_point(node_xy, OLD_BLOCK_RADIUS_M, return_length=True))
+            nearest, _ = poi_tree.query(node_xy)
+        else:
+            nearby, nearest = np.zeros(n), np.zeros(n)
+        old_blocks[np.lexsort((-nearest, nearby))[:n_old]] = True
+    return old_blocks
 
 
 def map_tags(poi_tags: list[dict[str, str]], tag_rows: list[tuple[int, str, str]]) -> np.ndarray:

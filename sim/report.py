@@ -77,6 +77,10 @@ def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path
     if city is not None and city.attribution:
         parts.append(f"- map data: {city.attribution}")
     parts += ["", "## Scorecard", "", _table(result.scorecard)]
+    if model is not None:
+        from sim.outlet_sources import report_lines
+
+        parts += report_lines(model)
     levers = pd.DataFrame(_lever_rows(result))
     parts += ["## Levers in this scenario", "", _table(levers) if not levers.empty else "Every lever is off (baseline).\n"]
     for cls in LEVERS:

@@ -154,7 +154,9 @@ def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -
 
 
 def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, report.md and figures/ into ``out_dir``."""
+    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, outlets.parquet and
+    homes.parquet (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into
+    ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -170,6 +172,10 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     provenance = {"seed": result.seed, "lifecircle_version": __version__,
                   "scenario_hash": result.scenario.content_hash()}
     atomic_write_bytes(paths["scenario"], result.scenario.to_toml(extra=provenance).encode())
+    if result.model is not None:
+        from sim.gis_outputs import write_gis_outputs
+
+        paths.update(write_gis_outputs(result.model, out))
     figure_paths: dict[str, Path] = {}
     if figures and result.model is not None:
         from sim.figures import write_figures

