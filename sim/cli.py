@@ -20,6 +20,20 @@ class UsageError(Exception):
     """Bad input from the user (exit status 2)."""
 
 
+DEFAULT_REPLICATES = 4
+"""Paired seeds a lever scenario is run for by ``lifecircle run`` (both arms)."""
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a whole number >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: allowed: a whole number >= 0")
+    return value
+
+
 def _scenario_from_args(args: argparse.Namespace):
     updates = dict(parse_set_option(item) for item in (args.set or []))
     if getattr(args, "years", None) is not None:
@@ -37,7 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = _scenario_from_args(args)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     try:
-        result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress)
+        result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress,
+                              replicates=args.replicates)
     except UnknownIndicatorError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
     paths = write_outputs(result, out, figures=not args.no_figures)
@@ -130,12 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario, print the scorecard, write outputs")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--out", help="output folder (default results/<scenario name>)")
-    run.add_argument("--years", type=float, help="simulated years (overrides the scenario)")
+    run.add_argument("--years", type=float, help="measured years after the warm-up (overrides the scenario)")
     run.add_argument("--seed", type=int, help="master seed (overrides the scenario)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. economy.rent_multiplier=2.0 (repeatable)")
     run.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     run.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--replicates", type=_non_negative_int, default=DEFAULT_REPLICATES, metavar="N",
+                     help="when levers are on, also run the counterfactual (every lever off) and report each "
+                          f"effect as the paired difference over N seeds, the run's own first (default {DEFAULT_REPLICATES}; "
+                          "0: no counterfactual)")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario file without running it")

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 DAYS_PER_MONTH = 30.0
 
 
-_QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
+QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
 
 
 @dataclass
@@ -67,17 +67,17 @@ class LicenceQueue:
         """Queue one entrant."""
         row = {"open_day": open_day, "node": node, "category": category, "founder": founder, "subsidy": subsidy,
                "applied_day": applied_day, "successor": successor}
-        for key in _QUEUE_COLUMNS:
+        for key in QUEUE_COLUMNS:
             getattr(self, key).append(int(row[key]))
         self.version[int(category)] = self.version.get(int(category), 0) + 1
 
     def pop_due(self, day: int) -> list[dict[str, int]]:
         """Remove and return the entrants whose licence is granted by ``day``."""
         due = [i for i, d in enumerate(self.open_day) if d <= day]
-        rows = [{k: getattr(self, k)[i] for k in _QUEUE_COLUMNS if k != "open_day"} for i in due]
+        rows = [{k: getattr(self, k)[i] for k in QUEUE_COLUMNS if k != "open_day"} for i in due]
         for i in reversed(due):
             self.version[self.category[i]] = self.version.get(self.category[i], 0) + 1
-            for key in _QUEUE_COLUMNS:
+            for key in QUEUE_COLUMNS:
                 del getattr(self, key)[i]
         return rows
 
@@ -294,7 +294,15 @@ def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray
     startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], startup_cost_fen(model, successors)).astype(np.int64)
     if fitted_out:
         startup[:] = 0
-    capital = startup + np.round(running_costs_fen(model, ids) * model.scenario.economy.opening_cash_months).astype(np.int64)
+    months = np.full(len(ids), model.scenario.economy.opening_cash_months)
+    if fitted_out:
+        # Day-one outlets are established businesses of different ages and reserves, not all
+        # opened together: their cash is spread around the usual working capital (so that losing
+        # ones do not all run out in the same month) and their opening days over the last ten years.
+        rng = model.streams["outlets.age"]
+        months *= rng.uniform(0.5, 1.5, size=len(ids))
+        model.merchants.opened_day[ids] -= rng.integers(0, 3650, size=len(ids)).astype(np.int32)
+    capital = startup + np.round(running_costs_fen(model, ids) * months).astype(np.int64)
     subsidies = np.zeros(len(ids), dtype=np.int64) if subsidies is None else subsidies
     if subsidies.any():
         ledger.transfer("public_budget", (MERCHANT, ids), subsidies, "lever.graduate_startups.subsidy")

@@ -7,8 +7,8 @@ empty (null).
 
 ``outlets.parquet``, one row per outlet ever open in the run:
 ``id`` (merchant id), ``category``, ``lon``, ``lat``, ``node``, ``source`` (``osm``, ``table``,
-``synthesised`` or ``model``: :mod:`sim.outlet_sources`), ``opened_day`` (0 = day one),
-``closed_day`` (null while open).
+``synthesised`` or ``model``: :mod:`sim.outlet_sources`), ``opened_day`` (0 = the first measured
+day; negative: opened in the warm-up), ``closed_day`` (null while open).
 
 ``homes.parquet``, one row per node where residents live:
 ``node``, ``lon``, ``lat``, ``residents``, and ``walk_min_<category>`` for every service category:
@@ -56,7 +56,7 @@ def outlets_frame(model: LifeCircleModel) -> pd.DataFrame:
     lonlat = node_lonlat(model)
     node = mer.node.astype(np.int64)
     closed = pd.array(mer.closed_day.astype(np.int64), dtype="Int32")
-    closed[mer.closed_day < 0] = pd.NA
+    closed[mer.open] = pd.NA
     return pd.DataFrame({
         "id": np.arange(mer.n, dtype=np.int64),
         "category": names[mer.category.astype(np.int64)],

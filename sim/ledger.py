@@ -63,6 +63,11 @@ class Ledger:
         self.flows: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self._total = self.total()
 
+    def reset_total(self) -> None:
+        """Take the current total as the one to conserve (after the books are restored from a
+        checkpoint)."""
+        self._total = self.total()
+
     def total(self) -> int:
         """Sum of all accounts, fen; constant for the life of the model."""
         return int(self.resident_cash.sum()) + int(self.merchant_cash.sum()) + sum(self.external.values())

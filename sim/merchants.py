@@ -21,8 +21,8 @@ _SPEC: dict[str, tuple[type, object]] = {
     "rent": (np.int64, 0),              # fen per month paid by the merchant
     "rent_support": (np.int64, 0),      # fen per month paid for it from the public budget
     "open": (np.bool_, False),
-    "opened_day": (np.int32, -1),
-    "closed_day": (np.int32, -1),
+    "opened_day": (np.int32, 0),        # day it opened (0: first measured day; negative: in the warm-up)
+    "closed_day": (np.int32, 2**31 - 1),  # day it closed; NOT_CLOSED while it trades
     "smart": (np.bool_, False),         # digitalised (smart-store lever)
     "night": (np.bool_, False),         # open at night
     "mobile": (np.bool_, False),        # a mobile vendor
@@ -40,6 +40,10 @@ _SPEC: dict[str, tuple[type, object]] = {
     "load_yesterday": (np.float32, 0.0),  # visits wanted / capacity yesterday (crowding; > 1 when full)
     "source": (np.int8, 3),             # where it came from: sim.outlet_sources (3 = opened by the model)
 }
+
+
+NOT_CLOSED = 2**31 - 1
+"""``closed_day`` of an outlet that has not closed (days can be negative: the warm-up's)."""
 
 
 @dataclass

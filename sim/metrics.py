@@ -464,10 +464,9 @@ def merchant_deaths(model: LifeCircleModel) -> float:
 
 @indicator("merchant_survival", "merchants", "share")
 def merchant_survival(model: LifeCircleModel) -> float:
-    """Share of the outlets open on day one that are still open."""
-    mer = model.merchants
-    first = mer.opened_day == 0
-    return _share((mer.open & first).sum(), first.sum())
+    """Share of the outlets open when the measured period began (month 0) that are still open."""
+    start = model.start_outlets
+    return _share(model.merchants.open[start].sum(), len(start))
 
 
 @indicator("merchant_profit_mean", "merchants", "CNY per month")

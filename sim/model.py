@@ -14,6 +14,7 @@ view onto its row of the arrays, so ``model.agents_by_type[Resident]`` and
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import mesa
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim import accounts, demand, entry, kernels, labour, metrics
 from sim.catalogue import Catalogue, load_catalogue
+from sim.checkpoint import CheckpointStore, default_store, warmup_key
 from sim.city import City, build_city
 from sim.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
@@ -31,6 +33,7 @@ from sim.outlet_sources import MODEL, initial_sources
 from sim.population import (ELDERLY_CLASSES, FREELANCER, RETIRED, SPEED_CLASSES, Population, build_population,
                             renew_graduates, speed_table)
 from sim.scenario import Scenario
+from sim.state import capture, restore
 from sim.streams import Streams
 from sim.tally import Tally
 from sim.timing import PhaseTimer
@@ -40,6 +43,12 @@ from sim.walk import OutletReach, nearest_distance, reach_of
 class LifeCircleModel(mesa.Model):
     """A 15-minute life circle under a policy scenario.
 
+    Building the model first simulates the scenario's ``warmup_years`` with every lever off, so
+    that the measured period starts from a settled district; that settled state is saved in a
+    checkpoint store and later models of the same district, people, economy and seed start from it
+    (:mod:`sim.checkpoint`) with identical results. Day 0 and month 0 are the first measured day and
+    month (warm-up days and months are negative); Mesa's ``time`` counts measured days.
+
     Args:
         scenario: The validated scenario (see :func:`sim.scenario.load_scenario`).
         seed: Overrides ``scenario.seed`` when given.
@@ -47,10 +56,13 @@ class LifeCircleModel(mesa.Model):
             scenario when omitted.
         create_agents: Create the Mesa agent views (True); benchmarks of the array rules may
             switch them off.
+        checkpoints: Where settled states are kept: a :class:`~sim.checkpoint.CheckpointStore`, a
+            folder, ``None`` for the default store (:func:`sim.checkpoint.default_store`), or False
+            to warm up without reading or writing any.
     """
 
     def __init__(self, *, scenario: Scenario, seed: int | None = None, city: City | None = None,
-                 create_agents: bool = True) -> None:
+                 create_agents: bool = True, checkpoints: CheckpointStore | str | Path | bool | None = None) -> None:
         seed = scenario.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         self.scenario = scenario  # replaces Mesa's own (empty) experimental scenario object
@@ -62,12 +74,14 @@ class LifeCircleModel(mesa.Model):
         self.city: City = city if city is not None else build_city(scenario, self.streams["city"])
         # This run's shop space: renovation adds to it; a city shared by several runs never changes.
         self.commercial = np.array(self.city.commercial, dtype=bool, copy=True)
+        self.warmup_days = _days_in(scenario.start_date, scenario.warmup_years, backwards=True)
         self.days_total = _days_in(scenario.start_date, scenario.years)
-        self.dates = np.array([scenario.start_date + dt.timedelta(days=d) for d in range(self.days_total + 1)])
-        self.day = 0
-        self.month = 0
+        first = scenario.start_date - dt.timedelta(days=self.warmup_days)
+        self._dates = np.array([first + dt.timedelta(days=d) for d in range(self.warmup_days + self.days_total + 1)])
+        self.day = -self.warmup_days
+        self.month = -sum(self._dates[d + 1].month != self._dates[d].month for d in range(self.warmup_days))
         self.tally = Tally(self.catalogue.n)
-        self.levers = LeverSet(scenario, self)
+        self.levers = LeverSet.off(self)  # the warm-up runs with every lever off
 
         self.population: Population = build_population(scenario, self.city, self.catalogue, self.streams["population"])
         pop = self.population
@@ -105,6 +119,7 @@ class LifeCircleModel(mesa.Model):
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
         self._records: list[tuple[int, int, dict[str, float]]] = []
+        self._warmup_records: list[tuple[int, int, dict[str, float]]] = []
 
         econ = scenario.economy
         walk_limit = econ.max_walk_minutes * float(self.speeds.max())
@@ -116,33 +131,60 @@ class LifeCircleModel(mesa.Model):
         self.merchants = Merchants.empty()
         self._within_cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
         self.revenue_memo: dict = {}  # entry.expected_revenue's answers this month
+        self._agents_on = False  # agent views are made once the measured period begins
+        self.resident_agents: dict[int, Resident] = {}
+        self.merchant_agents: dict[int, Merchant] = {}
 
+        store = _store(checkpoints) if self.warmup_days > 0 else None
+        key = warmup_key(scenario, seed) if store is not None else ""
+        settled = store.load(key) if store is not None else None
+        self.warmup_from_checkpoint = settled is not None
+        if settled is not None:
+            restore(self, settled)
+        else:
+            self._open_day_one()
+            while self.day < 0:
+                self._simulate_day()
+            if store is not None:
+                store.save(key, capture(self))
+        self._begin_measured(create_agents)
+
+    def _open_day_one(self) -> None:
+        """The synthetic first day: residents' starting cash, the city's outlets, staffed and funded."""
+        pop, econ, money = self.population, self.scenario.economy, self.catalogue.money
         # Start-up cash: initial_cash_months of each resident's expected income.
-        money = self.catalogue.money
         expected = np.select(
             [pop.status == RETIRED, pop.status == FREELANCER, pop.employer >= -2],
             [money["pension"], econ.gig_tasks_per_month * money["gig_task"], money["outside_wage"]],
             default=money["unemployment_benefit"],
         )
         expected = np.where(pop.status == 1, money["unemployment_benefit"], expected)
-        self.ledger = Ledger(np.round(expected * scenario.population.initial_cash_months).astype(np.int64))
-
-        self._agents_on = create_agents
-        self.resident_agents: dict[int, Resident] = {}
-        self.merchant_agents: dict[int, Merchant] = {}
-        if create_agents:
-            for idx in range(pop.n):
-                self._make_resident_agent(idx)
-
+        self.ledger = Ledger(np.round(expected * self.scenario.population.initial_cash_months).astype(np.int64))
         nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
         ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1),
                                source=initial_sources(self.city, len(nodes)))
         labour.staff_initial_outlets(self, ids)
         entry.fund_openings(self, ids, fitted_out=True)  # working capital; no start-up cost
+        self.start_outlets = ids  # survival in the warm-up counts from the first day
+        self._refresh_volunteering()
+        self.ledger.check()
+
+    def _begin_measured(self, create_agents: bool) -> None:
+        """Month 0: the scenario's levers take over, the tallies start afresh, agents are made."""
+        self.tally.reset()
+        self.start_outlets = np.flatnonzero(self.merchants.open)  # open when measuring begins
+        self.levers = LeverSet(self.scenario, self)
         self.levers.setup()
+        self.levers.on_reach_changed(np.arange(self.catalogue.n))  # levers that track outlets see them all
         self.levers.month_start(0)
         self._refresh_volunteering()
         self.ledger.check()
+        self._agents_on = create_agents
+        if create_agents:
+            for idx in range(self.population.n):
+                self._make_resident_agent(idx)
+            for m in self.start_outlets:
+                self.merchant_agents[int(m)] = Merchant(self, merchant_id=int(m))
 
     @property
     def scenario(self) -> Scenario:
@@ -157,10 +199,25 @@ class LifeCircleModel(mesa.Model):
     @property
     def date(self) -> dt.date:
         """Calendar date of the current day."""
-        return self.dates[self.day]
+        return self.date_of(self.day)
+
+    def date_of(self, day: int) -> dt.date:
+        """Calendar date of ``day`` (0: the first measured day; negative: warm-up days)."""
+        return self._dates[day + self.warmup_days]
+
+    @property
+    def dates(self) -> np.ndarray:
+        """Calendar dates of the measured days 0 .. days_total (the last is the day after the run)."""
+        return self._dates[self.warmup_days:]
 
     def step(self) -> None:
-        """Simulate one day."""
+        """Simulate one (measured) day."""
+        self._simulate_day()
+        if self.day >= self.days_total:
+            self.running = False
+
+    def _simulate_day(self) -> None:
+        """One day of the rules, in the warm-up or the measured period."""
         timer = self.phase_timer
         if timer is not None:
             timer.start("entry and levers")
@@ -169,7 +226,7 @@ class LifeCircleModel(mesa.Model):
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()
-        month_end = self.dates[self.day + 1].month != self.dates[self.day].month or self.day + 1 >= self.days_total
+        month_end = self.date_of(self.day + 1).month != self.date.month or self.day + 1 == self.days_total
         if month_end:
             if timer is not None:
                 timer.start("monthly accounts")
@@ -184,11 +241,9 @@ class LifeCircleModel(mesa.Model):
         if month_end:
             self._start_month()
         self.day += 1
-        if self.day >= self.days_total:
-            self.running = False
 
     def _month_end(self) -> None:
-        accounts.pay_month(self, accounts.work_days_through(self.dates[self.day]))
+        accounts.pay_month(self, accounts.work_days_through(self.date))
         labour.month_labour(self)
         renew_graduates(self.population, self.month + 1, self.scenario.population.graduate_share,
                         self.streams["graduates"])
@@ -208,16 +263,34 @@ class LifeCircleModel(mesa.Model):
         self.merchants.wanted_month[:] = 0
 
     def collect(self) -> dict[str, float]:
-        """Evaluate the scenario's indicators now, record them, and start a new tally period."""
-        values = metrics.compute(self, self.indicator_names)
-        self._records.append((self.day, self.month, values))
+        """Evaluate the indicators now, record them, and start a new tally period.
+
+        In the measured period: the scenario's indicators. In the warm-up: every indicator (the
+        warm-up, and its checkpoint, do not depend on the scenario's outputs)."""
+        if self.day < 0:
+            values = metrics.compute(self, list(metrics.REGISTRY))
+            self._warmup_records.append((self.day, self.month, values))
+        else:
+            values = metrics.compute(self, self.indicator_names)
+            self._records.append((self.day, self.month, values))
         self.tally.reset()
         return values
 
     def timeseries(self) -> pd.DataFrame:
-        """Every collected indicator as a tidy frame: day, date, month, indicator, value."""
-        rows = [(day, self.dates[day], month, name, value)
-                for day, month, values in self._records for name, value in values.items()]
+        """Every indicator collected in the measured period as a tidy frame: day, date, month,
+        indicator, value (day and month 0 are the first measured ones)."""
+        return self._frame(self._records)
+
+    def warmup_timeseries(self) -> pd.DataFrame:
+        """The warm-up's monthly indicators (the scenario's selection), with negative days and
+        months (the last warm-up month is -1): how the district settled before month 0."""
+        names = set(self.indicator_names)
+        return self._frame([(d, m, {k: v for k, v in values.items() if k in names or k.split(".")[0] in names})
+                            for d, m, values in self._warmup_records])
+
+    def _frame(self, records: list[tuple[int, int, dict[str, float]]]) -> pd.DataFrame:
+        rows = [(day, self.date_of(day), month, name, value)
+                for day, month, values in records for name, value in values.items()]
         frame = pd.DataFrame(rows, columns=["day", "date", "month", "indicator", "value"])
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
@@ -398,7 +471,24 @@ def _agent_class(pop: Population, idx: int) -> type[Resident]:
     return Resident
 
 
-def _days_in(start: dt.date, years: float) -> int:
+def _days_in(start: dt.date, years: float, *, backwards: bool = False) -> int:
+    """Days in ``years`` from ``start`` (or up to ``start``, ``backwards``): whole calendar years,
+    plus 365 days per year for the fraction."""
     whole = int(years)
-    end = start.replace(year=start.year + whole)
-    return (end - start).days + int(round((years - whole) * 365))
+    other = _shift_years(start, -whole if backwards else whole)
+    return abs((other - start).days) + int(round((years - whole) * 365))
+
+
+def _shift_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _store(checkpoints: CheckpointStore | str | Path | bool | None) -> CheckpointStore | None:
+    if checkpoints is None or checkpoints is True:
+        return default_store()
+    if checkpoints is False:
+        return None
+    return checkpoints if isinstance(checkpoints, CheckpointStore) else CheckpointStore(checkpoints)

@@ -1,4 +1,5 @@
-"""A run's report for evaluators: scorecard, levers and their timelines, persistence, figures.
+"""A run's report for evaluators: scorecard, levers and their timelines, effects against the
+counterfactual (during support and after it ends), figures.
 
 Written as ``report.md`` (Markdown, readable as text and rendered by any Markdown viewer) next to
 the other outputs of ``lifecircle run``.
@@ -15,10 +16,12 @@ from sim import __version__
 from sim.levers import LEVERS
 from sim.run import RunResult
 
-# Indicators whose value during and after support is reported for each lever with an end date.
-PERSISTENCE = ("basic_coverage_15", "effective_coverage_15", "needs_met_share", "night_needs_met_share",
-               "employment_rate", "local_job_share", "freelancer_income_mean", "disability_employment_gap",
-               "merchants_open", "trips_saved")
+# Indicators whose paired effects are reported (the scorecard's headline indicators, plus the
+# ones the levers claim to move).
+EFFECT_INDICATORS = ("basic_coverage_15", "basic_coverage_tiered", "effective_coverage_15", "needs_met_share",
+                     "night_needs_met_share", "employment_rate", "local_job_share", "freelancers",
+                     "freelancer_income_mean", "disability_employment_gap", "income_mean", "merchants_open",
+                     "merchant_survival", "trips_saved", "public_spending")
 
 
 def _lever_rows(result: RunResult) -> list[dict[str, str]]:
@@ -33,23 +36,6 @@ def _lever_rows(result: RunResult) -> list[dict[str, str]]:
     return rows
 
 
-def persistence(timeseries: pd.DataFrame, start_month: int, end_month: int) -> pd.DataFrame:
-    """Mean of headline indicators while a lever acts and after it ends.
-
-    A value collected at month m covers month m - 1, so support months ``start..end-1`` are the
-    collections ``start+1..end`` and the months after support are the collections after ``end``.
-    """
-    rows = []
-    for name in PERSISTENCE:
-        series = timeseries[timeseries["indicator"] == name]
-        during = series[(series["month"] > start_month) & (series["month"] <= end_month)]["value"]
-        after = series[series["month"] > end_month]["value"]
-        if during.empty or after.empty:
-            continue
-        rows.append({"indicator": name, "during support": float(during.mean()), "after support": float(after.mean())})
-    return pd.DataFrame(rows)
-
-
 def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_(none)_\n"
@@ -59,6 +45,44 @@ def _table(frame: pd.DataFrame) -> str:
         cells = [f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _effects_section(result: RunResult) -> list[str]:
+    """Paired effects against the counterfactual, by period, and what persists after support."""
+    paired = result.paired
+    n = len(paired.seeds)
+    effects = paired.effects[paired.effects["indicator"].isin(EFFECT_INDICATORS)]
+    lines = ["## Effects against the counterfactual", "",
+             f"Each effect is the policy run minus the counterfactual run (every lever off) of the same seed, from "
+             f"the same settled start, averaged over the period, then over {n} paired seed(s) "
+             f"({', '.join(str(s) for s in paired.seeds)}), with a 95 % Student-t interval"
+             + ("." if n > 1 else " (one seed: no interval; run with `--replicates 8` for one).")
+             + " Periods count measured months from 0.", ""]
+    if effects.empty:
+        return lines + ["_(no effects computed)_", ""]
+    table = effects.assign(
+        effect=[_with_interval(r.effect, r.ci_low, r.ci_high, n) for r in effects.itertuples()],
+    ).pivot_table(index="indicator", columns="period", values="effect", aggfunc="first", sort=False)
+    order = [p for p in ("year 1", "year 3", "during support", "after support", "end") if p in table.columns]
+    table = table[order].reindex([i for i in EFFECT_INDICATORS if i in table.index]).reset_index()
+    lines += [_table(table)]
+    share = paired.persistence[paired.persistence["indicator"].isin(EFFECT_INDICATORS)]
+    if not share.empty:
+        lines += ["### What persists after support ends", "",
+                  "Share of the effect during support that remains after it ends (mean effect after / "
+                  "mean effect during, over seeds; 95 % bootstrap interval over seeds).", ""]
+        rows = share.assign(
+            persists=[_with_interval(r.share, r.share_low, r.share_high, n, percent=True) for r in share.itertuples()],
+        )[["indicator", "effect_during", "effect_after", "persists"]]
+        lines += [_table(rows)]
+    return lines
+
+
+def _with_interval(value: float, low: float, high: float, n: int, *, percent: bool = False) -> str:
+    fmt = (lambda v: f"{100 * v:.0f} %") if percent else (lambda v: f"{v:+.4g}")
+    if not np.isfinite(value):
+        return "n/a"
+    return fmt(value) if n < 2 or not np.isfinite(low) else f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
 
 
 def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path:
@@ -73,6 +97,9 @@ def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path
         f"- {scenario.years:g} years from {scenario.start_date}, seed {result.seed}, "
         f"scenario hash {scenario.content_hash()}, lifecircle {__version__}",
         f"- residents: {scenario.population.residents:,}",
+        f"- measured after a warm-up of {scenario.warmup_years:g} years with every lever off (month 0 is the "
+        f"first measured month; the warm-up's months are in warmup.parquet)" if scenario.warmup_years > 0
+        else "- measured from the synthetic first day (no warm-up)",
     ]
     if city is not None and city.attribution:
         parts.append(f"- map data: {city.attribution}")
@@ -83,11 +110,8 @@ def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path
         parts += report_lines(model)
     levers = pd.DataFrame(_lever_rows(result))
     parts += ["## Levers in this scenario", "", _table(levers) if not levers.empty else "Every lever is off (baseline).\n"]
-    for cls in LEVERS:
-        cfg = getattr(scenario.levers, cls.name)
-        if cfg.enabled and cfg.end_month is not None:
-            parts += [f"### {cls.name}: during support (months {cfg.start_month}-{cfg.end_month - 1}) and after", "",
-                      _table(persistence(result.timeseries, cfg.start_month, cfg.end_month))]
+    if result.paired is not None:
+        parts += _effects_section(result)
     if model is not None and model.evaluations:
         parts += ["## Evaluations (governance)", "", _table(pd.DataFrame(model.evaluations))]
     if figures:

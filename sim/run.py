@@ -17,6 +17,7 @@ import pandas as pd
 from sim import __version__
 from sim.atomic import atomic_write_bytes
 from sim.city import City
+from sim.effects import support_span
 from sim.model import LifeCircleModel
 from sim.scenario import Scenario
 
@@ -48,25 +49,61 @@ SCORECARD: tuple[tuple[str, float | None, str], ...] = (
 
 
 @dataclass
+class PairedRuns:
+    """The scenario and its counterfactual (every lever off), run with the same seeds from the same
+    settled starts: the policy effects of a run (:mod:`sim.effects`).
+
+    Attributes:
+        seeds: The replicate seeds (the first is the run's own).
+        policy, baseline: Tidy frames (seed, month, indicator, value) of the two arms.
+        effects: Per period and indicator: mean paired difference with its 95 % interval.
+        persistence: Per indicator: share of the effect during support that remains after it.
+    """
+
+    seeds: list[int]
+    policy: pd.DataFrame
+    baseline: pd.DataFrame
+    effects: pd.DataFrame
+    persistence: pd.DataFrame
+
+
+@dataclass
 class RunResult:
     """What one run produced.
 
     Attributes:
         scenario: The scenario that ran (years and seed as run).
         seed: The seed used.
-        timeseries: Tidy frame: day, date, month, indicator, value.
+        timeseries: Tidy frame of the measured period: day, date, month, indicator, value.
         model: The model at the end (None when not kept).
+        warmup: The warm-up's monthly indicators (months <= 0), same columns.
+        paired: The run against its counterfactual over replicate seeds (None when not asked for
+            or when every lever is off).
     """
 
     scenario: Scenario
     seed: int
     timeseries: pd.DataFrame
     model: LifeCircleModel | None
+    warmup: pd.DataFrame | None = None
+    paired: PairedRuns | None = None
 
     @property
     def scorecard(self) -> pd.DataFrame:
         """The indicator scorecard (see :func:`scorecard`)."""
         return scorecard(self.timeseries)
+
+
+def replicate_seeds(seed: int, count: int) -> list[int]:
+    """``count`` seeds for paired replicates of a run: its own seed first, then seeds spawned from
+    it (``SeedSequence(seed).spawn``, one 32-bit integer each)."""
+    children = np.random.SeedSequence(seed).spawn(max(count - 1, 0))
+    return [int(seed)] + [int(child.generate_state(1)[0]) for child in children]
+
+
+def without_levers(scenario: Scenario) -> Scenario:
+    """The counterfactual of ``scenario``: the same district, people, economy and years, every lever off."""
+    return scenario.with_updates({f"levers.{name}.enabled": False for name in type(scenario.levers).model_fields})
 
 
 def run_scenario(
@@ -77,8 +114,9 @@ def run_scenario(
     city: City | None = None,
     progress: bool = False,
     keep_model: bool = True,
+    replicates: int = 0,
 ) -> RunResult:
-    """Build and run a model for a scenario.
+    """Build and run a model for a scenario (after its warm-up; see :class:`LifeCircleModel`).
 
     Args:
         scenario: The validated scenario.
@@ -87,6 +125,9 @@ def run_scenario(
         city: A prebuilt city to reuse (e.g. a loaded district shared by many runs).
         progress: Show a progress bar (days).
         keep_model: Return the model too (False keeps batch workers' memory small).
+        replicates: When levers are on, also run the counterfactual (every lever off) and the
+            scenario for ``replicates`` paired seeds (the run's own first) and report the effects
+            (:class:`PairedRuns`); 0: no counterfactual.
     """
     updates = {}
     if seed is not None:
@@ -95,7 +136,16 @@ def run_scenario(
         updates["years"] = float(years)
     if updates:
         scenario = scenario.with_updates(updates)
-    model = LifeCircleModel(scenario=scenario, city=city)
+    model = _run_model(scenario, scenario.seed, city, progress)
+    result = RunResult(scenario=scenario, seed=scenario.seed, timeseries=model.timeseries(),
+                       model=model if keep_model else None, warmup=model.warmup_timeseries())
+    if replicates > 0 and support_span(scenario.levers) is not None:
+        result.paired = _paired(scenario, result.timeseries, replicate_seeds(scenario.seed, replicates), model.city)
+    return result
+
+
+def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool = False) -> LifeCircleModel:
+    model = LifeCircleModel(scenario=scenario, seed=seed, city=city)
     days = model.days_total
     if progress:
         from tqdm.auto import tqdm
@@ -107,8 +157,26 @@ def run_scenario(
                 bar.update(chunk)
     else:
         model.run_for(days)
-    return RunResult(scenario=scenario, seed=scenario.seed, timeseries=model.timeseries(),
-                     model=model if keep_model else None)
+    return model
+
+
+def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City) -> PairedRuns:
+    """Both arms for every replicate seed (the policy arm of the first seed is ``first``)."""
+    from sim.effects import paired_differences, period_means, periods, persistence, summarise
+
+    counterfactual = without_levers(scenario)
+    policy, baseline = [first.assign(seed=seeds[0])], []
+    for i, s in enumerate(seeds):
+        if i:
+            policy.append(_run_model(scenario, s, city).timeseries().assign(seed=s))
+        baseline.append(_run_model(counterfactual, s, city).timeseries().assign(seed=s))
+    policy_frame, baseline_frame = pd.concat(policy, ignore_index=True), pd.concat(baseline, ignore_index=True)
+    months = int(first["month"].max()) if len(first) else 0
+    spans = periods(scenario.levers, months)
+    pairs = paired_differences(period_means(policy_frame, ["seed"], spans),
+                               period_means(baseline_frame, ["seed"], spans), ["seed"])
+    return PairedRuns(seeds=seeds, policy=policy_frame, baseline=baseline_frame, effects=summarise(pairs),
+                      persistence=persistence(pairs, pair_on=["seed"]))
 
 
 def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
@@ -153,10 +221,17 @@ def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -
     return "\n".join(lines)
 
 
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
 def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, outlets.parquet and
-    homes.parquet (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into
-    ``out_dir``."""
+    """Write timeseries.parquet (measured months), warmup.parquet (the warm-up's months, <= 0),
+    scorecard.csv, scenario.resolved.toml, effects.csv and persistence.csv (when the run was paired
+    with its counterfactual), outlets.parquet and homes.parquet (:mod:`sim.gis_outputs`, when the
+    model was kept), report.md and figures/ into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -165,9 +240,15 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
         "scenario": out / "scenario.resolved.toml",
     }
     frame = result.timeseries.assign(scenario=result.scenario.name, seed=result.seed)
-    tmp = paths["timeseries"].with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, paths["timeseries"])
+    _write_parquet(frame, paths["timeseries"])
+    if result.warmup is not None and len(result.warmup):
+        paths["warmup"] = out / "warmup.parquet"
+        _write_parquet(result.warmup.assign(scenario=result.scenario.name, seed=result.seed), paths["warmup"])
+    if result.paired is not None:
+        paths["effects"] = out / "effects.csv"
+        atomic_write_bytes(paths["effects"], result.paired.effects.to_csv(index=False).encode())
+        paths["persistence"] = out / "persistence.csv"
+        atomic_write_bytes(paths["persistence"], result.paired.persistence.to_csv(index=False).encode())
     atomic_write_bytes(paths["scorecard"], result.scorecard.to_csv(index=False).encode())
     provenance = {"seed": result.seed, "lifecircle_version": __version__,
                   "scenario_hash": result.scenario.content_hash()}

@@ -25,6 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 
 
+WARMUP_YEARS = 10.0
+"""Default warm-up, years (see ``Scenario.warmup_years``)."""
+
+
 class ScenarioError(ValueError):
     """A scenario (or batch) file is missing, unreadable or invalid.
 
@@ -478,7 +482,14 @@ class Scenario(_Strict):
     seed: int = Field(20240101, ge=0, le=2**63 - 1)
     """Master seed; every random stream is derived from it by name."""
     years: float = Field(2.0, gt=0.0, le=100.0)
-    """Simulated years (one step is one day)."""
+    """Measured years (one step is one day), after the warm-up."""
+    warmup_years: float = Field(WARMUP_YEARS, ge=0.0, le=100.0)
+    """Years simulated with every lever off before the measured period begins, so that measuring
+    starts from a settled district (outlets have entered and closed, jobs and gig work have reached
+    their flows) rather than from the synthetic first day; month 0 is the first measured month and
+    levers' months count from it. 0: measure from the first day. The default is long enough for the
+    shipped scenarios (``lifecircle settle`` and docs/ODD.md, "Initialisation", say how to judge it);
+    the settled state is saved once per seed and reused (:mod:`sim.checkpoint`)."""
     start_date: _dt.date = _dt.date(2024, 1, 1)
     """Calendar date of the first day (sets weekdays and month ends)."""
     city: CityConfig = CityConfig()
@@ -493,6 +504,13 @@ class Scenario(_Strict):
     """What to record."""
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths in the scenario are resolved against (set by the loader)."""
+
+    def input_files(self) -> list[Path]:
+        """Every file the scenario reads, as absolute paths: the catalogue (unless the default that
+        ships with lifecircle) and the city's files (:meth:`CityConfig.input_paths`)."""
+        base = Path(self.base_dir)
+        files = [] if self.economy.catalogue == "default" else [self.resolve_path(self.economy.catalogue)]
+        return files + self.city.input_paths(base)
 
     def resolve_path(self, path: str) -> Path:
         """A path from the scenario, made absolute against the scenario file's folder."""

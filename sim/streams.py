@@ -36,3 +36,12 @@ class Streams:
     def used(self) -> list[str]:
         """Names of the streams drawn from so far (for tests: a lever that is off draws nothing)."""
         return sorted(self._streams)
+
+    def state(self) -> dict[str, dict]:
+        """The position of every stream used so far (JSON-able bit-generator states)."""
+        return {name: rng.bit_generator.state for name, rng in sorted(self._streams.items())}
+
+    def restore(self, states: dict[str, dict]) -> None:
+        """Put every stream in ``states`` at its saved position (others start afresh when asked for)."""
+        for name, state in states.items():
+            self[name].bit_generator.state = state

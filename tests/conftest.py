@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,16 +14,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
+# Settled states go to a folder of this test session, not the user's cache (subprocesses inherit it).
+os.environ.setdefault("LIFECIRCLE_CHECKPOINTS", tempfile.mkdtemp(prefix="lifecircle-test-checkpoints-"))
+
 SMALL = {
     "population.residents": 2000,
     "city.blocks_x": 6,
     "city.blocks_y": 6,
     "years": 0.25,
+    "warmup_years": 0.0,  # unit tests follow the rules from the synthetic first day
 }
 
 
 def small_scenario(**updates: object) -> Scenario:
-    """The baseline shrunk to 2,000 residents on 6 x 6 blocks for three months, plus ``updates``."""
+    """The baseline shrunk to 2,000 residents on 6 x 6 blocks for three months, with no warm-up,
+    plus ``updates``."""
     return load_scenario(SCENARIOS / "baseline.toml", updates={**SMALL, **updates})
 
 

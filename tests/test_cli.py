@@ -72,24 +72,29 @@ def test_scorecard_reports_time_to_target():
     assert card.loc["basic_coverage_15", "change"] == 0.88 - 0.5
 
 
-def test_report_shows_levers_and_what_persists_after_support(tmp_path):
+def test_report_shows_levers_and_effects_against_the_counterfactual(tmp_path):
     out = tmp_path / "out"
     code = main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), "--years", "0.5", *SMALL,
+                 "--set", "warmup_years=0.5", "--replicates", "2",
                  "--set", "levers.smart_stores.enabled=true", "--set", "levers.smart_stores.end_month=3"])
     assert code == 0
     report = (out / "report.md").read_text()
     assert "## Scorecard" in report and "basic_coverage_15" in report
     assert "| smart_stores |" in report and "month 3" in report
-    assert "### smart_stores: during support (months 0-2) and after" in report
-    assert "night_needs_met_share" in report
+    assert "## Effects against the counterfactual" in report and "2 paired seed(s)" in report
+    assert "during support" in report and "after support" in report
+    assert "### What persists after support ends" in report
+    assert "warm-up of 0.5 years" in report
     assert "![map](figures/coverage_map.png)" in report
+    effects = pd.read_csv(out / "effects.csv")
+    assert set(effects["period"]) == {"during support", "after support", "end"}
+    assert (effects.loc[effects["indicator"] == "night_needs_met_share", "n"] == 2).all()
+    warmup = pd.read_parquet(out / "warmup.parquet")
+    assert warmup["month"].max() <= 0 < pd.read_parquet(out / "timeseries.parquet")["month"].min()
 
 
-def test_persistence_splits_support_and_after():
-    from sim.report import persistence
-
-    frame = pd.DataFrame({"month": [1, 2, 3, 4, 5, 6], "indicator": ["trips_saved"] * 6,
-                          "value": [10.0, 10.0, 10.0, 4.0, 2.0, 0.0], "day": range(6)})
-    table = persistence(frame, start_month=0, end_month=3).set_index("indicator")
-    assert table.loc["trips_saved", "during support"] == 10.0
-    assert table.loc["trips_saved", "after support"] == 2.0
+def test_a_baseline_run_has_no_counterfactual(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), "--years", "0.2", *SMALL]) == 0
+    assert not (out / "effects.csv").exists()
+    assert "Effects against the counterfactual" not in (out / "report.md").read_text()

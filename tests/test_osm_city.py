@@ -63,7 +63,7 @@ def models(cities: dict[str, OsmCity]) -> dict[str, LifeCircleModel]:
     for path in DISTRICTS:
         scenario = load_scenario(
             ROOT / "scenarios" / "helsinki.toml",
-            updates={"city.path": str(path), "population.residents": 4000, "years": 0.1},
+            updates={"city.path": str(path), "population.residents": 4000, "years": 0.1, "warmup_years": 0.0},
         )
         model = LifeCircleModel(scenario=scenario, city=cities[str(path)])
         model.run_for(5)

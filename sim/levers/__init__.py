@@ -48,6 +48,16 @@ class LeverSet:
         self.implementation = 1.0  # governance scales every other lever
         self._blended: dict[tuple[str, float], float] = {}  # blend() results this month
 
+    @classmethod
+    def off(cls, model: LifeCircleModel) -> LeverSet:
+        """No lever at all (the warm-up), implementation at the economy's default."""
+        levers = cls.__new__(cls)
+        levers.model = model
+        levers.levers = {}
+        levers.implementation = model.scenario.economy.lever_implementation
+        levers._blended = {}
+        return levers
+
     def get(self, name: str) -> Lever | None:
         """The lever called ``name`` if the scenario enables it, else None."""
         if name not in {cls.name for cls in LEVERS}:

@@ -1,0 +1,83 @@
+"""Effects against the counterfactual: periods of a lever timeline, paired differences, intervals and
+the persistence share, on hand-made frames whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim.effects import Period, paired_differences, period_means, periods, persistence, summarise
+from sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+
+def _levers(**updates):
+    return load_scenario(SCENARIOS / "baseline.toml", updates=updates).levers
+
+
+def test_periods_follow_the_lever_timeline():
+    levers = _levers(**{"levers.platform.enabled": True, "levers.platform.start_month": 2,
+                        "levers.platform.end_month": 30})
+    spans = {p.name: (p.first, p.last) for p in periods(levers, 48, last_months=6)}
+    assert spans == {"year 1": (0, 11), "year 3": (24, 35), "during support": (2, 29),
+                     "after support": (30, 47), "end": (42, 47)}
+    # A lever that never ends: support lasts to the end, no 'after'; a short run has no year 3.
+    spans = {p.name: (p.first, p.last) for p in periods(_levers(**{"levers.lockers.enabled": True}), 12)}
+    assert spans == {"year 1": (0, 11), "during support": (0, 11), "end": (0, 11)}
+    # Every lever off: no support periods at all.
+    assert [p.name for p in periods(_levers(), 12)] == ["year 1", "end"]
+
+
+def test_a_period_reads_the_collections_that_cover_its_months():
+    # The value labelled month m covers month m - 1.
+    months = pd.Series(range(0, 8))
+    assert Period("p", 2, 4).collections(months).tolist() == [False, False, False, True, True, True, False, False]
+
+
+def _arms(during: float, after: float, noise: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two arms over 6 months and len(noise) seeds: the policy arm is the baseline plus ``during``
+    in months 0-2 and ``after`` in months 3-5, plus a per-seed ``noise``."""
+    rows_p, rows_b = [], []
+    for seed, eps in enumerate(noise):
+        for month in range(1, 7):
+            base = 100.0 + seed + month
+            lift = during if month <= 3 else after
+            rows_b.append((seed, month, "x", base))
+            rows_p.append((seed, month, "x", base + lift + eps))
+    cols = ["seed", "month", "indicator", "value"]
+    return pd.DataFrame(rows_p, columns=cols), pd.DataFrame(rows_b, columns=cols)
+
+
+def test_paired_effects_and_intervals_are_the_student_t_ones():
+    noise = np.array([0.5, -0.2, 0.1, -0.4, 0.3])
+    policy, baseline = _arms(10.0, 2.0, noise)
+    spans = [Period("during support", 0, 2), Period("after support", 3, 5)]
+    pairs = paired_differences(period_means(policy, ["seed"], spans), period_means(baseline, ["seed"], spans), ["seed"])
+    table = summarise(pairs).set_index("period")
+    diffs = 10.0 + noise
+    half = stats.t.ppf(0.975, 4) * diffs.std(ddof=1) / np.sqrt(5)
+    row = table.loc["during support"]
+    assert row["n"] == 5 and row["effect"] == pytest.approx(diffs.mean())
+    assert row["ci_low"] == pytest.approx(diffs.mean() - half) and row["ci_high"] == pytest.approx(diffs.mean() + half)
+    assert row["significant"]
+    assert table.loc["after support", "effect"] == pytest.approx(2.0 + noise.mean())
+    assert row["baseline_mean"] == pytest.approx(np.mean([100 + s + 2 for s in range(5)]))
+
+
+def test_persistence_share_is_the_ratio_of_mean_effects_with_a_bootstrap_interval():
+    policy, baseline = _arms(10.0, 2.0, np.zeros(6))
+    spans = [Period("during support", 0, 2), Period("after support", 3, 5)]
+    pairs = paired_differences(period_means(policy, ["seed"], spans), period_means(baseline, ["seed"], spans), ["seed"])
+    row = persistence(pairs, pair_on=["seed"]).set_index("indicator").loc["x"]
+    assert row["share"] == pytest.approx(0.2)
+    assert row["share_low"] == pytest.approx(0.2) and row["share_high"] == pytest.approx(0.2)  # no spread
+    # With noise the interval widens around the share, and the share is mean(after) / mean(during).
+    rng = np.random.default_rng(3)
+    policy, baseline = _arms(10.0, 2.0, rng.normal(0, 1.0, 12))
+    pairs = paired_differences(period_means(policy, ["seed"], spans), period_means(baseline, ["seed"], spans), ["seed"])
+    row = persistence(pairs, pair_on=["seed"]).set_index("indicator").loc["x"]
+    wide = pairs.pivot_table(index="seed", columns="period", values="difference")
+    assert row["share"] == pytest.approx(wide["after support"].mean() / wide["during support"].mean())
+    assert row["share_low"] < row["share"] < row["share_high"]
