@@ -9,9 +9,11 @@ Mechanism (last day of each month):
 * Merchants pay rent (landlords; renovated public space is partly paid by the public budget),
   fixed operating costs and the cost of goods (suppliers), then pay out a share of any profit to
   their owner. A merchant (mobile vendors too) with ``closure_months`` consecutive losses and
-  negative cash closes, and any outlet closes with ``exit_per_month`` for reasons the model does
-  not follow (retirement, a lease that ends): its staff lose their jobs, its remaining cash repays
-  its investors' capital and the rest goes to its owner (outside creditors absorb debts).
+  negative cash closes: its staff lose their jobs, its remaining cash repays its investors' capital
+  and the rest goes to its owner (outside creditors absorb debts). Owners also leave for reasons
+  the model does not follow (retirement, a move, a lease that ends) with ``exit_per_month``: a
+  business that made money last month is taken over and goes on trading (a transfer); one that
+  lost money closes.
 * Residents spend ``1 - saving_rate`` of their income, less their typical service spending,
   outside the catalogue.
 """
@@ -100,8 +102,11 @@ def pay_month(model: LifeCircleModel, work_days: int) -> None:
         ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
     mer.months_losing[ids] = np.where(profit < 0, mer.months_losing[ids] + 1, 0)
     failing = (mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)
+    # Owners who leave for reasons of their own: a business that made money last month is taken
+    # over and goes on trading (a transfer); one that did not closes.
     leaving = model.streams["exit"].random(len(ids)) < model.scenario.economy.exit_per_month
-    close_merchants(model, ids[failing | leaving])
+    close_merchants(model, ids[failing | (leaving & (profit < 0))])
+    transfer_businesses(model, ids[~failing & leaving & (profit >= 0)])
     _other_spending(model)
 
 
@@ -134,6 +139,21 @@ def _other_spending(model: LifeCircleModel) -> None:
     spend = np.clip(wish, 0, np.maximum(ledger.resident_cash, 0))
     if spend.any():
         ledger.transfer((RESIDENT, np.arange(pop.n)), "outside_consumption", spend, "other_consumption")
+
+
+def transfer_businesses(model: LifeCircleModel, ids: np.ndarray) -> None:
+    """Outlets whose owner leaves are taken over: they go on trading (same shop, staff, cash and
+    customers), a resident owner leaves the business (retired at retirement age, else looking for
+    work), and the new owner is from outside the circle."""
+    if len(ids) == 0:
+        return
+    mer, pop = model.merchants, model.population
+    owners = mer.owner[ids][mer.owner[ids] >= 0]
+    pop.owned[owners] = -1
+    pop.status[owners] = np.where(pop.elderly[owners], RETIRED, UNEMPLOYED)
+    mer.owner[ids] = -1
+    model.tally.transfers += len(ids)
+    model.roles_changed(owners)
 
 
 def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:

@@ -462,6 +462,13 @@ def merchant_deaths(model: LifeCircleModel) -> float:
     return float(model.tally.deaths)
 
 
+@indicator("merchant_transfers", "merchants", "outlets per period")
+def merchant_transfers(model: LifeCircleModel) -> float:
+    """Outlets taken over by a new owner in the period (they go on trading; see
+    ``economy.exit_per_month``)."""
+    return float(model.tally.transfers)
+
+
 @indicator("merchant_survival", "merchants", "share")
 def merchant_survival(model: LifeCircleModel) -> float:
     """Share of the outlets open when the measured period began (month 0) that are still open."""

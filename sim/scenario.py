@@ -189,14 +189,22 @@ class EconomyConfig(_Strict):
     closure_months: int = Field(6, ge=1, le=120)
     """A merchant closes after this many consecutive months of losses with negative cash."""
     exit_per_month: float = Field(0.006, ge=0.0, le=1.0)
-    """Monthly probability that an outlet closes for reasons the model does not follow (the owner
-    retires, moves or falls ill; the lease ends), whatever its profit. With the closures for losses
-    it gives small businesses' exit rates: about half of Chinese enterprises close within five years
-    and 40 % of small ones survive ten (SAIC 2013, national report on enterprise survival time)."""
-    entrants_per_month: float = Field(0.02, ge=0.0, le=10.0)
-    """Would-be entrants per category per month per 1,000 residents (before they judge demand)."""
-    entry_hurdle: float = Field(1.0, ge=0.0, le=10.0)
-    """An entrant opens only if expected monthly revenue covers this multiple of expected costs."""
+    """Monthly probability that an outlet's owner leaves for reasons the model does not follow (they
+    retire, move or fall ill; the lease ends): a business that made money last month is taken over
+    and trades on, one that did not closes. With the closures for losses it gives small businesses'
+    exit rates as registrations count them: about half of Chinese enterprises are deregistered
+    within five years, 40 % of small ones survive ten (SAIC 2013, national report on enterprise
+    survival time)."""
+    entrants_per_month: float = Field(0.3, ge=0.0, le=10.0)
+    """Would-be entrants per category per month per 1,000 residents, each looking at one site
+    (before they judge demand there). Assumption, to be calibrated: 6 a month per category in a
+    20,000-resident district, so that a viable gap is found within months, not years (most look,
+    few open: see the entry test)."""
+    entry_hurdle: float = Field(1.1, ge=0.0, le=10.0)
+    """An entrant opens only if expected monthly revenue covers this multiple of expected costs
+    (which include paying back the start-up cost): 1.1 asks for a 10 % margin for the risk of a
+    new shop. Assumption, to be calibrated; at 1.0 entrants keep crowding into markets with room for
+    a fraction of an outlet, and the weakest incumbent flips between open and closed."""
     payback_months: int = Field(36, ge=1, le=600)
     """Months over which an entrant expects to recover its start-up cost (counted in its costs)."""
     licence_days: int = Field(30, ge=0, le=365)

@@ -32,6 +32,7 @@ class Tally:
     needs: dict[str, np.ndarray] = field(init=False)
     births: int = 0
     deaths: int = 0
+    transfers: int = 0
     graduate_startups: int = 0
     complaints: int = 0
     days: int = 0
@@ -42,7 +43,7 @@ class Tally:
     def reset(self) -> None:
         """Zero every count (start of a new period)."""
         self.needs = {name: np.zeros(self.n_categories, dtype=np.int64) for name in NEED_OUTCOMES}
-        self.births = self.deaths = self.graduate_startups = self.complaints = self.days = 0
+        self.births = self.deaths = self.transfers = self.graduate_startups = self.complaints = self.days = 0
 
     def add(self, outcome: str, categories: np.ndarray) -> None:
         """Count one event per entry of ``categories`` under ``outcome``."""
