@@ -35,15 +35,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.run import format_scorecard, run_scenario, write_outputs
 
     from sim.inputs import check_inputs
+    from sim.memory import check_fits
+    from sim.outdir import claim_run_dir, default_run_dir
 
     scenario = _scenario_from_args(args)
-    check_inputs(scenario, source=str(args.scenario))  # bad input files: exit 2 before the simulation
-    out = Path(args.out) if args.out else Path("results") / scenario.name
+    # Everything that can be known to fail is found before the simulation: input files, memory, --out.
+    check_inputs(scenario, source=str(args.scenario))
+    check_fits(scenario, source=str(args.scenario))
+    out = Path(args.out) if args.out else default_run_dir(scenario.name)
+    claim_run_dir(out, force=args.force, scenario=scenario.name)
     try:
         result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress)
     except UnknownIndicatorError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
-    paths = write_outputs(result, out, figures=not args.no_figures)
+    paths = write_outputs(result, out, figures=not args.no_figures, force=args.force)
     model = result.model
     title = f"lifecircle scorecard: {scenario.name} on {model.city.name}, {scenario.years:g} years, seed {result.seed}"
     print(format_scorecard(result.scorecard, title=title, attribution=model.city.attribution))
@@ -63,13 +68,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
     catalogue = check_inputs(scenario, source=str(args.scenario))
     from sim.input_check import check_tables
+    from sim.memory import available_bytes, estimate, gb
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the summary lines below say the same
         summary = check_tables(scenario, catalogue)
-    print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()})")
+    need = estimate(scenario)
+    print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()}); "
+          f"a run needs {need.describe()}")
     for line in summary:
         print(f"  {line}")
+    if need.total > available_bytes():
+        print(f"lifecircle: warning: {args.scenario}: this machine has only {gb(available_bytes())} of memory "
+              f"free: `lifecircle run` will refuse it here", file=sys.stderr)
     return 0
 
 
@@ -128,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one scenario, print the scorecard, write outputs")
     run.add_argument("scenario", help="scenario TOML file")
-    run.add_argument("--out", help="output folder (default results/<scenario name>)")
+    run.add_argument("--out", help="output folder (default results/<scenario name>, the name made safe); created "
+                     "and checked before the simulation; a folder of another run's outputs is replaced")
+    run.add_argument("--force", action="store_true", help="write into --out even if it holds files that are not a "
+                     "lifecircle run's (earlier lifecircle outputs there are replaced, other files kept)")
     run.add_argument("--years", type=float, help="simulated years (overrides the scenario)")
     run.add_argument("--seed", type=int, help="master seed (overrides the scenario)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. economy.rent_multiplier=2.0 (repeatable)")

@@ -7,7 +7,6 @@ resolved scenario with seed and version, and figures) into a folder.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,21 +151,25 @@ def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -
     return "\n".join(lines)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, outlets.parquet and
-    homes.parquet (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into
-    ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True, force: bool = False) -> dict[str, Path]:
+    """Write timeseries.parquet, scorecard.csv, scenario.resolved.toml, accounts.csv, outlets.parquet
+    and homes.parquet (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into
+    ``out_dir``, a folder this run owns (:mod:`sim.outdir`: a new folder or an earlier run's, whose
+    other outputs are removed; ``force`` writes into a folder with other files)."""
+    import io
+
+    from sim.outdir import claim_run_dir, finish_run_dir
+
+    out = claim_run_dir(out_dir, force=force, scenario=result.scenario.name)
     paths = {
         "timeseries": out / "timeseries.parquet",
         "scorecard": out / "scorecard.csv",
         "scenario": out / "scenario.resolved.toml",
     }
     frame = result.timeseries.assign(scenario=result.scenario.name, seed=result.seed)
-    tmp = paths["timeseries"].with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, paths["timeseries"])
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(paths["timeseries"], buf.getvalue())
     atomic_write_bytes(paths["scorecard"], result.scorecard.to_csv(index=False).encode())
     provenance = {"seed": result.seed, "lifecircle_version": __version__,
                   "scenario_hash": result.scenario.content_hash()}
@@ -176,6 +179,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
 
         paths.update(write_gis_outputs(result.model, out))
     figure_paths: dict[str, Path] = {}
+    if result.model is not None:
+        paths["accounts"] = out / "accounts.csv"  # money by account and sector, start and end
+        atomic_write_bytes(paths["accounts"], result.model.ledger.accounts_csv().encode())
     if figures and result.model is not None:
         from sim.figures import write_figures
 
@@ -184,4 +190,5 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     from sim.report import write_report
 
     paths["report"] = write_report(result, out, figure_paths)
+    finish_run_dir(out, paths.values())
     return paths
