@@ -140,6 +140,10 @@ def finish_run_dir(path: str | Path, written: Iterable[Path]) -> None:
                 target.rmdir()
         elif target.exists() or target.is_symlink():
             target.unlink()
+            parent = target.parent  # a sub-folder of outputs (figures/) left empty goes too
+            while parent != path.resolve() and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
     marker.update({"state": "complete", "files": now,
                    "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
     _write_marker(path, marker)
