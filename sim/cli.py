@@ -36,10 +36,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sim.inputs import check_inputs
     from sim.memory import check_fits
+    from sim.metrics import resolve
     from sim.outdir import claim_run_dir, default_run_dir
 
     scenario = _scenario_from_args(args)
-    # Everything that can be known to fail is found before the simulation: input files, memory, --out.
+    # Everything that can be known to fail is found before the simulation: indicators, input files,
+    # memory, --out.
+    try:
+        resolve(scenario.output.indicators)
+    except UnknownIndicatorError as err:
+        raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
     check_inputs(scenario, source=str(args.scenario))
     check_fits(scenario, source=str(args.scenario))
     out = Path(args.out) if args.out else default_run_dir(scenario.name)

@@ -7,7 +7,7 @@ refuses -- before anything is built -- a run that would not fit in the memory th
 (a :class:`~sim.scenario.ScenarioError`, exit status 2, with the estimate in the message).
 
 The coefficients were measured (peak RSS, ``resource.getrusage``) on the grid city with every Mesa
-agent: about 300 MB for the interpreter and libraries, ~0.6 kB per resident (population arrays,
+agent: about 235-300 MB for the interpreter and libraries, ~0.6 kB per resident (population arrays,
 agents, outlets in proportion, daily buffers: 1,000,000 residents peak at ~890 MB) and ~3.1 kB
 per street intersection (walking tables and per-node arrays; 300 x 300 blocks add ~280 MB), plus
 the indicator records. Each is rounded up by about a quarter, so the estimate errs on the safe
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from sim.batch.spec import BatchSpec
     from sim.scenario import Scenario
 
-BASE_BYTES = 300 * 2**20
+BASE_BYTES = 350 * 2**20
 """Interpreter, NumPy, pandas, numba's compiled loops, Mesa: what any run holds."""
-PER_RESIDENT_BYTES = 800
+PER_RESIDENT_BYTES = 900
 """Per resident (measured ~600-650 bytes, rounded up)."""
 PER_NODE_BYTES = 4096
 """Per street intersection of a grid city (measured ~3,100 bytes, rounded up)."""

@@ -112,6 +112,10 @@ def claim_run_dir(path: str | Path, *, force: bool = False, scenario: str = "") 
                 f"(earlier lifecircle outputs there are replaced, other files are kept)")
         previous = [name for name in KNOWN_OUTPUTS if (path / name).exists()] if force else []
         marker = {"files": previous}
+    elif marker.get("state") == "running":
+        # A run killed while writing left files its marker does not list yet: they are ours to replace.
+        present = [name for name in KNOWN_OUTPUTS if (path / name).exists()]
+        marker["files"] = sorted(set(marker.get("files", [])) | set(present))
     marker.update({"tool": "lifecircle run", "state": "running", "scenario": scenario,
                    "started": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
     _write_marker(path, marker)

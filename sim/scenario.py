@@ -386,7 +386,7 @@ class RenovationLever(LeverConfig):
     """Urban renewal and old-community renovation adding commercial space."""
 
     months: list[Annotated[int, Field(ge=0, le=1200)]] = Field(default_factory=lambda: [6, 18, 30])
-    """Months in which renovated shop space is handed over (0 = the first month of the run)."""
+    """Months in which renovated shop space is handed over (0 = the first month of the run; each 0 to 1200)."""
     sites_per_round: int = Field(4, ge=0, le=10_000)
     """Sites of new shop space per round, in the old blocks with the worst coverage."""
     rent_discount: float = Field(0.5, ge=0.0, le=1.0)

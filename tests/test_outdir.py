@@ -37,7 +37,7 @@ def scenario_named(folder, name: str):
 
 @pytest.mark.parametrize("name, folder", [
     ("../../ESCAPED", "ESCAPED"),
-    ("/tmp/lifecircle-absolute", "tmp_lifecircle-absolute"),
+    ("{tmp}/ABSOLUTE", None),  # an absolute path (inside this test's folder, to see where it lands)
     ("..", "unnamed"),
     ("海淀 baseline", "海淀_baseline"),
 ])
@@ -45,11 +45,13 @@ def test_names_stay_under_results(tmp_path, monkeypatch, name, folder):
     work = tmp_path / "work" / "deep"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
+    name = name.format(tmp=tmp_path.as_posix())
+    folder = folder or safe_name(name)
+    assert folder.endswith("ABSOLUTE") or folder in ("ESCAPED", "unnamed", "海淀_baseline")
     assert main(["run", str(scenario_named(tmp_path, name)), *TINY, "--no-figures"]) == 0
     assert sorted(p.name for p in (work / "results").iterdir()) == [folder]
     assert (work / "results" / folder / "timeseries.parquet").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["named.toml", "work"]  # nothing above results/
-    assert not os.path.exists("/tmp/lifecircle-absolute/timeseries.parquet")
 
 
 def test_safe_name_rules():

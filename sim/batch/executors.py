@@ -95,7 +95,12 @@ def run_processes(tasks: Iterable[Any], workers: int, handle: Handle,
             in_flight: dict[Future, Any] = {}
             lost: list[Any] = []
             for task in stream:
-                in_flight[pool.submit(run, task)] = task
+                try:
+                    future = pool.submit(run, task)
+                except BrokenProcessPool:  # a worker died while the window was being filled
+                    lost = [task, *_salvage(in_flight, handle)]
+                    break
+                in_flight[future] = task
                 if len(in_flight) >= window:
                     lost = _drain(in_flight, handle)
                     if lost:
@@ -128,12 +133,15 @@ def _drain(in_flight: dict[Future, Any], handle: Handle) -> list[Any]:
             handle(_failure(task, err))
         else:
             handle(future.result())
-    if not broken:
-        return []
+    return _salvage(in_flight, handle) if broken else []
+
+
+def _salvage(in_flight: dict[Future, Any], handle: Handle) -> list[Any]:
+    """After the pool broke: handle the runs that finished before it did; return (and forget) the rest."""
     lost = []
     for future, task in list(in_flight.items()):
-        if future.done() and future.exception() is None:
-            handle(future.result())  # finished before the pool broke
+        if future.done() and not future.cancelled() and future.exception() is None:
+            handle(future.result())
         else:
             lost.append(task)
     in_flight.clear()
