@@ -31,13 +31,11 @@ def _scenario_from_args(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario; print the scorecard; write outputs."""
-    from sim.metrics import UnknownIndicatorError
-    from sim.run import format_scorecard, run_scenario, write_outputs
-
     from sim.inputs import check_inputs
     from sim.memory import check_fits
-    from sim.metrics import resolve
+    from sim.metrics import UnknownIndicatorError, resolve
     from sim.outdir import claim_run_dir, default_run_dir
+    from sim.run import format_scorecard, run_scenario, write_outputs
 
     scenario = _scenario_from_args(args)
     # Everything that can be known to fail is found before the simulation: indicators, input files,

@@ -99,3 +99,10 @@ def test_intact_district_files_pass_the_check(tmp_path):
     broken = load_scenario(scenario_file(tmp_path, '[city]\nkind = "osm"\npath = "broken.graphml"'))
     with pytest.raises(ScenarioError, match="not a readable GraphML file"):
         check_inputs(broken, source="s.toml")
+
+
+def test_table_inputs_of_a_district_are_hashed_by_content():
+    scenario = load_scenario(SCENARIOS / "beijing_tables.toml")
+    files = scenario.input_files()
+    assert {"economy.catalogue", "city.path", "city.poi_table", "city.homes_table"} <= set(files)
+    assert all(input_digests(scenario)[key] != MISSING for key in files)
