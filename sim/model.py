@@ -179,6 +179,7 @@ class LifeCircleModel(mesa.Model):
         self.levers.month_start(0)
         self._refresh_volunteering()
         self.ledger.check()
+        self.ledger.mark_opening()  # accounts.csv's "start" is the first measured day
         self._agents_on = create_agents
         if create_agents:
             for idx in range(self.population.n):

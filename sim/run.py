@@ -7,7 +7,6 @@ resolved scenario with seed and version, and figures) into a folder.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,18 +221,23 @@ def format_scorecard(card: pd.DataFrame, *, title: str, attribution: str = "") -
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:
+def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = True, force: bool = False) -> dict[str, Path]:
     """Write timeseries.parquet (measured months), warmup.parquet (the warm-up's months, <= 0),
-    scorecard.csv, scenario.resolved.toml, effects.csv and persistence.csv (when the run was paired
-    with its counterfactual), outlets.parquet and homes.parquet (:mod:`sim.gis_outputs`, when the
-    model was kept), report.md and figures/ into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    scorecard.csv, scenario.resolved.toml, accounts.csv, effects.csv and persistence.csv (when the
+    run was paired with its counterfactual), outlets.parquet and homes.parquet
+    (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into ``out_dir``, a
+    folder this run owns (:mod:`sim.outdir`: a new folder or an earlier run's, whose other outputs
+    are removed; ``force`` writes into a folder with other files)."""
+    from sim.outdir import claim_run_dir, finish_run_dir
+
+    out = claim_run_dir(out_dir, force=force, scenario=result.scenario.name)
     paths = {
         "timeseries": out / "timeseries.parquet",
         "scorecard": out / "scorecard.csv",
@@ -258,6 +262,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
 
         paths.update(write_gis_outputs(result.model, out))
     figure_paths: dict[str, Path] = {}
+    if result.model is not None:
+        paths["accounts"] = out / "accounts.csv"  # money by account and sector, start and end
+        atomic_write_bytes(paths["accounts"], result.model.ledger.accounts_csv().encode())
     if figures and result.model is not None:
         from sim.figures import write_figures
 
@@ -266,4 +273,5 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     from sim.report import write_report
 
     paths["report"] = write_report(result, out, figure_paths)
+    finish_run_dir(out, paths.values())
     return paths

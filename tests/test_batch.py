@@ -242,23 +242,43 @@ def test_resume_refuses_a_different_batch(tmp_path):
         run_batch(load_batch(changed), out, workers=1, progress=False)
 
 
-def test_a_run_that_raises_is_recorded_failed_and_the_others_complete(tmp_path):
+def test_a_run_that_raises_is_recorded_failed_and_the_others_complete(tmp_path, monkeypatch, capsys):
+    import sim.run
+    from sim.cli import main
+
     folder = tmp_path / "b"
     folder.mkdir()
-    # The catalogue file is read when the model is built: valid schema, fails only at run time.
-    write_package(folder, "broken", '[economy]\ncatalogue = "no_such_catalogue.toml"')
+    write_package(folder, "broken", "")
     batch = write_batch(folder, replications=2, extra_packages='broken = "broken.toml"')
+    real = sim.run.run_scenario
+
+    def failing(scenario, **kwargs):  # a run-time failure (every input checks out up front)
+        if scenario.name == "broken":
+            raise RuntimeError("the model broke down in month 2")
+        return real(scenario, **kwargs)
+
+    monkeypatch.setattr(sim.run, "run_scenario", failing)
     out = tmp_path / "out"
-    proc = subprocess.run([*LIFECIRCLE, "batch", str(batch), "--out", str(out), "--workers", "1", "--quiet"],
-                          capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 1, proc.stderr
+    assert main(["batch", str(batch), "--out", str(out), "--workers", "1", "--quiet"]) == 1
     status = run_status(out)
     assert {k: v["status"] for k, v in status.items()} == {
         "baseline-p0000-r00": "done", "baseline-p0000-r01": "done",
         "broken-p0000-r00": "failed", "broken-p0000-r01": "failed"}
-    assert "no_such_catalogue.toml" in status["broken-p0000-r00"]["error"]
-    assert "failed broken-p0000-r00" in proc.stdout
+    assert "month 2" in status["broken-p0000-r00"]["error"]
+    assert "failed broken-p0000-r00" in capsys.readouterr().out
     assert sorted(pd.read_parquet(out / "runs")["package"].unique()) == ["baseline"]
+
+
+def test_a_package_with_a_missing_catalogue_is_refused_before_any_run(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    write_package(folder, "broken", '[economy]\ncatalogue = "no_such_catalogue.toml"')
+    batch = write_batch(folder, replications=2, extra_packages='broken = "broken.toml"')
+    proc = subprocess.run([*LIFECIRCLE, "batch", str(batch), "--out", str(tmp_path / "out"), "--workers", "1",
+                           "--quiet"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "package 'broken'" in proc.stderr and "no_such_catalogue.toml" in proc.stderr
+    assert not (tmp_path / "out" / "runs").exists()
 
 
 @pytest.mark.slow

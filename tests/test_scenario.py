@@ -29,8 +29,20 @@ def test_unknown_key_names_file_key_value_and_allowed(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     msg = str(err.value)
-    assert str(path) in msg and "economy.rent_multiplyer" in msg and "2.0" in msg
+    assert str(path) in msg and "economy.rent_multiplyer" in msg
     assert "rent_multiplier" in msg  # the allowed keys are listed
+
+
+def test_unknown_key_is_named_without_its_value(tmp_path):
+    # Issue 16, item 12: `extends` of any TOML file (a config with secrets, say) must not echo
+    # the values of keys that are not scenario keys into an error message or a log.
+    secrets = write(tmp_path, 'api_token = "s3cr3t-value"\n[economy]\npassword = "hunter2"\n', "secrets.toml")
+    path = write(tmp_path, f'extends = "{secrets.name}"\n')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    msg = str(err.value)
+    assert "unknown key 'api_token'" in msg and "unknown key 'economy.password'" in msg
+    assert "s3cr3t" not in msg and "hunter2" not in msg
 
 
 def test_wrong_type_is_an_error(tmp_path):
@@ -114,3 +126,52 @@ def test_every_field_has_a_docstring():
     assert len(rows) > 80
     missing = [key for key, _, doc in rows if not doc]
     assert missing == []
+
+
+# ----------------------------------------------------------------------------- issue 16, item 10
+
+@pytest.mark.parametrize("text, expected", [
+    # A start date whose run would leave the calendar crashed the run after validate passed.
+    ("start_date = 9999-12-01\n", "key 'start_date' = datetime.date(9999, 12, 1): allowed: <= 2200-12-31"),
+    ("start_date = 1066-10-14\n", "allowed: >= 1900-01-01"),
+    # Renovation months outside the run's possible months were accepted.
+    ("[levers.renovation]\nmonths = [-1, 9999]\n", "key 'levers.renovation.months.0' = -1: allowed: >= 0"),
+    ("[levers.renovation]\nmonths = [6, 9999]\n", "key 'levers.renovation.months.1' = 9999: allowed: <= 1200"),
+    # No indicators: empty outputs with exit 0.
+    ("[output]\nindicators = []\n", "key 'output.indicators' = []: allowed: at least 1 item"),
+    # NaN was reported as "allowed: <= 100.0", which it is not the problem with.
+    ("years = nan\n", "key 'years' = nan: allowed: a finite number"),
+    ("[economy]\nrent_multiplier = inf\n", "key 'economy.rent_multiplier' = inf: allowed: a finite number"),
+    # base_dir is set by the loader; in a file it was silently replaced.
+    ('base_dir = "/etc"\n', "unknown key 'base_dir'"),
+])
+def test_validation_gaps_are_errors(tmp_path, text, expected):
+    path = write(tmp_path, f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n{text}')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_empty_scenario_file_is_an_error(tmp_path):
+    for text in ("", "# only a comment\n\n"):
+        with pytest.raises(ScenarioError, match="empty scenario file"):
+            load_scenario(write(tmp_path, text))
+
+
+def test_set_base_dir_is_refused(tmp_path):
+    with pytest.raises(ScenarioError, match="unknown key 'base_dir'"):
+        load_scenario(SCENARIOS / "baseline.toml", updates={"base_dir": "/etc"})
+    with pytest.raises(ScenarioError, match="unknown key 'base_dir'"):
+        Scenario().with_updates({"base_dir": "/etc"})
+
+
+def test_unknown_lever_category_is_found_by_validate(tmp_path, capsys):
+    from sim.cli import main
+
+    path = write(tmp_path, f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n'
+                 '[levers.mobile_vendors]\nenabled = true\ncategories = ["breakfast", "fortune_telling"]\n')
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "levers.mobile_vendors.categories" in err and "'fortune_telling'" in err and "breakfast" in err
+    assert str(path) in err

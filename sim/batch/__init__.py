@@ -12,10 +12,11 @@ See ``docs/batches.md``.
 """
 
 from sim.batch.design import Design, build_design, sample
-from sim.batch.runner import BatchSummary, RunPlan, execute_run, plan_runs, run_batch
+from sim.batch.executors import BatchStopped
+from sim.batch.runner import BatchSummary, RunPlan, RunPlans, execute_run, plan_runs, run_batch
 from sim.batch.spec import BatchSpec, batch_from_dict, load_batch
 
 __all__ = [
-    "BatchSpec", "BatchSummary", "Design", "RunPlan", "batch_from_dict", "build_design", "execute_run",
+    "BatchSpec", "BatchStopped", "BatchSummary", "Design", "RunPlan", "RunPlans", "batch_from_dict", "build_design", "execute_run",
     "load_batch", "plan_runs", "run_batch", "sample",
 ]

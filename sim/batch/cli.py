@@ -1,6 +1,7 @@
 """``lifecircle batch``, ``lifecircle compare`` and ``lifecircle sensitivity`` (registered into
 :func:`sim.cli.build_parser`). Bad input raises :class:`~sim.scenario.ScenarioError` (exit 2);
-a batch in which some run failed exits with status 1."""
+a batch in which some run failed exits with status 1; a batch stopped because its Dask cluster lost
+every worker (or its scheduler) exits with status 3 and resumes when run again."""
 
 from __future__ import annotations
 
@@ -13,28 +14,37 @@ from sim.scenario import ScenarioError
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run or resume a batch into ``--out``."""
+    from sim.batch.executors import BatchStopped
     from sim.batch.runner import run_batch
     from sim.batch.spec import load_batch
 
-    spec = load_batch(args.batch)
     if args.workers is not None and args.workers < 1:
         raise ScenarioError(f"--workers {args.workers}: allowed: an integer >= 1")
-    progress = not args.quiet and (sys.stderr.isatty() or args.progress)
+    if args.worker_timeout is not None and not args.worker_timeout > 0:
+        raise ScenarioError(f"--worker-timeout {args.worker_timeout}: allowed: seconds > 0")
+    client = None
     if args.scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ScenarioError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
-        try:
-            client = Client(args.scheduler, timeout="20s")
-        except (OSError, TimeoutError) as err:
-            raise ScenarioError(f"--scheduler {args.scheduler!r}: cannot connect ({err})") from None
-        with client:
-            summary = run_batch(spec, args.out, client=client, progress=progress)
-    else:
-        summary = run_batch(spec, args.out, workers=args.workers, progress=progress)
+        from sim.batch.cluster import check_address
+
+        check_address(args.scheduler)  # a malformed address is exit 2 before anything is read
+    spec = load_batch(args.batch)
+    progress = not args.quiet and (sys.stderr.isatty() or args.progress)
+    try:
+        if args.scheduler:
+            from sim.batch.cluster import connect_client
+
+            client = connect_client(args.scheduler)
+            with client:
+                summary = run_batch(spec, args.out, client=client, progress=progress,
+                                    worker_timeout=args.worker_timeout)
+        else:
+            summary = run_batch(spec, args.out, workers=args.workers, progress=progress)
+    except BatchStopped as err:
+        print(f"lifecircle: batch stopped: {err}", file=sys.stderr)
+        return 3
+    damaged = f", {summary.recomputed} damaged file(s) moved to corrupt/ and computed again" if summary.recomputed else ""
     print(f"{spec.name}: {summary.total} runs: {summary.skipped} already done, {summary.done} done now, "
-          f"{summary.failed} failed -> {Path(args.out) / 'runs'}")
+          f"{summary.failed} failed{damaged} -> {Path(args.out) / 'runs'}")
     for run_id, error in list(summary.failures.items())[:10]:
         print(f"  failed {run_id}: {error}")
     if summary.failed > 10:
@@ -77,6 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     batch.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
     batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per core)")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
+    batch.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                       help="with --scheduler: stop (exit 3, resumable) when the cluster has had no workers this "
+                            "long (default 120)")
     batch.add_argument("--progress", action="store_true", help="progress bar even when not on a terminal")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     batch.set_defaults(func=cmd_batch)

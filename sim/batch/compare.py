@@ -10,7 +10,6 @@ with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +24,7 @@ DEFAULT_LAST_MONTHS = 3
 
 def batch_info(out: str | Path) -> dict:
     """The batch description written by :func:`sim.batch.run_batch` (``DIR/batch.json``)."""
-    path = Path(out) / "batch.json"
-    if not path.is_file():
-        raise ScenarioError(f"{out}: not a batch output folder (no batch.json); run `lifecircle batch` first")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return store.read_batch_info(out)
 
 
 def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> pd.DataFrame:

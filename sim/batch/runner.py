@@ -1,23 +1,25 @@
 """Running a batch: serially, on local processes or on a Dask cluster, streaming runs to disk.
 
-The coordinating process plans the runs (packages x design points x replications), skips those
-whose Parquet file already exists, and keeps only a small window of runs in flight, so its memory
-does not grow with the number of runs. Each run is executed by :func:`execute_run` in a worker,
-which writes its own Parquet file and returns a small status dict; the coordinator appends that to
-the manifest. A run that raises is recorded as failed with its message and the batch goes on.
+The coordinating process takes the batch folder's lock, checks that the folder is new or holds this
+very batch (same fingerprint, which covers the contents of every input file), verifies the run
+files already there, and walks the plan (packages x design points x replications) lazily, skipping
+verified runs: neither planning nor the in-flight window grows with the number of runs. Each run is
+executed by :func:`execute_run` in a worker, which checks that its input files are still those the
+batch was planned with, writes its own Parquet file and returns a small status dict (with the file's
+SHA-256); the coordinator appends that to the manifest. A run that raises is recorded as failed with
+its message and the batch goes on; how lost workers are handled is up to the executor
+(:mod:`sim.batch.executors`).
 
-Every run's result depends only on its task (scenario + seed): the model seeds all randomness from
-the scenario seed, so serial, process-pool and Dask batches give identical files.
+Every run's result depends only on its task (scenario + input contents + seed): the model seeds all
+randomness from the scenario seed, so serial, process-pool and Dask batches give identical files.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,11 +27,12 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from sim import __version__
+from sim.atomic import atomic_write_bytes
 from sim.batch import store
 from sim.batch.design import Design, build_design
 from sim.batch.spec import BatchSpec
+from sim.inputs import input_digests
 from sim.scenario import Scenario, ScenarioError
-from sim.atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class RunTask:
     scenario: Scenario
     parameters: dict[str, int | float]
     out: str
+    inputs: dict[str, str] = field(default_factory=dict)
+    """SHA-256 of each input file when the batch was planned (the run refuses other contents)."""
 
 
 @dataclass
@@ -63,6 +68,8 @@ class BatchSummary:
     done: int = 0
     failed: int = 0
     failures: dict[str, str] = field(default_factory=dict)
+    recomputed: int = 0
+    """Run files found damaged (or foreign) on resume, moved to ``corrupt/`` and computed again."""
 
     @property
     def ok(self) -> bool:
@@ -70,22 +77,62 @@ class BatchSummary:
         return self.failed == 0
 
 
-def plan_runs(spec: BatchSpec, design: Design) -> list[RunPlan]:
-    """Every run of the batch in a fixed order: package, then design point, then replicate.
+class RunPlans:
+    """The runs of a batch in a fixed order -- package, then design point, then replicate -- made
+    one at a time, so that a design of a million points times a hundred thousand replications costs
+    the coordinator nothing before its first run.
 
     Replicate r has the same seed in every package and at every design point (common random
     numbers), so package differences are paired.
     """
-    seeds = spec.replicate_seeds()
-    width_p = max(4, len(str(design.n_points - 1)))
-    width_r = max(2, len(str(spec.replications - 1)))
-    return [
-        RunPlan(run_id=f"{package}-p{point:0{width_p}d}-r{rep:0{width_r}d}", package=package,
-                point=point, replicate=rep, seed=seeds[rep])
-        for package in spec.packages
-        for point in range(design.n_points)
-        for rep in range(spec.replications)
-    ]
+
+    def __init__(self, spec: BatchSpec, design: Design) -> None:
+        self.spec = spec
+        self.packages = list(spec.packages)
+        self.points = design.n_points
+        self.replications = spec.replications
+        self.total = len(self.packages) * self.points * self.replications
+        self._width_p = max(4, len(str(self.points - 1)))
+        self._width_r = max(2, len(str(self.replications - 1)))
+        self._seeds: dict[int, int] = {}
+
+    def run_id(self, package: str, point: int, replicate: int) -> str:
+        """``<package>-p<point>-r<replicate>``, zero-padded to the batch's widths."""
+        return f"{package}-p{point:0{self._width_p}d}-r{replicate:0{self._width_r}d}"
+
+    def seed(self, replicate: int) -> int:
+        """Replicate seed (see :meth:`BatchSpec.replicate_seed`), cached for the few most recent."""
+        if replicate not in self._seeds:
+            if len(self._seeds) > 4096:
+                self._seeds.clear()
+            self._seeds[replicate] = self.spec.replicate_seed(replicate)
+        return self._seeds[replicate]
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[RunPlan]:
+        for package in self.packages:
+            for point in range(self.points):
+                for rep in range(self.replications):
+                    yield RunPlan(run_id=self.run_id(package, point, rep), package=package, point=point,
+                                  replicate=rep, seed=self.seed(rep))
+
+    def __contains__(self, run_id: object) -> bool:
+        """Whether ``run_id`` names a run of this plan (exactly as :meth:`run_id` spells it)."""
+        if not isinstance(run_id, str) or "-p" not in run_id or "-r" not in run_id:
+            return False
+        rest, _, rep = run_id.rpartition("-r")
+        package, _, point = rest.rpartition("-p")
+        if package not in self.spec.packages or not point.isdigit() or not rep.isdigit():
+            return False
+        p, r = int(point), int(rep)
+        return p < self.points and r < self.replications and self.run_id(package, p, r) == run_id
+
+
+def plan_runs(spec: BatchSpec, design: Design) -> list[RunPlan]:
+    """Every run of the batch as a list (:class:`RunPlans` makes them one at a time)."""
+    return list(RunPlans(spec, design))
 
 
 def execute_run(task: RunTask) -> dict[str, Any]:
@@ -98,7 +145,15 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     plan = task.plan
     started = time.perf_counter()
     try:
-        result = run_scenario(task.scenario, seed=plan.seed, keep_model=False)
+        now = input_digests(task.scenario)
+        if task.inputs and now != task.inputs:
+            changed = sorted(k for k in set(now) | set(task.inputs) if now.get(k) != task.inputs.get(k))
+            files = task.scenario.input_files()
+            raise RuntimeError(
+                "input file(s) changed since the batch started: " + ", ".join(f"{k} ({files.get(k, '?')})" for k in changed)
+                + "; this run would mix two versions of the inputs into one batch. Restore the file(s), or "
+                  "start the batch again in a new --out folder")
+        result = run_scenario(task.scenario, seed=plan.seed, keep_model=True)
         scenario = result.scenario
         scenario_hash = scenario.content_hash()
         out = Path(task.out)
@@ -106,13 +161,17 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         if not resolved.exists():
             extra = {"seed": plan.seed, "lifecircle_version": __version__, "scenario_hash": scenario_hash}
             atomic_write_bytes(resolved, scenario.to_toml(extra=extra).encode())
+        if result.model is not None:
+            atomic_write_bytes(out / store.ACCOUNTS / f"{plan.run_id}.csv",
+                               result.model.ledger.accounts_csv().encode())
+        result.model = None  # the model's arrays are freed before the rows are written
         frame = tidy_frame(result.timeseries, plan, task.parameters, scenario_hash)
-        store.write_run_frame(out, plan.run_id, frame)
+        written = store.write_run_frame(out, plan.run_id, frame)
     except Exception as err:  # a failed run is data, not a crash of the batch
         return {"run_id": plan.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
                 "traceback": traceback.format_exc(limit=8), "seconds": time.perf_counter() - started}
     return {"run_id": plan.run_id, "status": "done", "rows": len(frame), "scenario_hash": scenario_hash,
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, **written}
 
 
 def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, int | float],
@@ -142,26 +201,72 @@ def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, in
 
 # ----------------------------------------------------------------------------- coordinator
 
-def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, list[RunPlan]]:
-    """Check ``out`` belongs to this batch (or is new), write provenance and the design."""
+def batch_dir(out: str | Path) -> Path:
+    """Create and check a batch's ``--out`` folder before anything else happens.
+
+    Raises:
+        ScenarioError: the folder cannot be written, or it holds files but no ``batch.json`` (not a
+            batch folder, or one whose ``batch.json`` was deleted: its runs cannot be matched to a batch).
+    """
+    from sim.outdir import writable_dir
+
+    out = writable_dir(out, option="--out")
+    if not (out / store.BATCH_INFO).exists():
+        others = sorted(p.name for p in out.iterdir() if p.name != store.LOCK)
+        if others:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            raise ScenarioError(
+                f"--out {out}: the folder holds files ({shown}) but no {store.BATCH_INFO}, so they cannot be "
+                f"matched to this batch (not a batch folder, or its {store.BATCH_INFO} was deleted); "
+                f"allowed: a new or empty folder, or the folder of this same batch")
+    return out
+
+
+def _changed_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Input files whose contents differ between two batch.json ``inputs`` tables."""
+    lines = []
+    for package, files in new.items():
+        for key, now in files.items():
+            before = old.get(package, {}).get(key)
+            if isinstance(before, dict) and before.get("sha256") != now["sha256"]:
+                lines.append(f"{key} of package '{package}' ({now['path']}) changed since those runs "
+                             f"(SHA-256 {str(before.get('sha256'))[:12]}... now {now['sha256'][:12]}...)")
+    return lines
+
+
+def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, RunPlans, dict[str, dict[str, str]]]:
+    """Check ``out`` belongs to this batch (or is new); write the batch's description, provenance
+    and design. Returns the design, the plan and each package's input digests."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     design = build_design(spec)
     fingerprint = spec.fingerprint()
-    info_path = out / "batch.json"
+    inputs: dict[str, dict[str, str]] = {}
+    described: dict[str, dict[str, dict[str, str]]] = {}
+    for package in spec.packages:
+        scenario = spec.package_scenario(package)
+        inputs[package] = input_digests(scenario)
+        files = scenario.input_files()
+        described[package] = {k: {"path": str(files[k]), "sha256": v} for k, v in inputs[package].items()}
+    info_path = out / store.BATCH_INFO
     if info_path.exists():
-        old = json.loads(info_path.read_text(encoding="utf-8")).get("fingerprint")
-        if old != fingerprint:
+        old = store.read_batch_info(out)
+        if old["fingerprint"] != fingerprint:
+            changed = _changed_inputs(old.get("inputs", {}), described)
+            why = ("; ".join(changed) + "; ") if changed else ""
             raise ScenarioError(
-                f"{out}: holds results of a different batch (fingerprint {old}, this batch file gives "
-                f"{fingerprint}); resume only with the same batch file, or choose a new --out folder")
+                f"{out}: holds results of a different batch (fingerprint {old['fingerprint']}, this batch file "
+                f"gives {fingerprint}); {why}resume only with the same batch file and input files, or choose "
+                f"a new --out folder")
+    seeds_listed = spec.replications <= 10_000
     info = {
         "name": spec.name, "description": spec.description, "fingerprint": fingerprint,
         "source": spec.source, "packages": list(spec.packages), "baseline": spec.baseline_package,
         "design": design.method, "problem": design.problem, "design_options": design.options,
         "replications": spec.replications, "master_seed": spec.master_seed,
-        "replicate_seeds": spec.replicate_seeds(), "years": spec.years, "indicators": spec.indicators,
-        "overrides": spec.flat_overrides(),
+        "replicate_seeds": spec.replicate_seeds() if seeds_listed else
+        "SeedSequence(master_seed).spawn(replications)[r].generate_state(1)[0] (not listed: > 10,000)",
+        "years": spec.years, "indicators": spec.indicators, "overrides": spec.flat_overrides(),
+        "inputs": described,
     }
     store.write_json(info_path, info)
     if spec.source != "<dict>" and Path(spec.source).is_file():
@@ -171,144 +276,105 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, list[RunPlan]]:
     history = []
     if prov_path.exists():
         try:
-            history = json.loads(prov_path.read_text(encoding="utf-8")).get("invocations", [])
+            history = json.loads(prov_path.read_bytes().decode("utf-8")).get("invocations", [])
         except (ValueError, AttributeError):
             history = []
     history.append({**store.provenance(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     store.write_json(prov_path, {"invocations": history})
-    return design, plan_runs(spec, design)
+    return design, RunPlans(spec, design), inputs
 
 
-def _tasks(spec: BatchSpec, design: Design, plans: list[RunPlan], out: Path) -> Iterator[RunTask]:
-    """Build tasks lazily (one scenario object at a time), in plan order."""
+def _tasks(spec: BatchSpec, design: Design, plans: RunPlans, out: Path, inputs: dict[str, dict[str, str]],
+           skip: set[str]) -> Iterator[RunTask]:
+    """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``."""
     bases: dict[str, Scenario] = {}
     for plan in plans:
+        if plan.run_id in skip:
+            continue
         if plan.package not in bases:
             bases[plan.package] = spec.package_scenario(plan.package)
         params = design.point_values(plan.point)
         scenario = bases[plan.package].with_updates(params) if params else bases[plan.package]
-        yield RunTask(plan=plan, scenario=scenario, parameters=params, out=str(out))
+        yield RunTask(plan=plan, scenario=scenario, parameters=params, out=str(out), inputs=inputs[plan.package])
 
 
 def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
-              progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None) -> BatchSummary:
+              progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None,
+              check_memory: bool = True, worker_timeout: float | None = None) -> BatchSummary:
     """Run (or resume) a batch, writing every run to ``out/runs/<run_id>.parquet``.
 
     Args:
         spec: The validated batch (:func:`sim.batch.load_batch`).
-        out: The output folder; rerunning into the same folder skips finished runs and retries
-            failed ones.
+        out: The output folder; rerunning into the same folder skips verified runs, recomputes
+            damaged ones and retries failed ones.
         workers: Local worker processes (1: serial in this process; None: one per CPU core).
             Ignored when ``client`` is given.
         client: A ``dask.distributed.Client``; runs are submitted to its cluster (workers must
             see ``out`` on a shared file system).
         progress: Show a tqdm bar with done / failed / remaining and ETA.
         on_result: Called in this process with each run's status dict as it arrives.
+        worker_timeout: Dask only: seconds to wait for a cluster that has no workers before the
+            batch stops with :class:`~sim.batch.executors.BatchStopped` (default
+            :data:`~sim.batch.executors.WORKER_TIMEOUT`).
+        check_memory: Refuse, before any run, a local batch whose runs (one per worker) would not
+            fit in this machine's free memory (:mod:`sim.memory`).
 
     Returns:
         A :class:`BatchSummary`; ``summary.failed`` counts runs that raised.
+
+    Raises:
+        ScenarioError: bad ``out`` (unwritable, another batch's, in use by another batch), runs that
+            do not fit in memory.
+        BatchStopped: the Dask cluster lost every worker or its scheduler; rerun to resume.
     """
-    out = Path(out)
-    design, plans = prepare(spec, out)
-    store.remove_stale_temp_files(out)
-    finished = store.finished_runs(out)
-    status = store.run_status(out)
-    pending = [p for p in plans if p.run_id not in finished]
-    summary = BatchSummary(out=out, total=len(plans), skipped=len(plans) - len(pending))
     from tqdm.auto import tqdm
 
-    with store.Manifest(out) as manifest:
-        # A worker may have renamed its file into place just before a kill, before the manifest line.
-        for plan in plans:
-            if plan.run_id in finished and status.get(plan.run_id, {}).get("status") != "done":
-                manifest.record({"run_id": plan.run_id, "status": "done", "recovered": True})
-        bar = tqdm(total=len(plans), initial=summary.skipped, unit="run", desc=spec.name,
-                   disable=not progress, dynamic_ncols=True)
+    from sim.batch.executors import WORKER_TIMEOUT, run_dask, run_processes, run_serial
 
-        def handle(result: dict[str, Any]) -> None:
-            entry = {k: v for k, v in result.items() if k != "traceback"}
-            if result["status"] == "done":
-                summary.done += 1
-            else:
-                summary.failed += 1
-                summary.failures[result["run_id"]] = result.get("error", "")
-                entry["traceback"] = result.get("traceback", "")
-            manifest.record(entry)
-            if on_result is not None:
-                on_result(result)
-            bar.set_postfix(done=summary.skipped + summary.done, failed=summary.failed,
-                            remaining=len(pending) - summary.done - summary.failed, refresh=False)
-            bar.update(1)
+    out = batch_dir(out)
+    n_workers = 1 if client is not None else max(1, workers or os.cpu_count() or 1)
+    with store.BatchLock(out):
+        design, plans, inputs = prepare(spec, out)
+        if check_memory and client is None:
+            from sim.memory import check_batch_fits
 
-        tasks = _tasks(spec, design, pending, out)
-        try:
-            if client is not None:
-                _run_dask(tasks, client, handle)
-            elif (workers or os.cpu_count() or 1) <= 1:
-                for task in tasks:
-                    handle(execute_run(task))
-            else:
-                _run_processes(tasks, workers or os.cpu_count() or 1, handle)
-        finally:
-            bar.close()
+            check_batch_fits(spec, design, workers=min(n_workers, plans.total))
+        store.remove_stale_temp_files(out)
+        verified = store.verify_runs(out, store.done_digests(out), plans.__contains__)
+        summary = BatchSummary(out=out, total=plans.total, skipped=len(verified.done), recomputed=len(verified.moved))
+        pending = plans.total - summary.skipped
+        with store.Manifest(out) as manifest:
+            # A worker may have renamed its file into place just before a kill, before the manifest line.
+            for run_id, digest in sorted(verified.recovered.items()):
+                manifest.record({"run_id": run_id, "status": "done", "recovered": True, **digest})
+            for run_id, reason in sorted(verified.moved.items()):
+                manifest.record({"run_id": run_id, "status": "damaged", "error": reason})
+            bar = tqdm(total=plans.total, initial=summary.skipped, unit="run", desc=spec.name,
+                       disable=not progress, dynamic_ncols=True)
+
+            def handle(result: dict[str, Any]) -> None:
+                entry = {k: v for k, v in result.items() if k != "traceback"}
+                if result["status"] == "done":
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    summary.failures[result["run_id"]] = result.get("error", "")
+                    entry["traceback"] = result.get("traceback", "")
+                manifest.record(entry)
+                if on_result is not None:
+                    on_result(result)
+                bar.set_postfix(done=summary.skipped + summary.done, failed=summary.failed,
+                                remaining=pending - summary.done - summary.failed, refresh=False)
+                bar.update(1)
+
+            tasks = _tasks(spec, design, plans, out, inputs, skip=verified.done)
+            try:
+                if client is not None:
+                    run_dask(tasks, client, handle, worker_timeout=worker_timeout or WORKER_TIMEOUT)
+                elif n_workers <= 1:
+                    run_serial(tasks, handle)
+                else:
+                    run_processes(tasks, n_workers, handle)
+            finally:
+                bar.close()
     return summary
-
-
-def _failure(task: RunTask, err: BaseException) -> dict[str, Any]:
-    return {"run_id": task.plan.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
-            "traceback": "".join(traceback.format_exception(err, limit=8))}
-
-
-def _run_processes(tasks: Iterator[RunTask], workers: int, handle: Callable[[dict[str, Any]], None]) -> None:
-    """Local worker processes ("spawn": no state inherited from the coordinator), bounded window."""
-    window = 2 * workers
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        in_flight: dict[Future, RunTask] = {}
-        try:
-            for task in tasks:
-                while len(in_flight) >= window:
-                    _drain(in_flight, handle)
-                in_flight[pool.submit(execute_run, task)] = task
-            while in_flight:
-                _drain(in_flight, handle)
-        except BaseException:
-            for fut in in_flight:
-                fut.cancel()
-            raise
-
-
-def _drain(in_flight: dict[Future, RunTask], handle: Callable[[dict[str, Any]], None]) -> None:
-    done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-    for fut in done:
-        task = in_flight.pop(fut)
-        err = fut.exception()
-        handle(_failure(task, err) if err is not None else fut.result())
-
-
-def _run_dask(tasks: Iterator[RunTask], client: Any, handle: Callable[[dict[str, Any]], None]) -> None:
-    """Submit to a dask.distributed cluster, keeping about two runs per worker thread in flight."""
-    from distributed import as_completed
-
-    threads = sum(client.nthreads().values()) or 1
-    window = 2 * threads
-    futures: dict[Any, RunTask] = {}
-    queue = as_completed()
-    for task in tasks:
-        while len(futures) >= window:
-            _dask_one(queue, futures, handle)
-        fut = client.submit(execute_run, task, pure=False, key=f"lifecircle-run-{task.plan.run_id}-{time.time_ns()}")
-        futures[fut] = task
-        queue.add(fut)
-    while futures:
-        _dask_one(queue, futures, handle)
-
-
-def _dask_one(queue: Any, futures: dict[Any, RunTask], handle: Callable[[dict[str, Any]], None]) -> None:
-    fut = next(queue)
-    task = futures.pop(fut)
-    if fut.status == "error":
-        handle(_failure(task, fut.exception()))
-    else:
-        handle(fut.result())
-    fut.release()

@@ -120,8 +120,8 @@ class BatchSpec(_Strict):
     for every package and design point (common random numbers, paired comparisons)."""
     years: float = Field(1.0, gt=0.0, le=100.0)
     """Simulated years of every run (overrides the scenarios)."""
-    indicators: list[str] = Field(default_factory=lambda: ["all"])
-    """Indicators to keep (names from ``lifecircle indicators``, or ``["all"]``)."""
+    indicators: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    """Indicators to keep (names from ``lifecircle indicators``, or ``["all"]``); at least one."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Dotted scenario keys set in every run, e.g. ``"population.residents" = 2000`` (nested tables
     such as ``[overrides.population]`` are accepted too)."""
@@ -167,6 +167,11 @@ class BatchSpec(_Strict):
         """Replicate seeds: ``SeedSequence(master_seed).spawn(replications)``, one 32-bit int each."""
         children = np.random.SeedSequence(self.master_seed).spawn(self.replications)
         return [int(child.generate_state(1)[0]) for child in children]
+
+    def replicate_seed(self, replicate: int) -> int:
+        """Replicate ``replicate``'s seed alone, without spawning the others: the ``replicate``-th child
+        of ``SeedSequence(master_seed)`` (spawn key ``(replicate,)``), equal to ``replicate_seeds()[replicate]``."""
+        return int(np.random.SeedSequence(self.master_seed, spawn_key=(replicate,)).generate_state(1)[0])
 
     def flat_overrides(self) -> dict[str, Any]:
         """``overrides`` with nested tables flattened to dotted keys."""
@@ -244,6 +249,7 @@ def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpe
 
 def _check_against_scenarios(spec: BatchSpec) -> None:
     """Every package loads; every parameter is a numeric key whose range the schema accepts."""
+    from sim.inputs import check_inputs
     from sim.metrics import UnknownIndicatorError, resolve
 
     try:
@@ -255,7 +261,8 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
         if not path.is_file():
             raise ScenarioError(f"{spec.source}: key 'packages.{package}' = {spec.packages[package]!r}: no such scenario file ({path})")
         try:
-            spec.package_scenario(package)
+            scenario = spec.package_scenario(package)
+            check_inputs(scenario, source=str(path))  # catalogue, categories, district file: before any run
         except ScenarioError as err:
             raise ScenarioError(f"{spec.source}: package '{package}' (with the batch's overrides): {err}") from None
     base = spec.package_scenario(spec.baseline_package)

@@ -3,38 +3,53 @@
 Layout of ``DIR``::
 
     DIR/batch.toml              copy of the batch file
-    DIR/batch.json              fingerprint, design method and SALib problem
+    DIR/batch.json              fingerprint, design method, SALib problem, input-file digests
     DIR/design.parquet          the design matrix as drawn (point, one column per parameter)
     DIR/provenance.json         package versions, git commit, python, command line
-    DIR/manifest.jsonl          one JSON line per event: run done / failed (with its error text)
+    DIR/manifest.jsonl          one JSON line per event: run done (with its file's SHA-256) / failed
     DIR/scenarios/<package>-<hash>.toml   every resolved scenario that ran (seed included)
     DIR/runs/<run_id>.parquet   tidy rows of one run
+    DIR/accounts/<run_id>.csv   money by sector at the start and end of the run
+    DIR/corrupt/                run files found damaged on resume, moved aside (never read)
+    DIR/.lock                   held by the batch writing into DIR (one at a time)
 
 A run file is written to a hidden temporary file in ``runs/`` (``.<run_id>.parquet.<random>.tmp``,
-which pyarrow's dataset discovery skips because it starts with ``.``) and renamed into place, so
-it is complete or absent: its existence is what "done" means on resume. The manifest is a log
-appended (flush + fsync) by the coordinating process only; a line torn by a crash is skipped.
+which pyarrow's dataset discovery skips because it starts with ``.``), synced to disk and renamed
+into place, so it is complete or absent. On resume a run counts as done only when its file is
+*verified*: its SHA-256 matches the one the manifest recorded when the run finished, or -- for a
+file renamed into place just before a kill, with no manifest line yet -- the whole file reads as
+Parquet and holds that run's rows. A file that fails is moved to ``corrupt/`` with a warning and
+the run is computed again. The manifest is a log appended (flush + fsync) by the coordinating
+process only; a line torn by a crash, or not UTF-8, is skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
 from sim.atomic import atomic_write_bytes
+from sim.scenario import ScenarioError
 
 RUNS = "runs"
 MANIFEST = "manifest.jsonl"
+BATCH_INFO = "batch.json"
+ACCOUNTS = "accounts"
+CORRUPT = "corrupt"
+LOCK = ".lock"
 
 
 def run_path(out: Path, run_id: str) -> Path:
@@ -42,39 +57,103 @@ def run_path(out: Path, run_id: str) -> Path:
     return Path(out) / RUNS / f"{run_id}.parquet"
 
 
-def write_run_frame(out: Path, run_id: str, frame: pd.DataFrame) -> Path:
-    """Write one run's rows atomically (hidden temp file in ``runs/`` + ``os.replace``)."""
-    path = run_path(out, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            frame.to_parquet(fh, index=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+def write_run_frame(out: Path, run_id: str, frame: pd.DataFrame) -> dict[str, Any]:
+    """Write one run's rows atomically; returns ``{"sha256", "bytes"}`` of the file for the manifest."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    data = buf.getvalue()
+    atomic_write_bytes(run_path(out, run_id), data)
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 def finished_runs(out: Path) -> set[str]:
-    """Run ids whose Parquet file exists (complete by construction)."""
+    """Run ids whose Parquet file exists in ``runs/`` (see :func:`verify_runs` for complete ones)."""
     folder = Path(out) / RUNS
     if not folder.is_dir():
         return set()
     return {p.name.removesuffix(".parquet") for p in folder.glob("*.parquet") if not p.name.startswith(".")}
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _readable_run(path: Path, run_id: str) -> str | None:
+    """Why ``path`` is not a complete run file of ``run_id`` (None: it is)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["run_id"])
+    except (OSError, ValueError) as err:  # ArrowInvalid is a ValueError
+        return f"not a readable Parquet file ({err})"
+    if table.num_rows == 0:
+        return "holds no rows"
+    ids = set(table.column("run_id").to_pylist())
+    if ids != {run_id}:
+        return f"holds rows of {sorted(ids)[:3]}, not of {run_id}"
+    return None
+
+
+@dataclass
+class Verified:
+    """What :func:`verify_runs` found in ``runs/``."""
+
+    done: set[str] = field(default_factory=set)
+    """Run ids whose file is complete."""
+    recovered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Complete files with no manifest line (renamed into place just before a kill): their digests."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Run id (or file name) -> why its file was moved to ``corrupt/``."""
+
+
+def verify_runs(out: Path, digests: dict[str, str], planned: Callable[[str], bool]) -> Verified:
+    """Check every file in ``runs/``; move damaged or foreign ones to ``corrupt/`` with a warning.
+
+    Args:
+        out: The batch folder.
+        digests: Run id -> the SHA-256 the manifest recorded when the run finished.
+        planned: Whether a run id belongs to this batch's plan.
+    """
+    found = Verified()
+    for run_id in sorted(finished_runs(out)):
+        path = run_path(out, run_id)
+        if not planned(run_id):
+            reason = "not a run of this batch"
+        elif run_id in digests:
+            reason = None if file_sha256(path) == digests[run_id] else "its contents differ from the file the run wrote (SHA-256 mismatch)"
+        else:
+            reason = _readable_run(path, run_id)
+            if reason is None:
+                found.recovered[run_id] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+        if reason is None:
+            found.done.add(run_id)
+            continue
+        found.moved[run_id] = reason
+        target = quarantine(out, path)
+        warnings.warn(f"{path}: {reason}; moved to {target}, the run will be computed again", stacklevel=2)
+    return found
+
+
+def quarantine(out: Path, path: Path) -> Path:
+    """Move a damaged or foreign file out of ``runs/`` into ``corrupt/`` (kept for inspection, never read)."""
+    folder = Path(out) / CORRUPT
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    os.replace(path, target)
+    return target
+
+
 def remove_stale_temp_files(out: Path) -> int:
-    """Delete temp files a killed worker left in ``runs/``; returns how many."""
-    folder = Path(out) / RUNS
+    """Delete temp files a killed worker left in ``runs/`` (and ``accounts/``); returns how many."""
     count = 0
-    if folder.is_dir():
-        for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            count += 1
+    for name in (RUNS, ACCOUNTS):
+        folder = Path(out) / name
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                count += 1
     return count
 
 
@@ -84,11 +163,17 @@ class Manifest:
     def __init__(self, out: Path) -> None:
         self.path = Path(out) / MANIFEST
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "ab")
+        # A line torn by a kill has no newline: start on a fresh line, or the next entry is lost with it.
+        if self._fh.tell() > 0:
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    self._fh.write(b"\n")
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append one entry and make it durable (flush + fsync) before returning."""
-        self._fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        self._fh.write((json.dumps(entry, sort_keys=True, default=str) + "\n").encode("utf-8"))
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
@@ -103,27 +188,73 @@ class Manifest:
         self.close()
 
 
-def read_manifest(out: Path) -> list[dict[str, Any]]:
-    """Every readable manifest entry, in order (a line torn by a crash is skipped)."""
+def iter_manifest(out: Path) -> Iterator[dict[str, Any]]:
+    """Every readable manifest entry, in order: a line torn by a crash, or not UTF-8 JSON, is skipped."""
     path = Path(out) / MANIFEST
-    entries = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+    if not path.is_file():
+        return
+    with open(path, "rb") as fh:
+        for raw in fh:
             try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
+                entry = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
                 continue
-    return entries
+            if isinstance(entry, dict):
+                yield entry
+
+
+def read_manifest(out: Path) -> list[dict[str, Any]]:
+    """Every readable manifest entry, in order (see :func:`iter_manifest`)."""
+    return list(iter_manifest(out))
 
 
 def run_status(out: Path) -> dict[str, dict[str, Any]]:
     """The latest manifest entry of each run id."""
-    return {entry["run_id"]: entry for entry in read_manifest(out) if "run_id" in entry}
+    return {entry["run_id"]: entry for entry in iter_manifest(out) if "run_id" in entry}
+
+
+def done_digests(out: Path) -> dict[str, str]:
+    """Run id -> SHA-256 of its file, from the latest "done" entry of each run (only what resume needs)."""
+    digests: dict[str, str] = {}
+    for entry in iter_manifest(out):
+        run_id = entry.get("run_id")
+        if not isinstance(run_id, str):
+            continue
+        if entry.get("status") == "done" and isinstance(entry.get("sha256"), str):
+            digests[run_id] = entry["sha256"]
+        else:
+            digests.pop(run_id, None)
+    return digests
 
 
 def read_runs(out: Path, columns: list[str] | None = None, filters: list | None = None) -> pd.DataFrame:
-    """All finished runs as one tidy frame (``pd.read_parquet(DIR / "runs")`` with options)."""
-    return pd.read_parquet(Path(out) / RUNS, columns=columns, filters=filters)
+    """All finished runs as one tidy frame (``pd.read_parquet(DIR / "runs")`` with options).
+
+    Raises:
+        ScenarioError: a run file is damaged (named, with what to do) -- not a pyarrow traceback.
+    """
+    try:
+        return pd.read_parquet(Path(out) / RUNS, columns=columns, filters=filters)
+    except (OSError, ValueError) as err:
+        bad = [run_path(out, r) for r in sorted(finished_runs(out)) if _readable_run(run_path(out, r), r)]
+        named = ", ".join(map(str, bad[:5])) or f"({err})"
+        raise ScenarioError(f"{out}: damaged run file(s) {named}; run the same `lifecircle batch` command "
+                            f"again: it moves them to {Path(out) / CORRUPT} and computes those runs again") from None
+
+
+def read_batch_info(out: str | Path) -> dict:
+    """``DIR/batch.json``, the batch's description; a missing or damaged one is a clear error."""
+    path = Path(out) / BATCH_INFO
+    if not path.is_file():
+        raise ScenarioError(f"{out}: not a batch output folder (no {BATCH_INFO}); run `lifecircle batch` first")
+    try:
+        info = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ScenarioError(f"{path}: damaged ({type(err).__name__}: {err}); the folder's runs cannot be "
+                            f"matched to a batch: start the batch in a new --out folder") from None
+    if not isinstance(info, dict) or "fingerprint" not in info:
+        raise ScenarioError(f"{path}: damaged (no fingerprint); start the batch in a new --out folder")
+    return info
 
 
 def versions() -> dict[str, str]:
@@ -174,3 +305,33 @@ def write_design(out: Path, names: list[str], X: Any) -> None:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     atomic_write_bytes(Path(out) / "design.parquet", buf.getvalue())
+
+
+class BatchLock:
+    """An exclusive lock on a batch folder (``DIR/.lock``, :mod:`filelock`), held while a batch writes.
+
+    A second batch pointed at the same folder while the first runs stops at once with a clear
+    message instead of computing every run twice. The lock is released when the process ends, however
+    it ends (the operating system drops a killed process's locks), so a killed batch never blocks its
+    own resume.
+    """
+
+    def __init__(self, out: Path) -> None:
+        from filelock import FileLock
+
+        self.out = Path(out)
+        self._lock = FileLock(str(self.out / LOCK), timeout=0)
+
+    def __enter__(self) -> BatchLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise ScenarioError(
+                f"--out {self.out}: another lifecircle batch is writing into this folder (it holds "
+                f"{self.out / LOCK}); wait for it to finish, or choose another --out folder") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

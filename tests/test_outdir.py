@@ -1,0 +1,120 @@
+"""A run's output folder (issue 16, items 3, 4, 5, 12): names cannot escape results/, a bad --out is
+found before the simulation, folders are never mixed, files get normal permissions, and every run
+reports its accounts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import pytest
+
+import sim.run
+from sim.cli import main
+from sim.outdir import MARKER, safe_name
+from tests.conftest import SCENARIOS
+
+TINY = ["--set", "population.residents=300", "--set", "city.blocks_x=3", "--set", "city.blocks_y=3",
+        "--years", "0.1", "--quiet"]
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail the test if a simulation starts (errors must come before it)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the simulation started before the error was found")
+
+    monkeypatch.setattr(sim.run, "run_scenario", refuse)
+
+
+def scenario_named(folder, name: str):
+    path = folder / "named.toml"
+    path.write_text(f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\nname = {json.dumps(name)}\n',
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name, folder", [
+    ("../../ESCAPED", "ESCAPED"),
+    ("{tmp}/ABSOLUTE", None),  # an absolute path (inside this test's folder, to see where it lands)
+    ("..", "unnamed"),
+    ("海淀 baseline", "海淀_baseline"),
+])
+def test_names_stay_under_results(tmp_path, monkeypatch, name, folder):
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    name = name.format(tmp=tmp_path.as_posix())
+    folder = folder or safe_name(name)
+    assert folder.endswith("ABSOLUTE") or folder in ("ESCAPED", "unnamed", "海淀_baseline")
+    assert main(["run", str(scenario_named(tmp_path, name)), *TINY, "--no-figures"]) == 0
+    assert sorted(p.name for p in (work / "results").iterdir()) == [folder]
+    assert (work / "results" / folder / "timeseries.parquet").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["named.toml", "work"]  # nothing above results/
+
+
+def test_safe_name_rules():
+    assert safe_name("a/b\\c:d e") == "a_b_c_d_e"
+    assert safe_name(".hidden") == "hidden" and safe_name("") == "unnamed" and safe_name("...") == "unnamed"
+    assert safe_name("platform-2025_v1.2") == "platform-2025_v1.2"
+
+
+def test_bad_out_is_found_before_the_simulation(tmp_path, no_simulation, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "sub" / "deeper"):
+        assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {out}" in err and "file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_folder_with_other_files_is_refused_unless_forced(tmp_path, no_simulation, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "not empty and was not written by a lifecircle run (notes.txt)" in err and "--force" in err
+    assert not (out / MARKER).exists()
+
+
+def test_a_second_run_replaces_the_first_and_leaves_nothing_of_it(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY]) == 0
+    assert (out / "figures" / "access.png").is_file()
+    first = json.loads((out / MARKER).read_text())
+    assert first["state"] == "complete" and "figures/access.png" in first["files"]
+    # The second run writes no figures: the first run's must not stay beside its report.
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures",
+                 "--seed", "5"]) == 0
+    assert not (out / "figures").exists()
+    assert "figures" not in (out / "report.md").read_text()
+    second = json.loads((out / MARKER).read_text())
+    assert sorted(second["files"]) == sorted(p.name for p in out.iterdir() if p.name != MARKER)
+    assert "seed = 5" in (out / "scenario.resolved.toml").read_text()
+
+
+def test_force_replaces_earlier_outputs_and_keeps_other_files(tmp_path):
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "access.png").write_bytes(b"an old figure")  # from a run before markers existed
+    (out / "report.md").write_text("old report")
+    (out / "notes.txt").write_text("my notes")
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures", "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert not (out / "figures").exists() and (out / "report.md").read_text() != "old report"
+
+
+def test_outputs_have_normal_permissions_and_accounts(tmp_path):
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures"]) == 0
+    finally:
+        os.umask(old)
+    for name in ("timeseries.parquet", "scorecard.csv", "scenario.resolved.toml", "report.md", "accounts.csv", MARKER):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
+    rows = list(csv.DictReader((out / "accounts.csv").open()))
+    assert rows[-1]["account"] == "total" and rows[-1]["start_cny"] == rows[-1]["end_cny"]
+    assert {"resident", "merchant", "public_budget"} <= {r["account"] for r in rows}
