@@ -386,9 +386,10 @@ def test_a_closing_outlet_repays_its_investors_before_its_owner():
     fund_openings(model, ids)
     capital = mer.capital_in[ids].copy()
     assert (capital > 0).all()
-    # Outlet 0 made money (cash above its capital), outlet 1 lost most of it.
-    ledger.transfer("investors", (MERCHANT, ids[:1]), 10_000_000, "test.windfall")
-    ledger.transfer((MERCHANT, ids[1:]), "suppliers", int(ledger.merchant_cash[ids[1]] - capital[1] // 4), "test.losses")
+    # Outlet 0 made money (cash above its capital: as if it had sold that much), outlet 1 lost most of it.
+    ledger.merchant_cash[ids[0]] += 10_000_000
+    ledger.external["gig_clients"] -= 10_000_000  # the money came from outside (conserved)
+    ledger.transfer((MERCHANT, ids[1:]), "suppliers", int(ledger.merchant_cash[ids[1]] - capital[1] // 4), "operating_costs")
     cash = ledger.merchant_cash[ids].copy()
     owner_before = int(ledger.resident_cash[owner])
     repaid_before = ledger.flows[(MERCHANT, "investors", "closure.repay_investors")]
