@@ -13,7 +13,9 @@ A checkpoint is two files in a store folder, named by its key (a content hash):
   SHA-256 of the ``.npz``.
 
 Nothing is pickled. A checkpoint whose header, key or checksum does not match is rebuilt with a
-warning; writes are atomic (a killed process leaves no half-written checkpoint behind).
+warning; writes are atomic (a killed process leaves no half-written checkpoint behind), and a lock
+per key (:meth:`CheckpointStore.lock`) lets only one of several processes that need the same
+warm-up compute it (a batch of 8 packages x 4 seeds warms up 4 times, not 32).
 """
 
 from __future__ import annotations
@@ -128,6 +130,14 @@ class CheckpointStore:
             problem = f"unreadable ({type(err).__name__}: {err})"
         warnings.warn(f"checkpoint {npz.with_suffix('')} {problem}; warming up again", CheckpointWarning, stacklevel=3)
         return None
+
+    def lock(self, key: str):
+        """A lock on ``key`` across processes (and machines sharing the folder): the one process
+        that holds it warms up and saves; the others wait and then load what it saved."""
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.root / f"{key}.lock")
 
     def save(self, key: str, checkpoint: Checkpoint) -> None:
         """Write ``checkpoint`` under ``key`` (atomically: arrays first, then the header)."""

@@ -136,18 +136,30 @@ class LifeCircleModel(mesa.Model):
         self.merchant_agents: dict[int, Merchant] = {}
 
         store = _store(checkpoints) if self.warmup_days > 0 else None
-        key = warmup_key(scenario, seed) if store is not None else ""
-        settled = store.load(key) if store is not None else None
-        self.warmup_from_checkpoint = settled is not None
-        if settled is not None:
-            restore(self, settled)
+        settled = None
+        if store is None:
+            self._warm_up()
         else:
-            self._open_day_one()
-            while self.day < 0:
-                self._simulate_day()
-            if store is not None:
-                store.save(key, capture(self))
+            key = warmup_key(scenario, seed)
+            settled = store.load(key)
+            if settled is None:
+                with store.lock(key):
+                    settled = store.load(key)  # another process may have saved it while we waited
+                    if settled is None:
+                        self._warm_up()
+                        store.save(key, capture(self))
+            if settled is not None:
+                restore(self, settled)
+        self.warmup_source = "none" if self.warmup_days == 0 else "checkpoint" if settled is not None else "computed"
+        """Where the settled start came from: ``computed`` here, loaded from a ``checkpoint``, or
+        ``none`` (no warm-up)."""
         self._begin_measured(create_agents)
+
+    def _warm_up(self) -> None:
+        """The synthetic first day, then every warm-up day (if any), with every lever off."""
+        self._open_day_one()
+        while self.day < 0:
+            self._simulate_day()
 
     def _open_day_one(self) -> None:
         """The synthetic first day: residents' starting cash, the city's outlets, staffed and funded."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,7 @@ def run_scenario(
     progress: bool = False,
     keep_model: bool = True,
     replicates: int = 0,
+    checkpoints: Any = None,
 ) -> RunResult:
     """Build and run a model for a scenario (after its warm-up; see :class:`LifeCircleModel`).
 
@@ -127,6 +129,7 @@ def run_scenario(
         replicates: When levers are on, also run the counterfactual (every lever off) and the
             scenario for ``replicates`` paired seeds (the run's own first) and report the effects
             (:class:`PairedRuns`); 0: no counterfactual.
+        checkpoints: Where settled starts are kept (see :class:`LifeCircleModel`; None: the default store).
     """
     updates = {}
     if seed is not None:
@@ -135,16 +138,18 @@ def run_scenario(
         updates["years"] = float(years)
     if updates:
         scenario = scenario.with_updates(updates)
-    model = _run_model(scenario, scenario.seed, city, progress)
+    model = _run_model(scenario, scenario.seed, city, progress, checkpoints)
     result = RunResult(scenario=scenario, seed=scenario.seed, timeseries=model.timeseries(),
                        model=model if keep_model else None, warmup=model.warmup_timeseries())
     if replicates > 0 and support_span(scenario.levers) is not None:
-        result.paired = _paired(scenario, result.timeseries, replicate_seeds(scenario.seed, replicates), model.city)
+        result.paired = _paired(scenario, result.timeseries, replicate_seeds(scenario.seed, replicates), model.city,
+                                checkpoints)
     return result
 
 
-def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool = False) -> LifeCircleModel:
-    model = LifeCircleModel(scenario=scenario, seed=seed, city=city)
+def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool = False,
+               checkpoints: Any = None) -> LifeCircleModel:
+    model = LifeCircleModel(scenario=scenario, seed=seed, city=city, checkpoints=checkpoints)
     days = model.days_total
     if progress:
         from tqdm.auto import tqdm
@@ -159,7 +164,7 @@ def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool 
     return model
 
 
-def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City) -> PairedRuns:
+def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City, checkpoints: Any) -> PairedRuns:
     """Both arms for every replicate seed (the policy arm of the first seed is ``first``)."""
     from sim.effects import paired_differences, period_means, periods, persistence, summarise
 
@@ -167,8 +172,8 @@ def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: Cit
     policy, baseline = [first.assign(seed=seeds[0])], []
     for i, s in enumerate(seeds):
         if i:
-            policy.append(_run_model(scenario, s, city).timeseries().assign(seed=s))
-        baseline.append(_run_model(counterfactual, s, city).timeseries().assign(seed=s))
+            policy.append(_run_model(scenario, s, city, checkpoints=checkpoints).timeseries().assign(seed=s))
+        baseline.append(_run_model(counterfactual, s, city, checkpoints=checkpoints).timeseries().assign(seed=s))
     policy_frame, baseline_frame = pd.concat(policy, ignore_index=True), pd.concat(baseline, ignore_index=True)
     months = int(first["month"].max()) if len(first) else 0
     spans = periods(scenario.levers, months)

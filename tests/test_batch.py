@@ -233,6 +233,26 @@ def test_batch_writes_tidy_runs_provenance_and_resumes(tmp_path):
     assert not list((out / "runs").glob(".*"))  # stale temp files are removed on resume
 
 
+def test_runs_of_a_seed_share_one_warm_up_across_workers(tmp_path):
+    folder = tmp_path / "b"
+    write_batch(folder, replications=2)
+    for name, lever in (("lockers", "lockers"), ("platform", "platform")):
+        write_package(folder, name, f"[levers.{lever}]\nenabled = true")
+    batch = write_batch(folder, replications=2, extra_packages='lockers = "lockers.toml"\nplatform = "platform.toml"')
+    out = tmp_path / "out"
+    summary = run_batch(load_batch(batch), out, workers=2, progress=False)
+    assert (summary.done, summary.failed) == (6, 0)
+    sources = [e["warmup"] for e in read_manifest(out) if e.get("status") == "done"]
+    # 3 packages x 2 seeds: each seed's settled start is computed once and loaded by the other runs.
+    assert sorted(sources) == ["checkpoint"] * 4 + ["computed"] * 2
+    assert len(list((out / "checkpoints").glob("*.npz"))) == 2
+    plain = run_batch(load_batch(batch), tmp_path / "plain", workers=1, progress=False, checkpoints=False)
+    assert plain.done == 6
+    assert {e["warmup"] for e in read_manifest(tmp_path / "plain") if e.get("status") == "done"} == {"computed"}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs").sort_values(["run_id", "day", "indicator"]).reset_index(drop=True),
+                                  pd.read_parquet(tmp_path / "plain" / "runs").sort_values(["run_id", "day", "indicator"]).reset_index(drop=True))
+
+
 def test_resume_refuses_a_different_batch(tmp_path):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"

@@ -36,9 +36,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
             client = connect_client(args.scheduler)
             with client:
                 summary = run_batch(spec, args.out, client=client, progress=progress,
-                                    worker_timeout=args.worker_timeout)
+                                    worker_timeout=args.worker_timeout, checkpoints=not args.no_checkpoints)
         else:
-            summary = run_batch(spec, args.out, workers=args.workers, progress=progress)
+            summary = run_batch(spec, args.out, workers=args.workers, progress=progress,
+                                checkpoints=not args.no_checkpoints)
     except BatchStopped as err:
         print(f"lifecircle: batch stopped: {err}", file=sys.stderr)
         return 3
@@ -92,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "long (default 120)")
     batch.add_argument("--progress", action="store_true", help="progress bar even when not on a terminal")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--no-checkpoints", action="store_true",
+                       help="every run warms up on its own instead of starting from its seed's settled state in "
+                            "DIR/checkpoints (same results, more time)")
     batch.set_defaults(func=cmd_batch)
 
     comp = sub.add_parser("compare", help="each package's effect on each indicator vs the baseline (paired, 95%% CI)")

@@ -35,6 +35,10 @@ from sim.inputs import input_digests
 from sim.scenario import Scenario, ScenarioError
 
 
+CHECKPOINTS = "checkpoints"
+"""Sub-folder of a batch folder holding its settled starts (one per seed and warm-up basis)."""
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """One run of a batch: which package, design point and replicate, with which seed."""
@@ -56,6 +60,9 @@ class RunTask:
     out: str
     inputs: dict[str, str] = field(default_factory=dict)
     """SHA-256 of each input file when the batch was planned (the run refuses other contents)."""
+    checkpoints: str | bool = True
+    """Folder of the batch's settled starts (``DIR/checkpoints``), shared by every run of a seed;
+    False: every run warms up on its own."""
 
 
 @dataclass
@@ -153,7 +160,8 @@ def execute_run(task: RunTask) -> dict[str, Any]:
                 "input file(s) changed since the batch started: " + ", ".join(f"{k} ({files.get(k, '?')})" for k in changed)
                 + "; this run would mix two versions of the inputs into one batch. Restore the file(s), or "
                   "start the batch again in a new --out folder")
-        result = run_scenario(task.scenario, seed=plan.seed, keep_model=True)
+        result = run_scenario(task.scenario, seed=plan.seed, keep_model=True, checkpoints=task.checkpoints)
+        warmup = result.model.warmup_source if result.model is not None else "none"
         scenario = result.scenario
         scenario_hash = scenario.content_hash()
         out = Path(task.out)
@@ -171,7 +179,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         return {"run_id": plan.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
                 "traceback": traceback.format_exc(limit=8), "seconds": time.perf_counter() - started}
     return {"run_id": plan.run_id, "status": "done", "rows": len(frame), "scenario_hash": scenario_hash,
-            "seconds": time.perf_counter() - started, **written}
+            "warmup": warmup, "seconds": time.perf_counter() - started, **written}
 
 
 def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, int | float],
@@ -285,8 +293,9 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, RunPlans, dict[st
 
 
 def _tasks(spec: BatchSpec, design: Design, plans: RunPlans, out: Path, inputs: dict[str, dict[str, str]],
-           skip: set[str]) -> Iterator[RunTask]:
+           skip: set[str], checkpoints: bool = True) -> Iterator[RunTask]:
     """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``."""
+    store: str | bool = str(out / CHECKPOINTS) if checkpoints else False
     bases: dict[str, Scenario] = {}
     for plan in plans:
         if plan.run_id in skip:
@@ -295,12 +304,13 @@ def _tasks(spec: BatchSpec, design: Design, plans: RunPlans, out: Path, inputs: 
             bases[plan.package] = spec.package_scenario(plan.package)
         params = design.point_values(plan.point)
         scenario = bases[plan.package].with_updates(params) if params else bases[plan.package]
-        yield RunTask(plan=plan, scenario=scenario, parameters=params, out=str(out), inputs=inputs[plan.package])
+        yield RunTask(plan=plan, scenario=scenario, parameters=params, out=str(out), inputs=inputs[plan.package],
+                      checkpoints=store)
 
 
 def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None,
-              check_memory: bool = True, worker_timeout: float | None = None) -> BatchSummary:
+              check_memory: bool = True, worker_timeout: float | None = None, checkpoints: bool = True) -> BatchSummary:
     """Run (or resume) a batch, writing every run to ``out/runs/<run_id>.parquet``.
 
     Args:
@@ -318,6 +328,9 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
             :data:`~sim.batch.executors.WORKER_TIMEOUT`).
         check_memory: Refuse, before any run, a local batch whose runs (one per worker) would not
             fit in this machine's free memory (:mod:`sim.memory`).
+        checkpoints: Runs of the same seed (and district, people, economy) start from one settled
+            state, warmed up once and kept in ``out/checkpoints`` (:mod:`sim.checkpoint`); False:
+            every run warms up on its own (same results, more time).
 
     Returns:
         A :class:`BatchSummary`; ``summary.failed`` counts runs that raised.
@@ -367,7 +380,7 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
                                 remaining=pending - summary.done - summary.failed, refresh=False)
                 bar.update(1)
 
-            tasks = _tasks(spec, design, plans, out, inputs, skip=verified.done)
+            tasks = _tasks(spec, design, plans, out, inputs, skip=verified.done, checkpoints=checkpoints)
             try:
                 if client is not None:
                     run_dask(tasks, client, handle, worker_timeout=worker_timeout or WORKER_TIMEOUT)
