@@ -12,8 +12,8 @@ Mechanism (last day of each month):
   negative cash closes: its staff lose their jobs, its remaining cash repays its investors' capital
   and the rest goes to its owner (outside creditors absorb debts). Owners also leave for reasons
   the model does not follow (retirement, a move, a lease that ends) with ``exit_per_month``: a
-  business that made money last month is taken over and goes on trading (a transfer); one that
-  lost money closes.
+  going concern (cash in hand, or not losing money month after month) is taken over and goes on
+  trading (a transfer); a business in trouble closes.
 * Residents spend ``1 - saving_rate`` of their income, less their typical service spending,
   outside the catalogue.
 """
@@ -102,11 +102,12 @@ def pay_month(model: LifeCircleModel, work_days: int) -> None:
         ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
     mer.months_losing[ids] = np.where(profit < 0, mer.months_losing[ids] + 1, 0)
     failing = (mer.months_losing[ids] >= model.scenario.economy.closure_months) & (ledger.merchant_cash[ids] < 0)
-    # Owners who leave for reasons of their own: a business that made money last month is taken
-    # over and goes on trading (a transfer); one that did not closes.
+    # Owners who leave for reasons of their own: a going concern (cash in hand, or not losing money
+    # month after month) is taken over and trades on (a transfer); a business in trouble closes.
     leaving = model.streams["exit"].random(len(ids)) < model.scenario.economy.exit_per_month
-    close_merchants(model, ids[failing | (leaving & (profit < 0))])
-    transfer_businesses(model, ids[~failing & leaving & (profit >= 0)])
+    going = (ledger.merchant_cash[ids] > 0) | (mer.months_losing[ids] < model.scenario.economy.closure_months)
+    close_merchants(model, ids[failing | (leaving & ~going)])
+    transfer_businesses(model, ids[~failing & leaving & going])
     _other_spending(model)
 
 

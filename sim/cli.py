@@ -105,7 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_levers(args: argparse.Namespace) -> int:
     """List every lever: scenario keys, units and ranges, mechanism, indicator."""
-    from sim.levers import LEVERS
+    from sim.levers import LEVERS, claim_text
     from sim.scenario import LeversConfig, field_docs
 
     for cls in LEVERS:
@@ -113,6 +113,7 @@ def cmd_levers(args: argparse.Namespace) -> int:
         print(f"[levers.{cls.name}]  -- {cls.measure}")
         print(f"  mechanism: {cls.mechanism}")
         print(f"  moves:     {cls.indicator}")
+        print(f"  claimed:   {claim_text(cls)}  (at its defaults, on the settled baseline; docs/lever_effects.md)")
         for key, default, doc in field_docs(config_cls, f"levers.{cls.name}."):
             info = _range_of(config_cls, key.rsplit(".", 1)[1])
             print(f"    {key} = {default}{info}\n        {doc}")
@@ -129,6 +130,19 @@ def _range_of(model_cls, name: str) -> str:
             if value is not None:
                 bounds.append(f"{sym} {value}")
     return f"  ({', '.join(bounds)})" if bounds else ""
+
+
+def cmd_settle(args: argparse.Namespace) -> int:
+    """Check that a scenario's district is settled after its warm-up (exit 1 if not)."""
+    from sim.settle import format_settling, settling
+
+    scenario = _scenario_from_args(args)
+    seeds = [scenario.seed + i for i in range(args.seeds)]
+    result = settling(scenario, seeds)
+    title = (f"settling check: {scenario.name}, warm-up {scenario.warmup_years:g} years, then "
+             f"{scenario.years:g} measured years, every lever off, seeds {', '.join(map(str, seeds))}")
+    print(format_settling(result, title))
+    return 0 if result.settled else 1
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:
@@ -179,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", metavar="KEY=VALUE")
     val.set_defaults(func=cmd_validate)
 
+    settle = sub.add_parser("settle", help="check that a district is settled after its warm-up: coverage and outlets "
+                                           "steady over the measured years, no mass-closure month (exit 1 if not)")
+    settle.add_argument("scenario")
+    settle.add_argument("--seeds", type=_non_negative_int, default=5, help="seeds to check (default 5)")
+    settle.add_argument("--years", type=float, default=10.0, help="measured years to check (default 10)")
+    settle.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. warmup_years=15")
+    settle.set_defaults(func=cmd_settle, seed=None)
     sub.add_parser("levers", help="list every policy lever with its keys, mechanism and indicator").set_defaults(func=cmd_levers)
     sub.add_parser("indicators", help="list every indicator").set_defaults(func=cmd_indicators)
     sub.add_parser("schema", help="list every scenario key with its default and meaning").set_defaults(func=cmd_schema)

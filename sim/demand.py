@@ -21,7 +21,8 @@ Mechanism (one simulated day):
    outlet in walking range are ordered from the nearest outlet within the delivery radius; a
    freelancer delivers.
 5. **Capacity.** An outlet serves at most ``capacity`` visits a day; the excess, chosen at random,
-   is turned away and counted as unmet (not dropped).
+   is turned away. A walk-in turned away tries once more, by the same rule, among the outlets it
+   knows in reach that still have room; what it still cannot find is counted as unmet.
 6. **Spending.** Every visit is paid through the ledger: resident to merchant (and to the platform
    and the courier for orders; couriers pay parcel points per parcel).
 """
@@ -163,6 +164,11 @@ class DayBuffers:
         self.visit = np.zeros(size, dtype=np.bool_)
         self.outcome = np.zeros(size, dtype=np.uint8)  # why a need went unmet (kernels.NO_REASON ...)
         self.delivered = np.zeros(size, dtype=np.bool_)
+        # The second try of needs turned away at a full outlet.
+        self.skip = np.zeros(size, dtype=np.bool_)
+        self.chosen2 = np.zeros(size, dtype=np.int32)
+        self.visit2 = np.zeros(size, dtype=np.bool_)
+        self.outcome2 = np.zeros(size, dtype=np.uint8)
         self._size = size
 
 
@@ -180,6 +186,10 @@ class OutletBuffers:
         self.visits = np.zeros(M, dtype=np.int64)
         self.walk_ins = np.zeros(M, dtype=np.int64)
         self.takings = np.zeros(M, dtype=np.int64)
+        self.demand2 = np.zeros(M, dtype=np.int64)
+        self.visits2 = np.zeros(M, dtype=np.int64)
+        self.walk_ins2 = np.zeros(M, dtype=np.int64)
+        self.takings2 = np.zeros(M, dtype=np.int64)
         self.size = M
 
 
@@ -248,6 +258,7 @@ def serve_day(model: LifeCircleModel) -> None:
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
         platform.settle_orders(model, res, cats, chosen, buf.visit[:E], delivered)
+    _try_again(model, E, factor, factor_night, any_delivered)
     mer.visits_today[:] = ob.visits
     mer.visits_month += ob.visits
     mer.revenue_month += ob.takings
@@ -263,3 +274,52 @@ def serve_day(model: LifeCircleModel) -> None:
     model.volunteer_visits_left -= helped
     if timer is not None:
         timer.stop()
+
+
+def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray, any_delivered: bool) -> None:
+    """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
+    outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
+    people to the next shop, not home). What they find is settled like any visit; those who find
+    nothing stay turned away. Orders turned away are not tried again."""
+    buf, ob, mer, pop, ledger = model.day_buffers, model.outlet_buffers, model.merchants, model.population, model.ledger
+    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
+    skip = buf.skip[:E]
+    np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
+    if any_delivered:
+        skip |= buf.delivered[:E]
+    if skip.all():
+        return
+    retry = ~skip
+    room = ob.visits < mer.capacity
+    tables = model.choice_tables
+    outlets = tables.outlet.reshape(-1)
+    # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
+    kernels.rank_attraction(np.where(room, factor, 0).astype(np.float32), outlets, tables.attraction)
+    kernels.rank_attraction(np.where(room, factor_night, 0).astype(np.float32), outlets, tables.night_attraction)
+    chosen2 = buf.chosen2[:E]
+    kernels.choose_outlets(seed_state(model.streams["choice.retry"]), E, res, cats, night, skip,
+                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
+                           len(tables.speeds), model.catalogue.n, buf.chosen2, tuple(range(tables.width)))
+    no_delivery = buf.delivered[:E] & False
+    kernels.want_visits(E, res, chosen2, skip, no_delivery, False, 0, mer.price, ledger.resident_cash,
+                        buf.visit2, ob.demand2, buf.outcome2)
+    left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
+    cat = model.catalogue
+    walk_paid, parcel_paid = kernels.settle_visits(
+        seed_state(model.streams["capacity.retry"]), E, res, chosen2, skip, no_delivery, False,
+        mer.price, mer.category, left, ledger.resident_cash, ledger.merchant_cash,
+        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
+        buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, model.tally.needs["met_walk"], buf.outcome2)
+    ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
+    ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
+    found = retry & buf.visit2[:E]
+    served |= found
+    # Those still without a place keep their reason: turned away (or, now, unable to pay).
+    outcome = buf.outcome[:E]
+    outcome[found] = kernels.NO_REASON
+    broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
+    outcome[broke] = kernels.CANNOT_PAY
+    ob.visits += ob.visits2
+    ob.walk_ins += ob.walk_ins2
+    ob.takings += ob.takings2

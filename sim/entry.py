@@ -4,8 +4,8 @@ Mechanism (each month, per category):
 
 1. Would-be entrants arrive as Poisson(``entrants_per_month`` x residents / 1,000). Residents
    found outlets too: each freelancer or recent graduate does with ``startup_per_month``
-   (graduates: more, and subsidised, under the graduate start-up lever); founders choose the
-   category whose unmet demand is largest.
+   (graduates: more, and subsidised, under the graduate start-up lever); a founder weighs a few
+   ideas (a trade, more likely one with unmet demand, and a site) and takes the best that passes.
    Each shop vacated in the last ``VACANCY_MONTHS`` is also looked at, each month, by a would-be
    entrant of its former trade (succession: a viable site is soon re-let).
 2. **Siting.** By default an entrant looks at one random node with shop space. Under the
@@ -218,12 +218,22 @@ def _consider(model: LifeCircleModel, category: int, *, founder: int, subsidy: i
     revenue, costs = expected_revenue(model, node, category, successor=successor)
     if revenue < model.scenario.economy.entry_hurdle * costs:
         return False
+    return _apply(model, category, node, founder=founder, subsidy=subsidy, rng=rng, successor=successor)
+
+
+def _apply(model: LifeCircleModel, category: int, node: int, *, founder: int, subsidy: int,
+           rng: np.random.Generator, successor: bool = False) -> bool:
+    """An entrant that passed its entry test applies for a licence, unless it gives up waiting."""
     days = int(round(model.param("licence_days")))
     if rng.random() < 1 - (1 - model.scenario.economy.abandon_per_day) ** days:
         return False  # gave up while waiting for the licence
     model.licence_queue.push(open_day=model.day + days, node=node, category=category,
                              founder=founder, subsidy=subsidy, applied_day=model.day, successor=successor)
     return True
+
+
+FOUNDER_OPTIONS = 5
+"""Business ideas (a trade and a site) a resident founder weighs before deciding (assumption)."""
 
 
 def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None:
@@ -235,14 +245,39 @@ def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None
     lever = model.levers.get("graduate_startups")
     grad_rate = model.param("startup_per_month") if lever is not None and lever.acting else base
     grad_founders = grads[rng.random(len(grads)) < grad_rate]
-    unmet = model.unmet_last_month.sum(axis=0)
-    best = int(np.argmax(unmet)) if unmet.any() else int(rng.integers(model.catalogue.n))
     for person in founders:
-        _consider(model, best, founder=int(person), subsidy=0, rng=rng)
+        _found(model, int(person), 0, rng)
     for person in grad_founders:
         subsidy = lever.subsidy_fen(model) if lever is not None and lever.acting else 0
-        if _consider(model, best, founder=int(person), subsidy=subsidy, rng=rng):
+        if _found(model, int(person), subsidy, rng):
             model.tally.graduate_startups += 1
+
+
+def _found(model: LifeCircleModel, founder: int, subsidy: int, rng: np.random.Generator) -> bool:
+    """A resident who wants to start a business weighs ``FOUNDER_OPTIONS`` ideas -- a trade drawn
+    in proportion to last month's unmet needs (plus an even share, so every trade can come up) and
+    a shop-space site drawn at random -- and applies for a licence for the one with the best
+    margin if it passes the entry test. The founder works in the business (one employee fewer to
+    pay, like most of China's individual businesses), and a start-up subsidy lowers the start-up
+    cost to pay back."""
+    unmet = model.unmet_last_month.sum(axis=0).astype(np.float64)
+    weight = unmet / unmet.sum() + 1.0 / len(unmet) if unmet.sum() > 0 else np.full(len(unmet), 1.0 / len(unmet))
+    categories = rng.choice(len(unmet), size=FOUNDER_OPTIONS, p=weight / weight.sum())
+    shops = model.shop_nodes()
+    nodes = shops[rng.integers(len(shops), size=FOUNDER_OPTIONS)]
+    hurdle = model.scenario.economy.entry_hurdle
+    relief = subsidy / model.scenario.economy.payback_months
+    wage = model.shop_wage_fen()
+    margins = []
+    for node, category in zip(nodes, categories):
+        revenue, costs = expected_revenue(model, int(node), int(category))
+        # The founder works in the shop: one employee fewer to pay (an owner-operated business).
+        own_work = wage if model.catalogue.staff[category] > 0 else 0
+        margins.append(revenue - hurdle * max(costs - relief - own_work, 0.0))
+    best = int(np.argmax(margins))
+    if margins[best] < 0:
+        return False
+    return _apply(model, int(categories[best]), int(nodes[best]), founder=founder, subsidy=subsidy, rng=rng)
 
 
 def open_due(model: LifeCircleModel) -> None:
@@ -266,6 +301,7 @@ def open_due(model: LifeCircleModel) -> None:
                   successors=np.array([bool(r["successor"]) for r in rows]))
     for r, m in zip(rows, ids):
         if r["founder"] >= 0:
+            model.merchants.staff_target[m] = max(int(model.merchants.staff_target[m]) - 1, 0)  # the owner works there
             pop = model.population
             pop.owned[r["founder"]] = m
             if pop.employer[r["founder"]] >= 0:
@@ -275,6 +311,8 @@ def open_due(model: LifeCircleModel) -> None:
             model.merchants.graduate_founded[m] = bool(pop.graduate[r["founder"]])
     model.roles_changed(np.array([r["founder"] for r in founders], dtype=np.int64))
     model.tally.births += len(ids)
+    model.tally.licensed += len(rows)
+    model.tally.licence_days += sum(model.day - r["applied_day"] for r in rows)
 
 
 def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,

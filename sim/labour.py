@@ -12,7 +12,8 @@ Mechanism (first day of each month, after the accounts):
    (``INFORMAL_SEARCH``, at random) and hires the nearest of them; with it, the nearest seeker
    within ``max_commute_minutes`` of the shop among all seekers is offered the job first.
 3. Unemployed residents find jobs outside the circle with ``outside_job_finding_per_month``
-   (times ``disability_hiring_factor`` for the disabled).
+   (times ``disability_hiring_factor`` for the disabled); freelancers, who keep looking for a
+   regular job, with ``freelancer_job_search`` times that.
 4. Freelancers quit with ``freelancer_exit_per_month``; unemployed residents take up gig work with
    ``freelance_uptake_per_month`` (more under the flexible-employment lever).
 """
@@ -73,10 +74,13 @@ def month_labour(model: LifeCircleModel) -> None:
     np.add.at(mer.staff_outside, outside_filled, 1)
     changed.append(hired["residents"])
 
-    # 3. Jobs outside the circle.
+    # 3. Jobs outside the circle: the unemployed, and freelancers looking for a regular job.
     unemployed = np.flatnonzero(pop.status == UNEMPLOYED)
-    factor = np.where(pop.disabled[unemployed], model.param("disability_hiring_factor"), 1.0)
-    find = unemployed[rng.random(len(unemployed)) < econ.outside_job_finding_per_month * factor]
+    free = np.flatnonzero(pop.status == FREELANCER)
+    searching = np.concatenate([unemployed, free])
+    factor = np.where(pop.disabled[searching], model.param("disability_hiring_factor"), 1.0)
+    factor[len(unemployed):] *= econ.freelancer_job_search
+    find = searching[rng.random(len(searching)) < econ.outside_job_finding_per_month * factor]
     pop.status[find] = EMPLOYED
     pop.employer[find] = OUTSIDE_JOB
     changed.append(find)

@@ -337,6 +337,23 @@ def trips_saved(model: LifeCircleModel) -> float:
     return float(t["met_automated"].sum() + t["met_delivery"].sum())
 
 
+_POPCOUNT = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
+
+
+@indicator("known_outlet_share", "access", "share")
+def known_outlet_share(model: LifeCircleModel) -> float:
+    """Share of the outlets within residents' walking range (their nearest few per category) that
+    they know of (map users know them all): what word of mouth, newcomers and the service map move."""
+    tables, pop = model.choice_tables, model.population
+    k = model.reach.k
+    weights = np.ascontiguousarray(tables.walk[..., :k] > 0)                   # (nodes, S, C, k)
+    in_range = (weights.astype(np.uint8) << np.arange(k, dtype=np.uint8)).sum(axis=-1, dtype=np.uint8)
+    mine = in_range[pop.home, pop.speed_class]                                  # (N, C) bit masks
+    known = np.where(pop.map_user[:, None], mine, pop.knows & mine)
+    total = _POPCOUNT[mine].sum()
+    return _share(_POPCOUNT[known].sum(), total)
+
+
 @indicator("outlet_load_cv", "access", "ratio")
 def outlet_load_cv(model: LifeCircleModel) -> float:
     """Coefficient of variation of open outlets' visits per unit of capacity in the period (lower:
@@ -460,6 +477,12 @@ def merchant_births(model: LifeCircleModel) -> float:
 def merchant_deaths(model: LifeCircleModel) -> float:
     """Outlets closed in the period."""
     return float(model.tally.deaths)
+
+
+@indicator("licence_wait_days", "merchants", "days")
+def licence_wait_days(model: LifeCircleModel) -> float:
+    """Mean days the outlets that opened in the period waited for their licence (nan: none opened)."""
+    return _share(model.tally.licence_days, model.tally.licensed)
 
 
 @indicator("merchant_transfers", "merchants", "outlets per period")

@@ -31,7 +31,7 @@ from sim.ledger import Ledger
 from sim.merchants import Merchants
 from sim.outlet_sources import MODEL, initial_sources
 from sim.population import (ELDERLY_CLASSES, FREELANCER, RETIRED, SPEED_CLASSES, Population, build_population,
-                            renew_graduates, speed_table)
+                            newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.state import capture, restore
 from sim.streams import Streams
@@ -261,6 +261,8 @@ class LifeCircleModel(mesa.Model):
         renew_graduates(self.population, self.month + 1, self.scenario.population.graduate_share,
                         self.streams["graduates"])
         self._learn_by_word_of_mouth()
+        newcomers(self.population, self.scenario.population.move_per_month, self.reach.k,
+                  self.scenario.economy.initial_knowledge, self.streams["newcomers"])
         self.roll_unmet()
         self.month += 1
         self.levers.month_start(self.month)

@@ -172,6 +172,18 @@ def build_population(
     )
 
 
+def newcomers(pop: Population, share: float, k: int, p_know: float, rng: np.random.Generator) -> np.ndarray:
+    """Month end: each resident moves away with ``share`` and a newcomer like them moves in (the
+    population is stationary: same home, age and circumstances), who knows the nearest outlet of
+    each category and each other nearby one with ``p_know``, and does not use the service map yet.
+    Returns the residents replaced."""
+    moved = np.flatnonzero(rng.random(pop.n) < share)
+    if len(moved):
+        pop.knows[moved] = _initial_knowledge(len(moved), pop.knows.shape[1], k, p_know, rng)
+        pop.map_user[moved] = False
+    return moved
+
+
 def _initial_knowledge(n: int, n_categories: int, k: int, p_know: float, rng: np.random.Generator) -> np.ndarray:
     """Each resident knows the nearest outlet of each category, and each other one with ``p_know``."""
     bits = (rng.random((n, n_categories, k)) < p_know).astype(np.uint8)

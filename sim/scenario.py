@@ -159,6 +159,11 @@ class PopulationConfig(_Strict):
     """Walk speed of residents 60+ relative to adults (about 45 m/min; Bohannon 1997, gait studies)."""
     disabled_walk_factor: float = Field(0.6, gt=0.0, le=1.0)
     """Walk speed of residents with a disability relative to adults (assumption)."""
+    move_per_month: float = Field(0.005, ge=0.0, le=1.0)
+    """Monthly probability that a resident moves away and a newcomer like them moves in, who knows
+    only the nearest outlets and, of the others, each with ``economy.initial_knowledge`` (so what
+    residents know does not grow for ever: about 6 % of households a year, within the range of
+    residential moves in Chinese cities; assumption, to be calibrated)."""
     initial_cash_months: float = Field(2.0, ge=0.0, le=60.0)
     """Cash each resident holds at the start, in months of their income."""
 
@@ -239,6 +244,10 @@ class EconomyConfig(_Strict):
     gig_tasks_per_month: float = Field(150.0, ge=0.0, le=1000.0)
     """Gig tasks a freelancer gets per month from clients outside the circle (part-time gig
     workers: ~ 2,700 CNY/month at 18 CNY a task; CIIS/Meituan rider survey 2023)."""
+    freelancer_job_search: float = Field(0.1, ge=0.0, le=1.0)
+    """Freelancers keep looking for a regular job: they find one outside the circle at this share of
+    the unemployed's rate (gig work is mostly a stop-gap between jobs for platform workers; assumption,
+    to be calibrated)."""
     freelancer_exit_per_month: float = Field(0.02, ge=0.0, le=1.0)
     """Monthly probability a freelancer quits gig work and looks for a job."""
     startup_per_month: float = Field(0.001, ge=0.0, le=1.0)

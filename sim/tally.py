@@ -33,6 +33,8 @@ class Tally:
     births: int = 0
     deaths: int = 0
     transfers: int = 0
+    licensed: int = 0       # entrants that opened with a licence in the period (not mobile vendors)
+    licence_days: int = 0   # days they waited for it, in all
     graduate_startups: int = 0
     complaints: int = 0
     days: int = 0
@@ -44,6 +46,7 @@ class Tally:
         """Zero every count (start of a new period)."""
         self.needs = {name: np.zeros(self.n_categories, dtype=np.int64) for name in NEED_OUTCOMES}
         self.births = self.deaths = self.transfers = self.graduate_startups = self.complaints = self.days = 0
+        self.licensed = self.licence_days = 0
 
     def add(self, outcome: str, categories: np.ndarray) -> None:
         """Count one event per entry of ``categories`` under ``outcome``."""

@@ -376,6 +376,25 @@ def test_compare_and_sensitivity_commands(tmp_path):
     assert (out / "sensitivity.png").stat().st_size > 0
 
 
+def test_compare_gives_effects_during_and_after_support_and_what_persists(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    write_package(folder, "lockers", "[levers.lockers]\nenabled = true\nend_month = 2")
+    write_package(folder, "platform", "[levers.platform]\nenabled = true\nend_month = 2")
+    batch = write_batch(folder, replications=3, extra_packages='lockers = "lockers.toml"\nplatform = "platform.toml"')
+    batch.write_text(batch.read_text().replace("years = 0.25", "years = 0.34"))
+    out = tmp_path / "out"
+    assert run_batch(load_batch(batch), out, workers=1, progress=False).failed == 0
+    proc = subprocess.run([*LIFECIRCLE, "compare", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "What persists after support ends" in proc.stdout
+    periods = pd.read_csv(out / "compare_periods.csv")
+    assert {"during support", "after support", "end"} <= set(periods["period"])
+    assert (periods["n"] == 3).all()
+    shares = pd.read_csv(out / "compare_persistence.csv").set_index(["package", "indicator"])
+    assert set(shares.index.get_level_values("package")) == {"lockers", "platform"}
+
+
 def test_paired_effects_report_cost_effectiveness():
     from sim.batch.compare import paired_effects
 

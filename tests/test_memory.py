@@ -74,7 +74,7 @@ def test_the_estimate_is_close_to_a_measured_run(tmp_path):
         "from sim.scenario import load_scenario\n"
         "from sim.model import LifeCircleModel\n"
         "s = load_scenario(sys.argv[1], updates={'population.residents': 300000, 'city.blocks_x': 60,"
-        " 'city.blocks_y': 60, 'years': 0.1})\n"
+        " 'city.blocks_y': 60, 'years': 0.1, 'warmup_years': 0.0})\n"
         "m = LifeCircleModel(scenario=s)\n"
         "m.run_for(35)\n"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))\n"
@@ -84,6 +84,6 @@ def test_the_estimate_is_close_to_a_measured_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     measured = json.loads(proc.stdout.strip().splitlines()[-1])
     scenario = load_scenario(SCENARIOS / "baseline.toml", updates={
-        "population.residents": 300000, "city.blocks_x": 60, "city.blocks_y": 60, "years": 0.1})
+        "population.residents": 300000, "city.blocks_x": 60, "city.blocks_y": 60, "years": 0.1, "warmup_years": 0.0})
     predicted = estimate(scenario).total
     assert measured <= predicted <= 2.0 * measured, (measured / 2**20, predicted / 2**20)

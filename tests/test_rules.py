@@ -74,3 +74,24 @@ def test_recent_graduate_flag_expires_after_three_years_and_new_graduates_arrive
     assert not (pop.graduate & first & (pop.graduated_month <= 0)).any()  # every first graduation expired
     assert (pop.graduate & ~first).sum() > 0           # ... and new graduates came of age
     assert np.allclose(shares, 0.05, rtol=0.3), shares  # the share stays near the scenario's
+
+
+def test_a_walk_in_turned_away_tries_the_next_outlet_with_room():
+    # One busy store is made tiny and the others of its trade roomy: most of its customers are
+    # turned away on the first try, then find another store they know in reach the same day.
+    model = LifeCircleModel(scenario=small_scenario(**{"population.residents": 4000}), seed=2, create_agents=False)
+    mer = model.merchants
+    c = model.catalogue.index("convenience_store")
+    trade = mer.open & (mer.category == c)
+    busy = int(np.argmax(np.where(trade, mer.capacity, 0)))
+    mer.capacity[trade] *= 10
+    mer.capacity[busy] = 3
+    cash = model.ledger.merchant_cash[trade].sum()
+    model.step()
+    t = model.tally.needs
+    turned = int(round(mer.load_yesterday[busy] * 3)) - 3  # wanted it, minus the three it served
+    assert mer.visits_today[busy] == 3 and turned > 100
+    assert (mer.visits_today <= mer.capacity).all()
+    assert t["unmet_capacity"][c] < 0.1 * turned          # nearly all found a store with room
+    assert model.ledger.merchant_cash[trade].sum() > cash  # ... and paid there
+    model.ledger.check()

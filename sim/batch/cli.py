@@ -62,6 +62,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     title = (f"Effects against the baseline: paired mean difference over replicates, mean of the last "
              f"{args.last_months} month(s) of each run")
     print(format_effects(effects, title=title))
+    if "persistence" in paths:
+        import pandas as pd
+
+        share = pd.read_csv(paths["persistence"])
+        print("\nWhat persists after support ends (effect after / effect during, 95 % bootstrap interval over pairs):")
+        for row in share.itertuples():
+            print(f"  {row.package[:16]:16s} {row.indicator[:28]:28s} during {row.effect_during:+.4g}, after "
+                  f"{row.effect_after:+.4g}: {row.share:.0%} [{row.share_low:.0%}, {row.share_high:.0%}]")
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 

@@ -5,12 +5,15 @@ A run's outcome on an indicator is the mean of its last ``last_months`` collecte
 state; ``last_months=1`` is the final value). Package and baseline runs with the same design point
 and replicate share their seed (common random numbers), so each package's effect is estimated
 from the paired differences ``package - baseline`` over replicates (and design points): their mean,
-with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``.
+with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``. The same pairs are also
+averaged over the periods of each package's lever timeline -- during support and after it ends --
+(:func:`period_effects`, :mod:`sim.effects`), with the share of the effect that persists.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,6 +93,59 @@ def paired_effects(outcomes: pd.DataFrame, baseline: str, *, confidence: float =
     return effects
 
 
+def _run_timelines(out: Path) -> dict[tuple[str, str], Any]:
+    """The lever timeline (``levers`` config) of each (package, scenario hash), from the resolved
+    scenarios the batch stored in ``DIR/scenarios``."""
+    import tomllib
+
+    from sim.scenario import LeversConfig
+
+    timelines = {}
+    for path in (out / "scenarios").glob("*.toml"):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        package, _, digest = path.stem.rpartition("-")
+        timelines[(package, digest)] = LeversConfig.model_validate(data.get("levers", {}))
+    return timelines
+
+
+def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each package's paired effect per period of its lever timeline (year 1, year 3, during
+    support, after support, end: :func:`sim.effects.periods`) and what persists after support.
+
+    A package run and the baseline run of the same design point and replicate (same seed, same
+    settled start) are averaged over the same months -- the package's periods -- and differenced.
+
+    Returns:
+        (effects: package, period, indicator, n, baseline_mean, policy_mean, effect, sd, ci_low,
+        ci_high, significant, relative; persistence: package, indicator, n, effect_during,
+        effect_after, share, share_low, share_high).
+    """
+    from sim.effects import paired_differences, period_means, periods, persistence, summarise
+
+    out = Path(out)
+    frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "scenario_hash", "month",
+                                          "indicator", "value"])
+    timelines = _run_timelines(out)
+    base = frame[frame["package"] == baseline]
+    pairs = []
+    for (package, digest), runs in frame[frame["package"] != baseline].groupby(["package", "scenario_hash"], observed=True):
+        levers = timelines.get((package, digest))
+        if levers is None:
+            continue
+        months = int(runs["month"].max())
+        spans = periods(levers, months)
+        keys = runs[["point", "replicate"]].drop_duplicates()
+        matched = base.merge(keys, on=["point", "replicate"])
+        policy = period_means(runs, ["point", "replicate"], spans)
+        counterfactual = period_means(matched, ["point", "replicate"], spans)
+        pairs.append(paired_differences(policy, counterfactual, ["point", "replicate"]).assign(package=package))
+    if not pairs:
+        return pd.DataFrame(), pd.DataFrame()
+    pairs = pd.concat(pairs, ignore_index=True)
+    return (summarise(pairs, by=["package"]),
+            persistence(pairs, by=["package"], pair_on=["point", "replicate"]))
+
+
 def format_effects(effects: pd.DataFrame, *, title: str) -> str:
     """The effects table as plain text for the terminal."""
     lines = [title, "=" * len(title)]
@@ -141,7 +197,10 @@ def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) ->
 
 def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline: str | None = None,
             figure: bool = True) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Compare every package with the baseline; write ``DIR/compare.csv`` and ``DIR/compare.png``."""
+    """Compare every package with the baseline: the end-of-run effects (``DIR/compare.csv``,
+    ``DIR/compare.png``), the effects per period of each package's lever timeline
+    (``DIR/compare_periods.csv``) and the share of the effect during support that persists after it
+    ends (``DIR/compare_persistence.csv``, when support ends within the runs)."""
     out = Path(out)
     info = batch_info(out)
     baseline = baseline or info["baseline"]
@@ -154,6 +213,13 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
     from sim.atomic import atomic_write_bytes
 
     atomic_write_bytes(paths["csv"], effects.to_csv(index=False).encode())
+    by_period, persisting = period_effects(out, baseline)
+    if not by_period.empty:
+        paths["periods"] = out / "compare_periods.csv"
+        atomic_write_bytes(paths["periods"], by_period.to_csv(index=False).encode())
+    if not persisting.empty:
+        paths["persistence"] = out / "compare_persistence.csv"
+        atomic_write_bytes(paths["persistence"], persisting.to_csv(index=False).encode())
     if figure and not effects.empty:
         paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline)
     return effects, paths

@@ -124,6 +124,11 @@ class LeverSet:
 TIMELINE_KEYS = ("enabled", "start_month", "end_month", "phase_in_months")
 
 
+def claim_text(cls: type[Lever]) -> str:
+    """A lever's claims as text: ``night_needs_met_share up, merchant_profit_mean up``."""
+    return ", ".join(f"{name} {'up' if sign > 0 else 'down'}" for name, sign in cls.claims)
+
+
 def _key_range(config_cls: type, name: str) -> str:
     """The allowed range of a config field as text (``>= 0.0, <= 1.0``), or ''."""
     bounds = []
@@ -143,15 +148,17 @@ def lever_table_markdown() -> str:
     """
     from sim.scenario import LeversConfig, field_docs
 
-    lines = ["| plan measure | scenario keys | mechanism | indicator |", "|---|---|---|---|"]
+    lines = ["| plan measure | scenario keys | mechanism | what it moves | claimed at its defaults |",
+             "|---|---|---|---|---|"]
     details: list[str] = []
     for cls in LEVERS:
         config_cls = LeversConfig.model_fields[cls.name].annotation
         keys = [k for k in config_cls.model_fields if k not in TIMELINE_KEYS]
         cell = f"`[levers.{cls.name}]`: " + ", ".join(f"`{k}`" for k in keys)
-        lines.append(f"| {cls.measure} | {cell} | {cls.mechanism} | {cls.indicator} |")
+        lines.append(f"| {cls.measure} | {cell} | {cls.mechanism} | {cls.indicator} | {claim_text(cls)} |")
         details.append(f"### `[levers.{cls.name}]` -- {cls.measure}\n")
-        details.append(f"*Mechanism:* {cls.mechanism}. *Moves:* {cls.indicator}.\n")
+        details.append(f"*Mechanism:* {cls.mechanism}. *Moves:* {cls.indicator}. "
+                       f"*Claimed at its defaults:* {claim_text(cls)}.\n")
         details.append("| key | default | range | meaning |")
         details.append("|---|---|---|---|")
         for key, default, doc in field_docs(config_cls, f"levers.{cls.name}."):
@@ -162,4 +169,4 @@ def lever_table_markdown() -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(details)
 
 
-__all__ = ["LEVERS", "Lever", "LeverSet", "lever_table_markdown", "timeline_strength"]
+__all__ = ["LEVERS", "Lever", "LeverSet", "claim_text", "lever_table_markdown", "timeline_strength"]

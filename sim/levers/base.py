@@ -40,7 +40,10 @@ class Lever:
         name: The scenario table (``[levers.<name>]``).
         measure: The action-plan measure it implements.
         mechanism: One line on how it acts.
-        indicator: Indicators it is expected to move.
+        indicator: What it moves, in words (with the mechanism where the sign needs one).
+        claims: (indicator, +1 or -1) pairs: what it moves, and which way, at its shipped default
+            settings on the settled baseline district while support lasts -- checked by the lever
+            tests and measured in ``docs/lever_effects.md`` (``benchmarks/lever_effects.py``).
         overrides: Economy parameter -> the lever's config field that replaces it at full strength.
     """
 
@@ -48,6 +51,7 @@ class Lever:
     measure: ClassVar[str] = ""
     mechanism: ClassVar[str] = ""
     indicator: ClassVar[str] = ""
+    claims: ClassVar[tuple[tuple[str, int], ...]] = ()
     overrides: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: LeverConfig, model: LifeCircleModel) -> None:

@@ -16,7 +16,8 @@ class Governance(Lever):
     name = "governance"
     measure = "mayor responsibility system; evaluation system; long-term mechanism"
     mechanism = "levers roll out more fully; indicators scored each period raise effort when targets are missed"
-    indicator = "evaluations_passed, basic_coverage_15, every other lever's indicator"
+    indicator = "lever_implementation (and through it every other lever's indicators), evaluations_passed"
+    claims = (("lever_implementation", +1),)
 
     def setup(self) -> None:
         self.level = self.config.implementation_strength

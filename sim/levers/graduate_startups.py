@@ -17,6 +17,7 @@ class GraduateStartups(Lever):
     measure = "graduates start businesses (creative, specialty, boutique shops)"
     mechanism = "more graduates found outlets, with a start-up subsidy"
     indicator = "graduate_entrepreneurs, merchant_births, merchants_open"
+    claims = (("graduate_entrepreneurs", +1), ("merchant_births", +1), ("merchants_open", +1))
     overrides = {"startup_per_month": "startup_per_month"}
 
     def subsidy_fen(self, model) -> int:

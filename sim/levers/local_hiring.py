@@ -16,7 +16,8 @@ class LocalHiring(Lever):
     name = "local_hiring"
     measure = "employment inside the community"
     mechanism = "merchants fill more vacancies with residents, nearest seekers first"
-    indicator = "local_job_share, employment_rate"
+    indicator = "local_job_share; employment barely (residents hired locally would mostly have found a job outside) and mean income falls a little (shop jobs pay less)"
+    claims = (("local_job_share", +1),)
     overrides = {"local_hire_share": "local_hire_share"}
 
     def match_nearby(self, model, vacancies: np.ndarray, seekers: np.ndarray, rng: np.random.Generator):

@@ -27,7 +27,8 @@ class Lockers(Lever):
     name = "lockers"
     measure = "smart parcel lockers, self-service vending, contactless settlement"
     mechanism = "parcels and small purchases met at a nearby locker or vending point, 24 h, no shop trip"
-    indicator = "trips saved (met_automated), basic access, night_needs_met_share"
+    indicator = "trips saved (met_automated), night-time access; basic coverage where the parcel point was the missing service (lockers count as parcel points)"
+    claims = (("trips_saved", +1), ("night_needs_met_share", +1))
 
     def __init__(self, config, model) -> None:  # noqa: ANN001 - as Lever
         super().__init__(config, model)

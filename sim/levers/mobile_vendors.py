@@ -30,7 +30,8 @@ class MobileVendors(Lever):
     name = "mobile_vendors"
     measure = "mobile commercial service facilities, without disturbing residents"
     mechanism = "vendors move to unmet demand outside exclusion zones; quiet hours limit trading"
-    indicator = "basic coverage in gaps (needs met), complaints"
+    indicator = "coverage of the vendors' trades in gaps (coverage_15.fresh_market at the default trades); needs met barely move (a vendor sells out; most turned away walk on to a shop); complaints without quiet hours"
+    claims = (("coverage_15.fresh_market", +1),)
 
     def setup(self) -> None:
         for c in self.config.categories:

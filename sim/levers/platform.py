@@ -30,7 +30,8 @@ class Platform(Lever):
     name = "platform"
     measure = "supply-demand integration platform (online + offline)"
     mechanism = "residents order beyond walking range; freelancers deliver; merchants' catchment grows"
-    indicator = "effective access (effective_coverage), freelancer income, merchant revenue"
+    indicator = "effective access (effective_coverage_15), freelancers' income; merchants' profit falls: the commission on walk-ins who now order outweighs the custom from beyond walking range"
+    claims = (("effective_coverage_15", +1), ("freelancer_income_mean", +1), ("merchant_profit_mean", -1))
 
     def __init__(self, config, model) -> None:  # noqa: ANN001 - as Lever
         super().__init__(config, model)

@@ -20,7 +20,8 @@ class Renovation(Lever):
     name = "renovation"
     measure = "align with urban renewal and old-community renovation"
     mechanism = "renovation adds discounted shop space in the worst-served old blocks at set dates"
-    indicator = "basic_coverage_15_old_blocks, basic_category_coverage_15, basic_coverage_15"
+    indicator = "outlets open on the new space; coverage in old blocks only where a service pays at the discounted rent"
+    claims = (("merchants_open", +1),)
 
     def setup(self) -> None:
         self.renovated = np.zeros(self.model.city.graph.shape[0], dtype=bool)

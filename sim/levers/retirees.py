@@ -17,7 +17,8 @@ class Retirees(Lever):
     name = "retirees"
     measure = "retirees: volunteering, re-employment services"
     mechanism = "more retirees volunteer (care visits); retirees who wish to work are matched to jobs"
-    indicator = "volunteer_hours, retirees_working, needs met (elder care)"
+    indicator = "volunteer_hours, retirees_working; elder care met by volunteers only where care outlets turn people away"
+    claims = (("volunteer_hours", +1), ("retirees_working", +1))
     overrides = {"volunteer_share": "volunteer_share", "care_visits_per_hour": "care_visits_per_hour"}
 
     def setup(self) -> None:

@@ -17,7 +17,8 @@ class ServiceMap(Lever):
     name = "service_map"
     measure = "dynamic map of life-circle services"
     mechanism = "map users know every outlet in reach, not only the ones they found"
-    indicator = "needs turned away at full outlets (needs_met_by.unmet_capacity), demand spread (outlet_load_cv), merchant_survival"
+    indicator = "what residents know of the outlets in reach (known_outlet_share); in a settled district word of mouth has spread and little else moves"
+    claims = (("known_outlet_share", +1),)
 
     def on_month(self) -> None:
         pop = self.model.population

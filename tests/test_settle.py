@@ -1,0 +1,31 @@
+"""The baseline is settled after its default warm-up (issue 10), and the settling check can fail.
+
+The full check -- grid and Helsinki, 5 seeds, 10 measured years -- is measured by
+``lifecircle settle`` and reported in docs/ODD.md; this is its shorter version on the grid.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.settle import COVERAGE_TOLERANCE, settling
+from sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+
+@pytest.mark.slow
+def test_the_baseline_grid_is_settled_after_its_default_warm_up(tmp_path):
+    scenario = load_scenario(SCENARIOS / "baseline.toml", updates={"years": 4.0})
+    result = settling(scenario, [1, 2, 3], checkpoints=tmp_path)
+    assert result.settled, "\n" + result.verdict.to_string(index=False)
+    assert (result.verdict["max_closure_share"] < 0.05).all()
+
+
+def test_without_a_warm_up_the_synthetic_start_is_not_settled(tmp_path):
+    # The same check fails on the first measured years of a run that starts on the synthetic first day.
+    scenario = load_scenario(SCENARIOS / "baseline.toml", updates={
+        "years": 3.0, "warmup_years": 0.0, "population.residents": 6000, "city.blocks_x": 9, "city.blocks_y": 9})
+    result = settling(scenario, [1, 2], checkpoints=tmp_path)
+    assert not result.settled
+    drift = result.verdict["coverage_change"].abs().max()
+    assert drift > COVERAGE_TOLERANCE or (result.verdict["outlets_change"].abs() > 0.08).any()
