@@ -22,12 +22,14 @@ _CATEGORY_KEYS = {
     "group": str, "tier_minutes": (int, float), "visits_per_day": (int, float),
     "elderly_factor": (int, float), "spend_cny": (int, float), "cogs_share": (int, float),
     "capacity": int, "staff": int, "area_m2": (int, float), "per_10k": (int, float),
-    "night_share": (int, float), "deliverable": bool, "osm": list,
+    "night_share": (int, float), "deliverable": bool, "demand_of": str, "osm": list,
 }
+DEMAND_OF = ("adults", "young_children", "school_children")
+"""Whose needs a category's are: the adult residents, or the household's children by age group."""
 _MONEY_KEYS = (
     "shop_wage_cny_month", "outside_wage_cny_month", "pension_cny_month", "unemployment_benefit_cny_month", "rent_cny_m2_month",
     "delivery_fee_cny", "gig_task_cny", "parcel_fee_cny", "fixed_cost_cny_month", "startup_cost_cny",
-    "vendor_fixed_cost_cny_month", "vendor_startup_cost_cny",
+    "vendor_fixed_cost_cny_month", "vendor_startup_cost_cny", "dibao_cny_month", "property_income_cny_month",
 )
 
 
@@ -49,6 +51,8 @@ class Catalogue:
         per_10k: Outlets per 10,000 residents in a typical district.
         night_share: Share of needs arising at night.
         deliverable: True where the online platform can deliver the service.
+        demand_of: Whose needs: 0 the adult residents, 1 children under six, 2 children 6-17
+            (:data:`DEMAND_OF`; visits_per_day is then per child).
         osm_tags: OpenStreetMap ``key=value`` tags mapped to each category.
         money: Money values in fen (``shop_wage``, ``pension`` ...; see the data file).
         source: Where the catalogue was read from.
@@ -67,6 +71,7 @@ class Catalogue:
     per_10k: np.ndarray
     night_share: np.ndarray
     deliverable: np.ndarray
+    demand_of: np.ndarray
     osm_tags: tuple[tuple[str, ...], ...]
     money: dict[str, int]
     source: str
@@ -147,6 +152,9 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
         for key in ("cogs_share", "night_share"):
             if not 0 <= spec[key] <= 1:
                 raise ScenarioError(f"{source}: key 'categories.{name}.{key}' = {spec[key]!r}: allowed: 0 to 1")
+        if spec["demand_of"] not in DEMAND_OF:
+            raise ScenarioError(f"{source}: key 'categories.{name}.demand_of' = {spec['demand_of']!r}: "
+                                f"allowed: {', '.join(DEMAND_OF)}")
         if spec["capacity"] < 1:
             raise ScenarioError(f"{source}: key 'categories.{name}.capacity' = {spec['capacity']!r}: allowed: >= 1")
         for tag in spec["osm"]:
@@ -174,6 +182,7 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
         per_10k=col("per_10k", np.float64),
         night_share=col("night_share", np.float64),
         deliverable=col("deliverable", np.bool_),
+        demand_of=np.array([DEMAND_OF.index(r[1]["demand_of"]) for r in rows], dtype=np.int8),
         osm_tags=tuple(tuple(r[1]["osm"]) for r in rows),
         money=money,
         source=source,

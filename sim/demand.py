@@ -80,8 +80,36 @@ class ChoiceTables:
                 self.walk[:, s, cat, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
 
 
+MAX_CHILDREN = 3
+"""Children of an age group counted for a carer's needs (more count as this many)."""
+
+
+def need_groups(pop, households, catalogue) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each resident's need group and each group's visit rates (C,) a day.
+
+    A group is (elderly or not, the household's young children, its school children -- the last
+    two only for the household's carer, up to ``MAX_CHILDREN`` each): adults' categories at the
+    adult or elderly rate, plus the children's categories per child (catalogue ``demand_of``).
+    """
+    cat = catalogue
+    adult = np.where(cat.demand_of == 0, cat.visits_per_day, 0.0)
+    per_young = np.where(cat.demand_of == 1, cat.visits_per_day, 0.0)
+    per_school = np.where(cat.demand_of == 2, cat.visits_per_day, 0.0)
+    young = np.zeros(pop.n, dtype=np.int64)
+    school = np.zeros(pop.n, dtype=np.int64)
+    young[households.carer] = np.minimum(households.young_children, MAX_CHILDREN)
+    school[households.carer] = np.minimum(households.school_children, MAX_CHILDREN)
+    group = (pop.elderly.astype(np.int64) + 2 * (young + (MAX_CHILDREN + 1) * school)).astype(np.uint8)
+    rates = []
+    for g in range(2 * (MAX_CHILDREN + 1) ** 2):
+        elderly, rest = g % 2, g // 2
+        y, k = rest % (MAX_CHILDREN + 1), rest // (MAX_CHILDREN + 1)
+        rates.append(adult * (cat.elderly_factor if elderly else 1.0) + y * per_young + k * per_school)
+    return group, rates
+
+
 class NeedRates:
-    """The need distribution of each need group (0: working age, 1: elderly), for the kernels.
+    """The need distribution of each need group (:func:`need_groups`), for the kernels.
 
     Attributes:
         count_table: (G, L) packed alias tables (:func:`sim.fastrng.pack_alias`) of a resident's
@@ -91,9 +119,8 @@ class NeedRates:
             (j < C) or at night (j >= C), in proportion to its rate.
     """
 
-    def __init__(self, visits_per_day: np.ndarray, night_share: np.ndarray, factors: list[np.ndarray]) -> None:
-        rates = [np.concatenate([visits_per_day * f * (1 - night_share), visits_per_day * f * night_share])
-                 for f in factors]
+    def __init__(self, group_rates: list[np.ndarray], night_share: np.ndarray) -> None:
+        rates = [np.concatenate([r * (1 - night_share), r * night_share]) for r in group_rates]
         pmfs = [_poisson_pmf(float(r.sum())) for r in rates]
         width = max(len(p) for p in pmfs)
         self.count_table = np.array([pack_alias(*alias_table(np.pad(p, (0, width - len(p))))) for p in pmfs])
@@ -272,6 +299,9 @@ def serve_day(model: LifeCircleModel) -> None:
                                needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
                                needs["night_met"])
     model.volunteer_visits_left -= helped
+    poor = model.low_income[res]
+    tally.low_income_needs += int(np.count_nonzero(poor))
+    tally.low_income_met += int(np.count_nonzero(poor & served))
     if timer is not None:
         timer.stop()
 

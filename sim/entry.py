@@ -128,7 +128,7 @@ def _expected_revenue(model: LifeCircleModel, node: int, category: int, successo
     nodes, dist = model.nodes_within(node, model.reach.limit_m)
     tables = model.choice_tables
     visits = kernels.expected_visits(
-        nodes, dist, model.residents_by_class, model.class_rates[:, category], tables.speeds,
+        nodes, dist, model.class_demand[category], tables.speeds,
         econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), tables.attraction,
         model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width,
         1.0 if successor else econ.initial_knowledge)
@@ -307,6 +307,8 @@ def open_due(model: LifeCircleModel) -> None:
             if pop.employer[r["founder"]] >= 0:
                 model.merchants.staff_local[pop.employer[r["founder"]]] -= 1
             pop.employer[r["founder"]] = -1
+            pop.wage[r["founder"]] = 0
+            pop.benefit_left[r["founder"]] = 0
             pop.status[r["founder"]] = OWNER
             model.merchants.graduate_founded[m] = bool(pop.graduate[r["founder"]])
     model.roles_changed(np.array([r["founder"] for r in founders], dtype=np.int64))

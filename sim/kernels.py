@@ -511,7 +511,7 @@ def scatter_add(target, idx, amount, sign):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def expected_visits(nodes, dist_m, residents, rates, speeds, minute_weight, max_minutes, walk_flat,
+def expected_visits(nodes, dist_m, wanted, speeds, minute_weight, max_minutes, walk_flat,
                     day_att, reach_dist, pending_dist, c, C, W, p_aware):  # pragma: no cover - compiled
     """Visits a day a new outlet of category ``c`` would draw, by the residents' own choice rule.
 
@@ -528,8 +528,8 @@ def expected_visits(nodes, dist_m, residents, rates, speeds, minute_weight, max_
 
     Args:
         nodes, dist_m: Home nodes within walking reach of the site and their distances, metres.
-        residents: (n_nodes, S) residents by home node and speed class.
-        rates: (S,) visits per resident a day of category ``c`` by speed class.
+        wanted: (n_nodes, S) visits a day of category ``c`` the residents of each home node and
+            speed class want (children's needs with their carer's).
         speeds: (S,) walk speeds, metres per minute.
         minute_weight, max_minutes: The choice rule's walking disutility and longest walk.
         walk_flat, day_att: The choice tables (:class:`sim.demand.ChoiceTables`), flattened.
@@ -564,7 +564,7 @@ def expected_visits(nodes, dist_m, residents, rates, speeds, minute_weight, max_
         slot = (u * C + c) * W
         aware = 1.0 if nearer == 0 else p_aware
         for s in range(S):
-            n = residents[u, s]
+            n = wanted[u, s]
             if n == 0:
                 continue
             minutes = d / speeds[s]
@@ -584,5 +584,5 @@ def expected_visits(nodes, dist_m, residents, rates, speeds, minute_weight, max_
                 else:
                     denominator += walk_flat[base + r] * day_att[slot + r]
                     r += 1
-            total += n * rates[s] * aware * w_new / denominator
+            total += n * aware * w_new / denominator
     return total

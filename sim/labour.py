@@ -24,10 +24,42 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.population import EMPLOYED, FREELANCER, NO_JOB, OUTSIDE_JOB, RETIRED, UNEMPLOYED
+from sim.population import (EMPLOYED, FREELANCER, NO_JOB, OUT_OF_LABOUR, OUTSIDE_JOB, RETIRED, UNEMPLOYED,
+                            draw_wages)
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
+
+
+def take_jobs(model: LifeCircleModel, people: np.ndarray, employer: np.ndarray | int, rng: np.random.Generator) -> None:
+    """``people`` start work at ``employer`` (merchant ids, or ``OUTSIDE_JOB``), each at a wage drawn
+    around the median of that kind of job (shop staff, or jobs outside the circle)."""
+    pop, money, econ = model.population, model.catalogue.money, model.scenario.economy
+    people = np.asarray(people, dtype=np.int64)
+    if len(people) == 0:
+        return
+    employer = np.broadcast_to(np.asarray(employer, dtype=np.int32), people.shape)
+    shop = employer >= 0
+    wages = np.where(shop, draw_wages(money["shop_wage"], econ.shop_wage_spread, len(people), rng),
+                     draw_wages(money["outside_wage"], econ.wage_spread, len(people), rng))
+    pop.employer[people] = employer
+    pop.status[people] = EMPLOYED
+    pop.wage[people] = wages
+    pop.benefit_left[people] = 0
+
+
+def lose_jobs(model: LifeCircleModel, people: np.ndarray, rng: np.random.Generator) -> None:
+    """``people`` lose their job (or business): back to retirement at retirement age, else
+    unemployed, an insured share with ``benefit_months`` of unemployment insurance ahead."""
+    pop = model.population
+    people = np.asarray(people, dtype=np.int64)
+    if len(people) == 0:
+        return
+    pop.employer[people] = NO_JOB
+    pop.wage[people] = 0
+    pop.status[people] = np.where(pop.elderly[people], RETIRED, UNEMPLOYED)
+    insured = ~pop.elderly[people] & (rng.random(len(people)) < model.scenario.population.unemployment_insured_share)
+    pop.benefit_left[people] = np.where(insured, model.scenario.economy.benefit_months, 0)
 
 
 def staff_initial_outlets(model: LifeCircleModel, ids: np.ndarray) -> None:
@@ -40,7 +72,7 @@ def staff_initial_outlets(model: LifeCircleModel, ids: np.ndarray) -> None:
     take = min(int(local.sum()), len(pool))
     chosen = rng.choice(pool, size=take, replace=False) if take else np.zeros(0, dtype=np.int64)
     local_jobs = jobs[np.flatnonzero(local)[:take]]
-    pop.employer[chosen] = local_jobs
+    take_jobs(model, chosen, local_jobs, rng)
     np.add.at(mer.staff_local, local_jobs, 1)
     mer.staff_outside[ids] = mer.staff_target[ids] - mer.staff_local[ids]
 
@@ -56,8 +88,7 @@ def month_labour(model: LifeCircleModel) -> None:
     leave = employed[rng.random(len(employed)) < econ.separation_per_month]
     local_leavers = leave[pop.employer[leave] >= 0]
     np.subtract.at(mer.staff_local, pop.employer[local_leavers], 1)
-    pop.employer[leave] = NO_JOB
-    pop.status[leave] = np.where(pop.elderly[leave], RETIRED, UNEMPLOYED)
+    lose_jobs(model, leave, rng)
     changed.append(leave)
     open_ids = mer.open_ids()
     commuters = mer.staff_outside[open_ids]
@@ -81,8 +112,7 @@ def month_labour(model: LifeCircleModel) -> None:
     factor = np.where(pop.disabled[searching], model.param("disability_hiring_factor"), 1.0)
     factor[len(unemployed):] *= econ.freelancer_job_search
     find = searching[rng.random(len(searching)) < econ.outside_job_finding_per_month * factor]
-    pop.status[find] = EMPLOYED
-    pop.employer[find] = OUTSIDE_JOB
+    take_jobs(model, find, OUTSIDE_JOB, rng)
     changed.append(find)
 
     # 4. Gig work.
@@ -93,7 +123,26 @@ def month_labour(model: LifeCircleModel) -> None:
     uptake = model.param("freelance_uptake_per_month")
     start = unemployed[rng.random(len(unemployed)) < uptake]
     pop.status[start] = FREELANCER
+    pop.benefit_left[start] = 0
     changed += [quit_gig, start]
+
+    # 5. Participation: some outside the labour force start looking for work; as many in it (not
+    # running a business) leave it as keep the share outside steady.
+    p_in = econ.labour_force_entry_per_month
+    share = model.scenario.population.outside_labour_force_share
+    p_out = p_in * share / (1 - share) if share < 1 else 0.0
+    outside = np.flatnonzero(pop.status == OUT_OF_LABOUR)
+    enter = outside[rng.random(len(outside)) < p_in]
+    in_force = np.flatnonzero(~pop.elderly & np.isin(pop.status, (EMPLOYED, UNEMPLOYED, FREELANCER)))
+    leave_force = in_force[rng.random(len(in_force)) < p_out]
+    local_leavers = leave_force[pop.employer[leave_force] >= 0]
+    np.subtract.at(mer.staff_local, pop.employer[local_leavers], 1)
+    pop.employer[leave_force] = NO_JOB
+    pop.wage[leave_force] = 0
+    pop.benefit_left[leave_force] = 0
+    pop.status[leave_force] = OUT_OF_LABOUR
+    pop.status[enter] = UNEMPLOYED
+    changed += [enter, leave_force]
     model.roles_changed(np.concatenate(changed))
 
 
@@ -151,8 +200,7 @@ def _match(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray, r
     else:
         pairs = _match_informal(model, vacancies, seekers, rng)
     jobs, people = pairs
-    pop.employer[people] = jobs
-    pop.status[people] = EMPLOYED
+    take_jobs(model, people, jobs, rng)
     np.add.at(mer.staff_local, jobs, 1)
     filled = np.zeros(len(vacancies), dtype=bool)
     # Vacancies are interchangeable within a merchant: mark as many as were filled per merchant.

@@ -41,6 +41,7 @@ EXTERNAL_ACCOUNTS = (
     "investors",            # fund the start-up cost of new outlets not founded by residents
     "fit_out_and_licences", # receive start-up costs
     "gig_clients",          # pay freelancers for gig tasks from outside the circle
+    "asset_returns",        # pay households' property income (rent, interest, dividends from outside)
     "couriers",             # pay parcel points (or locker operators) per parcel
     "platform",             # receives commission and its share of delivery fees
     "technology_vendors",   # receive smart-store adoption and locker/vending installation costs
@@ -93,10 +94,13 @@ TRANSFERS: tuple[Transfer, ...] = (
     Transfer("public_budget", RESIDENT, "benefit.unemployment", "unemployment benefit"),
     Transfer(MERCHANT, RESIDENT, "wage.shop", "wages of shop staff living in the circle"),
     Transfer("gig_clients", RESIDENT, "gig", "pay for gig tasks from clients outside the circle"),
+    Transfer("asset_returns", RESIDENT, "property_income", "households' rent, interest and dividends"),
+    Transfer("public_budget", RESIDENT, "benefit.dibao", "minimum living guarantee (dibao) top-up"),
     Transfer(MERCHANT, RESIDENT, "payout.owner", "profit paid out to a resident owner"),
     Transfer(MERCHANT, RESIDENT, "closure.settlement", "a closing merchant's cash to its resident owner"),
     Transfer(MERCHANT, "investors", "closure.repay_investors", "a closing merchant's cash back to its investors, first"),
     Transfer(RESIDENT, RESIDENT, "delivery", "the courier's share of a delivery fee, to the freelancer"),
+    Transfer(RESIDENT, RESIDENT, "household.pooling", "members of a household sharing their cash"),
     # Residents' spending.
     Transfer(RESIDENT, MERCHANT, "purchase", "walk-in purchases"),
     Transfer(RESIDENT, MERCHANT, "purchase.online", "orders through the platform, net of commission"),
@@ -249,6 +253,21 @@ class Ledger:
         self.flows[key] += moved_out
         return moved_out
 
+    def among_residents(self, payers: np.ndarray, paid: np.ndarray, payees: np.ndarray, received: np.ndarray,
+                        purpose: str) -> int:
+        """Move money among residents: ``payers`` give ``paid`` fen each, ``payees`` get
+        ``received`` fen each (the two sums must be equal); booked as one resident-to-resident
+        flow. Returns the total moved."""
+        check_transfer(RESIDENT, RESIDENT, purpose)
+        paid, received = np.asarray(paid, dtype=np.int64), np.asarray(received, dtype=np.int64)
+        total = int(paid.sum())
+        if total != int(received.sum()):
+            raise ConservationError(f"{purpose}: residents pay {total} fen but receive {int(received.sum())} fen")
+        scatter_add(self.resident_cash, np.asarray(payers, dtype=np.int64), paid, -1)
+        scatter_add(self.resident_cash, np.asarray(payees, dtype=np.int64), received, +1)
+        self.flows[(RESIDENT, RESIDENT, purpose)] += total
+        return total
+
     def booked(self, source: str, target: str, purpose: str, total: int) -> None:
         """Book a transfer whose resident and merchant cash a compiled loop has already moved
         (:func:`sim.kernels.settle_visits`): ``source`` and ``target`` are ``"resident"``,
@@ -263,6 +282,14 @@ class Ledger:
                 raise KeyError(f"unknown ledger account {account!r}; known: {', '.join(self.external)}")
             self.external[account] += sign * total
         self.flows[(source, target, purpose)] += total
+
+    SERVICE_PURPOSES = ("purchase", "purchase.online", "platform.commission", "delivery", "vending")
+    """What residents pay for the catalogue's services: walk-ins, orders, their fees, vending."""
+
+    def service_spending(self) -> int:
+        """Fen residents have paid for services since the start (cumulative)."""
+        return sum(v for (source, _, purpose), v in self.flows.items()
+                   if source == RESIDENT and purpose in self.SERVICE_PURPOSES)
 
     def spent_on(self, prefix: str, account: str = "public_budget") -> int:
         """Fen paid out of ``account`` for purposes starting with ``prefix`` (e.g. ``"lever."``)."""

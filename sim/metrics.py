@@ -370,7 +370,8 @@ def outlet_load_cv(model: LifeCircleModel) -> float:
 
 @indicator("employment_rate", "employment", "share")
 def employment_rate(model: LifeCircleModel) -> float:
-    """Working-age residents in work (employed, freelance, own business) over the labour force."""
+    """Working-age residents in work (employed, freelance, own business) over the labour force
+    (those outside it -- students, homemakers, early retirees -- are not counted)."""
     return _employment_rate(model, np.ones(model.population.n, dtype=bool))
 
 
@@ -427,36 +428,129 @@ def volunteer_hours(model: LifeCircleModel) -> float:
 # ----------------------------------------------------------------------------- income
 
 def _income(model: LifeCircleModel) -> np.ndarray:
+    """Each resident's own income in the last complete month, CNY."""
     return model.population.income_last / 100
 
 
-@indicator("income_mean", "income", "CNY per month")
+def _per_head(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray]:
+    """(income per member of each household in the last complete month, CNY; members) -- the
+    household survey's per-capita disposable income, children counted as members."""
+    hh = model.households
+    persons = hh.persons
+    return hh.total(model.population.income_last) / 100 / np.maximum(persons, 1), persons
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    if not len(cum) or cum[-1] <= 0:
+        return float("nan")
+    return float(values[order][np.searchsorted(cum, q * cum[-1])])
+
+
+def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
+    """Gini coefficient of non-negative ``values`` held by ``weights`` people each."""
+    order = np.argsort(values, kind="stable")
+    v, w = np.maximum(values[order], 0.0), weights[order].astype(np.float64)
+    total = (v * w).sum()
+    if total <= 0:
+        return 0.0
+    people = w.cumsum()
+    share = (v * w).cumsum() / total
+    previous = np.concatenate([[0.0], share[:-1]])
+    return float(1.0 - ((share + previous) * w).sum() / people[-1])
+
+
+@indicator("income_mean", "income", "CNY per person per month")
 def income_mean(model: LifeCircleModel) -> float:
-    """Mean income of residents in the last complete month."""
-    return float(_income(model).mean())
+    """Mean per-capita household income in the last complete month: households' incomes over their
+    members, children counted (NBS per-capita disposable income)."""
+    per_head, persons = _per_head(model)
+    return _weighted_mean(per_head, persons)
 
 
-@indicator("income_median", "income", "CNY per month")
+@indicator("income_median", "income", "CNY per person per month")
 def income_median(model: LifeCircleModel) -> float:
-    """Median income of residents in the last complete month."""
-    return float(np.median(_income(model)))
+    """Median per-capita household income (over persons) in the last complete month."""
+    per_head, persons = _per_head(model)
+    return _weighted_quantile(per_head, persons, 0.5)
 
 
 @indicator("income_gini", "income", "index 0-1")
 def income_gini(model: LifeCircleModel) -> float:
-    """Gini coefficient of residents' incomes in the last complete month."""
-    return gini(_income(model))
+    """Gini coefficient of per-capita household income over persons in the last complete month."""
+    per_head, persons = _per_head(model)
+    return weighted_gini(per_head, persons)
+
+
+@indicator("income_quintile", "income", "CNY per person per month", family=True)
+def income_quintile(model: LifeCircleModel) -> dict[str, float]:
+    """Mean per-capita household income of each fifth of persons, poorest (``q1``) to richest
+    (``q5``): the NBS household survey's quintile groups."""
+    per_head, persons = _per_head(model)
+    order = np.argsort(per_head, kind="stable")
+    cum = np.cumsum(persons[order]) / max(persons.sum(), 1)
+    fifth = np.minimum((np.concatenate([[0.0], cum[:-1]]) * 5).astype(np.int64), 4)
+    out = {}
+    for q in range(5):
+        sel = order[fifth == q]
+        out[f"q{q + 1}"] = _weighted_mean(per_head[sel], persons[sel])
+    return out
+
+
+@indicator("poverty_share", "income", "share")
+def poverty_share(model: LifeCircleModel) -> float:
+    """Share of persons in households whose per-capita income is below half the median (the
+    relative poverty line of the OECD and the World Bank's societal line)."""
+    per_head, persons = _per_head(model)
+    line = 0.5 * _weighted_quantile(per_head, persons, 0.5)
+    return _weighted_mean((per_head < line).astype(np.float64), persons)
 
 
 @indicator("income_mean_by_group", "income", "CNY per month", family=True)
 def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
-    """Mean income in the last complete month by group, CNY per resident: ``elderly`` (retirement
-    age), ``disabled``, ``graduates`` (recent graduates) and ``working_age`` (below retirement age).
-    Groups overlap; a group with no members is nan."""
+    """Residents' own mean income in the last complete month by group, CNY: ``elderly`` (retirement
+    age), ``disabled``, ``graduates`` (recent), ``freelancers``, ``local_workers`` (in shop jobs in the
+    circle), ``working_age``. Groups overlap; a group with no members is nan."""
     pop, inc = model.population, _income(model)
     groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
+              "freelancers": pop.status == FREELANCER, "local_workers": pop.employer >= 0,
               "working_age": ~pop.elderly}
     return {k: float(inc.sum(where=m) / n) if (n := m.sum()) else float("nan") for k, m in groups.items()}
+
+
+@indicator("unemployment_rate", "employment", "share")
+def unemployment_rate(model: LifeCircleModel) -> float:
+    """Unemployed working-age residents over the working-age labour force (employed, freelancing,
+    running a business or looking for work): the surveyed urban unemployment rate."""
+    return 1.0 - _employment_rate(model, np.ones(model.population.n, dtype=bool))
+
+
+@indicator("service_spending", "income", "CNY per person per month")
+def service_spending(model: LifeCircleModel) -> float:
+    """What residents paid at the catalogue's outlets in the period (walk-ins, orders with their fees,
+    vending), per household member (children counted) and per 30 days."""
+    spent = model.ledger.service_spending() - model.tally.spending_at_start
+    days = max(model.tally.days, 1)
+    return spent / 100 / max(int(model.households.persons.sum()), 1) * 30 / days
+
+
+@indicator("low_income_needs_met_share", "access", "share")
+def low_income_needs_met_share(model: LifeCircleModel) -> float:
+    """Share of the period's needs met for residents of the poorest fifth of households (per-capita
+    income last month): where budgets bind, an income or a job shows up here."""
+    t = model.tally
+    return _share(t.low_income_met, t.low_income_needs)
+
+
+@indicator("household_coverage_15", "access", "share")
+def household_coverage_15(model: LifeCircleModel) -> float:
+    """Share of households in which every adult member (at their own walk speed) has every
+    basic-guarantee category within 15 minutes on foot."""
+    g = home_groups(model)
+    covered = (_minutes_tables(model)["farthest.15"] <= 15.0)[g.of_resident]
+    hh = model.households
+    return float(np.minimum.reduceat(covered.astype(np.int8), hh.first[:-1]).mean()) if hh.n else float("nan")
 
 
 # ----------------------------------------------------------------------------- merchants

@@ -30,7 +30,7 @@ from sim.levers import LeverSet
 from sim.ledger import Ledger
 from sim.merchants import Merchants
 from sim.outlet_sources import MODEL, initial_sources
-from sim.population import (ELDERLY_CLASSES, FREELANCER, RETIRED, SPEED_CLASSES, Population, build_population,
+from sim.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOYED, Population, build_population,
                             newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.state import capture, restore
@@ -83,31 +83,26 @@ class LifeCircleModel(mesa.Model):
         self.tally = Tally(self.catalogue.n)
         self.levers = LeverSet.off(self)  # the warm-up runs with every lever off
 
-        self.population: Population = build_population(scenario, self.city, self.catalogue, self.streams["population"])
+        self.population, self.households = build_population(scenario, self.city, self.catalogue,
+                                                            self.streams["population"])
         pop = self.population
         self.speeds = speed_table(scenario)
         n_nodes = self.city.graph.shape[0]
         self.residents_at_node = np.bincount(pop.home, minlength=n_nodes)
         # Residents are stored in home order: those of node v are first_resident[v]:first_resident[v + 1].
         self.first_resident = np.concatenate([[0], np.cumsum(self.residents_at_node)]).astype(np.int64)
-        self.need_group = pop.elderly.astype(np.uint8)  # 0: working-age rates, 1: elderly rates
-        # Residents by (home node, speed class), and each speed class's visit rates (the elderly
-        # classes have the elderly rates): what an entrant's market study reads.
-        self.residents_by_class = np.zeros((n_nodes, SPEED_CLASSES), dtype=np.float64)
-        np.add.at(self.residents_by_class, (pop.home, pop.speed_class), 1.0)
-        elderly_class = np.isin(np.arange(SPEED_CLASSES), ELDERLY_CLASSES)
-        self.class_rates = np.where(elderly_class[:, None], self.catalogue.visits_per_day * self.catalogue.elderly_factor,
-                                    self.catalogue.visits_per_day)
-        self.need_rates = demand.NeedRates(self.catalogue.visits_per_day, self.catalogue.night_share,
-                                           [np.ones(self.catalogue.n), self.catalogue.elderly_factor])
+        self.need_group, group_rates = demand.need_groups(pop, self.households, self.catalogue)
+        self.need_rates = demand.NeedRates(group_rates, self.catalogue.night_share)
+        resident_rates = np.array(group_rates)[self.need_group]                     # (N, C) visits a day
+        # Visits a day wanted by the residents of each (home node, speed class), by category (children's
+        # needs with their carer's): what an entrant's market study reads.
+        self.class_demand = np.zeros((self.catalogue.n, n_nodes, SPEED_CLASSES), dtype=np.float64)
+        for c in range(self.catalogue.n):
+            np.add.at(self.class_demand[c], (pop.home, pop.speed_class), resident_rates[:, c])
         self.day_buffers = demand.DayBuffers(pop.n)
         self.outlet_buffers = demand.OutletBuffers()
-        elderly_share = pop.elderly.mean() if pop.n else 0.0
-        self.mean_need_factor = 1 + elderly_share * (self.catalogue.elderly_factor - 1)
-        per_visit = self.catalogue.visits_per_day * self.catalogue.spend_fen * 30
-        self.typical_service_spend = np.where(
-            pop.elderly, float((per_visit * self.catalogue.elderly_factor).sum()), float(per_visit.sum())
-        )
+        # What each resident's needs (with any children they care for) cost at typical prices, fen a month.
+        self.typical_service_spend = resident_rates @ (self.catalogue.spend_fen * 30.0)
         names = self.catalogue.names
         self.parcel_category = names.index("parcel_point") if "parcel_point" in names else -1
         self.care_category = names.index("elder_care") if "elder_care" in names else -1
@@ -116,6 +111,7 @@ class LifeCircleModel(mesa.Model):
         self.unmet_this_month = np.zeros(n_nodes * self.catalogue.n, dtype=np.int64)  # node * C + category
         self.licence_queue = entry.LicenceQueue()
         self.vacancies = entry.Vacancies()
+        self.low_income = np.zeros(pop.n, dtype=bool)  # residents of the poorest fifth of households
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
         self._records: list[tuple[int, int, dict[str, float]]] = []
@@ -183,7 +179,7 @@ class LifeCircleModel(mesa.Model):
 
     def _begin_measured(self, create_agents: bool) -> None:
         """Month 0: the scenario's levers take over, the tallies start afresh, agents are made."""
-        self.tally.reset()
+        self._new_period()
         self.start_outlets = np.flatnonzero(self.merchants.open)  # open when measuring begins
         self.levers = LeverSet(self.scenario, self)
         self.levers.setup()
@@ -256,7 +252,8 @@ class LifeCircleModel(mesa.Model):
         self.day += 1
 
     def _month_end(self) -> None:
-        accounts.pay_month(self, accounts.work_days_through(self.date))
+        accounts.pay_month(self)
+        self.mark_low_income(self.population.income_month)
         labour.month_labour(self)
         renew_graduates(self.population, self.month + 1, self.scenario.population.graduate_share,
                         self.streams["graduates"])
@@ -270,6 +267,16 @@ class LifeCircleModel(mesa.Model):
         entry.month_entry(self)
         self.population.income_last[:] = self.population.income_month
         self.population.income_month[:] = 0
+
+    def mark_low_income(self, income: np.ndarray) -> None:
+        """Mark the residents of the poorest fifth of households (by per-capita ``income``, over persons)."""
+        hh = self.households
+        per_head = hh.total(income) / np.maximum(hh.persons, 1)
+        order = np.argsort(per_head, kind="stable")
+        cum = np.cumsum(hh.persons[order])
+        poorest = np.zeros(hh.n, dtype=bool)
+        poorest[order[: int(np.searchsorted(cum, 0.2 * cum[-1])) + 1]] = True
+        self.low_income = poorest[hh.of_resident]
 
     def _start_month(self) -> None:
         """Zero the merchants' monthly takings once the month's indicators are collected."""
@@ -288,8 +295,13 @@ class LifeCircleModel(mesa.Model):
         else:
             values = metrics.compute(self, self.indicator_names)
             self._records.append((self.day, self.month, values))
-        self.tally.reset()
+        self._new_period()
         return values
+
+    def _new_period(self) -> None:
+        """Start a new tally period (after a collection)."""
+        self.tally.reset()
+        self.tally.spending_at_start = self.ledger.service_spending()
 
     def timeseries(self) -> pd.DataFrame:
         """Every indicator collected in the measured period as a tidy frame: day, date, month,

@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.catalogue import Catalogue
 from sim.city import City
+from sim.households import Households, draw_households
 from sim.scenario import Scenario
 
 # Labour status codes.
@@ -23,7 +24,8 @@ UNEMPLOYED = 1
 FREELANCER = 2
 RETIRED = 3
 OWNER = 4         # runs an outlet of their own
-STATUS_NAMES = ("employed", "unemployed", "freelancer", "retired", "owner")
+OUT_OF_LABOUR = 5  # working age, outside the labour force (students, homemakers, early retirees)
+STATUS_NAMES = ("employed", "unemployed", "freelancer", "retired", "owner", "out_of_labour_force")
 OUTSIDE_JOB = -2
 NO_JOB = -1
 
@@ -53,6 +55,10 @@ class Population:
         volunteer: Volunteers in community services (retirees).
         wants_work: Retiree who wants paid work.
         trained: Freelancer trained under the flexible-employment lever.
+        household: Household of each resident (:class:`sim.households.Households`).
+        wage: Monthly wage of the current job, fen (0 without one): drawn when the job is taken.
+        pension: Monthly pension, fen (residents of retirement age).
+        benefit_left: Months of unemployment insurance still to draw (0: none).
         income_month: Income received so far this month, fen.
         income_last: Income received in the last complete month, fen.
     """
@@ -71,6 +77,10 @@ class Population:
     volunteer: np.ndarray
     wants_work: np.ndarray
     trained: np.ndarray
+    household: np.ndarray
+    wage: np.ndarray
+    pension: np.ndarray
+    benefit_left: np.ndarray
     income_month: np.ndarray
     income_last: np.ndarray
 
@@ -128,18 +138,25 @@ def speed_table(scenario: Scenario) -> np.ndarray:
 
 def build_population(
     scenario: Scenario, city: City, catalogue: Catalogue, rng: np.random.Generator
-) -> Population:
-    """Draw residents: homes by the city's residential weights, ages, disabilities, jobs.
+) -> tuple[Population, Households]:
+    """Draw households and their adult residents: homes by the city's residential weights, ages,
+    disabilities, labour status, wages, pensions.
 
     Jobs at local merchants are assigned afterwards by :func:`sim.labour.staff_initial_outlets`;
     here the employed all start with outside jobs.
     """
-    p = scenario.population
+    p, econ, money = scenario.population, scenario.economy, catalogue.money
     n = p.residents
+    adults, young, school = draw_households(n, p.household_sizes, p.children_per_adult, p.young_children_share, rng)
+    H = len(adults)
     weight = np.asarray(city.residential_weight, dtype=np.float64)
-    # Resident ids are numbered by home node (a relabelling: no attribute below depends on it), so
-    # that the day's needs, drawn in resident order, read the walking tables nearly in sequence.
-    home = np.sort(rng.choice(len(weight), size=n, p=weight / weight.sum())).astype(np.int32)
+    # Households are numbered by home node and their residents are stored together, so residents
+    # are in home order too (a relabelling: no attribute below depends on it) and the day's needs,
+    # drawn in resident order, read the walking tables nearly in sequence.
+    household_home = np.sort(rng.choice(len(weight), size=H, p=weight / weight.sum())).astype(np.int32)
+    household = np.repeat(np.arange(H, dtype=np.int32), adults)
+    first = np.concatenate([[0], np.cumsum(adults)]).astype(np.int64)
+    home = household_home[household]
     elderly = rng.random(n) < p.elderly_share
     # Working-age adults 18..retirement-1, elderly retirement..95; uniform within each band.
     age = np.where(
@@ -150,26 +167,49 @@ def build_population(
     disabled = rng.random(n) < p.disabled_share
     # Recent graduates among the young: graduate_share of all residents, graduated in the last three
     # years (uniformly over those months, so their flags do not all expire at once).
-    young = (~elderly) & (age <= GRADUATE_MAX_AGE)
-    graduate = young & (rng.random(n) < min(1.0, p.graduate_share * n / max(young.sum(), 1)))
+    young_adult = (~elderly) & (age <= GRADUATE_MAX_AGE)
+    graduate = young_adult & (rng.random(n) < min(1.0, p.graduate_share * n / max(young_adult.sum(), 1)))
     graduated_month = np.where(graduate, -rng.integers(0, GRADUATE_MONTHS, size=n), NOT_GRADUATE).astype(np.int32)
     speed_class = (elderly.astype(np.int8) + 2 * disabled.astype(np.int8)).astype(np.int8)
+    # Labour status of the working-age: outside the labour force, or in it: unemployed, freelancing
+    # or employed (the shares of the labour force).
     draw = rng.random(n)
+    outside = rng.random(n) < p.outside_labour_force_share
     status = np.full(n, EMPLOYED, dtype=np.int8)
     status[draw < p.unemployment_rate] = UNEMPLOYED
     status[(draw >= p.unemployment_rate) & (draw < p.unemployment_rate + p.freelancer_share)] = FREELANCER
+    status[outside] = OUT_OF_LABOUR
     status[elderly] = RETIRED
     employer = np.where(status == EMPLOYED, OUTSIDE_JOB, NO_JOB).astype(np.int32)
+    wage = np.where(status == EMPLOYED, draw_wages(money["outside_wage"], econ.wage_spread, n, rng), 0)
+    pension = np.where(elderly, draw_wages(money["pension"], econ.pension_spread, n, rng), 0)
+    insured = (status == UNEMPLOYED) & (rng.random(n) < p.unemployment_insured_share)
+    benefit_left = np.where(insured, rng.integers(1, max(econ.benefit_months, 1) + 1, size=n), 0).astype(np.int16)
     knows = _initial_knowledge(n, catalogue.n, scenario.economy.choice_candidates,
                                scenario.economy.initial_knowledge, rng)
-    return Population(
+    has_property = rng.random(H) < econ.property_income_share
+    property_income = np.where(has_property, draw_wages(money["property_income"], econ.property_income_spread, H, rng), 0)
+    # The children's carer: the household's first working-age adult, else its first adult.
+    rank = np.where(elderly, n, np.arange(n))
+    carer = np.minimum.reduceat(rank, first[:-1])
+    carer = np.where(carer < n, carer, first[:-1]).astype(np.int64)
+    households = Households(first=first, home=household_home, young_children=young, school_children=school,
+                            carer=carer, property_income=property_income.astype(np.int64), of_resident=household)
+    population = Population(
         home=home, age=age, elderly=elderly, disabled=disabled, graduated_month=graduated_month,
         speed_class=speed_class, status=status, employer=employer,
         owned=np.full(n, -1, dtype=np.int32), knows=knows,
         map_user=np.zeros(n, dtype=bool), volunteer=np.zeros(n, dtype=bool),
         wants_work=np.zeros(n, dtype=bool), trained=np.zeros(n, dtype=bool),
+        household=household, wage=wage.astype(np.int64), pension=pension.astype(np.int64), benefit_left=benefit_left,
         income_month=np.zeros(n, dtype=np.int64), income_last=np.zeros(n, dtype=np.int64),
     )
+    return population, households
+
+
+def draw_wages(median_fen: int, spread: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` monthly amounts (fen) drawn log-normally around ``median_fen`` with log-sigma ``spread``."""
+    return np.round(median_fen * np.exp(spread * rng.standard_normal(size))).astype(np.int64)
 
 
 def newcomers(pop: Population, share: float, k: int, p_know: float, rng: np.random.Generator) -> np.ndarray:

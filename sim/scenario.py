@@ -136,10 +136,27 @@ class CityConfig(_Strict):
 # --------------------------------------------------------------------------- people
 
 class PopulationConfig(_Strict):
-    """Who lives in the city. Residents are adults (18+); children enter only through services."""
+    """Who lives in the city. Residents are the adults (18+), living in households whose children
+    are counted (their needs are their carer's) but are not agents."""
 
     residents: int = Field(20_000, ge=1, le=20_000_000)
     """Number of adult residents (a 10-minute life circle: 15,000-25,000, GB 50180-2018)."""
+    household_sizes: list[float] = Field(default_factory=lambda: [0.254, 0.297, 0.210, 0.132, 0.062, 0.045],
+                                         min_length=1, max_length=12)
+    """Shares of households of 1, 2, 3 ... persons (the last: that many or more, counted as that many),
+    children included: 7th census 2020, family households by size (1: 25.4 %, 2: 29.7 %, 3: 21.0 %,
+    4: 13.2 %, 5: 6.2 %, 6+: 4.5 %; mean 2.62)."""
+    children_per_adult: float = Field(0.27, ge=0.0, le=5.0)
+    """Children (under 18) per adult: 21.4 % of the population is under 18 (7th census 2020)."""
+    young_children_share: float = Field(0.31, ge=0.0, le=1.0)
+    """Share of children who are under six (7th census 2020, single-year ages)."""
+    outside_labour_force_share: float = Field(0.2, ge=0.0, le=1.0)
+    """Share of working-age residents outside the labour force (students, homemakers, early retirees):
+    labour-force participation of 18-59-year-olds about 80 % (ILOSTAT modelled estimates for China, 2023)."""
+    unemployment_insured_share: float = Field(0.25, ge=0.0, le=1.0)
+    """Share of residents losing a job who draw unemployment insurance (for ``economy.benefit_months``):
+    about 3 million recipients at the end of 2023 (MOHRSS statistical bulletin) against some 12 million
+    surveyed urban unemployed."""
     elderly_share: float = Field(0.19, ge=0.0, le=1.0)
     """Share of residents of retirement age (60+): 18.7 % of China's population, 7th census 2020."""
     disabled_share: float = Field(0.06, ge=0.0, le=1.0)
@@ -147,7 +164,8 @@ class PopulationConfig(_Strict):
     graduate_share: float = Field(0.03, ge=0.0, le=1.0)
     """Share of residents who graduated in the last three years (11.6 million graduates in 2023, MoE)."""
     unemployment_rate: float = Field(0.052, ge=0.0, le=1.0)
-    """Initial unemployment among working-age residents: surveyed urban rate 5.2 %, NBS 2023."""
+    """Initial unemployment in the labour force (the settled rate comes from the flows of
+    ``economy``): surveyed urban rate 5.2 %, NBS 2023."""
     freelancer_share: float = Field(0.08, ge=0.0, le=1.0)
     """Initial share of working-age residents in flexible platform work (~200 million of 740 million
     employed, NBS 2021: 27 %; instant retail, catering and tutoring are a third of that)."""
@@ -248,6 +266,32 @@ class EconomyConfig(_Strict):
     """Freelancers keep looking for a regular job: they find one outside the circle at this share of
     the unemployed's rate (gig work is mostly a stop-gap between jobs for platform workers; assumption,
     to be calibrated)."""
+    wage_spread: float = Field(0.55, ge=0.0, le=3.0)
+    """Log-normal spread (sigma of the log) of wages of jobs outside the circle around their median:
+    a 90:10 ratio of about 4 (NBS wage surveys by occupation and ownership)."""
+    shop_wage_spread: float = Field(0.25, ge=0.0, le=3.0)
+    """Log-normal spread of shop and catering wages around their median (a narrower, low-wage trade)."""
+    pension_spread: float = Field(0.45, ge=0.0, le=3.0)
+    """Log-normal spread of pensions around their median (enterprise, public-sector and urban-resident
+    schemes differ widely)."""
+    property_income_share: float = Field(0.6, ge=0.0, le=1.0)
+    """Share of households with property income (see the catalogue's ``property_income_cny_month``)."""
+    property_income_spread: float = Field(1.2, ge=0.0, le=3.0)
+    """Log-normal spread of households' property income (wealth is far more unequal than wages)."""
+    labour_force_entry_per_month: float = Field(0.02, ge=0.0, le=1.0)
+    """Monthly probability that a working-age resident outside the labour force starts looking for
+    work (leaving it is set so that ``population.outside_labour_force_share`` stays steady)."""
+    benefit_months: int = Field(12, ge=0, le=120)
+    """Months an insured job loser draws unemployment insurance (12 to 24 by contribution years,
+    Regulations on Unemployment Insurance 1999, art. 17)."""
+    essentials_cny_month: float = Field(900.0, ge=0.0, le=1e5)
+    """Spending per household member on necessities outside the catalogue (housing, utilities,
+    transport, clothing) that comes before any service, CNY a month, capped at the household's
+    income: NBS 2023 urban consumption, about 45 % of 2,750 CNY a month per person goes to these."""
+    saving_slope: float = Field(0.2, ge=0.0, le=2.0)
+    """How the saving rate rises with income: rate = ``saving_rate`` + slope x ln(income per head /
+    the urban median, 3,927 CNY a month), between 0 and 0.6 (NBS household survey: the lowest urban
+    quintile saves little, the highest about half)."""
     freelancer_exit_per_month: float = Field(0.02, ge=0.0, le=1.0)
     """Monthly probability a freelancer quits gig work and looks for a job."""
     startup_per_month: float = Field(0.001, ge=0.0, le=1.0)
@@ -260,9 +304,9 @@ class EconomyConfig(_Strict):
     """Share of a month's positive profit a merchant pays out to its owner."""
     freelance_uptake_per_month: float = Field(0.02, ge=0.0, le=1.0)
     """Monthly probability that an unemployed resident takes up gig work on their own."""
-    saving_rate: float = Field(0.3, ge=0.0, le=1.0)
-    """Share of income residents save; the rest, less typical service spending, is spent outside
-    the catalogue (NBS 2023: household saving rate ~ 30-35 %)."""
+    saving_rate: float = Field(0.33, ge=0.0, le=1.0)
+    """Share of income a household at the urban median saves (after necessities; see
+    ``saving_slope``): urban consumption 32,994 of disposable income 51,821 CNY, NBS 2023 (36 %)."""
     lever_implementation: float = Field(0.7, ge=0.0, le=1.0)
     """Share of each lever's design a district implements without the mayor-responsibility and
     evaluation system (the governance lever raises it); 1 = levers act exactly as written."""

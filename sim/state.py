@@ -23,7 +23,7 @@ from sim.merchants import Merchants
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
 
-_POPULATION_STATIC = {"home", "age", "elderly", "disabled", "speed_class"}
+_POPULATION_STATIC = {"home", "age", "elderly", "disabled", "speed_class", "household"}
 """Population arrays fixed for a run (rebuilt from the scenario, checked on restore)."""
 
 
@@ -99,6 +99,7 @@ def restore(model: LifeCircleModel, checkpoint: Checkpoint) -> None:
     model.vacancies = entry.Vacancies(**{k: [int(v) for v in h["vacancies"][k]] for k in ("node", "category", "month")})
     model.volunteer_visits_left = float(h["volunteer_visits_left"])
     model.streams.restore(h["streams"])
+    model.mark_low_income(model.population.income_last)  # as the last warm-up month end left it
     model.day, model.month = int(h["day"]), int(h["month"])
     _rebuild_tables(model)
 

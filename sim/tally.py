@@ -34,6 +34,9 @@ class Tally:
     deaths: int = 0
     transfers: int = 0
     licensed: int = 0       # entrants that opened with a licence in the period (not mobile vendors)
+    low_income_needs: int = 0  # needs of residents in the poorest fifth of households (per-capita income)
+    low_income_met: int = 0    # ... of which met
+    spending_at_start: int = 0  # residents' cumulative service spending (ledger) when the period began
     licence_days: int = 0   # days they waited for it, in all
     graduate_startups: int = 0
     complaints: int = 0
@@ -47,6 +50,7 @@ class Tally:
         self.needs = {name: np.zeros(self.n_categories, dtype=np.int64) for name in NEED_OUTCOMES}
         self.births = self.deaths = self.transfers = self.graduate_startups = self.complaints = self.days = 0
         self.licensed = self.licence_days = 0
+        self.low_income_needs = self.low_income_met = 0
 
     def add(self, outcome: str, categories: np.ndarray) -> None:
         """Count one event per entry of ``categories`` under ``outcome``."""

@@ -74,7 +74,7 @@ def test_needs_are_poisson_per_resident_and_category_in_resident_order():
     visits = np.array([0.5, 0.1, 0.02])
     night_share = np.array([0.2, 0.0, 0.5])
     elderly_factor = np.array([1.0, 3.0, 0.5])
-    rates = NeedRates(visits, night_share, [np.ones(3), elderly_factor])
+    rates = NeedRates([visits, visits * elderly_factor], night_share)
     n, days = 2000, 30
     group = (np.arange(n) >= 1500).astype(np.uint8)  # the last 500 are elderly
     counts = np.zeros(n, dtype=np.uint8)

@@ -33,14 +33,23 @@ def test_training_pay_gain_persists_after_the_flexible_employment_lever_ends():
                                  "levers.flexible_employment.training_pay_gain": 0.2})
     model = _run_months(scenario, 4)
     free_all_month = model.population.status == FREELANCER
+    # Record each freelancer's gig pay at the next month end (tasks x pay per task x gain).
+    gig = np.zeros(model.population.n)
+    transfer = model.ledger.transfer
+
+    def spy(source, target, amount, purpose):
+        if purpose == "gig":
+            np.add.at(gig, target[1], np.broadcast_to(amount, np.shape(target[1])))
+        return transfer(source, target, amount, purpose)
+
+    model.ledger.transfer = spy
     model = _run_months_more(model, 5)
     assert not model.levers.get("flexible_employment").acting
     pop = model.population
-    free = free_all_month & (pop.status == FREELANCER)  # freelancers for the whole of month 4
+    free = free_all_month & (gig > 0)  # freelancers for the whole of month 4
     trained, untrained = free & pop.trained, free & ~pop.trained
     assert trained.sum() > 50 and untrained.sum() > 20
-    # Gig pay is the only income of a freelancer here (no platform): tasks x pay per task x gain.
-    ratio = pop.income_last[trained].mean() / pop.income_last[untrained].mean()
+    ratio = gig[trained].mean() / gig[untrained].mean()
     assert ratio == pytest.approx(1.2, abs=0.04)
 
 
