@@ -155,7 +155,7 @@ def format_quantity(value: float, unit: str) -> str:
         return f"{100 * value:+.1f} percentage points"
     if unit == "index 0-1":
         return f"{value:.3f}"
-    if float(value).is_integer() and abs(value) >= 1:
+    if float(value).is_integer():
         text = f"{int(value):,}"
     elif abs(value) >= 100:
         text = f"{value:,.0f}"
