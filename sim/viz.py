@@ -109,7 +109,9 @@ def ResidentPanel(run: LiveRun, resident: solara.Reactive[int]) -> None:
 @solara.component
 def LiveView(run: LiveRun, previous: RunRecord | None, playing: solara.Reactive[bool]) -> None:
     """The map, the day's controls, the headline numbers and the charts of one run."""
-    tick = solara.use_reactive(0)
+    # Bumped after the (mutable) model steps. A state, not a reactive: a reactive re-renders only
+    # the components that read its value while rendering, and nothing here reads the counter.
+    _, set_tick = solara.use_state(0)
     speed = solara.use_reactive("day")
     mode = solara.use_reactive("walk")
     resident = solara.use_reactive(int(run.sample[0]) if len(run.sample) else 0)
@@ -117,7 +119,7 @@ def LiveView(run: LiveRun, previous: RunRecord | None, playing: solara.Reactive[
 
     def advance(days: int) -> None:
         run.step(days)
-        tick.value += 1
+        set_tick(lambda t: t + 1)
 
     def step_month() -> None:
         month = model.month
@@ -125,14 +127,17 @@ def LiveView(run: LiveRun, previous: RunRecord | None, playing: solara.Reactive[
         while model.running and model.month == month and days < 31:
             run.step(1)
             days += 1
-        tick.value += 1
+        set_tick(lambda t: t + 1)
 
     def play_loop() -> None:
+        if not playing.value:
+            return  # sets no state when idle: only a playing loop renders from its thread
         while playing.value and model.running:
             started = time.perf_counter()
             advance(DAYS_PER_TICK[speed.value])
             time.sleep(max(0.05, PLAY_MS / 1000 - (time.perf_counter() - started)))
-        playing.value = False
+        if not model.running:
+            playing.value = False
 
     solara.lab.use_task(play_loop, dependencies=[playing.value, id(run)], prefer_threaded=True)
 
@@ -170,43 +175,45 @@ def LifeCircleView(scenario: Scenario, walkers: int = WALKERS) -> None:
     controls = solara.use_memo(lever_controls, [])
     settings = solara.use_reactive(control_values(scenario))
     seed = solara.use_reactive(scenario.seed)
-    current = solara.use_reactive(None)     # the LiveRun on show
-    previous = solara.use_reactive(None)    # the RunRecord of the run before it
     compare = solara.use_reactive(True)
     playing = solara.use_reactive(False)
-    error = solara.use_reactive("")
     restarts = solara.use_reactive(0)
+    shown = solara.use_ref(None)            # the last LiveRun built (read by the next build)
+    latest = solara.use_ref(None)           # (LiveRun, RunRecord of the run before) on show
+    compared = solara.use_ref(None)         # the RunRecord the last build compared with
 
-    def build() -> LiveRun | None:
-        playing.value = False
-        try:
-            chosen = apply_settings(scenario, settings.value)
-        except ValueError as err:  # a ScenarioError from the schema: show it, keep the old run
-            error.value = str(err)
-            return None
-        error.value = ""
-        old = current.peek()
+    def build() -> tuple[LiveRun, RunRecord | None]:
+        # Runs in a thread and sets no state itself: its result is the task's value, so no two
+        # threads render at once. A ScenarioError from the schema becomes the task's error.
+        chosen = apply_settings(scenario, settings.value)
+        old = shown.current
         city = old.model.city if old is not None and old.model.seed == seed.value else None
         run = LiveRun(chosen, seed=seed.value, city=city, walkers=walkers)
-        if old is not None and old.model.day > 0:
-            previous.value = old.record()
-        current.value = run
-        return run
+        # The run to compare with: the last one that ran (a run restarted before its first day
+        # leaves the comparison as it was).
+        record = old.record() if old is not None and old.model.day > 0 else compared.current
+        shown.current, compared.current = run, record
+        return run, record
 
-    task = solara.lab.use_task(build, dependencies=[settings.value, seed.value, restarts.value], prefer_threaded=True)
+    task = solara.lab.use_task(build, dependencies=[settings.value, seed.value, restarts.value],
+                               prefer_threaded=True, raise_error=False)
+    result = task.value if task.finished else None
+    if result is not None:
+        latest.current = result
+    run, previous = latest.current if latest.current is not None else (None, None)
 
     def on_control(key: str, value: Any) -> None:
+        playing.value = False
         settings.value = {**settings.value, key: value}
 
-    run = current.value
     solara.Title("lifecircle: 15-minute life circle")
     solara.Text(run.title if run is not None else scenario.name, classes=["run-title"],
                 style={"font-size": "1.25em", "font-weight": "bold"})
-    if task.pending or run is None:
-        solara.Text("Building the district and its residents (a first build of a district may take a "
-                    "few seconds; later runs reuse it) ...", classes=["building"])
-    if error.value:
-        solara.Error(error.value)
+    # The same children in the same order on every render, so the live view is never remounted.
+    building = task.pending or run is None
+    solara.Text("Building the district and its residents (a first build of a district may take a few "
+                "seconds; later runs reuse it) ..." if building else "", classes=["building"])
+    solara.Text(str(task.exception) if task.error else "", style={"color": "#c0392b"}, classes=["scenario-error"])
     with solara.Columns([1, 4]):
         with solara.Column():
             solara.Text("Levers", style={"font-size": "1.1em", "font-weight": "bold"})
@@ -218,7 +225,7 @@ def LifeCircleView(scenario: Scenario, walkers: int = WALKERS) -> None:
             solara.Button("Restart", on_click=lambda: restarts.set(restarts.value + 1), classes=["reset"])
         with solara.Column():
             if run is not None:
-                LiveView(run, previous.value if compare.value else None, playing)
+                LiveView(run, previous if compare.value else None, playing)
 
 
 def page(scenario: str | Path | Scenario = DEFAULT_SCENARIO, *, updates: dict[str, Any] | None = None,
