@@ -119,22 +119,24 @@ class DayAnimation:
             How many agents are out on the streets at ``minute``.
         """
         model = self.model
-        out = 0
-        for leg in self.legs:
-            agent = (model.merchant_agents.get(leg.agent) if leg.kind == VENDOR_DRIVE
-                     else model.resident_agents.get(leg.agent))
-            if agent is None:
-                continue
+        where: dict[tuple[bool, int], int] = {}  # (is a vendor, agent id) -> node
+        out: set[tuple[bool, int]] = set()
+        for leg in self.legs:  # an agent with several trips is where its current one is
+            key = (leg.kind == VENDOR_DRIVE, leg.agent)
             node = None if minute is None else leg.node_at(minute)
-            if node is None:
+            if node is not None:
+                where[key] = node
+                out.add(key)
+            elif key not in out:
                 if leg.kind == VENDOR_DRIVE:
-                    node = int(leg.nodes[-1] if minute is None or minute > leg.minutes[-1] else leg.nodes[0])
+                    where[key] = int(leg.nodes[-1] if minute is None or minute > leg.minutes[-1] else leg.nodes[0])
                 else:
-                    node = int(model.population.home[leg.agent])
-            else:
-                out += 1
-            move_to(agent, node)
-        return out
+                    where[key] = int(model.population.home[leg.agent])
+        for (vendor, agent_id), node in where.items():
+            agent = (model.merchant_agents if vendor else model.resident_agents).get(agent_id)
+            if agent is not None:
+                move_to(agent, node)
+        return len(out)
 
     @property
     def minutes(self) -> float:

@@ -56,14 +56,12 @@ function render({ model, el }) {
         g.beginPath(); g.moveTo(left, Y(t)); g.lineTo(right, Y(t)); g.stroke();
         g.fillText(Math.abs(t) >= 1000 ? t.toLocaleString("en") : String(+t.toFixed(2)), 4, Y(t) + 3);
       }
-      g.save(); g.translate(12, (plotTop + bottom) / 2 + 30); g.rotate(-Math.PI / 2);
-      g.fillText(pct ? "%" : panel.unit, 0, 0); g.restore();
-      const every = Math.max(1, Math.ceil(maxMonth / 6));
+      const every = Math.max(1, Math.ceil(maxMonth / 5));
       for (let m = 0; m <= maxMonth; m += every) {  // month labels, few enough not to overlap
         const label = months[m] || `m${m}`;
-        g.fillText(label, X(m) - 14, bottom + 12);
+        const w = g.measureText(label).width;
+        g.fillText(label, Math.min(Math.max(X(m) - w / 2, left - 10), right - w), bottom + 12);
       }
-      g.fillText("month", right - 30, bottom + 24);
       let key = left, row = 0;
       panel.series.forEach((s, i) => {
         const colour = COLOURS[i % COLOURS.length];
@@ -79,6 +77,11 @@ function render({ model, el }) {
         }
         g.stroke();
         g.setLineDash([]);
+        g.fillStyle = colour;  // a dot per collection: a run of one month is still visible
+        for (const [m, v] of s.points) {
+          if (v === null) continue;
+          g.beginPath(); g.arc(X(m), Y(pct ? 100 * v : v), s.dashed ? 1.8 : 2.4, 0, 2 * Math.PI); g.fill();
+        }
         if (!s.dashed) {  // legend rows under the axis
           g.font = "10px sans-serif";
           const w = g.measureText(s.label).width;
