@@ -153,7 +153,8 @@ def cmd_district(args: argparse.Namespace) -> int:
     scenario_file.write_text(header + tomli_w.dumps(data), encoding="utf-8")
     print(f"wrote {scenario_file}: {data['description']}")
     run_args = argparse.Namespace(scenario=str(scenario_file), out=str(out), years=args.years, seed=args.seed,
-                                  set=args.set, no_figures=args.no_figures, progress=False, quiet=True)
+                                  set=args.set, no_figures=args.no_figures, progress=False, quiet=True,
+                                  force=args.force)
     return cmd_run(run_args)
 
 
@@ -172,4 +173,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="master seed")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in the output folder")
     parser.set_defaults(func=cmd_district)
