@@ -15,8 +15,8 @@ from then on every rule below runs per agent.
 Daily rules (as in :mod:`sim.demand`):
 
 1. Needs: each resident draws, per category, a Poisson number of needs with mean
-   ``visits_per_day`` (times ``elderly_factor`` for the elderly); each is a night need with
-   probability ``night_share``.
+   ``visits_per_day`` (times ``elderly_factor`` for the elderly; a household's carer also carries
+   its children's categories, per child); each is a night need with probability ``night_share``.
 2. Choice: among the ``k`` nearest outlets of the category within ``max_walk_minutes`` at the
    resident's own walk speed (at night: only outlets open at night), the resident picks one it
    knows with probability proportional to ``exp(-walk_minute_weight * minutes) * attraction``,
@@ -25,7 +25,9 @@ Daily rules (as in :mod:`sim.demand`):
    reachable outlets searches, takes the best, and knows it from then on.
 3. Affordability and capacity: a resident who cannot pay goes without; an outlet serves at most
    ``capacity`` visits a day. Residents act in a random order each day (``shuffle_do``), so the
-   visits an outlet turns away are a random selection of its demand, as in the fast model.
+   visits an outlet turns away are a random selection of its demand, as in the fast model. When
+   everyone has tried once, the walk-ins turned away (in a random order) try once more, by the same
+   rule, among the outlets in reach that still have room; a need is counted under its final outcome.
 4. Payment: the resident pays the outlet its price (parcel points also receive the courier fee).
 
 Monthly accounts are *simplified* to the same headline mechanics (the fast model's full monthly
@@ -46,9 +48,9 @@ import math
 import mesa
 import numpy as np
 
-from sim.accounts import WORK_DAYS_PER_MONTH, work_days_through
+from sim.demand import need_groups
 from sim.model import LifeCircleModel
-from sim.population import FREELANCER, RETIRED, UNEMPLOYED
+from sim.population import FREELANCER, UNEMPLOYED
 from sim.scenario import Scenario
 
 
@@ -106,10 +108,10 @@ class Merchant(mesa.Agent):
         self.visits_month += 1
         return "met_walk"
 
-    def pay_month(self, work_days: int) -> None:
+    def pay_month(self) -> None:
         """Wages, rent, fixed costs and cost of goods; payout; close after repeated losses."""
         model, money = self.model, self.model.catalogue.money
-        wage = round(model.shop_wage_fen * work_days / WORK_DAYS_PER_MONTH)
+        wage = model.shop_wage_fen  # a monthly salary
         cogs = round(self.revenue_month * model.catalogue.cogs_share[self.category])
         costs = self.staff * wage + self.rent + money["fixed_cost"] + cogs
         profit = self.revenue_month - costs
@@ -166,6 +168,27 @@ class Resident(mesa.Agent):
         if known:
             merchant = self.pick(known)
         else:  # search: find the best reachable outlet, and know it from now on
+            merchant = max(options, key=lambda option: option[1])[0]
+            self.known[category].add(merchant.outlet_id)
+        outcome = merchant.serve(self)
+        if outcome == "unmet_capacity":  # tries again once everyone has tried once
+            model.turned_away.append((self, category, night))
+            return
+        model.count(outcome, category)
+        if night and outcome == "met_walk":
+            model.count("night_met", category)
+
+    def try_again(self, category: int, night: bool) -> None:
+        """Turned away at a full outlet: the same choice among the outlets in reach with room left."""
+        model = self.model
+        options = [o for o in self.options(category, night) if o[0].visits_today < o[0].capacity]
+        if not options:
+            model.count("unmet_capacity", category)
+            return
+        known = [(m, w) for m, w, knows in options if knows]
+        if known:
+            merchant = self.pick(known)
+        else:
             merchant = max(options, key=lambda option: option[1])[0]
             self.known[category].add(merchant.outlet_id)
         outcome = merchant.serve(self)
@@ -245,6 +268,7 @@ class ReferenceModel(mesa.Model):
         self._make_merchants(world)
         self._make_residents(world)
         self.counts: dict[str, np.ndarray] = {}
+        self.turned_away: list[tuple[Resident, int, bool]] = []  # today's walk-ins turned away
         self.records: list[dict[str, float]] = []
         self._reset_counts()
 
@@ -271,18 +295,13 @@ class ReferenceModel(mesa.Model):
     def _make_residents(self, world: LifeCircleModel) -> None:
         pop, cat, money = world.population, world.catalogue, world.catalogue.money
         econ = world.scenario.economy
-        outside_wage = round(money["outside_wage"] * econ.wage_multiplier)
+        group, group_rates = need_groups(pop, world.households, cat)
         for i in range(pop.n):
-            if pop.status[i] == RETIRED:
-                income = money["pension"]
-            elif pop.status[i] == UNEMPLOYED:
-                income = money["unemployment_benefit"]
+            income = int(pop.wage[i]) + int(pop.pension[i])  # a salary drawn with the job; pensions
+            if pop.status[i] == UNEMPLOYED and pop.benefit_left[i] > 0:
+                income += money["unemployment_benefit"]
             elif pop.status[i] == FREELANCER:
-                income = round(econ.gig_tasks_per_month * money["gig_task"])
-            elif pop.employer[i] >= 0:
-                income = world.shop_wage_fen()
-            else:
-                income = outside_wage
+                income += round(econ.gig_tasks_per_month * money["gig_task"])
             home = int(pop.home[i])
             known = []
             for c in range(cat.n):
@@ -291,7 +310,7 @@ class ReferenceModel(mesa.Model):
                 known.append({int(o) for r, o in enumerate(nearest) if o >= 0 and bits >> r & 1})
             Resident(
                 self, home=home, speed_m_per_min=float(world.speeds[pop.speed_class[i]]),
-                need_rates=cat.visits_per_day * (cat.elderly_factor if pop.elderly[i] else 1.0),
+                need_rates=group_rates[group[i]],
                 cash=int(world.ledger.resident_cash[i]), income=int(income),
                 service_spend=float(world.typical_service_spend[i]), known=known,
             )
@@ -307,7 +326,11 @@ class ReferenceModel(mesa.Model):
     def step(self) -> None:
         """One day: merchants open, residents meet their needs in random order; month end accounts."""
         self.agents_by_type[Merchant].do("start_day")
+        self.turned_away = []
         self.agents_by_type[Resident].shuffle_do("step")
+        self.random.shuffle(self.turned_away)
+        for resident, category, night in self.turned_away:
+            resident.try_again(category, night)
         month_end = self.day + 1 >= self.days_total or self.dates[self.day + 1].month != self.dates[self.day].month
         if month_end:
             self.end_month()
@@ -317,11 +340,10 @@ class ReferenceModel(mesa.Model):
 
     def end_month(self) -> None:
         """Pay the month, record the indicators, spread word of mouth."""
-        work_days = work_days_through(self.dates[self.day])
         self.agents_by_type[Resident].do("end_month")
         visits = sum(m.visits_month for m in self.agents_by_type[Merchant])
         self.record(visits)
-        self.agents_by_type[Merchant].do("pay_month", work_days)
+        self.agents_by_type[Merchant].do("pay_month")
         self.agents_by_type[Resident].do("hear_of_outlets")
         self._reset_counts()
 

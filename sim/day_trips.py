@@ -107,6 +107,10 @@ def read_trips(model: LifeCircleModel, day: int, residents: np.ndarray | None, *
     delivered = buf.delivered[:E] if orders else np.zeros(E, dtype=bool)
     cats = buf.cats[:E]
     walk = keep & visit & ~delivered
+    # Walk-ins turned away at a full outlet who found another with room walked there instead.
+    again = keep & ~buf.skip[:E] & buf.visit2[:E]
+    chosen = np.where(again, buf.chosen2[:E], chosen)
+    walk |= again
     deliver = keep & visit & delivered
     automated = np.zeros(E, dtype=bool)
     place_auto = np.full(E, -1, dtype=np.int64)

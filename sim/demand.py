@@ -192,7 +192,8 @@ class DayBuffers:
         self.outcome = np.zeros(size, dtype=np.uint8)  # why a need went unmet (kernels.NO_REASON ...)
         self.delivered = np.zeros(size, dtype=np.bool_)
         # The second try of needs turned away at a full outlet.
-        self.skip = np.zeros(size, dtype=np.bool_)
+        self.skip = np.zeros(size, dtype=np.bool_)     # not tried again (kept after the day: views read it)
+        self.served2 = np.zeros(size, dtype=np.bool_)  # scratch of the second try's settlement
         self.chosen2 = np.zeros(size, dtype=np.int32)
         self.visit2 = np.zeros(size, dtype=np.bool_)
         self.outcome2 = np.zeros(size, dtype=np.uint8)
@@ -318,6 +319,7 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
     if any_delivered:
         skip |= buf.delivered[:E]
     if skip.all():
+        buf.visit2[:E] = False  # nobody tried again today (the views read this)
         return
     retry = ~skip
     room = ob.visits < mer.capacity
@@ -336,8 +338,10 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
                         buf.visit2, ob.demand2, buf.outcome2)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
     cat = model.catalogue
+    served2 = buf.served2[:E]
+    np.copyto(served2, skip)
     walk_paid, parcel_paid = kernels.settle_visits(
-        seed_state(model.streams["capacity.retry"]), E, res, chosen2, skip, no_delivery, False,
+        seed_state(model.streams["capacity.retry"]), E, res, chosen2, served2, no_delivery, False,
         mer.price, mer.category, left, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
         buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, model.tally.needs["met_walk"], buf.outcome2)

@@ -97,15 +97,17 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
     return (summarise(pairs, by=["lever"]), persistence(pairs, by=["lever"], pair_on=["seed"]), runs)
 
 
-def claim_table(effects: pd.DataFrame, claims: dict[str, tuple[tuple[str, int], ...]], *,
+def claim_table(effects: pd.DataFrame, claims: dict[str, tuple[tuple, ...]], *,
                 periods_checked: tuple[str, ...] = ("during support",)) -> pd.DataFrame:
     """Whether each lever's claimed indicators move the claimed way: per (lever, indicator,
     period) the effect, its interval, the claimed direction and ``holds`` (the interval lies on the
-    claimed side of 0)."""
+    claimed side of 0). A claim is checked during support unless it names its period (an
+    investment such as renovated space may show after support)."""
     rows = []
     for lever, pairs in claims.items():
-        for indicator, sign in pairs:
-            for period in periods_checked:
+        for claim in pairs:
+            indicator, sign = claim[0], claim[1]
+            for period in (claim[2],) if len(claim) > 2 else periods_checked:
                 hit = effects[(effects["lever"] == lever) & (effects["indicator"] == indicator)
                               & (effects["period"] == period)]
                 if hit.empty:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.metrics import group_minutes, home_groups
+from sim.metrics import covered_with_delivery, group_minutes, home_groups
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -19,15 +19,15 @@ if TYPE_CHECKING:
 
 def node_coverage(model: LifeCircleModel, minutes: float = 15.0, *, delivery: bool = False) -> np.ndarray:
     """Per node: share of its residents with every basic-guarantee category within ``minutes`` on
-    foot (at their own speed), or, with ``delivery``, on foot or within the platform's delivery
-    radius while it acts (nan where nobody lives)."""
+    foot (at their own speed), or, with ``delivery``, on foot or by delivery as
+    ``effective_coverage_15`` counts it (nan where nobody lives)."""
     g = home_groups(model)
-    covered = group_minutes(model)[:, model.catalogue.basic_ids] <= minutes
-    platform = model.levers.get("platform")
-    if delivery and platform is not None and platform.acting:
-        covered |= (platform.delivery.outlet[model.catalogue.basic_ids][:, g.node, 0] >= 0).T
+    if delivery:
+        covered = covered_with_delivery(model, minutes)
+    else:
+        covered = (group_minutes(model)[:, model.catalogue.basic_ids] <= minutes).all(axis=1)
     n = model.city.graph.shape[0]
     residents = np.bincount(g.node, weights=g.size, minlength=n)
-    hits = np.bincount(g.node, weights=g.size * covered.all(axis=1), minlength=n)
+    hits = np.bincount(g.node, weights=g.size * covered, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(residents > 0, hits / residents, np.nan)

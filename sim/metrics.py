@@ -281,9 +281,15 @@ def effective_coverage_15(model: LifeCircleModel) -> float:
     on foot or, while the platform acts and the service can be delivered (catalogue
     ``deliverable``), if one of the outlets the platform would send the order to (within its
     delivery radius) had spare capacity over the period (visits wanted below capacity x days)."""
+    return _weighted_mean(covered_with_delivery(model).astype(np.float64), home_groups(model).size)
+
+
+def covered_with_delivery(model: LifeCircleModel, minutes: float = 15.0) -> np.ndarray:
+    """(G,) home groups with every basic category within ``minutes`` on foot or, while the platform
+    acts, deliverable from an outlet with spare capacity (see ``effective_coverage_15``)."""
     g = home_groups(model)
     basic = model.catalogue.basic_ids
-    covered = group_minutes(model)[:, basic] <= 15.0
+    covered = group_minutes(model)[:, basic] <= minutes
     platform = model.levers.get("platform")
     if platform is not None and platform.acting:
         mer = model.merchants
@@ -291,7 +297,7 @@ def effective_coverage_15(model: LifeCircleModel) -> float:
         for j, c in enumerate(basic):
             if model.catalogue.deliverable[c]:
                 covered[:, j] |= spare[platform.delivery.outlet[c][g.node]].any(axis=1)  # -1 reads False
-    return _weighted_mean(covered.all(axis=1).astype(np.float64), g.size)
+    return covered.all(axis=1)
 
 
 @indicator("needs", "access", "needs per period", label="Needs")

@@ -154,7 +154,7 @@ def cmd_district(args: argparse.Namespace) -> int:
     print(f"wrote {scenario_file}: {data['description']}")
     run_args = argparse.Namespace(scenario=str(scenario_file), out=str(out), years=args.years, seed=args.seed,
                                   set=args.set, no_figures=args.no_figures, progress=False, quiet=True,
-                                  force=args.force)
+                                  force=args.force, replicates=args.replicates)
     return cmd_run(run_args)
 
 
@@ -174,4 +174,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in the output folder")
+    from sim.cli import DEFAULT_REPLICATES, _non_negative_int
+
+    parser.add_argument("--replicates", type=_non_negative_int, default=DEFAULT_REPLICATES, metavar="N",
+                        help="seeds for paired effects when a --set turns a lever on (as in `lifecircle run`; "
+                             f"default {DEFAULT_REPLICATES})")
     parser.set_defaults(func=cmd_district)

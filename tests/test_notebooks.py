@@ -50,6 +50,8 @@ def _check_district(values: dict) -> None:
     assert values["osm_outlets"] > 50 and values["synthesised_outlets"] > 0
     assert 0.0 <= values["basic_coverage_15"] <= 1.0
     assert values["coverage_without_fill"] == 0.0  # a category with no outlet leaves everyone uncovered
+    # Entrants come to categories with demand and no outlet: settling can only fill gaps in.
+    assert values["coverage_settled"] >= values["coverage_without_fill"]
     assert 10_000 <= values["derived_residents"] <= 30_000
 
 
@@ -72,7 +74,7 @@ CHECKS = {
                             "elderly_gap"], _check_day),
     "02_one_lever_at_a_time": (["effect_on_effective_coverage", "delivered", "vendor_effect"], _check_levers),
     "03_a_real_district": (["osm_outlets", "synthesised_outlets", "basic_coverage_15", "coverage_without_fill",
-                            "derived_residents"], _check_district),
+                            "coverage_settled", "derived_residents"], _check_district),
     "04_batches_and_confidence": (["ci", "paired_width", "unpaired_width", "width_4"], _check_batches),
     "05_long_term": (["persistence", "delivered_month_3"], _check_long_term),
 }

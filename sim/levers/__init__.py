@@ -126,7 +126,7 @@ TIMELINE_KEYS = ("enabled", "start_month", "end_month", "phase_in_months")
 
 def claim_text(cls: type[Lever]) -> str:
     """A lever's claims as text: ``night_needs_met_share up, merchant_profit_mean up``."""
-    return ", ".join(f"{name} {'up' if sign > 0 else 'down'}" for name, sign in cls.claims)
+    return ", ".join(f"{c[0]} {'up' if c[1] > 0 else 'down'}" + (f" ({c[2]})" if len(c) > 2 else "") for c in cls.claims)
 
 
 def _key_range(config_cls: type, name: str) -> str:

@@ -41,9 +41,10 @@ class Lever:
         measure: The action-plan measure it implements.
         mechanism: One line on how it acts.
         indicator: What it moves, in words (with the mechanism where the sign needs one).
-        claims: (indicator, +1 or -1) pairs: what it moves, and which way, at its shipped default
-            settings on the settled baseline district while support lasts -- checked by the lever
-            tests and measured in ``docs/lever_effects.md`` (``benchmarks/lever_effects.py``).
+        claims: (indicator, +1 or -1[, period]) tuples: what it moves, and which way, at its shipped
+            default settings on the settled baseline district while support lasts (or in the named
+            period, e.g. ``"after support"``) -- checked by the lever tests and measured in
+            ``docs/lever_effects.md`` (``benchmarks/lever_effects.py``).
         overrides: Economy parameter -> the lever's config field that replaces it at full strength.
     """
 
@@ -51,7 +52,7 @@ class Lever:
     measure: ClassVar[str] = ""
     mechanism: ClassVar[str] = ""
     indicator: ClassVar[str] = ""
-    claims: ClassVar[tuple[tuple[str, int], ...]] = ()
+    claims: ClassVar[tuple[tuple, ...]] = ()
     overrides: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: LeverConfig, model: LifeCircleModel) -> None:

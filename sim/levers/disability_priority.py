@@ -15,6 +15,6 @@ class DisabilityPriority(Lever):
     name = "disability_priority"
     measure = "priority job recommendation for people with disabilities"
     mechanism = "disabled job seekers are matched first and no longer screened out"
-    indicator = "disability_employment_gap (narrows), employment_rate"
-    claims = (("disability_employment_gap", -1), ("employment_rate", +1))
+    indicator = "disability_employment_gap (narrows), employment_rate, the income of residents with a disability"
+    claims = (("disability_employment_gap", -1), ("employment_rate", +1), ("income_mean_by_group.disabled", +1))
     overrides = {"disability_hiring_factor": "hiring_factor"}

@@ -20,8 +20,8 @@ class FlexibleEmployment(Lever):
     name = "flexible_employment"
     measure = "flexible employment: remote, part-time, instant retail, catering, online training"
     mechanism = "more gig uptake and tasks, training raises pay per task"
-    indicator = "freelancers, freelancer_income_mean, employment_rate; after support, mean income is lower until the extra freelancers move on to regular jobs"
-    claims = (("freelancers", +1), ("freelancer_income_mean", +1), ("employment_rate", +1))
+    indicator = "freelancers, freelancer_income_mean, employment_rate; unemployed residents drawn into better-paid gig work lift their households' income, so fewer needs go unpaid (unmet_money, low_income_needs_met_share); after support, mean income is lower until the extra freelancers move on to regular jobs"
+    claims = (("freelancers", +1), ("freelancer_income_mean", +1), ("employment_rate", +1), ("needs_met_by.unmet_money", -1))
     overrides = {"freelance_uptake_per_month": "unemployed_uptake_per_month"}
 
     def in_effect(self) -> bool:

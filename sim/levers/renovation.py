@@ -21,7 +21,7 @@ class Renovation(Lever):
     measure = "align with urban renewal and old-community renovation"
     mechanism = "renovation adds discounted shop space in the worst-served old blocks at set dates"
     indicator = "outlets open on the new space; coverage in old blocks only where a service pays at the discounted rent"
-    claims = (("merchants_open", +1),)
+    claims = (("merchants_open", +1, "after support"),)
 
     def setup(self) -> None:
         self.renovated = np.zeros(self.model.city.graph.shape[0], dtype=bool)
