@@ -28,6 +28,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         check_address(args.scheduler)  # a malformed address is exit 2 before anything is read
     spec = load_batch(args.batch)
+    if args.dry_run:
+        from sim.batch.dryrun import check_batch, run_lines, summary_lines
+
+        check = check_batch(spec)
+        print("\n".join(summary_lines(spec, check)))
+        print("runs, in the order they would be computed (warm-up leaders first, twins last):")
+        for line in run_lines(spec, check, limit=args.dry_run_limit):
+            print(f"  {line}")
+        return 0
+    if not args.out:
+        raise ScenarioError("--out is required (except with --dry-run)")
     progress = not args.quiet and (sys.stderr.isatty() or args.progress)
     try:
         if args.scheduler:
@@ -93,8 +104,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     batch = sub.add_parser("batch", help="run or resume a batch of scenario runs (designs, replications)")
     batch.add_argument("batch", help="batch TOML file (see docs/batches.md)")
-    batch.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
-    batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per core)")
+    batch.add_argument("--out", help="output folder; rerun with the same folder to resume (required unless --dry-run)")
+    batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per idle core, "
+                                                    "or serial when the batch is too small for workers to pay off)")
+    batch.add_argument("--dry-run", action="store_true", help="check the batch and list its runs (seeds, design "
+                       "values, twins, infeasible points) without running anything")
+    batch.add_argument("--dry-run-limit", type=int, default=1000, metavar="N", help="--dry-run lists at most N runs")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
     batch.add_argument("--worker-timeout", type=float, metavar="SECONDS",
                        help="with --scheduler: stop (exit 3, resumable) when the cluster has had no workers this "

@@ -146,6 +146,11 @@ def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.Dat
             persistence(pairs, by=["package"], pair_on=["point", "replicate"]))
 
 
+def _percent(value: float) -> str:
+    """A relative change as ``+12.3%``; ``n/a`` where it is undefined (a baseline of 0)."""
+    return f"{value:+.1%}" if np.isfinite(value) else "n/a"
+
+
 def format_effects(effects: pd.DataFrame, *, title: str) -> str:
     """The effects table as plain text for the terminal."""
     lines = [title, "=" * len(title)]
@@ -157,8 +162,8 @@ def format_effects(effects: pd.DataFrame, *, title: str) -> str:
         lines.append(
             f"{row.package[:16]:16s} {row.indicator[:28]:28s} {row.n:4d} {row.baseline_mean:11.4g} "
             f"{row.mean_diff:+11.4g} {f'[{row.ci_low:+.4g}, {row.ci_high:+.4g}]':>25s} "
-            f"{row.relative_change:+8.1%}{star}")
-    lines.append("* the 95 % interval excludes zero")
+            f"{_percent(row.relative_change):>8s}{star}")
+    lines.append("* the 95 % interval excludes zero; change n/a: the baseline is 0")
     return "\n".join(lines)
 
 

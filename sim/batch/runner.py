@@ -458,6 +458,24 @@ def _tasks(spec: BatchSpec, planned: Planned, out: Path, skip: set[str], checkpo
                       inputs=planned.inputs[plan.package], checkpoints=checkpoints, error=error)
 
 
+def _default_workers(spec: BatchSpec, planned: Planned) -> int:
+    """One worker per core unless the batch is too small for workers to pay off (:mod:`sim.batch.workers`)."""
+    from sim.batch.plan import describe
+    from sim.batch.workers import default_workers, estimated_serial_seconds
+
+    base = planned.scenarios[spec.baseline_package]
+    names = list(planned.design.problem["names"])
+    residents = base.population.residents
+    if "population.residents" in names and planned.design.n_points:
+        residents = int(np.mean(planned.design.X[:, names.index("population.residents")]))
+    counts = describe(planned.plans.shape, spec.replications) if planned.plans.shape is not None else {"twins": 0}
+    runs = planned.plans.total - counts["twins"]
+    warmups = counts.get("warmups", runs) if base.warmup_years > 0 else 0
+    serial = estimated_serial_seconds(runs=runs, residents=residents, days=spec.years * 365.25, warmups=warmups,
+                                      warmup_days=base.warmup_years * 365.25)
+    return default_workers(serial, runs=runs)
+
+
 def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None,
               check_memory: bool = True, worker_timeout: float | None = None, checkpoints: bool = True,
@@ -468,8 +486,9 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
         spec: The validated batch (:func:`sim.batch.load_batch`).
         out: The output folder; rerunning into the same folder skips verified runs, recomputes
             damaged ones and retries failed ones.
-        workers: Local worker processes (1: serial in this process; None: one per CPU core).
-            Ignored when ``client`` is given.
+        workers: Local worker processes (1: serial in this process; None: up to one per CPU core,
+            fewer -- down to serial -- when the batch is too small for workers to pay off,
+            :mod:`sim.batch.workers`). Ignored when ``client`` is given.
         client: A ``dask.distributed.Client``; runs are submitted to its cluster (workers must
             see ``out`` on a shared file system).
         progress: Show a tqdm bar with done / failed / remaining and ETA.
@@ -499,10 +518,10 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
 
     # Absolute before anything is handed to a worker: a Dask worker's working directory is not ours.
     out = batch_dir(Path(out).expanduser().resolve())
-    n_workers = 1 if client is not None else max(1, workers or os.cpu_count() or 1)
     with store.BatchLock(out):
         planned = prepare_planned(spec, out)
         design, plans = planned.design, planned.plans
+        n_workers = 1 if client is not None else max(1, workers or _default_workers(spec, planned))
         if check_memory and client is None:
             from sim.memory import check_batch_fits
 

@@ -514,7 +514,7 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
                 if kind not in (int, float) and rng.values is None and not (kind is bool and rng.low is None):
                     raise ValueError(f"a {kind.__name__} key, not a number: give its values = [...]"
                                      + (" (or nothing: [false, true])" if kind is bool else ""))
-                if rng.values is None and rng.low is None:
+                if rng.values is None and rng.low is None and kind is not bool:
                     raise ValueError("needs low and high, or values = [...]")
             except ValueError as err:
                 raise ScenarioError(f"{spec.source}: key '{where}.\"{key}\"': {err}") from None
