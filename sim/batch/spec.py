@@ -276,6 +276,10 @@ class BatchSpec(_Strict):
         for key in self.flat_overrides():
             if key in RESERVED_KEYS:
                 raise ValueError(f"overrides.{key}: {RESERVED_KEYS[key]}")
+        for name in self.outcomes:
+            if not name.isidentifier():
+                raise ValueError(f"outcomes.{name}: an outcome's name is a Python identifier (letters, digits, '_'; "
+                                 f"the EMA Workbench's rule), e.g. coverage_after")
         if self.robust is not None:
             for name in self.robust.objectives:
                 if name not in self.outcomes:
