@@ -118,3 +118,35 @@ def test_prim_finds_a_planted_box():
     assert limits.loc["economy__rent_multiplier", "min"] == pytest.approx(x["economy__rent_multiplier"].min())
     assert limits.loc["levers__platform__enabled", "values"] == "True"
     del ema, prim
+
+
+def test_the_robust_search_scores_each_mix_on_its_own_experiments():
+    """Known answer on a toy model: the objective is the lever itself (plus the uncertainty), so the
+    Pareto set of "maximise x" is the largest x the search met. The Workbench 3.0.0 scores every
+    candidate of a generation with the outcomes of all of them (all equal); the mix-in scores each
+    on its own experiments."""
+    ema = workbench()
+    from ema_workbench.em_framework.evaluators import SequentialEvaluator, robust_optimize
+    from platypus import EpsNSGAII
+
+    from sim.batch.ema import PerPolicyRobustness
+
+    model = ema.Model("toy", function=lambda x=0.0, u=0.0: {"y": x + u})
+    model.levers = [ema.RealParameter("x", 0.0, 1.0)]
+    model.uncertainties = [ema.RealParameter("u", 0.0, 0.1)]
+    model.outcomes = [ema.ScalarOutcome("y")]
+    scenarios = [ema.Sample(f"s{i}", u=u) for i, u in enumerate([0.0, 0.05, 0.1])]
+    objectives = [ema.ScalarOutcome("y_mean", kind=ema.ScalarOutcome.MAXIMIZE, variable_name="y", function=np.mean)]
+
+    class Fixed(PerPolicyRobustness, SequentialEvaluator):
+        pass
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pareto, _ = robust_optimize(model, objectives, scenarios, evaluator=Fixed(model), algorithm=EpsNSGAII,
+                                    nfe=40, epsilons=[0.001], population_size=8, rng=5, directory=tmp,
+                                    filename="a.tar")
+    # each mix's score is its own x plus the mean uncertainty 0.05
+    assert np.allclose(pareto["y_mean"], pareto["x"] + 0.05)
+    assert len(pareto) == 1 and pareto["x"].iloc[0] > 0.8

@@ -108,7 +108,8 @@ def _run_timelines(out: Path) -> dict[tuple[str, str], Any]:
     return timelines
 
 
-def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def period_effects(out: str | Path, baseline: str, *, by: tuple[str, ...] = ("package",),
+                   confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each package's paired effect per period of its lever timeline (year 1, year 3, during
     support, after support, end: :func:`sim.effects.periods`) and what persists after support.
 
@@ -142,8 +143,42 @@ def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.Dat
     if not pairs:
         return pd.DataFrame(), pd.DataFrame()
     pairs = pd.concat(pairs, ignore_index=True)
-    return (summarise(pairs, by=["package"]),
-            persistence(pairs, by=["package"], pair_on=["point", "replicate"]))
+    pair_on = [c for c in ("point", "replicate") if c not in by]
+    return (summarise(pairs, by=list(by), confidence=confidence),
+            persistence(pairs, by=list(by), pair_on=pair_on, confidence=confidence))
+
+
+FAMILY_CONFIDENCE = 0.95
+"""Family-wise confidence of ``compare --by point``'s intervals, all comparisons together."""
+
+
+def point_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Each package's paired effect at each design point, per period of its lever timeline, over the
+    point's replicates -- with a Bonferroni correction for the many comparisons: with ``m``
+    (package, point, period, indicator) comparisons, each interval is at confidence ``1 - 0.05 / m``,
+    so that all of them hold together with 95 % confidence (family-wise). Columns as
+    :func:`period_effects`, plus the point's design values.
+
+    Returns:
+        (table, correction: {"method", "comparisons", "confidence_each", "family"}).
+    """
+    out = Path(out)
+    first, _ = period_effects(out, baseline, by=("package", "point"))
+    if first.empty:
+        return first, {}
+    m = int((first["n"] > 1).sum())
+    each = 1.0 - (1.0 - FAMILY_CONFIDENCE) / max(m, 1)
+    table, _ = period_effects(out, baseline, by=("package", "point"), confidence=each)
+    design_file = out / "design.parquet"
+    if design_file.is_file():
+        design = pd.read_parquet(design_file)
+        info = batch_info(out)
+        categories = info.get("categories") or {}
+        for name, cats in categories.items():
+            design[name] = [cats[min(int(np.floor(v)), len(cats) - 1)] for v in design[name]]
+        table = table.merge(design, on="point", how="left")
+    correction = {"method": "Bonferroni", "comparisons": m, "confidence_each": each, "family": FAMILY_CONFIDENCE}
+    return table, correction
 
 
 def _percent(value: float) -> str:

@@ -215,8 +215,11 @@ def discover(out: str | Path, outcome: str, threshold: float, *, below: bool = F
                 caption=f"extra-trees feature scores; n = {n} experiments; {horizon(out)}")
         series = [k for k, v in outcomes.items() if np.ndim(v) == 2 and k != TIME]
         if series:
+            from sim.metrics import REGISTRY
+
             paths["envelopes"] = plots.envelopes(experiments, outcomes, series, folder / "envelopes.png",
                                                  labels={k: _label(k, labels, outcome_specs) for k in series},
+                                                 units={k: REGISTRY[k].unit for k in series if k in REGISTRY},
                                                  caption=f"n = {len(experiments)} experiments; {horizon(out)}")
         if len(scalar_names) >= 2:
             paths["pairs"] = plots.pairs(experiments, outcomes, scalar_names[:4], folder / "pairs.png",

@@ -302,6 +302,45 @@ class LifecircleEvaluator:
     """
 
 
+class PerPolicyRobustness:
+    """Mix-in for a Workbench evaluator: in a robust search, each candidate mix's robustness scores
+    (and constraints) come from *its own* experiments over the reference scenarios.
+
+    The Workbench 3.0.0 (``optimization.evaluate``) computes every candidate's scores from the
+    outcomes of *all* experiments of the generation (``outcomes[var_name]`` where it means the
+    candidate's ``job_outputs``), so every mix of a generation gets the same scores and the search
+    cannot tell them apart. ``tests/test_ema.py::test_the_robust_search_scores_each_mix_on_its_own_experiments``
+    shows it; this override does what the Workbench's code means to do.
+    """
+
+    def evaluate_all(self, jobs: list[Any], **kwargs: Any) -> list[Any]:
+        from ema_workbench.em_framework.evaluators import perform_experiments
+        from ema_workbench.em_framework.optimization import _evaluate_constraints, process_jobs
+
+        if not jobs:
+            return jobs
+        problem = jobs[0].solution.problem
+        if problem.searchover != "robust":
+            return super().evaluate_all(jobs, **kwargs)
+        scenarios, policies = process_jobs(jobs)
+        callback = perform_experiments(self._msis, evaluator=self, reporting_frequency=self.reporting_frequency,
+                                       scenarios=scenarios, policies=policies, return_callback=True,
+                                       log_progress=True)
+        experiments, outcomes = callback.get_results()
+        for policy, job in zip(policies, jobs):
+            mine = (experiments["policy"] == policy.name).to_numpy()
+            scores = {obj.name: obj.function(*[outcomes[v][mine] for v in obj.variable_name])
+                      for obj in problem.objectives}
+            constraints = _evaluate_constraints(experiments[mine].iloc[0], scores, problem.ema_constraints)
+            values = [scores[name] for name in problem.outcome_names]
+            if constraints:
+                job.solution.problem.function = lambda _, v=values, c=constraints: (v, c)
+            else:
+                job.solution.problem.function = lambda _, v=values: v
+            job.solution.evaluate()
+        return jobs
+
+
 def evaluator(spec: BatchSpec, model: Any, out: str | Path, *, workers: int | None = None, client: Any = None,
               checkpoint_dir: str | Path | None = None, replications: int | None = None, prefix: str = "eval",
               progress: bool = False) -> Any:
@@ -311,7 +350,7 @@ def evaluator(spec: BatchSpec, model: Any, out: str | Path, *, workers: int | No
 
     from sim.batch.runner import run_batch
 
-    class _Evaluator(BaseEvaluator, LifecircleEvaluator):
+    class _Evaluator(PerPolicyRobustness, BaseEvaluator, LifecircleEvaluator):
         def __init__(self) -> None:
             super().__init__(model)
             self.out = Path(out)

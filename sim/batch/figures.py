@@ -25,8 +25,7 @@ def _pyplot():
 
 
 def _finish(fig: Any, path: Path, caption: str) -> Path:
-    fig.text(0.01, 0.005, caption, fontsize=7, ha="left", va="bottom", wrap=True)
-    fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.12))
+    fig.text(0.01, 0.0, caption, fontsize=7, ha="left", va="top", wrap=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     _pyplot().close(fig)
     return path
@@ -96,26 +95,30 @@ def scores_heatmap(scores: pd.DataFrame, path: Path, *, rows: dict[str, str], co
 
 
 def envelopes(experiments: pd.DataFrame, outcomes: dict[str, np.ndarray], series: list[str], path: Path, *,
-              labels: dict[str, str], caption: str) -> Path:
+              labels: dict[str, str], caption: str, units: dict[str, str] | None = None) -> Path:
     """Envelopes (the Workbench's ``plotting.envelopes``) of each outcome indicator over the measured
     months, with the baseline's and the lever mixes' experiments as two groups."""
     workbench()
     from ema_workbench.analysis import plotting
 
     grouped = experiments.copy()
-    grouped["arm"] = np.where(grouped["policy"].astype(str).str.startswith("mix-"), "lever mixes", "packages")
+    declared = sorted({str(p) for p in grouped["policy"] if not str(p).startswith("mix-")})
+    packages = (f"{declared[0]} (every lever off)" if declared == ["baseline"] else "declared packages")
+    grouped["arm"] = np.where(grouped["policy"].astype(str).str.startswith("mix-"), "lever mixes", packages)
     if grouped["arm"].nunique() == 1:
         grouped["arm"] = grouped["policy"].astype(str) if grouped["policy"].nunique() <= 6 else "all"
+    grouped["arm"] = grouped["arm"].astype("category")  # the Workbench groups categories, bins numbers
     shown = {k: outcomes[k] for k in series}
     shown[TIME] = outcomes[TIME]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fig, axes = plotting.envelopes(grouped, shown, outcomes_to_show=series, group_by="arm", fill=True,
-                                       ylabels={k: labels.get(k, k) for k in series},
+                                       ylabels={k: (units or {}).get(k, "") for k in series},
                                        titles={k: labels.get(k, k) for k in series})
     for ax in axes.values():
-        ax.set_xlabel("Measured month")
-    fig.set_size_inches(7, 3.2 * len(series))
+        ax.set_xlabel("Measured month (levers act from month 0)")
+    fig.set_size_inches(7, 3.0 * len(series))
+    fig.subplots_adjust(hspace=0.55)
     return _finish(fig, path, caption)
 
 

@@ -75,6 +75,8 @@ def indicator_label(name: str) -> str:
     base = name.split(".", 1)[0]
     unit = REGISTRY[base].unit if base in REGISTRY else ""
     text = INDICATORS.get(name) or name.replace("_", " ").replace(".", ": ").capitalize()
+    if unit and "(" in unit:  # "CNY (cumulative)"
+        return f"{text}, {unit}"
     return f"{text} ({unit})" if unit else text
 
 
