@@ -20,10 +20,10 @@ values = [0.8, 1.3]
 [design]
 method = "factorial"
 
-[levers."levers.platform.enabled"]
+[levers."levers.lockers.enabled"]
 
-[levers."levers.platform.commission"]
-values = [0.05, 0.25]
+[levers."levers.lockers.lockers_per_km2"]
+values = [5.0, 40.0]
 
 [lever_design]
 method = "factorial"
@@ -74,8 +74,8 @@ def test_a_batch_read_back_equals_the_workbench_running_the_same_experiments(tmp
     experiments, outcomes = load_experiments(out)
     # 1 baseline + 4 mixes, at 2 points; mixes 0 and 1 (platform off) are twins of the baseline
     assert len(experiments) == 10
-    assert list(experiments.columns) == ["economy__rent_multiplier", "levers__platform__enabled",
-                                         "levers__platform__commission", "scenario", "policy", "model"]
+    assert list(experiments.columns) == ["economy__rent_multiplier", "levers__lockers__enabled",
+                                         "levers__lockers__lockers_per_km2", "scenario", "policy", "model"]
     assert set(outcomes) >= {"needs_met", "merchants_gain", "needs_time", "TIME", "needs_met_share", "merchants_open"}
     assert outcomes["needs_met_share"].shape == (10, 3) and outcomes["TIME"].shape == (10, 3)
     base = experiments["policy"] == "baseline"

@@ -117,10 +117,16 @@ def cart_rules(x: pd.DataFrame, y: np.ndarray, *, mass_min: float = 0.05) -> pd.
     workbench()
     from ema_workbench.analysis import cart
 
+    # the tree's smallest leaf is int(mass_min * n) experiments: at least one
+    mass_min = max(mass_min, (1 + 1e-9) / max(len(x), 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = cart.CART(x.reset_index(drop=True), np.asarray(y, dtype=int), mass_min=mass_min)
         tree.build_tree()
+        if tree.clf.tree_.node_count == 1:  # no split: the Workbench's box extraction needs a parent node
+            share = float(np.mean(y))
+            return pd.DataFrame({"coverage": [1.0], "density": [share], "res dim": [0], "mass": [1.0]},
+                                index=pd.Index(["box 1 (no split)"]))
         stats = tree.stats_to_dataframe()
     return stats
 
@@ -131,12 +137,21 @@ def feature_scores(x: pd.DataFrame, outcomes: dict[str, np.ndarray], *, seed: in
     workbench()
     from ema_workbench.analysis import feature_scoring
 
-    scalar = {k: v for k, v in outcomes.items() if np.ndim(v) == 1 and np.isfinite(v).all() and np.ptp(v) > 0}
-    if not scalar:
-        return pd.DataFrame()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return feature_scoring.get_feature_scores_all(x.reset_index(drop=True), scalar, random_state=seed)
+    x = x.reset_index(drop=True)
+    columns = {}
+    for name, values in outcomes.items():
+        values = np.asarray(values, dtype=float)
+        if np.ndim(values) != 1:
+            continue
+        finite = np.isfinite(values)  # e.g. an effect has no value for the baseline itself
+        if finite.sum() < 4 or np.ptp(values[finite]) == 0:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = feature_scoring.get_feature_scores_all(x[finite].reset_index(drop=True), {name: values[finite]},
+                                                            random_state=seed)
+        columns[name] = scores[name]
+    return pd.DataFrame(columns).reindex(x.columns) if columns else pd.DataFrame()
 
 
 @dataclass

@@ -184,10 +184,14 @@ def _series(out: Path, agg: pd.DataFrame, group: list[str], indicators: set[str]
 
 # ----------------------------------------------------------------------------- the model
 
-def parameters_of(spec: BatchSpec, which: str) -> list[Any]:
+def parameters_of(spec: BatchSpec, which: str, *, index_coded: bool = False) -> list[Any]:
     """The Workbench parameters of a batch's uncertainties (``which="uncertainties"``) or levers:
     ``RealParameter``, ``IntegerParameter``, ``BooleanParameter`` or ``CategoricalParameter`` by the
-    scenario key's type, each named :func:`ema_name` with the dotted key as its ``variable_name``."""
+    scenario key's type, each named :func:`ema_name` with the dotted key as its ``variable_name``.
+
+    ``index_coded``: switches and categories as ``IntegerParameter(0, k - 1)`` (the category's index),
+    for the robust search: the Workbench 3.0.0's variator cannot mutate a categorical variable
+    (``CombinedVariator.mutate_categorical`` reads ``.value`` of an int)."""
     from sim.batch.spec import default_values, parameter_kind
 
     ema = workbench()
@@ -195,7 +199,9 @@ def parameters_of(spec: BatchSpec, which: str) -> list[Any]:
     out = []
     for key, rng in variables.items():
         name, cats, kind = ema_name(key), default_values(key, rng), parameter_kind(key)
-        if cats is not None and kind is bool and sorted(cats) == [False, True]:
+        if cats is not None and index_coded:
+            out.append(ema.IntegerParameter(name, 0, len(cats) - 1, variable_name=key))
+        elif cats is not None and kind is bool and sorted(cats) == [False, True]:
             out.append(ema.BooleanParameter(name, variable_name=key))
         elif cats is not None:
             out.append(ema.CategoricalParameter(name, [_category(c) for c in cats], variable_name=key))
@@ -254,7 +260,7 @@ def run_experiment(spec: BatchSpec, values: dict[str, Any], seed: int, *, checkp
     return result
 
 
-def workbench_model(spec: BatchSpec, *, checkpoints: Any = False) -> Any:
+def workbench_model(spec: BatchSpec, *, checkpoints: Any = False, index_coded: bool = False) -> Any:
     """The batch as an EMA Workbench ``ReplicatorModel`` named ``lifecircle``: its uncertainties and
     levers (:func:`parameters_of`), its scalar outcomes (:func:`outcomes_of`), one replication per
     replicate seed of the batch (the same seeds as ``lifecircle batch``), and a function that runs
@@ -263,11 +269,13 @@ def workbench_model(spec: BatchSpec, *, checkpoints: Any = False) -> Any:
 
     def function(**experiment: Any) -> dict[str, float]:
         seed = int(experiment.pop("seed"))
+        if index_coded:
+            experiment = decode(spec, experiment)
         return run_experiment(spec, experiment, seed, checkpoints=checkpoints)
 
     model = ema.ReplicatorModel(MODEL_NAME, function=function)
-    model.uncertainties = parameters_of(spec, "uncertainties")
-    model.levers = parameters_of(spec, "levers")
+    model.uncertainties = parameters_of(spec, "uncertainties", index_coded=index_coded)
+    model.levers = parameters_of(spec, "levers", index_coded=index_coded)
     model.outcomes = outcomes_of(spec)
     model.replications = [{"seed": seed} for seed in spec.replicate_seeds()]
     return model
@@ -309,20 +317,29 @@ class PerPolicyRobustness:
     The Workbench 3.0.0 (``optimization.evaluate``) computes every candidate's scores from the
     outcomes of *all* experiments of the generation (``outcomes[var_name]`` where it means the
     candidate's ``job_outputs``), so every mix of a generation gets the same scores and the search
-    cannot tell them apart. ``tests/test_ema.py::test_the_robust_search_scores_each_mix_on_its_own_experiments``
-    shows it; this override does what the Workbench's code means to do.
+    cannot tell them apart (``tests/test_ema.py::test_the_robust_search_scores_each_mix_on_its_own_experiments``
+    shows it); and its ``process_jobs`` cannot decode switches or categories. This override does
+    what the Workbench's code means to do.
     """
 
     def evaluate_all(self, jobs: list[Any], **kwargs: Any) -> list[Any]:
         from ema_workbench.em_framework.evaluators import perform_experiments
-        from ema_workbench.em_framework.optimization import _evaluate_constraints, process_jobs
+        from ema_workbench.em_framework.optimization import _evaluate_constraints
+        from ema_workbench.em_framework.points import SampleCollection
 
         if not jobs:
             return jobs
         problem = jobs[0].solution.problem
         if problem.searchover != "robust":
             return super().evaluate_all(jobs, **kwargs)
-        scenarios, policies = process_jobs(jobs)
+        # The Workbench's process_jobs fails on switches and categories: platypus decodes a Subset
+        # variable as a one-element list. Its element is the category's index the samples want.
+        rows = []
+        for job in jobs:
+            values = [kind.decode(value) for kind, value in zip(problem.types, job.solution.variables)]
+            rows.append([v[0] if isinstance(v, (list, tuple)) else v for v in values])
+        scenarios = problem.reference
+        policies = list(SampleCollection(np.array(rows, dtype=float), problem.decision_variables))
         callback = perform_experiments(self._msis, evaluator=self, reporting_frequency=self.reporting_frequency,
                                        scenarios=scenarios, policies=policies, return_callback=True,
                                        log_progress=True)
@@ -343,7 +360,7 @@ class PerPolicyRobustness:
 
 def evaluator(spec: BatchSpec, model: Any, out: str | Path, *, workers: int | None = None, client: Any = None,
               checkpoint_dir: str | Path | None = None, replications: int | None = None, prefix: str = "eval",
-              progress: bool = False) -> Any:
+              progress: bool = False, index_coded: bool = False) -> Any:
     """A :class:`LifecircleEvaluator` for ``model`` (from :func:`workbench_model`) writing under ``out``."""
     ema = workbench()
     from ema_workbench.em_framework.evaluators import BaseEvaluator
@@ -367,8 +384,12 @@ def evaluator(spec: BatchSpec, model: Any, out: str | Path, *, workers: int | No
             experiments = list(experiments)
             scenarios, policies = {}, {}
             for experiment in experiments:
-                scenarios.setdefault(experiment.scenario.name, _values(experiment.scenario, spec.parameters))
-                policies.setdefault(experiment.policy.name, _values(experiment.policy, spec.levers))
+                point = _values(experiment.scenario, spec.parameters)
+                mix = _values(experiment.policy, spec.levers)
+                if index_coded:
+                    point, mix = decode(spec, point), decode(spec, mix)
+                scenarios.setdefault(experiment.scenario.name, point)
+                policies.setdefault(experiment.policy.name, mix)
             scenario_names, policy_names = list(scenarios), list(policies)
             sub = explicit_spec(spec, scenarios=[scenarios[n] for n in scenario_names] or [{}],
                                 policies=[policies[n] for n in policy_names], replications=replications)
@@ -389,6 +410,18 @@ def evaluator(spec: BatchSpec, model: Any, out: str | Path, *, workers: int | No
 
     del ema
     return _Evaluator()
+
+
+def decode(spec: BatchSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Index-coded switches and categories (:func:`parameters_of` with ``index_coded``) back to their values."""
+    from sim.batch.spec import default_values
+
+    out = dict(values)
+    for key, rng in {**spec.parameters, **spec.levers}.items():
+        cats = default_values(key, rng)
+        if cats is not None and key in out:
+            out[key] = cats[int(out[key])]
+    return out
 
 
 def _values(sample: Any, variables: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,12 @@ def _pyplot():
 
 
 def _finish(fig: Any, path: Path, caption: str) -> Path:
-    fig.text(0.01, 0.0, caption, fontsize=7, ha="left", va="top", wrap=True)
+    """Put the caption under everything drawn (tick labels included) and save."""
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    height = fig.get_size_inches()[1]
+    fig.text(box.x0 / fig.get_size_inches()[0], box.y0 / height - 0.01, caption, fontsize=7, ha="left", va="top",
+             wrap=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     _pyplot().close(fig)
     return path

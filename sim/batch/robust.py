@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.batch.ema import ema_name, evaluator, key_of, workbench, workbench_model
+from sim.batch.ema import decode, ema_name, evaluator, key_of, workbench, workbench_model
 from sim.batch.spec import BatchSpec
 from sim.scenario import ScenarioError
 
@@ -88,9 +88,9 @@ def robust_search(spec: BatchSpec, out: str | Path, *, workers: int | None = Non
     cfg = spec.robust
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    model = workbench_model(spec)
+    model = workbench_model(spec, index_coded=True)
     scenarios = reference_scenarios(spec)
-    samples = [ema.Sample(f"scenario_{i}", **{ema_name(k): v for k, v in point.items()})
+    samples = [ema.Sample(f"scenario_{i}", **{ema_name(k): _encode(spec, k, v) for k, v in point.items()})
                for i, point in enumerate(scenarios)]
     kinds = {"maximize": ema.ScalarOutcome.MAXIMIZE, "minimize": ema.ScalarOutcome.MINIMIZE}
     statistic = ROBUSTNESS[cfg.robustness]
@@ -105,7 +105,7 @@ def robust_search(spec: BatchSpec, out: str | Path, *, workers: int | None = Non
     archive = out / "search_archives.tar"
     archive.unlink(missing_ok=True)  # a log of this invocation's archives (the runs are what resumes)
     runner = evaluator(spec, model, out / "search", workers=workers, client=client, checkpoint_dir=out / "checkpoints",
-                       replications=cfg.replications, prefix="generation", progress=progress)
+                       replications=cfg.replications, prefix="generation", progress=progress, index_coded=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with runner:
@@ -114,10 +114,21 @@ def robust_search(spec: BatchSpec, out: str | Path, *, workers: int | None = Non
                 constraints=constraints or None, epsilons=epsilons, population_size=cfg.population, rng=cfg.seed,
                 convergence_freq=cfg.population, logging_freq=1, directory=str(out), filename=archive.name)
     pareto = pareto.rename(columns={ema_name(k): k for k in spec.levers})
+    decoded = [decode(spec, row) for row in pareto[list(spec.levers)].to_dict("records")]
+    for key in spec.levers:
+        pareto[key] = [row[key] for row in decoded]
     runs = sum(s.total for s in runner.summaries)
     paths = _write(spec, out, pareto, convergence)
     return RobustResult(pareto=pareto, convergence=convergence, scenarios=scenarios,
                         evaluations=int(nfe or cfg.nfe), runs=runs, paths=paths)
+
+
+def _encode(spec: BatchSpec, key: str, value: Any) -> Any:
+    """A category's index (the search's coding, :func:`sim.batch.ema.parameters_of`)."""
+    from sim.batch.spec import default_values
+
+    cats = default_values(key, spec.parameters.get(key) or spec.levers[key])
+    return cats.index(value) if cats is not None else value
 
 
 def objective_labels(spec: BatchSpec) -> dict[str, str]:

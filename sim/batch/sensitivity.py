@@ -131,7 +131,9 @@ def analyze(out: str | Path, *, package: str | None = None, last_months: int = D
     info = batch_info(out)
     method = info["design"]
     if method not in COLUMNS:
-        raise ScenarioError(f"{out}: design.method = {method!r}; sensitivity analysis needs a 'sobol' or 'morris' design")
+        raise ScenarioError(f"{out}: design.method = {method!r}; Sobol' and Morris indices need a 'sobol' or 'morris' "
+                            f"design. For any design, `lifecircle discover {out} --outcome NAME --threshold T` ranks "
+                            f"every uncertainty and lever by feature scores (extra trees, EMA Workbench)")
     package = package or info["baseline"]
     if package not in info["packages"]:
         raise ScenarioError(f"--package {package!r}: not a package of this batch; packages: {', '.join(info['packages'])}")

@@ -91,9 +91,10 @@ def describe(outcome: Any) -> str:
     """The statistic and window in words, for labels: "mean, after support", "time to 0.9, months 0-47"."""
     get = outcome.get if isinstance(outcome, dict) else lambda key, default=None: getattr(outcome, key, default)
     name = get("statistic", "mean")
-    what = {"end": f"end (last {get('last_months', 3)} months)", "mean": "mean", "cumulative": "cumulative",
-            "time_to_target": f"months to {'reach' if get('reach', 'above') == 'above' else 'fall to'} "
-                              f"{get('target'):g}"}[name]
+    if name == "time_to_target":
+        what = f"months to {'reach' if get('reach', 'above') == 'above' else 'fall to'} {get('target'):g}"
+    else:
+        what = {"end": f"end (last {get('last_months', 3)} months)", "mean": "mean", "cumulative": "cumulative"}[name]
     months = get("months")
     where = f"months {months[0]}-{months[1]}" if months is not None else get("period", "all")
     text = what if where == "all" else f"{what}, {where}"
