@@ -110,7 +110,7 @@ def _compare_by_point(args: argparse.Namespace) -> int:
           f"(family-wise).")
     period = args.period
     shown = table[table["period"] == period] if period in set(table["period"]) else table
-    significant = shown[shown["significant"]]
+    significant = shown[shown["significant"]].sort_values(["indicator", "package", "point"])
     print(f"{len(significant)} of {len(shown)} effects in period '{period}' exclude zero after the correction"
           + (":" if len(significant) else "."))
     for row in significant.head(args.limit).itertuples():

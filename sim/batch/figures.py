@@ -138,11 +138,17 @@ def pairs(experiments: pd.DataFrame, outcomes: dict[str, np.ndarray], names: lis
         warnings.simplefilter("ignore")
         fig, _ = pairs_plotting.pairs_scatter(experiments, shown, outcomes_to_show=names, legend=False,
                                               ylabels={k: labels.get(k, k) for k in names})
-    fig.set_size_inches(2.6 * len(names) + 1, 2.6 * len(names) + 1)
+    fig.set_size_inches(3.2 * len(names) + 1, 3.2 * len(names) + 1)
+    import textwrap
+
     for ax in fig.axes:
         ax.tick_params(labelsize=6)
         for text in (ax.xaxis.label, ax.yaxis.label):
             text.set_fontsize(7)
+            text.set_text(textwrap.fill(text.get_text(), 34))
+        for text in ax.texts:  # the names on the diagonal
+            text.set_fontsize(8)
+            text.set_text(textwrap.fill(text.get_text(), 24))
     return _finish(fig, path, caption)
 
 

@@ -176,8 +176,15 @@ def format_pareto(spec: BatchSpec, result: RobustResult) -> str:
     labels = objective_labels(spec)
     lines = [f"Pareto set: {len(result.pareto)} lever mix(es) from {result.evaluations} evaluations ({result.runs} "
              f"runs) over {len(result.scenarios)} reference scenario(s)"]
+    from sim.batch.plan import lever_of
+
     for i, row in result.pareto.iterrows():
-        levers = ", ".join(f"{label(k)} = {_fmt(row[k])}" for k in spec.levers)
+        def shown(key: str) -> str:  # a setting of a lever that is off does nothing: say so
+            switch = f"levers.{lever_of(key)}.enabled"
+            inert = key != switch and switch in row and not bool(row[switch])
+            return f"{label(key)} = {_fmt(row[key])}" + (" (lever off)" if inert else "")
+
+        levers = ", ".join(shown(k) for k in spec.levers)
         scores = "; ".join(f"{labels[n]}: {_fmt(row[n])}" for n in labels)
         lines.append(f"  {i + 1:2d}. {levers}\n      {scores}")
     return "\n".join(lines)
