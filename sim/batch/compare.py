@@ -202,8 +202,10 @@ def format_effects(effects: pd.DataFrame, *, title: str) -> str:
     return "\n".join(lines)
 
 
-def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) -> Path:
-    """One panel per indicator: each package's difference from the baseline with its 95 % CI."""
+def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str, caption: str = "") -> Path:
+    """One panel per indicator (display name and unit): each package's difference from the baseline
+    with its 95 % CI; ``caption`` below (n and horizon)."""
+    from sim.batch.labels import indicator_label
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,14 +225,16 @@ def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) ->
         ax.axvline(0.0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(y, packages)
         ax.invert_yaxis()
-        ax.set_title(indicator, fontsize=9)
+        ax.set_title(indicator_label(indicator), fontsize=9)
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(indicators):]:
         ax.set_visible(False)
     fig.suptitle(f"Paired difference from '{baseline}' (mean, 95 % CI)", fontsize=10)
     fig.tight_layout()
+    if caption:
+        fig.text(0.01, 0.0, caption, fontsize=7, ha="left", va="top")
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -261,5 +265,8 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
         paths["persistence"] = out / "compare_persistence.csv"
         atomic_write_bytes(paths["persistence"], persisting.to_csv(index=False).encode())
     if figure and not effects.empty:
-        paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline)
+        pairs = int(effects["n"].max())
+        caption = (f"n = up to {pairs} pairs (design points x replicates) per package; each run's outcome: the mean "
+                   f"of its last {last_months} month(s) of {info['years']:g} measured years")
+        paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline, caption=caption)
     return effects, paths

@@ -40,7 +40,7 @@ KEYS = {
     "economy.rent_multiplier": ("Shop rent", "x catalogue"),
     "economy.wage_multiplier": ("Shop wage", "x catalogue"),
     "economy.max_walk_minutes": ("Longest daily walk", "min"),
-    "economy.entrants_per_month": ("Would-be entrants", "per category, month, 1,000 residents"),
+    "economy.entrants_per_month": ("Entrants", "per 1,000 residents, month"),
     "economy.lever_implementation": ("Implementation without governance", "share"),
     "economy.saving_rate": ("Saving rate", "share"),
     "economy.initial_knowledge": ("Outlets known at start", "share"),

@@ -175,7 +175,10 @@ def analyze(out: str | Path, *, package: str | None = None, last_months: int = D
     samples = _base_samples(info, len(X))
     result.attrs["warnings"] = stability_warnings(result, method, samples, s2=result.attrs.get("S2"))
     if figure and not result.empty:
-        paths["figure"] = _figure(result, method, out / "sensitivity.png", package=package)
+        caption = (f"n = {len(X)} design points ({method}, samples = {samples}), each the mean over "
+                   f"{info['replications']} replicate(s); outcome: mean of the last {last_months} month(s) of "
+                   f"{info['years']:g} measured years")
+        paths["figure"] = _figure(result, method, out / "sensitivity.png", package=package, caption=caption)
     return result, paths
 
 
@@ -209,7 +212,10 @@ def format_indices(table: pd.DataFrame, method: str, *, title: str) -> str:
     return "\n".join(lines)
 
 
-def _figure(table: pd.DataFrame, method: str, path: Path, *, package: str) -> Path:
+def _figure(table: pd.DataFrame, method: str, path: Path, *, package: str, caption: str = "") -> Path:
+    import textwrap
+
+    from sim.batch.labels import indicator_label, key_label
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,9 +233,9 @@ def _figure(table: pd.DataFrame, method: str, path: Path, *, package: str) -> Pa
             ax.barh(y + 0.2, sub["ST"], 0.4, xerr=sub["ST_conf"], label="total ST", color="tab:orange")
         else:
             ax.barh(y, sub["mu_star"], 0.6, xerr=sub["mu_star_conf"], label="mu*", color="tab:blue")
-        ax.set_yticks(y, sub["parameter"], fontsize=7)
+        ax.set_yticks(y, [textwrap.fill(key_label(k), 24) for k in sub["parameter"]], fontsize=7)
         ax.invert_yaxis()
-        ax.set_title(indicator, fontsize=9)
+        ax.set_title(indicator_label(indicator), fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(indicators):]:
         ax.set_visible(False)
@@ -237,6 +243,8 @@ def _figure(table: pd.DataFrame, method: str, path: Path, *, package: str) -> Pa
     label = "Sobol' indices" if method == "sobol" else "Morris mu* (elementary effects)"
     fig.suptitle(f"{label}, package '{package}'", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    if caption:
+        fig.text(0.01, 0.0, caption, fontsize=7, ha="left", va="top")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
