@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import mesa
+from mesa.discrete_space import CellAgent
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
 
 
-class Merchant(mesa.Agent):
+class Merchant(CellAgent):
     """One outlet, as a view onto row ``merchant_id`` of the merchant arrays.
+
+    A Mesa cell agent: in the street space (:mod:`sim.space`, attached by views and notebooks) it
+    stands in its node's cell; a mobile vendor moves when the model moves it.
 
     Args:
         model: The model.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import mesa
+from mesa.discrete_space import CellAgent
 
 from sim.population import STATUS_NAMES
 
@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from sim.model import LifeCircleModel
 
 
-class Resident(mesa.Agent):
+class Resident(CellAgent):
     """One resident, as a view onto row ``resident_id`` of the population arrays.
+
+    A Mesa cell agent: when a view or a notebook attaches the street space (:mod:`sim.space`), it
+    stands in its home's cell, and in the cells of its path while a shown day animates a trip.
 
     Args:
         model: The model.

@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("indicators", help="list every indicator").set_defaults(func=cmd_indicators)
     sub.add_parser("schema", help="list every scenario key with its default and meaning").set_defaults(func=cmd_schema)
 
+    from sim.own_district import register as register_district  # district (sim/own_district.py)
+
+    register_district(sub)
+
     try:  # batch, compare, sensitivity (sim/batch)
         from sim.batch.cli import register
     except ImportError:

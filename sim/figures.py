@@ -80,11 +80,17 @@ def coverage_map(model: LifeCircleModel, ax: plt.Axes | None = None) -> plt.Figu
 
 def timeseries_figure(frame: pd.DataFrame, group: str) -> plt.Figure:
     """Indicators of one group (access, employment, income) over time."""
+    from sim.teaching import indicator_label, indicator_unit
+
     fig, ax = plt.subplots(figsize=(8, 4))
+    units = []
     for name in SERIES[group]:
         series = frame[frame["indicator"] == name]
         if not series.empty:
-            ax.plot(series["date"], series["value"], label=name)
+            ax.plot(series["date"], series["value"], label=indicator_label(name))
+            units.append(indicator_unit(name))
+    if units:
+        ax.set_ylabel(" / ".join(dict.fromkeys(units)))
     ax.set_title(f"{group} indicators")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

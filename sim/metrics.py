@@ -33,16 +33,19 @@ class Indicator:
     doc: str
     fn: Callable[[LifeCircleModel], float | dict[str, float]]
     family: bool = False
+    label: str = ""
+    """Display name for a class or a report (figures, the view, notebooks): short, with no unit."""
 
 
 REGISTRY: dict[str, Indicator] = {}
 
 
-def indicator(name: str, group: str, unit: str, *, family: bool = False):
-    """Register ``fn`` as indicator ``name`` (its docstring is the indicator's description)."""
+def indicator(name: str, group: str, unit: str, *, family: bool = False, label: str):
+    """Register ``fn`` as indicator ``name`` (its docstring is the indicator's description;
+    ``label`` its display name)."""
 
     def wrap(fn: Callable) -> Callable:
-        REGISTRY[name] = Indicator(name, group, unit, (fn.__doc__ or "").strip(), fn, family)
+        REGISTRY[name] = Indicator(name, group, unit, (fn.__doc__ or "").strip(), fn, family, label)
         return fn
 
     return wrap
@@ -214,35 +217,36 @@ for _minutes in TIERS:
 
     _cov.__doc__ = (f"Share of residents with every basic-guarantee category of the {_minutes}-minute circle (tier "
                     f"<= {_minutes} minutes in the catalogue) within {_minutes} minutes on foot (own walk speed).")
-    indicator(f"basic_coverage_{_minutes}", "access", "share")(_cov)
+    indicator(f"basic_coverage_{_minutes}", "access", "share",
+              label=f"Every basic service of the {_minutes}-min circle within {_minutes} min on foot")(_cov)
 
 
-@indicator("basic_coverage_tiered", "access", "share")
+@indicator("basic_coverage_tiered", "access", "share", label="Every basic service within its own tier (5/10/15 min)")
 def basic_coverage_tiered(model: LifeCircleModel) -> float:
     """Share of residents with every basic-guarantee category within its own tier (5, 10 or 15
     minutes on foot, catalogue ``tier_minutes``): the national guide's standard in one number."""
     return _group_share(home_groups(model), _minutes_tables(model)["within_tier"], None, None)
 
 
-@indicator("basic_coverage_15_elderly", "access", "share")
+@indicator("basic_coverage_15_elderly", "access", "share", label="Every basic service within 15 min, residents 60+")
 def basic_coverage_15_elderly(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents of retirement age."""
     return basic_coverage(model, 15.0, group_mask=np.isin(home_groups(model).speed_class, ELDERLY_CLASSES))
 
 
-@indicator("basic_coverage_15_disabled", "access", "share")
+@indicator("basic_coverage_15_disabled", "access", "share", label="Every basic service within 15 min, residents with a disability")
 def basic_coverage_15_disabled(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents with a disability."""
     return basic_coverage(model, 15.0, group_mask=np.isin(home_groups(model).speed_class, DISABLED_CLASSES))
 
 
-@indicator("basic_coverage_15_old_blocks", "access", "share")
+@indicator("basic_coverage_15_old_blocks", "access", "share", label="Every basic service within 15 min, old communities")
 def basic_coverage_15_old_blocks(model: LifeCircleModel) -> float:
     """Basic coverage within 15 minutes among residents of old communities."""
     return basic_coverage(model, 15.0, group_mask=model.city.old_blocks[home_groups(model).node])
 
 
-@indicator("basic_category_coverage_15", "access", "share")
+@indicator("basic_category_coverage_15", "access", "share", label="Basic categories within 15 min (mean over categories)")
 def basic_category_coverage_15(model: LifeCircleModel) -> float:
     """Mean over basic-guarantee categories of the share of residents with an outlet of the
     category within 15 minutes (gaps closed one category at a time show here first)."""
@@ -253,7 +257,7 @@ def basic_category_coverage_15(model: LifeCircleModel) -> float:
     return _weighted_mean(share, home_groups(model).size)
 
 
-@indicator("coverage_15", "access", "share", family=True)
+@indicator("coverage_15", "access", "share", label="Within 15 min on foot", family=True)
 def coverage_15(model: LifeCircleModel) -> dict[str, float]:
     """Per category: share of residents with an outlet within 15 minutes on foot."""
     g = home_groups(model)
@@ -261,7 +265,7 @@ def coverage_15(model: LifeCircleModel) -> dict[str, float]:
     return dict(zip(model.catalogue.names, within))
 
 
-@indicator("mean_walk_minutes", "access", "minutes")
+@indicator("mean_walk_minutes", "access", "minutes", label="Mean walk to the nearest basic outlet")
 def mean_walk_minutes(model: LifeCircleModel) -> float:
     """Mean over residents and basic categories of the walk to the nearest outlet (capped at 60)."""
     basic = model.catalogue.basic_ids
@@ -271,7 +275,7 @@ def mean_walk_minutes(model: LifeCircleModel) -> float:
     return _weighted_mean(minutes, home_groups(model).size)
 
 
-@indicator("effective_coverage_15", "access", "share")
+@indicator("effective_coverage_15", "access", "share", label="Every basic service within 15 min on foot or by delivery")
 def effective_coverage_15(model: LifeCircleModel) -> float:
     """Basic coverage counting delivery: a basic category counts if an outlet is within 15 minutes
     on foot or, while the platform acts and the service can be delivered (catalogue
@@ -290,32 +294,32 @@ def effective_coverage_15(model: LifeCircleModel) -> float:
     return _weighted_mean(covered.all(axis=1).astype(np.float64), g.size)
 
 
-@indicator("needs", "access", "needs per period")
+@indicator("needs", "access", "needs per period", label="Needs")
 def needs(model: LifeCircleModel) -> float:
     """Needs that arose in the period."""
     return float(model.tally.needs["needs"].sum())
 
 
-@indicator("needs_met_share", "access", "share")
+@indicator("needs_met_share", "access", "share", label="Needs met")
 def needs_met_share(model: LifeCircleModel) -> float:
     """Share of the period's needs that were met (on foot, delivered, automated or by volunteers)."""
     return _share(_met(model).sum(), model.tally.needs["needs"].sum())
 
 
-@indicator("basic_needs_met_share", "access", "share")
+@indicator("basic_needs_met_share", "access", "share", label="Basic needs met")
 def basic_needs_met_share(model: LifeCircleModel) -> float:
     """Share of the period's basic-guarantee needs that were met."""
     basic = model.catalogue.basic
     return _share(_met(model)[basic].sum(), model.tally.needs["needs"][basic].sum())
 
 
-@indicator("unmet_needs", "access", "needs per period")
+@indicator("unmet_needs", "access", "needs per period", label="Needs unmet")
 def unmet_needs(model: LifeCircleModel) -> float:
     """Needs of the period that went unmet (out of range, outlet full, or unaffordable)."""
     return float(model.tally.needs["needs"].sum() - _met(model).sum())
 
 
-@indicator("needs_met_by", "access", "needs per period", family=True)
+@indicator("needs_met_by", "access", "needs per period", label="Needs by outcome", family=True)
 def needs_met_by(model: LifeCircleModel) -> dict[str, float]:
     """Needs of the period by outcome: met_walk, met_delivery, met_automated, met_volunteer,
     unmet_range, unmet_capacity, unmet_money."""
@@ -324,13 +328,13 @@ def needs_met_by(model: LifeCircleModel) -> dict[str, float]:
                                           "unmet_range", "unmet_capacity", "unmet_money")}
 
 
-@indicator("night_needs_met_share", "access", "share")
+@indicator("night_needs_met_share", "access", "share", label="Night-time needs met")
 def night_needs_met_share(model: LifeCircleModel) -> float:
     """Share of the period's night-time needs that were met."""
     return _share(model.tally.needs["night_met"].sum(), model.tally.needs["night_needs"].sum())
 
 
-@indicator("trips_saved", "access", "trips per period")
+@indicator("trips_saved", "access", "trips per period", label="Trips saved (lockers, vending, delivery)")
 def trips_saved(model: LifeCircleModel) -> float:
     """Needs met without a shop trip (lockers, vending points, deliveries) in the period."""
     t = model.tally.needs
@@ -340,7 +344,7 @@ def trips_saved(model: LifeCircleModel) -> float:
 _POPCOUNT = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
 
 
-@indicator("known_outlet_share", "access", "share")
+@indicator("known_outlet_share", "access", "share", label="Outlets in reach that residents know of")
 def known_outlet_share(model: LifeCircleModel) -> float:
     """Share of the outlets within residents' walking range (their nearest few per category) that
     they know of (map users know them all): what word of mouth, newcomers and the service map move."""
@@ -354,7 +358,7 @@ def known_outlet_share(model: LifeCircleModel) -> float:
     return _share(_POPCOUNT[known].sum(), total)
 
 
-@indicator("outlet_load_cv", "access", "ratio")
+@indicator("outlet_load_cv", "access", "ratio", label="Spread of outlet load (coefficient of variation)")
 def outlet_load_cv(model: LifeCircleModel) -> float:
     """Coefficient of variation of open outlets' visits per unit of capacity in the period (lower:
     demand spread more evenly)."""
@@ -368,13 +372,13 @@ def outlet_load_cv(model: LifeCircleModel) -> float:
 
 # ----------------------------------------------------------------------------- employment
 
-@indicator("employment_rate", "employment", "share")
+@indicator("employment_rate", "employment", "share", label="Employment rate")
 def employment_rate(model: LifeCircleModel) -> float:
     """Working-age residents in work (employed, freelance, own business) over the labour force."""
     return _employment_rate(model, np.ones(model.population.n, dtype=bool))
 
 
-@indicator("local_job_share", "employment", "share")
+@indicator("local_job_share", "employment", "share", label="Shop jobs held by residents")
 def local_job_share(model: LifeCircleModel) -> float:
     """Share of jobs at the circle's merchants that residents hold (the rest commute in)."""
     mer = model.merchants
@@ -383,13 +387,13 @@ def local_job_share(model: LifeCircleModel) -> float:
     return _share(local, local + mer.staff_outside[ids].sum())
 
 
-@indicator("freelancers", "employment", "residents")
+@indicator("freelancers", "employment", "residents", label="Freelancers")
 def freelancers(model: LifeCircleModel) -> float:
     """Residents in freelance gig work."""
     return float((model.population.status == FREELANCER).sum())
 
 
-@indicator("freelancer_income_mean", "employment", "CNY per month")
+@indicator("freelancer_income_mean", "employment", "CNY per month", label="Freelancers' mean income")
 def freelancer_income_mean(model: LifeCircleModel) -> float:
     """Mean income of freelancers in the last complete month."""
     pop = model.population
@@ -397,28 +401,28 @@ def freelancer_income_mean(model: LifeCircleModel) -> float:
     return float(pop.income_last[sel].mean() / 100) if sel.any() else float("nan")
 
 
-@indicator("disability_employment_gap", "employment", "share points")
+@indicator("disability_employment_gap", "employment", "share points", label="Disability employment gap")
 def disability_employment_gap(model: LifeCircleModel) -> float:
     """Employment rate of working-age residents without a disability minus that of those with one."""
     pop = model.population
     return _employment_rate(model, ~pop.disabled) - _employment_rate(model, pop.disabled)
 
 
-@indicator("graduate_entrepreneurs", "employment", "residents")
+@indicator("graduate_entrepreneurs", "employment", "residents", label="Graduate entrepreneurs")
 def graduate_entrepreneurs(model: LifeCircleModel) -> float:
     """Recent graduates running an outlet of their own."""
     pop = model.population
     return float((pop.graduate & (pop.owned >= 0)).sum())
 
 
-@indicator("retirees_working", "employment", "residents")
+@indicator("retirees_working", "employment", "residents", label="Retirees in paid work")
 def retirees_working(model: LifeCircleModel) -> float:
     """Residents of retirement age in paid work."""
     pop = model.population
     return float((pop.elderly & (pop.employer != -1)).sum())
 
 
-@indicator("volunteer_hours", "employment", "hours per month")
+@indicator("volunteer_hours", "employment", "hours per month", label="Volunteer hours")
 def volunteer_hours(model: LifeCircleModel) -> float:
     """Hours of community service volunteered by retirees this month."""
     return float(model.population.volunteer.sum() * model.scenario.economy.volunteer_hours_per_month)
@@ -430,25 +434,25 @@ def _income(model: LifeCircleModel) -> np.ndarray:
     return model.population.income_last / 100
 
 
-@indicator("income_mean", "income", "CNY per month")
+@indicator("income_mean", "income", "CNY per month", label="Mean income")
 def income_mean(model: LifeCircleModel) -> float:
     """Mean income of residents in the last complete month."""
     return float(_income(model).mean())
 
 
-@indicator("income_median", "income", "CNY per month")
+@indicator("income_median", "income", "CNY per month", label="Median income")
 def income_median(model: LifeCircleModel) -> float:
     """Median income of residents in the last complete month."""
     return float(np.median(_income(model)))
 
 
-@indicator("income_gini", "income", "index 0-1")
+@indicator("income_gini", "income", "index 0-1", label="Income Gini")
 def income_gini(model: LifeCircleModel) -> float:
     """Gini coefficient of residents' incomes in the last complete month."""
     return gini(_income(model))
 
 
-@indicator("income_mean_by_group", "income", "CNY per month", family=True)
+@indicator("income_mean_by_group", "income", "CNY per month", label="Mean income by group", family=True)
 def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
     """Mean income in the last complete month by group, CNY per resident: ``elderly`` (retirement
     age), ``disabled``, ``graduates`` (recent graduates) and ``working_age`` (below retirement age).
@@ -461,45 +465,45 @@ def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- merchants
 
-@indicator("merchants_open", "merchants", "outlets")
+@indicator("merchants_open", "merchants", "outlets", label="Outlets open")
 def merchants_open(model: LifeCircleModel) -> float:
     """Outlets trading now (mobile vendors included)."""
     return float(model.merchants.open.sum())
 
 
-@indicator("merchant_births", "merchants", "outlets per period")
+@indicator("merchant_births", "merchants", "outlets per period", label="Outlets opened")
 def merchant_births(model: LifeCircleModel) -> float:
     """Outlets opened in the period."""
     return float(model.tally.births)
 
 
-@indicator("merchant_deaths", "merchants", "outlets per period")
+@indicator("merchant_deaths", "merchants", "outlets per period", label="Outlets closed")
 def merchant_deaths(model: LifeCircleModel) -> float:
     """Outlets closed in the period."""
     return float(model.tally.deaths)
 
 
-@indicator("licence_wait_days", "merchants", "days")
+@indicator("licence_wait_days", "merchants", "days", label="Days waiting for a licence")
 def licence_wait_days(model: LifeCircleModel) -> float:
     """Mean days the outlets that opened in the period waited for their licence (nan: none opened)."""
     return _share(model.tally.licence_days, model.tally.licensed)
 
 
-@indicator("merchant_transfers", "merchants", "outlets per period")
+@indicator("merchant_transfers", "merchants", "outlets per period", label="Outlets taken over by a new owner")
 def merchant_transfers(model: LifeCircleModel) -> float:
     """Outlets taken over by a new owner in the period (they go on trading; see
     ``economy.exit_per_month``)."""
     return float(model.tally.transfers)
 
 
-@indicator("merchant_survival", "merchants", "share")
+@indicator("merchant_survival", "merchants", "share", label="Day-one outlets still open")
 def merchant_survival(model: LifeCircleModel) -> float:
     """Share of the outlets open when the measured period began (month 0) that are still open."""
     start = model.start_outlets
     return _share(model.merchants.open[start].sum(), len(start))
 
 
-@indicator("merchant_profit_mean", "merchants", "CNY per month")
+@indicator("merchant_profit_mean", "merchants", "CNY per month", label="Mean outlet profit")
 def merchant_profit_mean(model: LifeCircleModel) -> float:
     """Mean profit of open outlets in the last complete month."""
     mer = model.merchants
@@ -507,7 +511,7 @@ def merchant_profit_mean(model: LifeCircleModel) -> float:
     return float(mer.profit_last[ids].mean() / 100) if len(ids) else float("nan")
 
 
-@indicator("smart_store_share", "merchants", "share")
+@indicator("smart_store_share", "merchants", "share", label="Smart stores")
 def smart_store_share(model: LifeCircleModel) -> float:
     """Share of open outlets that are digitalised."""
     mer = model.merchants
@@ -515,7 +519,7 @@ def smart_store_share(model: LifeCircleModel) -> float:
     return float(mer.smart[ids].mean()) if len(ids) else float("nan")
 
 
-@indicator("complaints", "merchants", "complaints per period")
+@indicator("complaints", "merchants", "complaints per period", label="Complaints about vendors")
 def complaints(model: LifeCircleModel) -> float:
     """Residents' complaints about mobile vendors trading outside quiet hours in the period."""
     return float(model.tally.complaints)
@@ -523,14 +527,14 @@ def complaints(model: LifeCircleModel) -> float:
 
 # ----------------------------------------------------------------------------- cost and long term
 
-@indicator("public_spending", "cost", "CNY (cumulative)")
+@indicator("public_spending", "cost", "CNY (cumulative)", label="Public spending on levers")
 def public_spending(model: LifeCircleModel) -> float:
     """Net public spending on levers since the start (subsidies, installations, training,
     rent support, less permit fees)."""
     return model.ledger.spent_on("lever.") / 100
 
 
-@indicator("public_spending_by_lever", "cost", "CNY (cumulative)", family=True)
+@indicator("public_spending_by_lever", "cost", "CNY (cumulative)", label="Public spending by lever", family=True)
 def public_spending_by_lever(model: LifeCircleModel) -> dict[str, float]:
     """Net public spending since the start, per lever."""
     from sim.levers import LEVERS
@@ -538,14 +542,14 @@ def public_spending_by_lever(model: LifeCircleModel) -> dict[str, float]:
     return {cls.name: model.ledger.spent_on(f"lever.{cls.name}.") / 100 for cls in LEVERS}
 
 
-@indicator("evaluations_passed", "long-term", "share")
+@indicator("evaluations_passed", "long-term", "share", label="Evaluations passed")
 def evaluations_passed(model: LifeCircleModel) -> float:
     """Share of the governance system's evaluations so far that met their target (nan: none yet)."""
     ev = model.evaluations
     return float(np.mean([e["passed"] for e in ev])) if ev else float("nan")
 
 
-@indicator("lever_implementation", "long-term", "share")
+@indicator("lever_implementation", "long-term", "share", label="Lever implementation")
 def lever_implementation(model: LifeCircleModel) -> float:
     """How fully levers are implemented this month (governance)."""
     return float(model.levers.implementation)

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.teaching import teach
 
 
 WARMUP_YEARS = 10.0
@@ -138,7 +139,8 @@ class CityConfig(_Strict):
 class PopulationConfig(_Strict):
     """Who lives in the city. Residents are adults (18+); children enter only through services."""
 
-    residents: int = Field(20_000, ge=1, le=20_000_000)
+    residents: int = Field(20_000, ge=1, le=20_000_000, json_schema_extra=teach(
+        "Residents", "residents", 2_000, 50_000, 1_000))
     """Number of adult residents (a 10-minute life circle: 15,000-25,000, GB 50180-2018)."""
     elderly_share: float = Field(0.19, ge=0.0, le=1.0)
     """Share of residents of retirement age (60+): 18.7 % of China's population, 7th census 2020."""
@@ -296,7 +298,8 @@ class LeverConfig(_Strict):
 class SmartStoresLever(LeverConfig):
     """Smart stores: digitalising goods, stores, members and supply chains."""
 
-    adoption_share: float = Field(0.5, ge=0.0, le=1.0)
+    adoption_share: float = Field(0.5, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Stores digitalised", "share", 0.0, 1.0, 0.05, main=True))
     """Share of merchants digitalised at full strength."""
     adoption_cost_cny: float = Field(30_000.0, ge=0.0, le=1e7)
     """One-off cost of digitalising a store (POS, self-checkout, inventory system), CNY."""
@@ -314,7 +317,8 @@ class SmartStoresLever(LeverConfig):
 class LockersLever(LeverConfig):
     """Smart parcel lockers, self-service vending and contactless settlement."""
 
-    lockers_per_km2: float = Field(20.0, ge=0.0, le=1000.0)
+    lockers_per_km2: float = Field(20.0, ge=0.0, le=1000.0, json_schema_extra=teach(
+        "Parcel lockers", "per km²", 0.0, 60.0, 5.0, main=True))
     """Parcel lockers per square kilometre at full strength."""
     vending_per_km2: float = Field(20.0, ge=0.0, le=1000.0)
     """Self-service vending points per square kilometre at full strength."""
@@ -333,7 +337,8 @@ class PlatformLever(LeverConfig):
     """Platform commission on the order value, share ([S5]: 6-20 %)."""
     delivery_radius_m: float = Field(3000.0, ge=100.0, le=50_000.0)
     """Orders are taken from outlets within this network distance of the home, metres."""
-    online_share: float = Field(0.15, ge=0.0, le=1.0)
+    online_share: float = Field(0.15, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Needs ordered online", "share", 0.0, 0.5, 0.05, main=True))
     """Share of reachable needs residents choose to order online rather than walk."""
     courier_share: float = Field(0.8, ge=0.0, le=1.0)
     """Share of the delivery fee paid on to the freelancer who delivers (the rest to the platform)."""
@@ -342,21 +347,24 @@ class PlatformLever(LeverConfig):
 class SitingLever(LeverConfig):
     """Big-data monitoring for precise outlet siting."""
 
-    candidate_nodes: int = Field(20, ge=1, le=10_000)
+    candidate_nodes: int = Field(20, ge=1, le=10_000, json_schema_extra=teach(
+        "Sites an entrant compares", "sites", 1, 100, 1, main=True))
     """Candidate locations an entrant ranks by unmet demand (random siting: picks one at random)."""
 
 
 class ServiceMapLever(LeverConfig):
     """The dynamic map of life-circle services."""
 
-    adoption_share: float = Field(0.7, ge=0.0, le=1.0)
+    adoption_share: float = Field(0.7, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Residents using the map", "share", 0.0, 1.0, 0.05, main=True))
     """Share of residents using the map at full strength; they know every outlet within reach."""
 
 
 class LocalHiringLever(LeverConfig):
     """Employment inside the community: merchants prefer nearby residents."""
 
-    local_hire_share: float = Field(0.8, ge=0.0, le=1.0)
+    local_hire_share: float = Field(0.8, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Shop jobs filled locally", "share", 0.0, 1.0, 0.05, main=True))
     """Share of shop vacancies filled by residents at full strength (replaces the economy default)."""
     max_commute_minutes: float = Field(15.0, ge=1.0, le=120.0)
     """Residents within this walk of the shop are offered the job first, minutes."""
@@ -365,7 +373,8 @@ class LocalHiringLever(LeverConfig):
 class FlexibleEmploymentLever(LeverConfig):
     """Flexible employment: remote work, part-time, instant retail, catering, online training."""
 
-    extra_tasks_per_month: float = Field(30.0, ge=0.0, le=1000.0)
+    extra_tasks_per_month: float = Field(30.0, ge=0.0, le=1000.0, json_schema_extra=teach(
+        "Extra gig tasks", "tasks per freelancer per month", 0.0, 100.0, 5.0, main=True))
     """Extra gig tasks per freelancer per month brought by platform access, at full strength."""
     training_pay_gain: float = Field(0.2, ge=0.0, le=5.0)
     """Rise in pay per task after training, share."""
@@ -378,7 +387,8 @@ class FlexibleEmploymentLever(LeverConfig):
 class GraduateStartupLever(LeverConfig):
     """Graduates start businesses (creative, specialty, boutique shops)."""
 
-    subsidy_cny: float = Field(50_000.0, ge=0.0, le=1e7)
+    subsidy_cny: float = Field(50_000.0, ge=0.0, le=1e7, json_schema_extra=teach(
+        "Start-up subsidy", "CNY per outlet", 0.0, 200_000.0, 10_000.0, main=True))
     """Start-up subsidy per graduate-founded outlet, CNY, from the public budget."""
     startup_per_month: float = Field(0.01, ge=0.0, le=1.0)
     """Monthly probability a supported graduate opens an outlet (replaces the economy default)."""
@@ -387,14 +397,16 @@ class GraduateStartupLever(LeverConfig):
 class DisabilityPriorityLever(LeverConfig):
     """Priority job recommendation for people with disabilities."""
 
-    hiring_factor: float = Field(1.0, ge=0.0, le=2.0)
+    hiring_factor: float = Field(1.0, ge=0.0, le=2.0, json_schema_extra=teach(
+        "Hiring chance of disabled job seekers", "relative to others", 0.4, 2.0, 0.1, main=True))
     """Relative chance a disabled job seeker is hired at full strength (replaces the default)."""
 
 
 class RetireesLever(LeverConfig):
     """Retirees: volunteering programme and re-employment services."""
 
-    volunteer_share: float = Field(0.2, ge=0.0, le=1.0)
+    volunteer_share: float = Field(0.2, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Retirees volunteering", "share", 0.0, 0.5, 0.05, main=True))
     """Share of retirees who volunteer at full strength (replaces the economy default)."""
     wish_to_work_share: float = Field(0.15, ge=0.0, le=1.0)
     """Share of retirees under 70 who want paid work; the service offers them vacancies."""
@@ -405,7 +417,8 @@ class RetireesLever(LeverConfig):
 class GovernanceLever(LeverConfig):
     """Mayor responsibility system, evaluation system and long-term mechanism."""
 
-    implementation_strength: float = Field(0.85, ge=0.0, le=1.0)
+    implementation_strength: float = Field(0.85, ge=0.0, le=1.0, json_schema_extra=teach(
+        "Implementation strength", "share", 0.5, 1.0, 0.05, main=True))
     """How fully levers are implemented once a mayor is made responsible (1 = as written); without
     the system it is ``economy.lever_implementation``."""
     evaluation_period_months: int = Field(12, ge=1, le=120)
@@ -421,7 +434,8 @@ class RenovationLever(LeverConfig):
 
     months: list[Annotated[int, Field(ge=0, le=1200)]] = Field(default_factory=lambda: [6, 18, 30])
     """Months in which renovated shop space is handed over (0 = the first month of the run; each 0 to 1200)."""
-    sites_per_round: int = Field(4, ge=0, le=10_000)
+    sites_per_round: int = Field(4, ge=0, le=10_000, json_schema_extra=teach(
+        "New shop sites per round", "sites", 0, 20, 1, main=True))
     """Sites of new shop space per round, in the old blocks with the worst coverage."""
     rent_discount: float = Field(0.5, ge=0.0, le=1.0)
     """Rent discount on renovated public space, share (paid from the public budget)."""
@@ -430,7 +444,8 @@ class RenovationLever(LeverConfig):
 class LicenceLever(LeverConfig):
     """Start-up services and electronic licences."""
 
-    licence_days: int = Field(3, ge=0, le=365)
+    licence_days: int = Field(3, ge=0, le=365, json_schema_extra=teach(
+        "Days to a licence", "days", 0, 30, 1, main=True))
     """Days from application to opening with electronic licences (replaces the economy default)."""
     startup_cost_multiplier: float = Field(0.8, ge=0.0, le=20.0)
     """Start-up cost relative to the catalogue's (fees waived, one-window service)."""
@@ -439,7 +454,8 @@ class LicenceLever(LeverConfig):
 class MobileVendorsLever(LeverConfig):
     """Mobile commercial service facilities, without disturbing residents."""
 
-    vendors: int = Field(10, ge=0, le=100_000)
+    vendors: int = Field(10, ge=0, le=100_000, json_schema_extra=teach(
+        "Mobile vendors", "vendors", 0, 60, 2, main=True))
     """Mobile vendors (breakfast carts, vegetable vans, repair stalls) at full strength."""
     categories: list[str] = Field(default_factory=lambda: ["breakfast", "fresh_market", "repair"])
     """Categories the vendors serve."""

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ("bash", "cat", "cksum", "cut", "dirname", "ls", "sort", "id")
 
@@ -54,3 +56,42 @@ def test_a_suitable_python_on_the_path_is_the_one_used(tmp_path):
     # The fake interpreter cannot really make a venv, so set-up stops after choosing it.
     assert f"creating .venv with {tmp_path / 'bin' / 'python3'}" in proc.stderr
     assert proc.returncode != 0
+
+
+@pytest.mark.slow
+def test_lc_notebook_starts_jupyterlab_on_the_notebooks(tmp_path):
+    """``./lc notebook`` starts JupyterLab (installed by the notebook extras) serving notebooks/."""
+    import json
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    if not (ROOT / ".venv" / "bin" / "jupyter").is_file():
+        pytest.fail("JupyterLab is not installed in .venv: run ./lc test (the test extras include it)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
+    proc = subprocess.Popen([shutil.which("bash"), str(ROOT / "lc"), "notebook", "--no-browser", f"--port={port}",
+                             "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=lesson"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline, listing = time.time() + 120, None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token=lesson", timeout=5) as r:
+                    listing = json.load(r)
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert listing is not None, proc.stdout.read().decode(errors="replace")[-3000:] if proc.poll() is not None else "no answer"
+        names = sorted(item["name"] for item in listing["content"])
+        assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=lesson", timeout=10) as r:
+            assert r.status == 200 and b"JupyterLab" in r.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)

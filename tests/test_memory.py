@@ -77,7 +77,14 @@ def test_the_estimate_is_close_to_a_measured_run(tmp_path):
         " 'city.blocks_y': 60, 'years': 0.1, 'warmup_years': 0.0})\n"
         "m = LifeCircleModel(scenario=s)\n"
         "m.run_for(35)\n"
-        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))\n"
+        # The peak of this process's own memory: /proc's VmHWM. ru_maxrss would not do on Linux: a child
+        # started by fork + exec inherits its parent's high-water mark there, so a large pytest process
+        # (a full suite's imports) would be measured instead of the run.
+        "import pathlib\n"
+        "status = pathlib.Path('/proc/self/status')\n"
+        "hwm = [l for l in status.read_text().splitlines() if l.startswith('VmHWM:')] if status.exists() else []\n"
+        "peak = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(json.dumps(peak))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script, str(SCENARIOS / "baseline.toml")], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)

@@ -1,0 +1,1 @@
+"""Browser code of the interactive view (ES modules loaded by anywidget; shipped as package data)."""
