@@ -1,40 +1,17 @@
-"""Display names with units for tables and figures: "Basic coverage, 15 min (share)", not
-``basic_coverage_15``; "Platform commission (share)", not ``levers.platform.commission``.
+"""Display names with units for tables and figures: "Every basic service of the 15-min circle within
+15 min on foot (share)", not ``basic_coverage_15``; "Lockers and vending points (per km2)", not
+``levers.lockers.lockers_per_km2``.
 
-A batch file may give its own ``label`` for any uncertainty, lever or outcome; otherwise the name
-comes from :data:`INDICATORS` / :data:`KEYS`, and failing those is built from the key's words and
-the unit the registry (indicators) or the scenario schema's docstring (keys) states.
+One source each: an indicator's display name and unit are the metrics registry's (``label``,
+``unit``); a scenario key's are its teaching metadata in the schema (:mod:`sim.teaching`) where it
+has them, else :data:`KEYS` (switches and the economy's uncertain keys, which have no teaching
+metadata), else the key's words and a unit read from its docstring. A batch file may give its own
+``label`` for any uncertainty, lever or outcome, which comes first.
 """
 
 from __future__ import annotations
 
 import re
-
-INDICATORS = {
-    "basic_coverage_15": "Basic coverage, 15 min walk",
-    "basic_coverage_10": "Basic coverage, 10 min walk",
-    "basic_coverage_5": "Basic coverage, 5 min walk",
-    "basic_coverage_tiered": "Basic coverage by tier",
-    "basic_coverage_15_elderly": "Basic coverage 15 min, elderly",
-    "basic_coverage_15_disabled": "Basic coverage 15 min, disabled",
-    "effective_coverage_15": "Effective coverage 15 min (with delivery)",
-    "mean_walk_minutes": "Mean walk to nearest outlet",
-    "needs_met_share": "Needs met",
-    "night_needs_met_share": "Night-time needs met",
-    "employment_rate": "Employment rate",
-    "local_job_share": "Local job share",
-    "freelancer_income_mean": "Freelancer income",
-    "disability_employment_gap": "Disability employment gap",
-    "income_mean": "Mean income",
-    "income_median": "Median income",
-    "income_gini": "Income Gini",
-    "merchants_open": "Merchants open",
-    "merchant_survival": "Merchant survival",
-    "merchant_births": "Merchant births",
-    "merchant_deaths": "Merchant deaths",
-    "public_spending": "Public spending",
-}
-"""Display names of the indicators most batches keep (others are built from their names)."""
 
 KEYS = {
     "economy.rent_multiplier": ("Shop rent", "x catalogue"),
@@ -69,19 +46,25 @@ KEYS = {
 
 
 def indicator_label(name: str) -> str:
-    """"Basic coverage, 15 min walk (share)" for ``basic_coverage_15``."""
+    """The registry's display name and unit: "Every basic service ... on foot (share)"."""
     from sim.metrics import REGISTRY
 
     base = name.split(".", 1)[0]
     unit = REGISTRY[base].unit if base in REGISTRY else ""
-    text = INDICATORS.get(name) or name.replace("_", " ").replace(".", ": ").capitalize()
+    text = (REGISTRY[base].label if base in REGISTRY and REGISTRY[base].label else "") or \
+        name.replace("_", " ").replace(".", ": ").capitalize()
+    if base != name:  # a family member: "name.suffix"
+        text = f"{text}: {name.split('.', 1)[1].replace('_', ' ')}"
     if unit and "(" in unit:  # "CNY (cumulative)"
         return f"{text}, {unit}"
     return f"{text} ({unit})" if unit else text
 
 
 def key_label(key: str) -> str:
-    """"Platform commission (share)" for ``levers.platform.commission``."""
+    """"Lockers and vending points (per km2)" for ``levers.lockers.lockers_per_km2``."""
+    taught = _teaching(key)
+    if taught is not None:
+        return f"{taught.label} ({taught.unit})" if taught.unit and taught.unit.lower() != taught.label.lower() else taught.label
     if key in KEYS:
         text, unit = KEYS[key]
         return f"{text} ({unit})"
@@ -91,6 +74,21 @@ def key_label(key: str) -> str:
     text = ": ".join(words).capitalize()
     unit = _unit_of(key)
     return f"{text} ({unit})" if unit else text
+
+
+def _teaching(key: str):
+    """The schema's teaching metadata of ``key`` (None: it has none, or the key is unknown)."""
+    from sim.scenario import Scenario
+    from sim.teaching import field_teaching
+
+    model = Scenario
+    parts = key.split(".")
+    try:
+        for part in parts[:-1]:
+            model = model.model_fields[part].annotation
+        return field_teaching(model, parts[-1])
+    except (KeyError, AttributeError):
+        return None
 
 
 def _unit_of(key: str) -> str:
