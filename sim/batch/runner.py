@@ -61,7 +61,7 @@ class RunTask:
 
     plan: RunPlan
     scenario: Scenario
-    parameters: dict[str, int | float]
+    parameters: dict[str, Any]
     out: str
     inputs: dict[str, str] = field(default_factory=dict)
     """SHA-256 of each input file when the batch was planned (the run refuses other contents)."""

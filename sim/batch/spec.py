@@ -176,8 +176,9 @@ class RobustConfig(_Strict):
     population: int = Field(8, ge=2, le=100_000)
     """Population size of the evolutionary algorithm (lever mixes per generation)."""
     epsilons: list[float] | None = None
-    """Epsilon (resolution) per objective for the epsilon-dominance archive (default: 1 % of a
-    typical value: 0.01 for shares, 1 % of the first generation's range otherwise)."""
+    """Epsilon (resolution) per objective for the epsilon-dominance archive, in the objective's unit:
+    mixes closer than this on an objective count as equal there (default 0.01 for every objective,
+    which suits shares; give CNY objectives an epsilon in CNY, e.g. 50000)."""
     replications: int | None = Field(None, ge=1, le=10_000)
     """Replications per (mix, scenario) in the search (default: the batch's)."""
     seed: int = Field(1, ge=0, le=2**32 - 1)
