@@ -75,11 +75,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_batch_file(path: str) -> bool:
+    """Whether a TOML file is a batch file (it lists [packages]) rather than a scenario."""
+    from sim.scenario import read_toml_file
+
+    try:
+        data = read_toml_file(Path(path).expanduser().resolve())
+    except ScenarioError:
+        return False  # the scenario path reports it
+    return isinstance(data.get("packages"), dict)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check a scenario file without running it."""
+    """Check a scenario or batch file without running it."""
     from sim.inputs import check_inputs
     from sim.metrics import resolve
 
+    if _is_batch_file(args.scenario):
+        if args.set:
+            raise UsageError("--set applies to scenario files; a batch file sets keys in its [overrides]")
+        from sim.batch.dryrun import check_batch, summary_lines
+        from sim.batch.spec import load_batch
+
+        spec = load_batch(args.scenario)
+        print("\n".join(summary_lines(spec, check_batch(spec))))
+        return 0
     scenario = _scenario_from_args(args)
     try:
         resolve(scenario.output.indicators)
@@ -188,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "0: no counterfactual)")
     run.set_defaults(func=cmd_run)
 
-    val = sub.add_parser("validate", help="check a scenario file without running it")
-    val.add_argument("scenario")
+    val = sub.add_parser("validate", help="check a scenario or batch file without running it (a batch: its runs, "
+                                          "twins, warm-ups and infeasible design points)")
+    val.add_argument("scenario", help="scenario or batch TOML file")
     val.add_argument("--set", action="append", metavar="KEY=VALUE")
     val.set_defaults(func=cmd_validate)
 

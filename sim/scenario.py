@@ -723,6 +723,12 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not data:  # a truncated or misnamed file, not a request for every default
         raise ScenarioError(f"{path}: empty scenario file (no keys); a scenario sets at least one key, "
                             f"e.g. extends = \"baseline.toml\" and name = \"...\"")
+    # A stored scenario (a run's scenario.resolved.toml, a batch's DIR/scenarios/*.toml) carries the
+    # provenance of the run that wrote it; it describes that run and sets nothing, so it is read past.
+    provenance = data.pop("provenance", None)
+    if provenance is not None and not isinstance(provenance, dict):
+        raise ScenarioError(f"{path}: key 'provenance' = {provenance!r}: allowed: a table (written by lifecircle "
+                            f"beside a run's outputs: seed, lifecircle_version, scenario_hash)")
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -96,9 +96,26 @@ def base_dict(**changes) -> dict:
     ({"design": {"method": "latin"}, "parameters": {"economy.rent_multiplyer": {"low": 1.0, "high": 2.0}}},
      "unknown scenario key 'economy.rent_multiplyer'"),
     ({"design": {"method": "latin"}, "parameters": {"levers.platform.enabled": {"low": 0, "high": 1}}},
-     "is not a number"),
-    ({"design": {"method": "latin"}, "parameters": {"economy.rent_multiplier": {"values": [1.0, 2.0]}}},
-     "values = [...] is for factorial designs"),
+     "a bool key, not a number: give its values"),
+    ({"design": {"method": "sobol", "samples": 8}, "parameters": {"economy.catalogue": {"values": ["default", "x.toml"]}}},
+     "cannot be sampled by a sobol design"),
+    # issue 14: a seed as a design variable or override was silently replaced by the replicate seeds
+    ({"design": {"method": "latin"}, "parameters": {"seed": {"low": 1, "high": 9}}}, "seed cannot be a design variable"),
+    ({"overrides": {"seed": 5}}, "overrides.seed: each replicate's seed comes from master_seed"),
+    ({"overrides": {"years": 5.0}}, "overrides.years: the batch's years key"),
+    ({"design": {"method": "latin"}, "uncertainties": {"levers.platform.commission": {"low": 0.1, "high": 0.2}}},
+     "a policy lever, not an uncertainty; put it under [levers]"),
+    ({"levers": {"economy.rent_multiplier": {"low": 1.0, "high": 2.0}}, "lever_design": {"method": "latin"}},
+     "a lever is a key under 'levers.'"),
+    ({"levers": {"levers.platform.enabled": {}}}, "lever_design.method = 'none'"),
+    ({"levers": {"levers.platform.enabled": {}}, "lever_design": {"method": "sobol"}}, "lever_design.method = 'sobol'"),
+    ({"outcomes": {"x": {"indicator": "basic_coverage_51"}}}, "outcomes.x.indicator' = 'basic_coverage_51': unknown"),
+    ({"indicators": ["employment_rate"], "outcomes": {"x": {"indicator": "basic_coverage_15"}}}, "does not keep it"),
+    ({"outcomes": {"x": {"indicator": "basic_coverage_15", "statistic": "time_to_target"}}}, "needs target"),
+    ({"outcomes": {"x": {"indicator": "basic_coverage_15"}}, "levers": {"levers.platform.enabled": {}},
+      "lever_design": {"method": "factorial"}, "robust": {"objectives": ["x"]}}, "has kind = 'info'"),
+    ({"design": {"method": "explicit", "points": [{"economy.wage_multiplier": 1.0}]},
+      "parameters": {"economy.rent_multiplier": {"low": 1.0, "high": 2.0}}}, "design.points[0] gives"),
 ])
 def test_bad_batch_is_a_clear_error(changes, expected):
     with pytest.raises(ScenarioError) as err:
@@ -268,7 +285,7 @@ def test_a_run_that_raises_is_recorded_failed_and_the_others_complete(tmp_path, 
 
     folder = tmp_path / "b"
     folder.mkdir()
-    write_package(folder, "broken", "")
+    write_package(folder, "broken", "[levers.lockers]\nenabled = true")  # not a twin of the baseline
     batch = write_batch(folder, replications=2, extra_packages='broken = "broken.toml"')
     real = sim.run.run_scenario
 

@@ -171,15 +171,22 @@ def test_a_run_that_kills_its_worker_is_failed_alone_and_the_rest_complete():
 def test_killing_one_local_worker_does_not_abort_the_batch(tmp_path):
     import psutil
 
-    batch = write_batch(tmp_path / "b", replications=12, extra_packages=f'copy = "{BASELINE.as_posix()}"')
+    # a second package that is not a twin of the baseline (a twin's runs are copied, not run by workers)
+    (tmp_path / "b").mkdir(parents=True)
+    (tmp_path / "b" / "other.toml").write_text(f'extends = "{BASELINE.as_posix()}"\nname = "other"\n'
+                                               f'[levers.lockers]\nenabled = true\n', encoding="utf-8")
+    batch = write_batch(tmp_path / "b", replications=12, extra_packages='copy = "other.toml"')
     out = tmp_path / "out"
     proc = subprocess.Popen([*LIFECIRCLE, "batch", str(batch), "--out", str(out), "--workers", "2", "--quiet"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and len(list((out / "runs").glob("*.parquet"))) < 2:
         time.sleep(0.05)
-    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
-               if any("spawn_main" in part for part in c.cmdline())]
+    # Workers are forked by the fork server (the coordinator's grandchildren), or spawned where there is none.
+    coordinator = psutil.Process(proc.pid)
+    children = coordinator.children(recursive=True)
+    workers = [c for c in children if c.ppid() != proc.pid] or [
+        c for c in children if any("spawn_main" in part for part in c.cmdline())]
     assert len(workers) == 2, [c.cmdline() for c in workers]
     workers[0].send_signal(signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=300)

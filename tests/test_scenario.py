@@ -121,6 +121,20 @@ def test_resolved_toml_round_trips(tmp_path):
     assert again.start_date == dt.date(2024, 1, 1)
 
 
+def test_a_stored_scenario_with_its_provenance_table_loads_as_written(tmp_path):
+    """Issue 14: run/validate refused a run's own scenario.resolved.toml ("unknown key 'provenance'")."""
+    s = load_scenario(SCENARIOS / "baseline.toml", updates={"economy.rent_multiplier": 1.7, "seed": 99})
+    path = write(tmp_path, s.to_toml(extra={"seed": 99, "lifecircle_version": "x", "scenario_hash": "abc"}))
+    again = load_scenario(path)
+    assert again.content_hash() == s.content_hash() and again.seed == 99
+    from sim.cli import main
+
+    assert main(["validate", str(path)]) == 0  # `lifecircle validate` on a run's own resolved scenario
+    bad = write(tmp_path, 'name = "x"\nprovenance = 3\n', "bad.toml")
+    with pytest.raises(ScenarioError, match="key 'provenance' = 3: allowed: a table"):
+        load_scenario(bad)
+
+
 def test_every_field_has_a_docstring():
     rows = field_docs()
     assert len(rows) > 80

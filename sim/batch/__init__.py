@@ -1,5 +1,7 @@
-"""Scenario batches: designs, parallel and Dask runs, a resumable Parquet store, comparisons and
-sensitivity analysis.
+"""Scenario batches: designs (uncertainties x lever mixes), parallel and Dask runs, a resumable
+Parquet store, comparisons (pooled or per design point), sensitivity analysis, and research analysis
+on the EMA Workbench (:mod:`sim.batch.ema`: experiments and outcomes, scenario discovery, the robust
+search).
 
 From Python or Jupyter::
 

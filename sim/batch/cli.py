@@ -1,4 +1,4 @@
-"""``lifecircle batch``, ``lifecircle compare`` and ``lifecircle sensitivity`` (registered into
+"""``lifecircle batch``, ``compare``, ``sensitivity``, ``discover`` and ``robust`` (registered into
 :func:`sim.cli.build_parser`). Bad input raises :class:`~sim.scenario.ScenarioError` (exit 2);
 a batch in which some run failed exits with status 1; a batch stopped because its Dask cluster lost
 every worker (or its scheduler) exits with status 3 and resumes when run again."""
@@ -28,6 +28,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         check_address(args.scheduler)  # a malformed address is exit 2 before anything is read
     spec = load_batch(args.batch)
+    if args.dry_run:
+        from sim.batch.dryrun import check_batch, run_lines, summary_lines
+
+        check = check_batch(spec)
+        print("\n".join(summary_lines(spec, check)))
+        print("runs, in the order they would be computed (warm-up leaders first, twins last):")
+        for line in run_lines(spec, check, limit=args.dry_run_limit):
+            print(f"  {line}")
+        return 0
+    if not args.out:
+        raise ScenarioError("--out is required (except with --dry-run)")
     progress = not args.quiet and (sys.stderr.isatty() or args.progress)
     try:
         if args.scheduler:
@@ -57,6 +68,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Print and write each package's paired effect against the baseline."""
     from sim.batch.compare import compare, format_effects
 
+    if args.by == "point":
+        return _compare_by_point(args)
+
     effects, paths = compare(args.dir, last_months=args.last_months, baseline=args.baseline,
                              figure=not args.no_figure)
     title = (f"Effects against the baseline: paired mean difference over replicates, mean of the last "
@@ -74,6 +88,88 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_by_point(args: argparse.Namespace) -> int:
+    """``compare --by point``: effects per design point, Bonferroni-corrected intervals."""
+    from sim.atomic import atomic_write_bytes
+    from sim.batch.compare import batch_info, point_effects
+
+    out = Path(args.dir)
+    info = batch_info(out)
+    baseline = args.baseline or info["baseline"]
+    if baseline not in info["packages"]:
+        raise ScenarioError(f"--baseline {baseline!r}: not a package of this batch; packages: {', '.join(info['packages'])}")
+    table, correction = point_effects(out, baseline)
+    if table.empty:
+        raise ScenarioError(f"{out}: no package has runs paired with the baseline '{baseline}'")
+    path = out / "compare_points.csv"
+    atomic_write_bytes(path, table.to_csv(index=False).encode())
+    m, each = correction["comparisons"], correction["confidence_each"]
+    print(f"Effects per design point against '{baseline}': paired differences over each point's replicates, per "
+          f"period of each package's lever timeline.\nMultiple comparisons: {m} (package, point, period, indicator) "
+          f"comparisons; Bonferroni: each interval at {each:.5%} confidence, so all hold together at 95 % "
+          f"(family-wise).")
+    period = args.period
+    shown = table[table["period"] == period] if period in set(table["period"]) else table
+    significant = shown[shown["significant"]].sort_values(["indicator", "package", "point"])
+    print(f"{len(significant)} of {len(shown)} effects in period '{period}' exclude zero after the correction"
+          + (":" if len(significant) else "."))
+    for row in significant.head(args.limit).itertuples():
+        print(f"  {row.package[:14]:14s} point {row.point:4d}  {row.indicator[:26]:26s} {row.effect:+.4g} "
+              f"[{row.ci_low:+.4g}, {row.ci_high:+.4g}]  n = {row.n}")
+    if len(significant) > args.limit:
+        print(f"  ... {len(significant) - args.limit} more in {path}")
+    print(f"\nwrote {path}")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """PRIM and CART boxes, feature scores, envelopes and pairs plot (EMA Workbench)."""
+    from sim.batch.discover import _label, discover, format_box
+    from sim.batch.store import read_batch_info
+
+    found = discover(args.dir, args.outcome, args.threshold, below=args.below, density=args.density,
+                     peel_alpha=args.peel_alpha, mass_min=args.mass_min, figures=not args.no_figures)
+    info = read_batch_info(args.dir)
+    labels, outcomes = info.get("labels") or {}, info.get("outcomes") or {}
+    names = {n: _label(n, labels, outcomes) for n in found.box.limits.index}
+    print(format_box(found.box, title=f"PRIM: {found.caption}", names=names))
+    if not found.scores.empty:
+        print("\nFeature scores (extra trees; share of each outcome's explained variation):")
+        top = found.scores[args.outcome].sort_values(ascending=False) if args.outcome in found.scores else \
+            found.scores.mean(axis=1).sort_values(ascending=False)
+        for name, value in top.head(8).items():
+            print(f"  {_label(name, labels, outcomes):52s} {value:.3f}")
+    print("\nwrote " + ", ".join(str(p) for p in found.paths.values()))
+    return 0
+
+
+def cmd_robust(args: argparse.Namespace) -> int:
+    """The many-objective robust search over lever mixes (EMA Workbench, epsilon-NSGA-II)."""
+    from sim.batch.robust import format_pareto, robust_search
+    from sim.batch.spec import load_batch
+
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError(f"--workers {args.workers}: allowed: an integer >= 1")
+    if args.nfe is not None and args.nfe < 1:
+        raise ScenarioError(f"--nfe {args.nfe}: allowed: an integer >= 1")
+    spec = load_batch(args.batch)
+    client = None
+    if args.scheduler:
+        from sim.batch.cluster import check_address, connect_client
+
+        check_address(args.scheduler)
+        client = connect_client(args.scheduler)
+    try:
+        result = robust_search(spec, args.out, workers=args.workers, client=client, nfe=args.nfe,
+                               progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        if client is not None:
+            client.close()
+    print(format_pareto(spec, result))
+    print("\nwrote " + ", ".join(str(p) for p in result.paths.values()))
+    return 0
+
+
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Print and write Sobol' or Morris indices per indicator."""
     from sim.batch.compare import batch_info
@@ -88,13 +184,17 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the batch, compare and sensitivity subcommands to the ``lifecircle`` parser."""
+    """Add the batch, compare, sensitivity, discover and robust subcommands to the ``lifecircle`` parser."""
     from sim.batch.compare import DEFAULT_LAST_MONTHS
 
     batch = sub.add_parser("batch", help="run or resume a batch of scenario runs (designs, replications)")
     batch.add_argument("batch", help="batch TOML file (see docs/batches.md)")
-    batch.add_argument("--out", required=True, help="output folder; rerun with the same folder to resume")
-    batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per core)")
+    batch.add_argument("--out", help="output folder; rerun with the same folder to resume (required unless --dry-run)")
+    batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per idle core, "
+                                                    "or serial when the batch is too small for workers to pay off)")
+    batch.add_argument("--dry-run", action="store_true", help="check the batch and list its runs (seeds, design "
+                       "values, twins, infeasible points) without running anything")
+    batch.add_argument("--dry-run-limit", type=int, default=1000, metavar="N", help="--dry-run lists at most N runs")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
     batch.add_argument("--worker-timeout", type=float, metavar="SECONDS",
                        help="with --scheduler: stop (exit 3, resumable) when the cluster has had no workers this "
@@ -112,7 +212,37 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help=f"a run's outcome is the mean over its last N months (default {DEFAULT_LAST_MONTHS})")
     comp.add_argument("--baseline", help="package to compare with (default: the batch's baseline)")
     comp.add_argument("--no-figure", action="store_true", help="skip compare.png")
+    comp.add_argument("--by", choices=["package", "point"], default="package",
+                      help="package: pooled over design points (default); point: each design point on its own, "
+                           "Bonferroni-corrected intervals (compare_points.csv)")
+    comp.add_argument("--period", default="end", help="with --by point: the period printed (year 1, year 3, during "
+                      "support, after support, end; default end); the CSV has them all")
+    comp.add_argument("--limit", type=int, default=20, help="with --by point: effects printed at most (default 20)")
     comp.set_defaults(func=cmd_compare)
+
+    disc = sub.add_parser("discover", help="scenario discovery (EMA Workbench): PRIM and CART boxes where an outcome "
+                                           "passes a threshold, feature scores, envelopes over time, pairs plot")
+    disc.add_argument("dir", help="a batch output folder")
+    disc.add_argument("--outcome", required=True, help="an outcome of the batch's [outcomes] (or, without them, an "
+                                                       "indicator's end value)")
+    disc.add_argument("--threshold", type=float, required=True, help="cases of interest: outcome >= threshold")
+    disc.add_argument("--below", action="store_true", help="cases of interest: outcome <= threshold")
+    disc.add_argument("--density", type=float, default=0.8, help="the box reported is the one of highest coverage "
+                      "whose density reaches this (default 0.8)")
+    disc.add_argument("--peel-alpha", type=float, default=0.05, help="share of points PRIM peels per step (default 0.05)")
+    disc.add_argument("--mass-min", type=float, default=0.05, help="smallest box, share of experiments (default 0.05)")
+    disc.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    disc.set_defaults(func=cmd_discover)
+
+    rob = sub.add_parser("robust", help="many-objective robust search over lever mixes (EMA Workbench, "
+                                        "epsilon-NSGA-II): the Pareto set under the batch's [robust] table")
+    rob.add_argument("batch", help="batch TOML file with [levers], [outcomes] and [robust]")
+    rob.add_argument("--out", required=True, help="output folder (each generation a resumable batch in it)")
+    rob.add_argument("--nfe", type=int, help="evaluations (overrides robust.nfe)")
+    rob.add_argument("--workers", type=int, help="local worker processes per generation (default as `batch`)")
+    rob.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
+    rob.add_argument("--quiet", action="store_true", help="no progress bar")
+    rob.set_defaults(func=cmd_robust)
 
     sens = sub.add_parser("sensitivity", help="Sobol or Morris indices per indicator (SALib)")
     sens.add_argument("dir", help="a batch output folder with a sobol or morris design")

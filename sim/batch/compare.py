@@ -108,7 +108,8 @@ def _run_timelines(out: Path) -> dict[tuple[str, str], Any]:
     return timelines
 
 
-def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def period_effects(out: str | Path, baseline: str, *, by: tuple[str, ...] = ("package",),
+                   confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each package's paired effect per period of its lever timeline (year 1, year 3, during
     support, after support, end: :func:`sim.effects.periods`) and what persists after support.
 
@@ -142,8 +143,47 @@ def period_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, pd.Dat
     if not pairs:
         return pd.DataFrame(), pd.DataFrame()
     pairs = pd.concat(pairs, ignore_index=True)
-    return (summarise(pairs, by=["package"]),
-            persistence(pairs, by=["package"], pair_on=["point", "replicate"]))
+    pair_on = [c for c in ("point", "replicate") if c not in by]
+    return (summarise(pairs, by=list(by), confidence=confidence),
+            persistence(pairs, by=list(by), pair_on=pair_on, confidence=confidence))
+
+
+FAMILY_CONFIDENCE = 0.95
+"""Family-wise confidence of ``compare --by point``'s intervals, all comparisons together."""
+
+
+def point_effects(out: str | Path, baseline: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Each package's paired effect at each design point, per period of its lever timeline, over the
+    point's replicates -- with a Bonferroni correction for the many comparisons: with ``m``
+    (package, point, period, indicator) comparisons, each interval is at confidence ``1 - 0.05 / m``,
+    so that all of them hold together with 95 % confidence (family-wise). Columns as
+    :func:`period_effects`, plus the point's design values.
+
+    Returns:
+        (table, correction: {"method", "comparisons", "confidence_each", "family"}).
+    """
+    out = Path(out)
+    first, _ = period_effects(out, baseline, by=("package", "point"))
+    if first.empty:
+        return first, {}
+    m = int((first["n"] > 1).sum())
+    each = 1.0 - (1.0 - FAMILY_CONFIDENCE) / max(m, 1)
+    table, _ = period_effects(out, baseline, by=("package", "point"), confidence=each)
+    design_file = out / "design.parquet"
+    if design_file.is_file():
+        design = pd.read_parquet(design_file)
+        info = batch_info(out)
+        categories = info.get("categories") or {}
+        for name, cats in categories.items():
+            design[name] = [cats[min(int(np.floor(v)), len(cats) - 1)] for v in design[name]]
+        table = table.merge(design, on="point", how="left")
+    correction = {"method": "Bonferroni", "comparisons": m, "confidence_each": each, "family": FAMILY_CONFIDENCE}
+    return table, correction
+
+
+def _percent(value: float) -> str:
+    """A relative change as ``+12.3%``; ``n/a`` where it is undefined (a baseline of 0)."""
+    return f"{value:+.1%}" if np.isfinite(value) else "n/a"
 
 
 def format_effects(effects: pd.DataFrame, *, title: str) -> str:
@@ -157,13 +197,15 @@ def format_effects(effects: pd.DataFrame, *, title: str) -> str:
         lines.append(
             f"{row.package[:16]:16s} {row.indicator[:28]:28s} {row.n:4d} {row.baseline_mean:11.4g} "
             f"{row.mean_diff:+11.4g} {f'[{row.ci_low:+.4g}, {row.ci_high:+.4g}]':>25s} "
-            f"{row.relative_change:+8.1%}{star}")
-    lines.append("* the 95 % interval excludes zero")
+            f"{_percent(row.relative_change):>8s}{star}")
+    lines.append("* the 95 % interval excludes zero; change n/a: the baseline is 0")
     return "\n".join(lines)
 
 
-def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) -> Path:
-    """One panel per indicator: each package's difference from the baseline with its 95 % CI."""
+def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str, caption: str = "") -> Path:
+    """One panel per indicator (display name and unit): each package's difference from the baseline
+    with its 95 % CI; ``caption`` below (n and horizon)."""
+    from sim.batch.labels import indicator_label
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,14 +225,16 @@ def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str) ->
         ax.axvline(0.0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(y, packages)
         ax.invert_yaxis()
-        ax.set_title(indicator, fontsize=9)
+        ax.set_title(indicator_label(indicator), fontsize=9)
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(indicators):]:
         ax.set_visible(False)
     fig.suptitle(f"Paired difference from '{baseline}' (mean, 95 % CI)", fontsize=10)
     fig.tight_layout()
+    if caption:
+        fig.text(0.01, 0.0, caption, fontsize=7, ha="left", va="top")
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -221,5 +265,8 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
         paths["persistence"] = out / "compare_persistence.csv"
         atomic_write_bytes(paths["persistence"], persisting.to_csv(index=False).encode())
     if figure and not effects.empty:
-        paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline)
+        pairs = int(effects["n"].max())
+        caption = (f"n = up to {pairs} pairs (design points x replicates) per package; each run's outcome: the mean "
+                   f"of its last {last_months} month(s) of {info['years']:g} measured years")
+        paths["figure"] = effects_figure(effects, out / "compare.png", baseline=baseline, caption=caption)
     return effects, paths

@@ -8,11 +8,12 @@ analyse the very same sample with SALib's matching analysers.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from sim.batch.spec import BatchSpec, coerce_value
+from sim.batch.spec import BatchSpec, DesignConfig, ParameterRange, coerce_value, default_values, is_numeric
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,25 @@ class Design:
     problem: dict
     X: np.ndarray
     options: dict
+    categories: dict[str, list] = field(default_factory=dict)
+    """Categorical variables: name -> categories; their column of ``X`` holds a position in
+    ``[0, len(categories))``, floored to the category's index."""
 
     @property
     def n_points(self) -> int:
         """Number of design points."""
         return int(self.X.shape[0])
 
-    def point_values(self, index: int) -> dict[str, int | float]:
-        """The scenario updates of design point ``index`` (integer keys rounded)."""
-        return {name: coerce_value(name, self.X[index, j]) for j, name in enumerate(self.problem["names"])}
+    def point_values(self, index: int) -> dict[str, Any]:
+        """The scenario updates of design point ``index`` (integer keys rounded, categories picked)."""
+        out: dict[str, Any] = {}
+        for j, name in enumerate(self.problem["names"]):
+            if name in self.categories:
+                cats = self.categories[name]
+                out[name] = coerce_value(name, cats[min(int(np.floor(self.X[index, j])), len(cats) - 1)])
+            else:
+                out[name] = coerce_value(name, self.X[index, j])
+        return out
 
 
 def sample(problem: dict, method: str, *, samples: int = 8, levels: int = 3, morris_levels: int = 4,
@@ -84,22 +95,52 @@ def sample(problem: dict, method: str, *, samples: int = 8, levels: int = 3, mor
 
 
 def build_design(spec: BatchSpec) -> Design:
-    """The design of a batch (deterministic: the same spec gives the same points in any process)."""
-    names = list(spec.parameters)
-    bounds, values = [], []
-    for rng in spec.parameters.values():
-        if rng.values is not None:
-            bounds.append([float(min(rng.values)), float(max(rng.values))])
-            values.append([float(v) for v in rng.values])
+    """The uncertainty design of a batch (deterministic: the same spec gives the same points in any process)."""
+    seed = spec.design.seed if spec.design.seed is not None else int(
+        np.random.SeedSequence([spec.master_seed, 0x5EED]).generate_state(1)[0])
+    return _design(spec.parameters, spec.design, seed)
+
+
+def build_lever_design(spec: BatchSpec) -> Design:
+    """The lever mixes of a batch: one point per mix (a sampler seed of its own, so adding
+    uncertainties never moves the mixes)."""
+    seed = spec.lever_design.seed if spec.lever_design.seed is not None else int(
+        np.random.SeedSequence([spec.master_seed, 0x1E7E5]).generate_state(1)[0])
+    return _design(spec.levers, spec.lever_design, seed)
+
+
+def _design(variables: dict[str, ParameterRange], cfg: DesignConfig, seed: int) -> Design:
+    names = list(variables)
+    bounds, values, categories = [], [], {}
+    for name, rng in variables.items():
+        cats = default_values(name, rng)
+        if cats is not None and (cfg.method != "factorial" or not is_numeric(name) or rng.categorical):
+            categories[name] = cats
+            bounds.append([0.0, float(len(cats))])
+            values.append([i + 0.5 for i in range(len(cats))])
+        elif cats is not None:
+            bounds.append([float(min(cats)), float(max(cats))])
+            values.append([float(v) for v in cats])
         else:
             bounds.append([float(rng.low), float(rng.high)])
             values.append(None)
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
-    cfg = spec.design
-    # The sampler's seed is a stream of its own, so adding replications never moves the points.
-    seed = cfg.seed if cfg.seed is not None else int(
-        np.random.SeedSequence([spec.master_seed, 0x5EED]).generate_state(1)[0])
-    X = sample(problem, cfg.method, samples=cfg.samples, levels=cfg.levels, morris_levels=cfg.morris_levels,
-               second_order=cfg.second_order, seed=seed, values=values)
+    if cfg.method == "explicit":
+        X = np.array([[_position(name, point[name], categories) for name in names] for point in cfg.points or []],
+                     dtype=float).reshape(-1, len(names))
+    else:
+        # The sampler's seed is a stream of its own, so adding replications never moves the points.
+        X = sample(problem, cfg.method, samples=cfg.samples, levels=cfg.levels, morris_levels=cfg.morris_levels,
+                   second_order=cfg.second_order, seed=seed, values=values)
     options = {"second_order": cfg.second_order, "morris_levels": cfg.morris_levels, "seed": seed}
-    return Design(method=cfg.method, problem=problem, X=X, options=options)
+    return Design(method=cfg.method, problem=problem, X=X, options=options, categories=categories)
+
+
+def _position(name: str, value: Any, categories: dict[str, list]) -> float:
+    """An explicit point's value as a column of X (a category's index + 0.5)."""
+    if name in categories:
+        cats = categories[name]
+        if value not in cats:
+            raise ValueError(f"{name} = {value!r} is not one of its values {cats}")
+        return cats.index(value) + 0.5
+    return float(value)

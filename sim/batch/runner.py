@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from sim import __version__
 from sim.atomic import atomic_write_bytes
 from sim.batch import store
 from sim.batch.design import Design, build_design
+from sim.batch.plan import PlanShape, plan_shape
 from sim.batch.spec import BatchSpec
 from sim.inputs import input_digests
 from sim.scenario import Scenario, ScenarioError
@@ -48,6 +50,9 @@ class RunPlan:
     point: int
     replicate: int
     seed: int
+    twin_of: str | None = None
+    """The run this one repeats exactly (a lever that is off varies; see :mod:`sim.batch.plan`): its
+    file is a copy of that run's, never simulated."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,15 @@ class RunTask:
 
     plan: RunPlan
     scenario: Scenario
-    parameters: dict[str, int | float]
+    parameters: dict[str, Any]
     out: str
     inputs: dict[str, str] = field(default_factory=dict)
     """SHA-256 of each input file when the batch was planned (the run refuses other contents)."""
     checkpoints: str | bool = True
     """Folder of the batch's settled starts (``DIR/checkpoints``), shared by every run of a seed;
     False: every run warms up on its own."""
+    error: str | None = None
+    """Why this run cannot be run (an infeasible design point); the run is recorded as failed."""
 
 
 @dataclass
@@ -93,15 +100,17 @@ class RunPlans:
     numbers), so package differences are paired.
     """
 
-    def __init__(self, spec: BatchSpec, design: Design) -> None:
+    def __init__(self, spec: BatchSpec, design: Design, shape: PlanShape | None = None) -> None:
         self.spec = spec
-        self.packages = list(spec.packages)
+        self.packages = spec.package_names()
+        self._package_set = set(self.packages)
         self.points = design.n_points
         self.replications = spec.replications
         self.total = len(self.packages) * self.points * self.replications
         self._width_p = max(4, len(str(self.points - 1)))
         self._width_r = max(2, len(str(self.replications - 1)))
         self._seeds: dict[int, int] = {}
+        self.shape = shape
 
     def run_id(self, package: str, point: int, replicate: int) -> str:
         """``<package>-p<point>-r<replicate>``, zero-padded to the batch's widths."""
@@ -118,12 +127,41 @@ class RunPlans:
     def __len__(self) -> int:
         return self.total
 
+    def _plan(self, package: str, point: int, rep: int) -> RunPlan:
+        twin_of = None
+        if self.shape is not None and self.shape.is_twin(package, point):
+            original, original_point = self.shape.original(package, point)
+            twin_of = self.run_id(original, original_point, rep)
+        return RunPlan(run_id=self.run_id(package, point, rep), package=package, point=point, replicate=rep,
+                       seed=self.seed(rep), twin_of=twin_of)
+
     def __iter__(self) -> Iterator[RunPlan]:
+        """Every run, in the order it is computed: first the leader of each warm-up group (each
+        replicate), so workers compute different warm-ups side by side; then the other runs, package
+        by package; then the twins, which copy a run computed before them."""
+        shape = self.shape
+        if shape is None:
+            for package in self.packages:
+                for point in range(self.points):
+                    for rep in range(self.replications):
+                        yield self._plan(package, point, rep)
+            return
+        for package in self.packages:
+            for point in np.flatnonzero(shape.leader[package]) if package in shape.leader else ():
+                if not shape.is_twin(package, int(point)):
+                    for rep in range(self.replications):
+                        yield self._plan(package, int(point), rep)
         for package in self.packages:
             for point in range(self.points):
+                if shape.is_leader(package, point) or shape.is_twin(package, point):
+                    continue
                 for rep in range(self.replications):
-                    yield RunPlan(run_id=self.run_id(package, point, rep), package=package, point=point,
-                                  replicate=rep, seed=self.seed(rep))
+                    yield self._plan(package, point, rep)
+        for package in self.packages:
+            for point in range(self.points):
+                if shape.is_twin(package, point):
+                    for rep in range(self.replications):
+                        yield self._plan(package, point, rep)
 
     def __contains__(self, run_id: object) -> bool:
         """Whether ``run_id`` names a run of this plan (exactly as :meth:`run_id` spells it)."""
@@ -131,7 +169,7 @@ class RunPlans:
             return False
         rest, _, rep = run_id.rpartition("-r")
         package, _, point = rest.rpartition("-p")
-        if package not in self.spec.packages or not point.isdigit() or not rep.isdigit():
+        if package not in self._package_set or not point.isdigit() or not rep.isdigit():
             return False
         p, r = int(point), int(rep)
         return p < self.points and r < self.replications and self.run_id(package, p, r) == run_id
@@ -151,6 +189,10 @@ def execute_run(task: RunTask) -> dict[str, Any]:
 
     plan = task.plan
     started = time.perf_counter()
+    if task.error is not None:
+        return {"run_id": plan.run_id, "status": "failed", "error": task.error, "traceback": "", "seconds": 0.0}
+    if plan.twin_of is not None:
+        return copy_twin(task)
     try:
         now = input_digests(task.scenario)
         if task.inputs and now != task.inputs:
@@ -182,9 +224,50 @@ def execute_run(task: RunTask) -> dict[str, Any]:
             "warmup": warmup, "seconds": time.perf_counter() - started, **written}
 
 
-def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, int | float],
+def copy_twin(task: RunTask) -> dict[str, Any]:
+    """Write a twin run's file: its original's rows with the twin's own identifiers, parameter
+    values and scenario hash (and its resolved scenario and accounts beside them)."""
+    plan = task.plan
+    started = time.perf_counter()
+    try:
+        out = Path(task.out)
+        source = store.run_path(out, plan.twin_of)
+        if not source.is_file():
+            raise RuntimeError(f"its original run {plan.twin_of} has no result (failed or not run)")
+        original = pd.read_parquet(source)
+        scenario_hash = task.scenario.content_hash()
+        resolved = out / "scenarios" / f"{plan.package}-{scenario_hash}.toml"
+        if not resolved.exists():
+            extra = {"seed": plan.seed, "lifecircle_version": __version__, "scenario_hash": scenario_hash}
+            atomic_write_bytes(resolved, task.scenario.to_toml(extra=extra).encode())
+        accounts = out / store.ACCOUNTS / f"{plan.twin_of}.csv"
+        if accounts.is_file():
+            atomic_write_bytes(out / store.ACCOUNTS / f"{plan.run_id}.csv", accounts.read_bytes())
+        frame = tidy_frame(original, plan, task.parameters, scenario_hash)
+        written = store.write_run_frame(out, plan.run_id, frame)
+    except Exception as err:  # noqa: BLE001 - a failed copy is a failed run, like any other
+        return {"run_id": plan.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
+                "traceback": traceback.format_exc(limit=8), "seconds": time.perf_counter() - started}
+    return {"run_id": plan.run_id, "status": "done", "rows": len(frame), "scenario_hash": scenario_hash,
+            "twin_of": plan.twin_of, "warmup": "none", "seconds": time.perf_counter() - started, **written}
+
+
+def _column(value: Any, n: int) -> pd.Series:
+    """A parameter's column: int64, float64, bool, or text (a list or table as JSON)."""
+    if isinstance(value, bool):
+        return pd.Series([value] * n, dtype="bool")
+    if isinstance(value, int):
+        return pd.Series([value] * n, dtype="int64")
+    if isinstance(value, float):
+        return pd.Series([value] * n, dtype="float64")
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return pd.Series([text] * n, dtype="object")
+
+
+def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, Any],
                scenario_hash: str) -> pd.DataFrame:
-    """One run's rows: identifiers, parameters, seed and provenance, then day, month, indicator, value."""
+    """One run's rows: identifiers, parameters (the run's value of every design variable,
+    uncertainties and levers), seed and provenance, then day, month, indicator, value."""
     n = len(timeseries)
     columns: dict[str, Any] = {
         "run_id": [plan.run_id] * n,
@@ -192,7 +275,7 @@ def tidy_frame(timeseries: pd.DataFrame, plan: RunPlan, parameters: dict[str, in
         "point": pd.Series([plan.point] * n, dtype="int64"),
     }
     for name, value in parameters.items():
-        columns[name] = pd.Series([value] * n, dtype="int64" if isinstance(value, int) else "float64")
+        columns[name] = _column(value, n)
     columns.update({
         "replicate": pd.Series([plan.replicate] * n, dtype="int64"),
         "seed": pd.Series([plan.seed] * n, dtype="int64"),
@@ -242,19 +325,58 @@ def _changed_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return lines
 
 
+@dataclass
+class Planned:
+    """A batch's plan before anything is written: its design, its runs and what they read."""
+
+    design: Design
+    plans: RunPlans
+    inputs: dict[str, dict[str, str]]
+    """Each package's input files' SHA-256 (a lever mix reads what its base package reads)."""
+    scenarios: dict[str, Scenario | None]
+    """Each package's scenario before design points are applied (None: it cannot be built)."""
+    errors: dict[str, str]
+    """Package -> why its scenario cannot be built (an infeasible lever mix), naming file and mix."""
+
+
+def plan_batch(spec: BatchSpec) -> Planned:
+    """Sample the design, build every package's scenario, find twins and warm-up groups; writes nothing."""
+    design = build_design(spec)
+    inputs: dict[str, dict[str, str]] = {}
+    scenarios: dict[str, Scenario | None] = {}
+    errors: dict[str, str] = {}
+    for package in spec.packages:
+        scenarios[package] = spec.package_scenario(package)
+        inputs[package] = input_digests(scenarios[package])
+    for package in spec.mix_names():
+        inputs[package] = inputs[spec.lever_base_package]
+        try:
+            scenarios[package] = spec.package_scenario(package)
+        except ScenarioError as err:
+            scenarios[package] = None
+            errors[package] = f"infeasible lever mix: {err}"
+    shape = plan_shape(spec.package_names(), scenarios, design)
+    return Planned(design=design, plans=RunPlans(spec, design, shape), inputs=inputs, scenarios=scenarios,
+                   errors=errors)
+
+
 def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, RunPlans, dict[str, dict[str, str]]]:
     """Check ``out`` belongs to this batch (or is new); write the batch's description, provenance
     and design. Returns the design, the plan and each package's input digests."""
+    planned = prepare_planned(spec, out)
+    return planned.design, planned.plans, planned.inputs
+
+
+def prepare_planned(spec: BatchSpec, out: str | Path) -> Planned:
+    """:func:`prepare`, returning the whole :class:`Planned`."""
     out = Path(out)
-    design = build_design(spec)
+    planned = plan_batch(spec)
+    design = planned.design
     fingerprint = spec.fingerprint()
-    inputs: dict[str, dict[str, str]] = {}
     described: dict[str, dict[str, dict[str, str]]] = {}
     for package in spec.packages:
-        scenario = spec.package_scenario(package)
-        inputs[package] = input_digests(scenario)
-        files = scenario.input_files()
-        described[package] = {k: {"path": str(files[k]), "sha256": v} for k, v in inputs[package].items()}
+        files = planned.scenarios[package].input_files()
+        described[package] = {k: {"path": str(files[k]), "sha256": v} for k, v in planned.inputs[package].items()}
     info_path = out / store.BATCH_INFO
     if info_path.exists():
         old = store.read_batch_info(out)
@@ -266,10 +388,21 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, RunPlans, dict[st
                 f"gives {fingerprint}); {why}resume only with the same batch file and input files, or choose "
                 f"a new --out folder")
     seeds_listed = spec.replications <= 10_000
+    levers = spec.lever_design_cached() if spec.levers else None
     info = {
         "name": spec.name, "description": spec.description, "fingerprint": fingerprint,
-        "source": spec.source, "packages": list(spec.packages), "baseline": spec.baseline_package,
+        "source": spec.source, "packages": spec.package_names(), "declared_packages": list(spec.packages),
+        "baseline": spec.baseline_package,
         "design": design.method, "problem": design.problem, "design_options": design.options,
+        "categories": design.categories,
+        "levers": None if levers is None else {
+            "problem": levers.problem, "method": levers.method, "categories": levers.categories,
+            "base": spec.lever_base_package,
+            "mixes": {name: levers.point_values(i) for i, name in enumerate(spec.mix_names())}},
+        "labels": {key: rng.label for key, rng in {**spec.parameters, **spec.levers}.items() if rng.label},
+        "outcomes": {name: o.model_dump(mode="json") for name, o in spec.outcomes.items()},
+        "robust": spec.robust.model_dump(mode="json") if spec.robust is not None else None,
+        "infeasible": planned.errors,
         "replications": spec.replications, "master_seed": spec.master_seed,
         "replicate_seeds": spec.replicate_seeds() if seeds_listed else
         "SeedSequence(master_seed).spawn(replications)[r].generate_state(1)[0] (not listed: > 10,000)",
@@ -289,36 +422,73 @@ def prepare(spec: BatchSpec, out: str | Path) -> tuple[Design, RunPlans, dict[st
             history = []
     history.append({**store.provenance(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     store.write_json(prov_path, {"invocations": history})
-    return design, RunPlans(spec, design), inputs
+    return planned
 
 
-def _tasks(spec: BatchSpec, design: Design, plans: RunPlans, out: Path, inputs: dict[str, dict[str, str]],
-           skip: set[str], checkpoints: bool = True) -> Iterator[RunTask]:
-    """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``."""
-    store: str | bool = str(out / CHECKPOINTS) if checkpoints else False
-    bases: dict[str, Scenario] = {}
-    for plan in plans:
-        if plan.run_id in skip:
+def dotted_value(scenario: Scenario, key: str) -> Any:
+    """The value of a dotted key in a scenario (``levers.platform.commission`` -> 0.15)."""
+    node: Any = scenario
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _tasks(spec: BatchSpec, planned: Planned, out: Path, skip: set[str], checkpoints: str | bool,
+           twins: bool) -> Iterator[RunTask]:
+    """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``;
+    ``twins``: only the twins (copies), else only the runs that are simulated."""
+    design = planned.design
+    variables = [*spec.parameters, *spec.levers]
+    for plan in planned.plans:
+        if plan.run_id in skip or (plan.twin_of is not None) != twins:
             continue
-        if plan.package not in bases:
-            bases[plan.package] = spec.package_scenario(plan.package)
+        base = planned.scenarios.get(plan.package)
         params = design.point_values(plan.point)
-        scenario = bases[plan.package].with_updates(params) if params else bases[plan.package]
-        yield RunTask(plan=plan, scenario=scenario, parameters=params, out=str(out), inputs=inputs[plan.package],
-                      checkpoints=store)
+        error = planned.errors.get(plan.package)
+        scenario = None
+        if base is not None:
+            try:
+                scenario = base.with_updates(params) if params else base
+            except ScenarioError as err:
+                shown = ", ".join(f"{k} = {v!r}" for k, v in params.items())
+                error = (f"{spec.source}: design point {plan.point} ({shown}), package '{plan.package}': infeasible: "
+                         + str(err).split(": invalid scenario", 1)[-1].strip())
+        values = {key: dotted_value(scenario, key) for key in variables} if scenario is not None else {}
+        yield RunTask(plan=plan, scenario=scenario, parameters=values, out=str(out),
+                      inputs=planned.inputs[plan.package], checkpoints=checkpoints, error=error)
+
+
+def _default_workers(spec: BatchSpec, planned: Planned) -> int:
+    """One worker per core unless the batch is too small for workers to pay off (:mod:`sim.batch.workers`)."""
+    from sim.batch.plan import describe
+    from sim.batch.workers import default_workers, estimated_serial_seconds
+
+    base = planned.scenarios[spec.baseline_package]
+    names = list(planned.design.problem["names"])
+    residents = base.population.residents
+    if "population.residents" in names and planned.design.n_points:
+        residents = int(np.mean(planned.design.X[:, names.index("population.residents")]))
+    counts = describe(planned.plans.shape, spec.replications) if planned.plans.shape is not None else {"twins": 0}
+    runs = planned.plans.total - counts["twins"]
+    warmups = counts.get("warmups", runs) if base.warmup_years > 0 else 0
+    serial = estimated_serial_seconds(runs=runs, residents=residents, days=spec.years * 365.25, warmups=warmups,
+                                      warmup_days=base.warmup_years * 365.25)
+    return default_workers(serial, runs=runs)
 
 
 def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               progress: bool = True, on_result: Callable[[dict[str, Any]], None] | None = None,
-              check_memory: bool = True, worker_timeout: float | None = None, checkpoints: bool = True) -> BatchSummary:
+              check_memory: bool = True, worker_timeout: float | None = None, checkpoints: bool = True,
+              checkpoint_dir: str | Path | None = None) -> BatchSummary:
     """Run (or resume) a batch, writing every run to ``out/runs/<run_id>.parquet``.
 
     Args:
         spec: The validated batch (:func:`sim.batch.load_batch`).
         out: The output folder; rerunning into the same folder skips verified runs, recomputes
             damaged ones and retries failed ones.
-        workers: Local worker processes (1: serial in this process; None: one per CPU core).
-            Ignored when ``client`` is given.
+        workers: Local worker processes (1: serial in this process; None: up to one per CPU core,
+            fewer -- down to serial -- when the batch is too small for workers to pay off,
+            :mod:`sim.batch.workers`). Ignored when ``client`` is given.
         client: A ``dask.distributed.Client``; runs are submitted to its cluster (workers must
             see ``out`` on a shared file system).
         progress: Show a tqdm bar with done / failed / remaining and ETA.
@@ -331,6 +501,8 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
         checkpoints: Runs of the same seed (and district, people, economy) start from one settled
             state, warmed up once and kept in ``out/checkpoints`` (:mod:`sim.checkpoint`); False:
             every run warms up on its own (same results, more time).
+        checkpoint_dir: Where the settled starts are kept (default ``out/checkpoints``); batches
+            sharing it share their warm-ups (the robust search's generations do).
 
     Returns:
         A :class:`BatchSummary`; ``summary.failed`` counts runs that raised.
@@ -344,10 +516,12 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
 
     from sim.batch.executors import WORKER_TIMEOUT, run_dask, run_processes, run_serial
 
-    out = batch_dir(out)
-    n_workers = 1 if client is not None else max(1, workers or os.cpu_count() or 1)
+    # Absolute before anything is handed to a worker: a Dask worker's working directory is not ours.
+    out = batch_dir(Path(out).expanduser().resolve())
     with store.BatchLock(out):
-        design, plans, inputs = prepare(spec, out)
+        planned = prepare_planned(spec, out)
+        design, plans = planned.design, planned.plans
+        n_workers = 1 if client is not None else max(1, workers or _default_workers(spec, planned))
         if check_memory and client is None:
             from sim.memory import check_batch_fits
 
@@ -380,7 +554,12 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
                                 remaining=pending - summary.done - summary.failed, refresh=False)
                 bar.update(1)
 
-            tasks = _tasks(spec, design, plans, out, inputs, skip=verified.done, checkpoints=checkpoints)
+            if checkpoints:
+                folder = Path(checkpoint_dir).expanduser().resolve() if checkpoint_dir else out / CHECKPOINTS
+                shared: str | bool = str(folder)
+            else:
+                shared = False
+            tasks = _tasks(spec, planned, out, verified.done, shared, twins=False)
             try:
                 if client is not None:
                     run_dask(tasks, client, handle, worker_timeout=worker_timeout or WORKER_TIMEOUT)
@@ -388,6 +567,8 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
                     run_serial(tasks, handle)
                 else:
                     run_processes(tasks, n_workers, handle)
+                # Twins copy a finished run's file, here: no simulation, no worker.
+                run_serial(_tasks(spec, planned, out, verified.done, shared, twins=True), handle)
             finally:
                 bar.close()
     return summary

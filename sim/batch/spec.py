@@ -36,10 +36,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from sim.scenario import Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
 
@@ -47,14 +47,18 @@ DESIGNS = ("none", "factorial", "latin", "sobol", "morris")
 
 
 class ParameterRange(_Strict):
-    """One uncertain parameter: a dotted scenario key sampled between ``low`` and ``high``."""
+    """One design variable: a dotted scenario key sampled between ``low`` and ``high``, or among ``values``."""
 
     low: float | int | None = None
     """Lower end of the range, in the scenario key's own unit (continuous designs and factorial)."""
     high: float | int | None = None
     """Upper end of the range, in the scenario key's own unit."""
-    values: list[float | int] | None = None
-    """Factorial design only: the exact levels to cross (instead of ``low``/``high``)."""
+    values: list[Any] | None = None
+    """The levels: for a number key in a factorial design, the exact levels to cross (instead of
+    ``low``/``high``); for a switch (``true``/``false``), a text or list key -- or a number key in
+    any other design -- the categories, sampled with equal weight (default for a switch: ``[false, true]``)."""
+    label: str | None = None
+    """Display name with unit for tables and figures (default: from lifecircle's labels)."""
 
     @model_validator(mode="after")
     def _range_or_values(self) -> ParameterRange:
@@ -64,21 +68,28 @@ class ParameterRange(_Strict):
             if not self.values:
                 raise ValueError("values must list at least one level")
             return self
-        if self.low is None or self.high is None:
-            raise ValueError("needs low and high (or values = [...] for a factorial design)")
-        if not self.low < self.high:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("needs low and high (or values = [...])")
+        if self.low is not None and not self.low < self.high:
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         return self
+
+    @property
+    def categorical(self) -> bool:
+        """Sampled as categories (``values`` that are not all numbers, or numbers outside a factorial design)."""
+        return self.values is not None and not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values)
 
 
 class DesignConfig(_Strict):
     """How the parameter space is sampled."""
 
-    method: Literal["none", "factorial", "latin", "sobol", "morris"] = "none"
+    method: Literal["none", "factorial", "latin", "sobol", "morris", "explicit"] = "none"
     """``none``: one point (no parameters); ``factorial``: every combination of ``levels`` evenly
     spaced values (or each parameter's ``values``); ``latin``: Latin hypercube of ``samples``
     points; ``sobol``: Saltelli/Sobol' sample of ``samples * (D + 2)`` points (``* (2D + 2)`` with
-    ``second_order``), SALib; ``morris``: ``samples`` Morris trajectories of ``D + 1`` points, SALib."""
+    ``second_order``), SALib; ``morris``: ``samples`` Morris trajectories of ``D + 1`` points, SALib;
+    ``explicit``: the points listed in ``points``."""
     samples: int = Field(8, ge=1, le=1_000_000)
     """Latin: points; Sobol: base sample N (a power of two); Morris: trajectories."""
     levels: int = Field(3, ge=2, le=100)
@@ -89,12 +100,89 @@ class DesignConfig(_Strict):
     """Sobol: also estimate second-order indices (needs ``samples * (2D + 2)`` points)."""
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     """Seed of the sampler (default: derived from the batch's ``master_seed``)."""
+    points: list[dict[str, Any]] | None = None
+    """``explicit`` only: the points, each a table of design key -> value (every key of the section)."""
 
     @model_validator(mode="after")
     def _sobol_power_of_two(self) -> DesignConfig:
         if self.method == "sobol" and self.samples & (self.samples - 1):
             raise ValueError(f"samples = {self.samples}: Sobol' sampling needs a power of two (e.g. 8, 16, 64)")
+        if (self.method == "explicit") != (self.points is not None):
+            raise ValueError("method = 'explicit' goes with points = [{...}, ...] (and points only with it)")
+        if self.points is not None and not self.points:
+            raise ValueError("points must list at least one point")
         return self
+
+
+class OutcomeSpec(_Strict):
+    """One outcome of an experiment: a statistic of an indicator's monthly series in each run
+    (:mod:`sim.batch.statistics`), averaged over replicates."""
+
+    indicator: str
+    """The indicator (a name from ``lifecircle indicators`` that the batch keeps)."""
+    statistic: Literal["end", "mean", "cumulative", "time_to_target"] = "mean"
+    """``end``: mean of the last ``last_months`` months; ``mean``: mean over the window;
+    ``cumulative``: sum over the window (for flows such as monthly public spending);
+    ``time_to_target``: first month of the window (0 = first measured month) in which the indicator
+    reaches ``target``; a run that never does gets the window's length (censored)."""
+    period: Literal["all", "year 1", "year 3", "during support", "after support", "end"] = "all"
+    """The window, as a period of each run's own lever timeline (:func:`sim.effects.periods`); a run
+    without that period (e.g. no lever, so no support) has no value (NaN). ``all``: every measured month."""
+    months: list[Annotated[int, Field(ge=0, le=1200)]] | None = Field(None, min_length=2, max_length=2)
+    """The window as ``[first, last]`` measured months (inclusive; 0 = the first), instead of ``period``."""
+    last_months: int = Field(3, ge=1, le=1200)
+    """``end``: months averaged at the end of the run."""
+    target: float | None = None
+    """``time_to_target``: the value to reach."""
+    reach: Literal["above", "below"] = "above"
+    """``time_to_target``: reached when the indicator is at or ``above`` (or ``below``) the target."""
+    kind: Literal["maximize", "minimize", "info"] = "info"
+    """Direction for the robust search (``info``: reported, not optimised)."""
+    effect: bool = False
+    """The paired difference from the baseline run of the same design point and seed, rather than
+    the run's own value."""
+    label: str | None = None
+    """Display name with unit (default: the indicator's, with the statistic and window)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OutcomeSpec:
+        if self.statistic == "time_to_target" and self.target is None:
+            raise ValueError("statistic = 'time_to_target' needs target = <value>")
+        if self.months is not None:
+            if self.period != "all":
+                raise ValueError("give either period or months, not both")
+            if self.months[1] < self.months[0]:
+                raise ValueError(f"months = {self.months}: the last month must not come before the first")
+        return self
+
+
+class RobustConfig(_Strict):
+    """The many-objective robust search over lever mixes (``lifecircle robust``, EMA Workbench)."""
+
+    objectives: list[str] = Field(min_length=1)
+    """Outcomes to optimise (each with ``kind = "maximize"`` or ``"minimize"``)."""
+    robustness: Literal["mean", "p10", "p90", "min", "max"] = "mean"
+    """How an objective is summarised over the reference scenarios: the mean, the 10th or 90th
+    percentile, the worst or best; ``p10`` of a maximised outcome (``p90`` of a minimised one) is a
+    cautious choice."""
+    budget_outcome: str | None = None
+    """The outcome (an objective) that the budget limits, e.g. public spending."""
+    budget: float | None = Field(None, ge=0.0)
+    """Limit on ``budget_outcome``'s robust value (same unit); mixes above it are infeasible."""
+    scenarios: int = Field(0, ge=0, le=10_000)
+    """Reference scenarios: 0 = the batch's uncertainty design points; N = a Latin sample of N."""
+    nfe: int = Field(48, ge=1, le=10_000_000)
+    """Function evaluations (lever mixes evaluated over all reference scenarios)."""
+    population: int = Field(8, ge=2, le=100_000)
+    """Population size of the evolutionary algorithm (lever mixes per generation)."""
+    epsilons: list[float] | None = None
+    """Epsilon (resolution) per objective for the epsilon-dominance archive, in the objective's unit:
+    mixes closer than this on an objective count as equal there (default 0.01 for every objective,
+    which suits shares; give CNY objectives an epsilon in CNY, e.g. 50000)."""
+    replications: int | None = Field(None, ge=1, le=10_000)
+    """Replications per (mix, scenario) in the search (default: the batch's)."""
+    seed: int = Field(1, ge=0, le=2**32 - 1)
+    """Seed of the search (the algorithm's proposals)."""
 
 
 class BatchSpec(_Strict):
@@ -110,9 +198,23 @@ class BatchSpec(_Strict):
     baseline: str | None = None
     """The package the others are compared with (default: the first one)."""
     parameters: dict[str, ParameterRange] = Field(default_factory=dict)
-    """Uncertain parameters: dotted scenario key -> range (e.g. ``economy.rent_multiplier``)."""
+    """Uncertain parameters: dotted scenario key -> range (e.g. ``economy.rent_multiplier``); in a
+    batch file, ``[uncertainties]`` (the EMA Workbench's word) or ``[parameters]``. Each design point
+    is a scenario of the world; every package runs at every point."""
     design: DesignConfig = DesignConfig()
-    """How the parameters are sampled."""
+    """How the uncertainties are sampled (the design points)."""
+    levers: dict[str, ParameterRange] = Field(default_factory=dict)
+    """Policy levers: dotted ``levers.*`` key -> range or values (switches, integers, reals,
+    categories, start and end months). Each sampled lever mix is a package, ``mix-<i>``, built on
+    ``lever_base``, run at every design point against the baseline."""
+    lever_design: DesignConfig = DesignConfig()
+    """How the lever mixes are sampled: ``factorial``, ``latin`` or ``explicit``."""
+    lever_base: str | None = None
+    """The package the lever mixes change (default: the baseline)."""
+    outcomes: dict[str, OutcomeSpec] = Field(default_factory=dict)
+    """Named outcomes for the EMA Workbench analyses (``lifecircle discover``, ``robust``)."""
+    robust: RobustConfig | None = None
+    """The robust search over lever mixes (``lifecircle robust``)."""
     replications: int = Field(1, ge=1, le=100_000)
     """Seeded replications of every package at every design point."""
     master_seed: int = Field(20240101, ge=0, le=2**63 - 1)
@@ -138,13 +240,76 @@ class BatchSpec(_Strict):
         if self.baseline is not None and self.baseline not in self.packages:
             raise ValueError(f"baseline = {self.baseline!r} is not a package; packages: {', '.join(self.packages)}")
         if self.design.method == "none" and self.parameters:
-            raise ValueError("parameters are given but design.method = 'none'; choose factorial, latin, sobol or morris")
+            raise ValueError("uncertainties are given but design.method = 'none'; choose factorial, latin, sobol, "
+                             "morris or explicit")
         if self.design.method != "none" and not self.parameters:
-            raise ValueError(f"design.method = {self.design.method!r} needs at least one [parameters.\"key\"] range")
+            raise ValueError(f"design.method = {self.design.method!r} needs at least one [uncertainties.\"key\"] range")
         for key, rng in self.parameters.items():
-            if rng.values is not None and self.design.method != "factorial":
-                raise ValueError(f"parameters.{key}: values = [...] is for factorial designs; give low and high")
+            if rng.categorical and self.design.method in ("sobol", "morris"):
+                raise ValueError(f"uncertainties.{key}: categories (values = [...]) cannot be sampled by a "
+                                 f"{self.design.method} design; give low and high, or use factorial or latin")
+            if key.startswith("levers.") and "uncertainties" in self.source_sections:
+                raise ValueError(f"uncertainties.{key}: a policy lever, not an uncertainty; put it under [levers]")
+        if self.levers and self.lever_design.method not in ("factorial", "latin", "explicit"):
+            raise ValueError(f"lever_design.method = {self.lever_design.method!r}: [levers] are sampled by a "
+                             f"factorial, latin or explicit design")
+        if self.lever_design.method != "none" and not self.levers:
+            raise ValueError("lever_design is given but no [levers]")
+        for key in self.levers:
+            if not key.startswith("levers."):
+                raise ValueError(f"levers.{key}: a lever is a key under 'levers.' (e.g. levers.platform.enabled); "
+                                 f"put other keys under [uncertainties]")
+            if key in self.parameters:
+                raise ValueError(f"{key} is both an uncertainty and a lever")
+        for section, cfg, keys in (("design", self.design, self.parameters), ("lever_design", self.lever_design, self.levers)):
+            for i, point in enumerate(cfg.points or []):
+                if set(point) != set(keys):
+                    raise ValueError(f"{section}.points[{i}] gives {sorted(point)}; allowed: exactly the keys "
+                                     f"{sorted(keys)}")
+        if self.lever_base is not None and self.lever_base not in self.packages:
+            raise ValueError(f"lever_base = {self.lever_base!r} is not a package; packages: {', '.join(self.packages)}")
+        for name in self.packages:
+            if name.startswith(MIX_PREFIX):
+                raise ValueError(f"packages: name {name!r}: names starting with {MIX_PREFIX!r} are the lever mixes'")
+        for key in (*self.parameters, *self.levers):
+            if key in RESERVED_KEYS:
+                raise ValueError(f"{key} cannot be a design variable: {RESERVED_KEYS[key]}")
+        for key in self.flat_overrides():
+            if key in RESERVED_KEYS:
+                raise ValueError(f"overrides.{key}: {RESERVED_KEYS[key]}")
+        for name in self.outcomes:
+            if not name.isidentifier():
+                raise ValueError(f"outcomes.{name}: an outcome's name is a Python identifier (letters, digits, '_'; "
+                                 f"the EMA Workbench's rule), e.g. coverage_after")
+        if self.robust is not None:
+            for name in self.robust.objectives:
+                if name not in self.outcomes:
+                    raise ValueError(f"robust.objectives: {name!r} is not an outcome; outcomes: {', '.join(self.outcomes) or 'none'}")
+                if self.outcomes[name].kind == "info":
+                    raise ValueError(f"robust.objectives: outcome {name!r} has kind = 'info'; give it kind = "
+                                     f"'maximize' or 'minimize'")
+            if (self.robust.budget is None) != (self.robust.budget_outcome is None):
+                raise ValueError("robust: budget and budget_outcome go together")
+            if self.robust.budget_outcome is not None and self.robust.budget_outcome not in self.robust.objectives:
+                raise ValueError(f"robust.budget_outcome = {self.robust.budget_outcome!r}: must be one of the objectives")
+            if self.robust.epsilons is not None and len(self.robust.epsilons) != len(self.robust.objectives):
+                raise ValueError(f"robust.epsilons: {len(self.robust.epsilons)} values for "
+                                 f"{len(self.robust.objectives)} objectives")
+            if not self.levers:
+                raise ValueError("robust: the search needs [levers] to search over")
         return self
+
+    source_sections: frozenset[str] = Field(frozenset(), exclude=True)
+    """Top-level sections the batch file used (set by the loader; for messages)."""
+    _cache: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def lever_design_cached(self) -> Any:
+        """The lever design (:func:`sim.batch.design.build_lever_design`), sampled once per spec."""
+        if "lever_design" not in self._cache:
+            from sim.batch.design import build_lever_design
+
+            self._cache["lever_design"] = build_lever_design(self)
+        return self._cache["lever_design"]
 
     # ------------------------------------------------------------------ derived
 
@@ -152,6 +317,23 @@ class BatchSpec(_Strict):
     def baseline_package(self) -> str:
         """Name of the package every other one is compared with."""
         return self.baseline or next(iter(self.packages))
+
+    @property
+    def lever_base_package(self) -> str:
+        """The package that lever mixes change."""
+        return self.lever_base or self.baseline_package
+
+    def mix_names(self) -> list[str]:
+        """Names of the lever-mix packages (``mix-000`` ...), in design order; [] without levers."""
+        if not self.levers:
+            return []
+        count = self.lever_design_cached().n_points
+        width = max(3, len(str(count - 1)))
+        return [f"{MIX_PREFIX}{i:0{width}d}" for i in range(count)]
+
+    def package_names(self) -> list[str]:
+        """Every package that runs: the declared ones, then the lever mixes."""
+        return [*self.packages, *self.mix_names()]
 
     @property
     def base_dir(self) -> Path:
@@ -178,17 +360,41 @@ class BatchSpec(_Strict):
         return _flatten(self.overrides)
 
     def package_scenario(self, package: str) -> Scenario:
-        """A package's scenario with the batch's overrides, years and indicators applied."""
+        """A package's scenario with the batch's overrides, years and indicators applied (a lever
+        mix: ``lever_base`` with the mix's lever values)."""
+        if package.startswith(MIX_PREFIX) and self.levers:
+            index = int(package[len(MIX_PREFIX):])
+            values = self.lever_design_cached().point_values(index)
+            return self.package_scenario(self.lever_base_package).with_updates(
+                values, source=f"{self.source}: lever mix {package} ({_show(values)})")
         updates = {**self.flat_overrides(), "years": float(self.years),
                    "output.indicators": list(self.indicators)}
         return load_scenario(self.package_path(package), updates=updates)
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the batch's runs (not its name or description)."""
-        data = self.model_dump(mode="json", exclude={"name", "description", "source"})
+        """Hash of everything that decides the batch's runs (not its name, description, outcomes
+        or robust search, which only read them)."""
+        data = self.model_dump(mode="json", exclude={"name", "description", "source", "outcomes", "robust"})
         data["package_hashes"] = {p: self.package_scenario(p).content_hash() for p in self.packages}
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+MIX_PREFIX = "mix-"
+"""Lever-mix packages are named ``mix-000``, ``mix-001`` ..."""
+
+RESERVED_KEYS = {
+    "seed": "each replicate's seed comes from master_seed (SeedSequence(master_seed).spawn(replications)), the "
+            "same in every package and design point; vary it with replications, or set master_seed",
+    "years": "the batch's years key sets every run's measured years",
+    "output.indicators": "the batch's indicators key sets what every run keeps",
+    "name": "a package's name comes from [packages]",
+}
+"""Scenario keys a batch sets itself: as a design variable or override they would be silently replaced."""
+
+
+def _show(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {v!r}" for k, v in values.items())
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -201,8 +407,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def parameter_kind(key: str) -> type:
-    """``int`` or ``float``: the type of a numeric scenario key; ScenarioError if not numeric."""
+def key_annotation(key: str) -> Any:
+    """The type annotation of a dotted scenario key; ValueError naming the allowed keys if unknown."""
     model: Any = Scenario
     parts = key.split(".")
     for depth, part in enumerate(parts):
@@ -212,18 +418,46 @@ def parameter_kind(key: str) -> type:
             allowed = ", ".join(k for k in (fields or {}) if k != "base_dir")
             raise ValueError(f"unknown scenario key '{where}' (in '{key}'); allowed here: {allowed}")
         model = fields[part].annotation
-    for kind in (bool, int, float):
+    return model
+
+
+def parameter_kind(key: str) -> type:
+    """``int``, ``float``, ``bool`` (a switch), ``str`` or ``list``: how a scenario key is sampled;
+    ValueError for an unknown key or a table."""
+    model = key_annotation(key)
+    for kind in (bool, int, float, str):
         if model is kind or model == (kind | None):
-            if kind is bool:
-                break
             return kind
-    raise ValueError(f"scenario key '{key}' is not a number ({model}); only numeric keys can vary")
+    origin = getattr(model, "__origin__", None)
+    if origin is list:
+        return list
+    if origin is Literal or str(model).startswith("typing.Literal"):
+        return str
+    raise ValueError(f"scenario key '{key}' ({model}) cannot vary in a design")
 
 
-def coerce_value(key: str, value: Any) -> int | float:
-    """A sampled value as the scenario key wants it (integer keys are rounded)."""
+def is_numeric(key: str) -> bool:
+    """Whether a scenario key is an int or float (sampled in a range)."""
+    return parameter_kind(key) in (int, float)
+
+
+def default_values(key: str, rng: ParameterRange) -> list[Any] | None:
+    """A variable's categories: its ``values``, ``[false, true]`` for a switch given neither, or None."""
+    if rng.values is not None:
+        return list(rng.values)
+    if rng.low is None and parameter_kind(key) is bool:
+        return [False, True]
+    return None
+
+
+def coerce_value(key: str, value: Any) -> Any:
+    """A sampled value as the scenario key wants it (integer keys are rounded; others as given)."""
     kind = parameter_kind(key)
-    return int(round(float(value))) if kind is int else float(value)
+    if kind is int and not isinstance(value, bool):
+        return int(round(float(value)))
+    if kind is float and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def load_batch(path: str | Path) -> BatchSpec:
@@ -239,10 +473,20 @@ def load_batch(path: str | Path) -> BatchSpec:
 
 def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpec:
     """Validate a batch given as nested dicts (as TOML would give) and check it against the schema."""
+    data = dict(data)
+    sections = frozenset(k for k in data if isinstance(data[k], dict))
+    if "uncertainties" in data:
+        if "parameters" in data:
+            raise ScenarioError(f"{source}: invalid batch file\n  give [uncertainties] or [parameters] (the same "
+                                f"thing, the older name), not both")
+        data["parameters"] = data.pop("uncertainties")
     try:
-        spec = BatchSpec.model_validate({**data, "source": source})
+        spec = BatchSpec.model_validate({**data, "source": source, "source_sections": sections})
     except ValidationError as err:
-        raise ScenarioError(_format_error(err, source, BatchSpec).replace("invalid scenario", "invalid batch file")) from None
+        message = _format_error(err, source, BatchSpec).replace("invalid scenario", "invalid batch file")
+        if "uncertainties" in sections:
+            message = message.replace("'parameters.", "'uncertainties.")
+        raise ScenarioError(message) from None
     _check_against_scenarios(spec)
     return spec
 
@@ -265,15 +509,34 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
             check_inputs(scenario, source=str(path))  # catalogue, categories, district file: before any run
         except ScenarioError as err:
             raise ScenarioError(f"{spec.source}: package '{package}' (with the batch's overrides): {err}") from None
-    base = spec.package_scenario(spec.baseline_package)
-    for key, rng in spec.parameters.items():
-        try:
-            parameter_kind(key)
-        except ValueError as err:
-            raise ScenarioError(f"{spec.source}: key 'parameters.\"{key}\"': {err}") from None
-        ends = rng.values if rng.values is not None else [rng.low, rng.high]
-        for value in ends:
+    section = "uncertainties" if "uncertainties" in spec.source_sections else "parameters"
+    for where, variables, base_package in ((section, spec.parameters, spec.baseline_package),
+                                           ("levers", spec.levers, spec.lever_base_package)):
+        base = spec.package_scenario(base_package)
+        for key, rng in variables.items():
             try:
-                base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: parameters.\"{key}\" = {value!r}")
-            except ScenarioError as err:
-                raise ScenarioError(str(err)) from None
+                kind = parameter_kind(key)
+                if kind not in (int, float) and rng.values is None and not (kind is bool and rng.low is None):
+                    raise ValueError(f"a {kind.__name__} key, not a number: give its values = [...]"
+                                     + (" (or nothing: [false, true])" if kind is bool else ""))
+                if rng.values is None and rng.low is None and kind is not bool:
+                    raise ValueError("needs low and high, or values = [...]")
+            except ValueError as err:
+                raise ScenarioError(f"{spec.source}: key '{where}.\"{key}\"': {err}") from None
+            values = default_values(key, rng)
+            ends = values if values is not None else [rng.low, rng.high]
+            for value in ends:
+                try:
+                    base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: {where}.\"{key}\" = {value!r}")
+                except ScenarioError as err:
+                    raise ScenarioError(str(err)) from None
+    from sim.metrics import REGISTRY
+
+    kept = set(resolve(spec.indicators))
+    for name, outcome in spec.outcomes.items():
+        if outcome.indicator not in REGISTRY:
+            raise ScenarioError(f"{spec.source}: key 'outcomes.{name}.indicator' = {outcome.indicator!r}: unknown "
+                                f"indicator; see `lifecircle indicators`")
+        if outcome.indicator not in kept:
+            raise ScenarioError(f"{spec.source}: key 'outcomes.{name}.indicator' = {outcome.indicator!r}: the batch "
+                                f"does not keep it; add it to indicators")
