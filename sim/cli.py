@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from sim import __version__
-from sim.scenario import ScenarioError, load_scenario, parse_set_option
+from sim.errors import ScenarioError
 
 
 class UsageError(Exception):
@@ -35,6 +35,8 @@ def _non_negative_int(text: str) -> int:
 
 
 def _scenario_from_args(args: argparse.Namespace):
+    from sim.scenario import load_scenario, parse_set_option
+
     updates = dict(parse_set_option(item) for item in (args.set or []))
     if getattr(args, "years", None) is not None:
         updates["years"] = float(args.years)

@@ -26,7 +26,7 @@ from typing import Any
 
 import tomli_w
 
-from sim.scenario import ScenarioError
+from sim.errors import ScenarioError
 
 RESIDENTS_PER_KM2 = 10_000
 """Residents per km² of a district's area, used when the file has nothing better: 100 m² of urban

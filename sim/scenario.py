@@ -23,19 +23,13 @@ from typing import Annotated, Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.errors import ScenarioError  # noqa: F401 - raised here, imported from here by callers
 from sim.teaching import teach
 
 
 WARMUP_YEARS = 20.0
 """Default warm-up, years (see ``Scenario.warmup_years``): the shortest tried (10, 15, 20) after
 which the shipped grid (seeds 1-20) and Helsinki (seeds 1-5) pass ``lifecircle settle``."""
-
-
-class ScenarioError(ValueError):
-    """A scenario (or batch) file is missing, unreadable or invalid.
-
-    The message names the file, the key, the value and what is allowed.
-    """
 
 
 class _Strict(BaseModel):

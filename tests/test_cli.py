@@ -98,3 +98,26 @@ def test_a_baseline_run_has_no_counterfactual(tmp_path):
     assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), "--years", "0.2", *SMALL]) == 0
     assert not (out / "effects.csv").exists()
     assert "Effects against the counterfactual" not in (out / "report.md").read_text()
+
+
+def test_help_imports_nothing_heavy():
+    """``lifecircle --help`` (and building the parser of every subcommand) loads no numerical or
+    simulation library: each command imports what it needs when it runs. It took 4-9 s when the
+    parser imported the scenario schema and every batch analysis (SciPy, pandas, Dask)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sim.cli import build_parser\n"
+        "parser = build_parser()\n"
+        "for name in ('batch', 'compare', 'run', 'district'):\n"
+        "    try:\n"
+        "        parser.parse_args([name, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'numpy', 'pandas', 'scipy', 'pydantic', 'dask', 'mesa', 'numba', 'pyarrow', 'matplotlib'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -13,12 +13,21 @@ From Python or Jupyter::
 See ``docs/batches.md``.
 """
 
-from sim.batch.design import Design, build_design, sample
-from sim.batch.executors import BatchStopped
-from sim.batch.runner import BatchSummary, RunPlan, RunPlans, execute_run, plan_runs, run_batch
-from sim.batch.spec import BatchSpec, batch_from_dict, load_batch
+import importlib
+from typing import Any
 
-__all__ = [
-    "BatchSpec", "BatchStopped", "BatchSummary", "Design", "RunPlan", "RunPlans", "batch_from_dict", "build_design", "execute_run",
-    "load_batch", "plan_runs", "run_batch", "sample",
-]
+_EXPORTS = {
+    "Design": "design", "build_design": "design", "sample": "design",
+    "BatchStopped": "executors",
+    "BatchSummary": "runner", "RunPlan": "runner", "RunPlans": "runner", "execute_run": "runner",
+    "plan_runs": "runner", "run_batch": "runner",
+    "BatchSpec": "spec", "batch_from_dict": "spec", "load_batch": "spec",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so that the command line's parser does not import SciPy, pandas and Dask.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"sim.batch.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'sim.batch' has no attribute {name!r}")

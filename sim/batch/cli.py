@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.scenario import ScenarioError
+from sim.errors import ScenarioError
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -185,7 +185,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the batch, compare, sensitivity, discover and robust subcommands to the ``lifecircle`` parser."""
-    from sim.batch.compare import DEFAULT_LAST_MONTHS
+    from sim.batch.defaults import DEFAULT_LAST_MONTHS
 
     batch = sub.add_parser("batch", help="run or resume a batch of scenario runs (designs, replications)")
     batch.add_argument("batch", help="batch TOML file (see docs/batches.md)")

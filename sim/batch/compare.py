@@ -20,9 +20,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.batch import store
+from sim.batch.defaults import DEFAULT_LAST_MONTHS
 from sim.scenario import ScenarioError
-
-DEFAULT_LAST_MONTHS = 3
 
 
 def batch_info(out: str | Path) -> dict:
