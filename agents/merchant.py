@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class Merchant(CellAgent):
     """One outlet, as a view onto row ``merchant_id`` of the merchant arrays.
 
-    A Mesa cell agent: in the street space (:mod:`sim.space`, attached by views and notebooks) it
+    A Mesa cell agent: in the street space (:mod:`sim.city.space`, attached by views and notebooks) it
     stands in its node's cell; a mobile vendor moves when the model moves it.
 
     Args:

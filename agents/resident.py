@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from mesa.discrete_space import CellAgent
 
-from sim.population import STATUS_NAMES
+from sim.economy.population import STATUS_NAMES
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class Resident(CellAgent):
     """One resident, as a view onto row ``resident_id`` of the population arrays.
 
-    A Mesa cell agent: when a view or a notebook attaches the street space (:mod:`sim.space`), it
+    A Mesa cell agent: when a view or a notebook attaches the street space (:mod:`sim.city.space`), it
     stands in its home's cell, and in the cells of its path while a shown day animates a trip.
 
     Args:

@@ -99,7 +99,7 @@ def run_construction(residents: int) -> dict[str, object]:
         scenario = load_scenario(ROOT / "scenarios/baseline.toml", updates=grid_updates(residents, 1.0))
         where = "grid"
     t0 = time.perf_counter()
-    from sim.city import build_city  # city loading counted separately (a cached district is reused)
+    from sim.city.grid import build_city  # city loading counted separately (a cached district is reused)
     from sim.streams import Streams
 
     city = build_city(scenario, Streams(scenario.seed)["city"])

@@ -1,6 +1,6 @@
 """Benchmark: the browser view's first page and its *Step day* (prints figures; not a timed test).
 
-Starts ``solara run sim/viz.py`` (the 20,000-resident baseline) as ``tests/test_viz_browser.py``
+Starts ``solara run sim/view/viz.py`` (the 20,000-resident baseline) as ``tests/test_viz_browser.py``
 does, with an empty HOME, and drives headless Chromium (Debian's ``chromium``, or
 ``$LIFECIRCLE_CHROMIUM``). Each of ``--pages`` fresh pages is timed from navigation until the map
 is drawn and animating (the first is the server's first page, with its one-time imports and

@@ -2,10 +2,10 @@
 
 Prints figures; not a test. For each of a few categories with ~1,000 outlets, it times
 
-* ``sim.walk.nearest_distance`` (one multi-source Dijkstra in compiled scipy code, ``min_only``),
+* ``sim.city.walk.nearest_distance`` (one multi-source Dijkstra in compiled scipy code, ``min_only``),
   unlimited and with the 15-minute limit used by the access indicators (900 m at 60 m/min);
 * the same scipy call with ``directed=True`` -- valid because the walking graph is symmetric, and
-  it spares scipy building the transpose; a possible speed-up for ``sim.walk`` (not used there yet);
+  it spares scipy building the transpose; a possible speed-up for ``sim.city.walk`` (not used there yet);
 * ``networkx.multi_source_dijkstra_path_length`` on the same graph (pure Python),
 
 checks they agree, and prints milliseconds per category and the speed-up.
@@ -33,8 +33,8 @@ import scipy.sparse as sp
 
 from scipy.sparse.csgraph import dijkstra
 
-from sim.city import edges_to_graph
-from sim.walk import nearest_distance
+from sim.city.grid import edges_to_graph
+from sim.city.walk import nearest_distance
 
 
 def grid_network(side: int, rng: np.random.Generator) -> sp.csr_array:
@@ -50,8 +50,8 @@ def grid_network(side: int, rng: np.random.Generator) -> sp.csr_array:
 def tiled_helsinki(min_nodes: int) -> sp.csr_array:
     """Copies of the Helsinki walking network on a square of tiles, each joined to its neighbours
     by 20 short edges between their facing boundary nodes."""
-    from sim.catalogue import load_catalogue
-    from sim.osm_city import OsmCity
+    from sim.services.catalogue import load_catalogue
+    from sim.city.osm import OsmCity
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -136,7 +136,7 @@ def main() -> None:
     print(f"{'mean':>8} {mean[0] * 1e3:>9.1f} {mean[1] * 1e3:>15.1f} {mean[2] * 1e3:>12.1f} {mean[3] * 1e3:>12.1f} "
           f"{mean[3] / mean[0]:>8.1f}x")
     verdict = "met" if mean[0] * 1e3 <= 35 and mean[3] / mean[0] >= 12 else "NOT met"
-    print(f"goal for sim.walk.nearest_distance (<= 35 ms per category, >= 12x networkx): {verdict}")
+    print(f"goal for sim.city.walk.nearest_distance (<= 35 ms per category, >= 12x networkx): {verdict}")
     print(f"(speed-up is networkx / scipy unlimited; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores -- timings on a busy machine are inflated)")
 

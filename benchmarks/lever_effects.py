@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.lever_effects import claim_table, measure  # noqa: E402
+from sim.metrics.lever_effects import claim_table, measure  # noqa: E402
 from sim.levers import LEVERS, claim_text  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 

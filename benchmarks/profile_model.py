@@ -9,7 +9,7 @@ Run from the repository root:
                                                                        # (.venv/bin/pip install -e '.[profile]')
 
 Printed: milliseconds per simulated day for each phase of the model (``sim.timing.PhaseTimer``)
-and for each compiled kernel of the daily demand (``sim.kernels``, timed by wrapping them), with
+and for each compiled kernel of the daily demand (``sim.services.kernels``, timed by wrapping them), with
 nanoseconds per need. The first ``--warm`` days run untimed (kernels load from numba's cache,
 knowledge settles).
 """
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_model import grid_updates  # noqa: E402
 
-from sim import kernels  # noqa: E402
+from sim.services import kernels  # noqa: E402
 from sim.model import LifeCircleModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.timing import PhaseTimer  # noqa: E402

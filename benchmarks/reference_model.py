@@ -8,11 +8,11 @@ they agree statistically.
 
 What is shared with the fast model (so the comparison is like for like): the scenario, the city
 (street network), the service catalogue, the initial residents, outlets, prices, cash and
-knowledge, and the walking tables (:class:`sim.walk.OutletReach`, the k nearest open outlets of
+knowledge, and the walking tables (:class:`sim.city.walk.OutletReach`, the k nearest open outlets of
 each category from every node). All of these are built once by the fast model's own constructor;
 from then on every rule below runs per agent.
 
-Daily rules (as in :mod:`sim.demand`):
+Daily rules (as in :mod:`sim.services.demand`):
 
 1. Needs: each resident draws, per category, a Poisson number of needs with mean
    ``visits_per_day`` (times ``elderly_factor`` for the elderly; a household's carer also carries
@@ -31,7 +31,7 @@ Daily rules (as in :mod:`sim.demand`):
 4. Payment: the resident pays the outlet its price (parcel points also receive the courier fee).
 
 Monthly accounts are *simplified* to the same headline mechanics (the fast model's full monthly
-code is :mod:`sim.accounts`, :mod:`sim.labour`, :mod:`sim.entry`): residents receive their expected
+code is :mod:`sim.economy.accounts`, :mod:`sim.economy.labour`, :mod:`sim.economy.entry`): residents receive their expected
 monthly income (wage, pension, benefit or gig pay; no job changes) and spend ``1 - saving_rate`` of
 it, less typical service spending, outside the catalogue; merchants pay wages for their staff,
 rent, fixed costs and cost of goods, pay out a share of profit, and close after
@@ -48,9 +48,9 @@ import math
 import mesa
 import numpy as np
 
-from sim.demand import need_groups
+from sim.services.demand import need_groups
 from sim.model import LifeCircleModel
-from sim.population import FREELANCER, UNEMPLOYED
+from sim.economy.population import FREELANCER, UNEMPLOYED
 from sim.scenario import Scenario
 
 
@@ -348,7 +348,7 @@ class ReferenceModel(mesa.Model):
         self._reset_counts()
 
     def record(self, visits: int) -> None:
-        """The headline indicators of the month (same definitions as :mod:`sim.metrics`)."""
+        """The headline indicators of the month (same definitions as :mod:`sim.metrics.indicators`)."""
         c = self.counts
         basic = self.catalogue.basic
         open_now = len(self.agents_by_type[Merchant])

@@ -47,10 +47,10 @@ def _scenario_from_args(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one scenario; print the scorecard; write outputs."""
-    from sim.inputs import check_inputs
-    from sim.memory import check_fits
-    from sim.metrics import UnknownIndicatorError, resolve
-    from sim.outdir import claim_run_dir, default_run_dir
+    from sim.io.inputs import check_inputs
+    from sim.io.memory import check_fits
+    from sim.metrics.indicators import UnknownIndicatorError, resolve
+    from sim.io.outdir import claim_run_dir, default_run_dir
     from sim.run import format_scorecard, run_scenario, write_outputs
 
     scenario = _scenario_from_args(args)
@@ -90,8 +90,8 @@ def _is_batch_file(path: str) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check a scenario or batch file without running it."""
-    from sim.inputs import check_inputs
-    from sim.metrics import resolve
+    from sim.io.inputs import check_inputs
+    from sim.metrics.indicators import resolve
 
     if _is_batch_file(args.scenario):
         if args.set:
@@ -108,8 +108,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except KeyError as err:
         raise ScenarioError(f"{args.scenario}: output.indicators: {err}") from None
     catalogue = check_inputs(scenario, source=str(args.scenario))
-    from sim.input_check import check_tables
-    from sim.memory import available_bytes, estimate, gb
+    from sim.io.input_check import check_tables
+    from sim.io.memory import available_bytes, estimate, gb
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the summary lines below say the same
@@ -156,7 +156,7 @@ def _range_of(model_cls, name: str) -> str:
 
 def cmd_settle(args: argparse.Namespace) -> int:
     """Check that a scenario's district is settled after its warm-up (exit 1 if not)."""
-    from sim.settle import format_settling, settling
+    from sim.metrics.settle import format_settling, settling
 
     scenario = _scenario_from_args(args)
     seeds = [scenario.seed + i for i in range(args.seeds)]
@@ -169,7 +169,7 @@ def cmd_settle(args: argparse.Namespace) -> int:
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     """List every indicator with its group, unit and meaning."""
-    from sim.metrics import REGISTRY
+    from sim.metrics.indicators import REGISTRY
 
     for ind in REGISTRY.values():
         family = " (family: name.<suffix>)" if ind.family else ""
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("indicators", help="list every indicator").set_defaults(func=cmd_indicators)
     sub.add_parser("schema", help="list every scenario key with its default and meaning").set_defaults(func=cmd_schema)
 
-    from sim.own_district import register as register_district  # district (sim/own_district.py)
+    from sim.io.own_district import register as register_district  # district (sim/io/own_district.py)
 
     register_district(sub)
 

@@ -1,8 +1,8 @@
 """The life-circle model: a Mesa model whose population state lives in NumPy arrays.
 
-One step is one day. Each day needs arise and are met (:mod:`sim.demand`), licensed entrants open
-(:mod:`sim.entry`); on a month's last day the accounts are paid (:mod:`sim.accounts`), the labour
-market clears (:mod:`sim.labour`), would-be entrants decide, residents learn of outlets by word of
+One step is one day. Each day needs arise and are met (:mod:`sim.services.demand`), licensed entrants open
+(:mod:`sim.economy.entry`); on a month's last day the accounts are paid (:mod:`sim.economy.accounts`), the labour
+market clears (:mod:`sim.economy.labour`), would-be entrants decide, residents learn of outlets by word of
 mouth and the levers act (:mod:`sim.levers`). Every transfer goes through the ledger, which is
 checked for conservation every day.
 
@@ -21,23 +21,25 @@ import numpy as np
 import pandas as pd
 
 from agents import Freelancer, Merchant, Resident, Retiree
-from sim import accounts, demand, entry, kernels, labour, metrics
-from sim.catalogue import Catalogue, load_catalogue
-from sim.checkpoint import CheckpointStore, default_store, warmup_key
-from sim.city import City, build_city
-from sim.fastrng import pack_alias, seed_state
+from sim.economy import accounts, entry, labour
+from sim.services import demand, kernels
+from sim.metrics import indicators as metrics
+from sim.services.catalogue import Catalogue, load_catalogue
+from sim.io.checkpoint import CheckpointStore, default_store, warmup_key
+from sim.city.grid import City, build_city
+from sim.services.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
-from sim.ledger import Ledger
-from sim.merchants import Merchants
-from sim.outlet_sources import MODEL, initial_sources
-from sim.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOYED, Population, build_population,
+from sim.economy.ledger import Ledger
+from sim.economy.merchants import Merchants
+from sim.city.outlet_sources import MODEL, initial_sources
+from sim.economy.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOYED, Population, build_population,
                             newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
-from sim.state import capture, restore
+from sim.io.state import capture, restore
 from sim.streams import Streams
-from sim.tally import Tally
+from sim.services.tally import Tally
 from sim.timing import PhaseTimer
-from sim.walk import OutletReach, nearest_distance, reach_of
+from sim.city.walk import OutletReach, nearest_distance, reach_of
 
 
 class LifeCircleModel(mesa.Model):
@@ -46,7 +48,7 @@ class LifeCircleModel(mesa.Model):
     Building the model first simulates the scenario's ``warmup_years`` with every lever off, so
     that the measured period starts from a settled district; that settled state is saved in a
     checkpoint store and later models of the same district, people, economy and seed start from it
-    (:mod:`sim.checkpoint`) with identical results. Day 0 and month 0 are the first measured day and
+    (:mod:`sim.io.checkpoint`) with identical results. Day 0 and month 0 are the first measured day and
     month (warm-up days and months are negative); Mesa's ``time`` counts measured days.
 
     Args:
@@ -56,8 +58,8 @@ class LifeCircleModel(mesa.Model):
             scenario when omitted.
         create_agents: Create the Mesa agent views (True); benchmarks of the array rules may
             switch them off.
-        checkpoints: Where settled states are kept: a :class:`~sim.checkpoint.CheckpointStore`, a
-            folder, ``None`` for the default store (:func:`sim.checkpoint.default_store`), or False
+        checkpoints: Where settled states are kept: a :class:`~sim.io.checkpoint.CheckpointStore`, a
+            folder, ``None`` for the default store (:func:`sim.io.checkpoint.default_store`), or False
             to warm up without reading or writing any.
     """
 
@@ -383,7 +385,7 @@ class LifeCircleModel(mesa.Model):
 
         ``awareness``: the chance that a resident whose nearest outlets an outlet joins knows it
         (default ``economy.initial_knowledge``; 1 for a successor in a vacated shop of its trade).
-        ``source`` says where they came from (:mod:`sim.outlet_sources`): the map, a POI table or
+        ``source`` says where they came from (:mod:`sim.city.outlet_sources`): the map, a POI table or
         synthesis for day-one outlets, the model's own rules (the default) for later ones.
         """
         nodes = np.asarray(nodes, dtype=np.int64)

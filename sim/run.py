@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import atomic_write_bytes
-from sim.city import City
-from sim.effects import support_span
+from sim.io.atomic import atomic_write_bytes
+from sim.city.grid import City
+from sim.metrics.effects import support_span
 from sim.model import LifeCircleModel
 from sim.scenario import Scenario
 
@@ -51,7 +51,7 @@ SCORECARD: tuple[tuple[str, float | None, str], ...] = (
 @dataclass
 class PairedRuns:
     """The scenario and its counterfactual (every lever off), run with the same seeds from the same
-    settled starts: the policy effects of a run (:mod:`sim.effects`).
+    settled starts: the policy effects of a run (:mod:`sim.metrics.effects`).
 
     Attributes:
         seeds: The replicate seeds (the first is the run's own).
@@ -166,7 +166,7 @@ def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool 
 
 def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City, checkpoints: Any) -> PairedRuns:
     """Both arms for every replicate seed (the policy arm of the first seed is ``first``)."""
-    from sim.effects import paired_differences, period_means, periods, persistence, summarise
+    from sim.metrics.effects import paired_differences, period_means, periods, persistence, summarise
 
     counterfactual = without_levers(scenario)
     policy, baseline = [first.assign(seed=seeds[0])], []
@@ -186,7 +186,7 @@ def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: Cit
 def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
     """Headline indicators: first and last value, change, target, whether the last value meets it,
     and the first month in which it was met (time to target; empty if never)."""
-    from sim.metrics import REGISTRY
+    from sim.metrics.indicators import REGISTRY
 
     rows = []
     for name, target, sense in SCORECARD:
@@ -237,10 +237,10 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     """Write timeseries.parquet (measured months), warmup.parquet (the warm-up's months, <= 0),
     scorecard.csv, scenario.resolved.toml, accounts.csv, effects.csv and persistence.csv (when the
     run was paired with its counterfactual), outlets.parquet and homes.parquet
-    (:mod:`sim.gis_outputs`, when the model was kept), report.md and figures/ into ``out_dir``, a
-    folder this run owns (:mod:`sim.outdir`: a new folder or an earlier run's, whose other outputs
+    (:mod:`sim.io.gis_outputs`, when the model was kept), report.md and figures/ into ``out_dir``, a
+    folder this run owns (:mod:`sim.io.outdir`: a new folder or an earlier run's, whose other outputs
     are removed; ``force`` writes into a folder with other files)."""
-    from sim.outdir import claim_run_dir, finish_run_dir
+    from sim.io.outdir import claim_run_dir, finish_run_dir
 
     out = claim_run_dir(out_dir, force=force, scenario=result.scenario.name)
     paths = {
@@ -263,7 +263,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
                   "scenario_hash": result.scenario.content_hash()}
     atomic_write_bytes(paths["scenario"], result.scenario.to_toml(extra=provenance).encode())
     if result.model is not None:
-        from sim.gis_outputs import write_gis_outputs
+        from sim.io.gis_outputs import write_gis_outputs
 
         paths.update(write_gis_outputs(result.model, out))
     figure_paths: dict[str, Path] = {}
@@ -271,11 +271,11 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
         paths["accounts"] = out / "accounts.csv"  # money by account and sector, start and end
         atomic_write_bytes(paths["accounts"], result.model.ledger.accounts_csv().encode())
     if figures and result.model is not None:
-        from sim.figures import write_figures
+        from sim.io.figures import write_figures
 
         figure_paths = write_figures(result.model, result.timeseries, out / "figures")
         paths.update(figure_paths)
-    from sim.report import write_report
+    from sim.io.report import write_report
 
     paths["report"] = write_report(result, out, figure_paths)
     finish_run_dir(out, paths.values())

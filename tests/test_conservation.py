@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sim.ledger import TRANSFERS, ConservationError, Ledger, Transfer, TransferNotAllowed, check_transfer
+from sim.economy.ledger import TRANSFERS, ConservationError, Ledger, Transfer, TransferNotAllowed, check_transfer
 from sim.levers import LEVERS
 from sim.model import LifeCircleModel
 from tests.conftest import small_scenario
@@ -111,7 +111,7 @@ def test_money_paid_to_the_wrong_account_is_refused_before_it_moves():
         ledger.transfer(("merchant", np.array([0, 1])), "landlords", 300, "wage.shop")
     message = str(err.value)
     assert "merchant -> landlords" in message and "'wage.shop'" in message
-    assert "merchant -> resident" in message and "sim.ledger.TRANSFERS" in message
+    assert "merchant -> resident" in message and "sim.economy.ledger.TRANSFERS" in message
     assert ledger.merchant_cash.tolist() == before[1].tolist() and ledger.external == before[2]
     with pytest.raises(TransferNotAllowed, match="public_budget -> resident for 'lever.platform.gift'"):
         ledger.transfer("public_budget", ("resident", np.array([0])), 10, "lever.platform.gift")
@@ -136,12 +136,12 @@ def test_rerouted_wages_stop_a_model_run(monkeypatch):
 
 
 def test_the_table_is_extensible_and_prefix_rows_admit_sub_purposes(monkeypatch):
-    import sim.ledger
+    import sim.economy.ledger
 
     with pytest.raises(TransferNotAllowed):
         check_transfer("merchant", "investors", "repayment.closure")
     row = Transfer("merchant", "investors", "repayment.*", "repaying investors when an outlet closes")
-    monkeypatch.setattr(sim.ledger, "TRANSFERS", (*TRANSFERS, row))
+    monkeypatch.setattr(sim.economy.ledger, "TRANSFERS", (*TRANSFERS, row))
     check_transfer("merchant", "investors", "repayment.closure")
     assert row.admits("merchant", "investors", "repayment.anything")
     assert not row.admits("merchant", "landlords", "repayment.closure")

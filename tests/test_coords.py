@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.coords import CRS_NAMES, from_wgs84, outside_china, to_wgs84
+from sim.city.coords import CRS_NAMES, from_wgs84, outside_china, to_wgs84
 
 EVILTRANSFORM = [
     # wgs lat, wgs lon, gcj lat, gcj lon

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.effects import Period, paired_differences, period_means, periods, persistence, summarise
+from sim.metrics.effects import Period, paired_differences, period_means, periods, persistence, summarise
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sim.model import LifeCircleModel
-from sim.outlet_sources import MODEL, OSM, SYNTHESISED, TABLE, counts_by_source, initial_sources
+from sim.city.outlet_sources import MODEL, OSM, SYNTHESISED, TABLE, counts_by_source, initial_sources
 from sim.run import run_scenario, write_outputs
 from sim.scenario import load_scenario
 from tests.conftest import small_scenario
@@ -118,7 +118,7 @@ def test_report_counts_outlets_by_source_and_table_contribution(beijing_run) -> 
 def test_coverage_map_draws_synthesised_outlets_hollow() -> None:
     import matplotlib.pyplot as plt
 
-    from sim.figures import coverage_map
+    from sim.io.figures import coverage_map
 
     scenario = load_scenario(ROOT / "scenarios" / "beijing.toml", updates={"population.residents": 2000, "warmup_years": 0.0})
     with warnings.catch_warnings():

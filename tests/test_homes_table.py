@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import shapely
 
-from sim.catalogue import load_catalogue
-from sim.homes_table import PERSONS_PER_HOUSEHOLD, apply_homes_table, read_homes_table
-from sim.osm_city import FLOOR_AREA_PER_PERSON_M2, OsmCity, parse_levels
+from sim.services.catalogue import load_catalogue
+from sim.city.homes_table import PERSONS_PER_HOUSEHOLD, apply_homes_table, read_homes_table
+from sim.city.osm import FLOOR_AREA_PER_PERSON_M2, OsmCity, parse_levels
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.households import Households, draw_households, pool_cash
-from sim.ledger import Ledger
+from sim.economy.households import Households, draw_households, pool_cash
+from sim.economy.ledger import Ledger
 from sim.model import LifeCircleModel
-from sim.population import OUT_OF_LABOUR
+from sim.economy.population import OUT_OF_LABOUR
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS, small_scenario
 
@@ -47,7 +47,7 @@ def test_residents_live_together_by_household_in_home_order_with_a_working_age_c
     # The children's needs are their carer's: only carers of children have childcare or class needs.
     c = model.catalogue.index("childcare")
     rates = np.array(model.need_rates.slot_table)  # noqa: F841 - the tables exist per group
-    from sim.demand import need_groups
+    from sim.services.demand import need_groups
 
     group, group_rates = need_groups(pop, hh, model.catalogue)
     has_childcare = np.array(group_rates)[group][:, c] > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.inputs import MISSING, check_inputs, file_digest, input_digests
+from sim.io.inputs import MISSING, check_inputs, file_digest, input_digests
 from sim.scenario import ScenarioError, load_scenario
 from tests.conftest import SCENARIOS, TEST_DATA
 

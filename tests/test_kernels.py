@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import fastrng, kernels
-from sim.demand import NeedRates, alias_table
+from sim.services import fastrng, kernels
+from sim.services.demand import NeedRates, alias_table
 
 _M64 = (1 << 64) - 1
 

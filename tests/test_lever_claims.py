@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.lever_effects import claim_table, measure
+from sim.metrics.lever_effects import claim_table, measure
 from sim.levers import LEVERS
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS

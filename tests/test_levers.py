@@ -206,8 +206,8 @@ def test_docs_lever_table_matches_the_lever_classes():
 
 
 def test_lockers_count_as_parcel_service_points():
-    from sim.accounts import close_merchants
-    from sim.metrics import compute
+    from sim.economy.accounts import close_merchants
+    from sim.metrics.indicators import compute
 
     model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={**TINY, **_on("lockers")}), seed=3,
                             create_agents=False)
@@ -221,7 +221,7 @@ def test_lockers_count_as_parcel_service_points():
 
 
 def test_renovation_never_changes_a_city_that_runs_share():
-    from sim.city import build_city
+    from sim.city.grid import build_city
 
     scenario = load_scenario(BASELINE, updates={**TINY, "years": 0.5})
     city = build_city(scenario, np.random.default_rng(7))
@@ -276,14 +276,14 @@ def test_mobile_vendors_close_after_sustained_losses():
 
 
 def test_a_closing_outlet_repays_its_investors_before_its_owner():
-    from sim.accounts import close_merchants
-    from sim.ledger import MERCHANT
+    from sim.economy.accounts import close_merchants
+    from sim.economy.ledger import MERCHANT
 
     model = LifeCircleModel(scenario=load_scenario(BASELINE, updates=TINY), seed=2, create_agents=False)
     mer, ledger = model.merchants, model.ledger
     owner = int(np.flatnonzero(model.population.status == 1)[0])  # an unemployed resident founds two outlets
     ids = model.add_outlets(nodes=np.array([0, 1]), categories=np.array([0, 0]), owners=np.array([owner, owner]))
-    from sim.entry import fund_openings
+    from sim.economy.entry import fund_openings
 
     fund_openings(model, ids)
     capital = mer.capital_in[ids].copy()

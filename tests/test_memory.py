@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-import sim.memory
+import sim.io.memory
 import sim.run
 from sim.cli import main
-from sim.memory import estimate
+from sim.io.memory import estimate
 from sim.scenario import load_scenario
 from tests.conftest import ROOT, SCENARIOS
 from tests.test_batch import write_batch
@@ -23,7 +23,7 @@ EIGHT_GB = 8 * 2**30
 @pytest.fixture
 def eight_gb_free(monkeypatch):
     """This machine, as far as lifecircle can tell, has 8 GB free (as in the issue's report)."""
-    monkeypatch.setattr(sim.memory, "available_bytes", lambda: EIGHT_GB)
+    monkeypatch.setattr(sim.io.memory, "available_bytes", lambda: EIGHT_GB)
 
     def refuse(*args, **kwargs):
         raise AssertionError("the simulation started")
@@ -61,7 +61,7 @@ def test_a_batch_is_checked_at_its_largest_run_times_its_workers(tmp_path, monke
                         'high = 3000000\n\n[design]\nmethod = "latin"\nsamples = 4\n')
     spec = load_batch(batch)
     big = estimate(spec.package_scenario("baseline").with_updates({"population.residents": 3_000_000})).total
-    monkeypatch.setattr(sim.memory, "available_bytes", lambda: int(big * 1.5))
+    monkeypatch.setattr(sim.io.memory, "available_bytes", lambda: int(big * 1.5))
     with pytest.raises(ScenarioError, match=r"package 'baseline'.*x 2 runs at once.*fewer --workers"):
         run_batch(spec, tmp_path / "out", workers=2, progress=False)
     assert not (tmp_path / "out" / "runs").exists()

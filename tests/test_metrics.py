@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import metrics
+from sim.metrics import indicators as metrics
 from sim.model import LifeCircleModel
 from tests.conftest import small_scenario
 

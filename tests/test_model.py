@@ -8,7 +8,7 @@ import pytest
 
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim.model import LifeCircleModel
-from sim.population import FREELANCER, RETIRED
+from sim.economy.population import FREELANCER, RETIRED
 from sim.run import run_scenario
 from tests.conftest import small_scenario
 
@@ -81,7 +81,7 @@ def test_needs_are_accounted_for(small):
     unmet = t["unmet_range"] + t["unmet_capacity"] + t["unmet_money"]
     assert (met + unmet == t["needs"]).all()  # every need is met or counted unmet, none dropped
     # Expected needs: each resident's own rates (children's with their carer), 20 days.
-    from sim.demand import need_groups
+    from sim.services.demand import need_groups
 
     group, rates = need_groups(model.population, model.households, model.catalogue)
     expected = 20 * np.array(rates)[group].sum(axis=0)
@@ -154,7 +154,7 @@ def test_word_of_mouth_teaches_each_rank_independently_with_the_monthly_probabil
 
 
 def test_access_indicators_on_home_groups_equal_their_per_resident_definitions():
-    from sim import metrics
+    from sim.metrics import indicators as metrics
 
     model = LifeCircleModel(scenario=small_scenario(**{"population.disabled_share": 0.2}), create_agents=False)
     model.run_for(3)

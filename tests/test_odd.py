@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import agents
-from sim import metrics
+from sim.metrics import indicators as metrics
 from sim.levers import LEVERS
 from sim.scenario import Scenario
 

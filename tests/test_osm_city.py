@@ -16,10 +16,10 @@ import osmium
 import pyrosm
 import pytest
 
-from sim.catalogue import Catalogue, load_catalogue
-from sim.city import City
+from sim.services.catalogue import Catalogue, load_catalogue
+from sim.city.grid import City
 from sim.model import LifeCircleModel
-from sim.osm_city import ATTRIBUTION, EARTH_RADIUS_M, OsmCity
+from sim.city.osm import ATTRIBUTION, EARTH_RADIUS_M, OsmCity
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def test_model_runs_a_few_days_on_the_district(models, cities, path) -> None:
 
 @pytest.mark.parametrize("path", DISTRICTS, ids=["beijing", "helsinki"])
 def test_walk_minutes_equal_networkx_dijkstra(models, cities, path) -> None:
-    from sim.metrics import walk_minutes
+    from sim.metrics.indicators import walk_minutes
 
     model, city = models[str(path)], cities[str(path)]
     g = nx.Graph()

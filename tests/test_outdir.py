@@ -12,7 +12,7 @@ import pytest
 
 import sim.run
 from sim.cli import main
-from sim.outdir import MARKER, safe_name
+from sim.io.outdir import MARKER, safe_name
 from tests.conftest import SCENARIOS
 
 TINY = ["--set", "population.residents=300", "--set", "city.blocks_x=3", "--set", "city.blocks_y=3",

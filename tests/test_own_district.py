@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.own_district import RESIDENTS_PER_KM2, district_name, scenario_name
+from sim.io.own_district import RESIDENTS_PER_KM2, district_name, scenario_name
 
 HAIDIAN = Path(__file__).resolve().parent / "data" / "beijing_haidian.osm.pbf"
 
@@ -41,7 +41,7 @@ def test_own_district_run_reports_its_own_name_place_residents_and_synthesis(tmp
 
 
 def test_given_residents_replace_the_estimate(tmp_path, monkeypatch, capsys):
-    from sim.own_district import derive_scenario
+    from sim.io.own_district import derive_scenario
 
     data, notes = derive_scenario(HAIDIAN, residents=25_000)
     assert data["population"]["residents"] == 25_000 and not notes

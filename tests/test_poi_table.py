@@ -16,14 +16,14 @@ import pyrosm
 import pytest
 from scipy.sparse.csgraph import dijkstra
 
-from sim.catalogue import Catalogue, load_catalogue
-from sim.coords import from_wgs84
-from sim.osm_city import OsmCity
-from sim.outlet_sources import OSM, TABLE
-from sim.poi_codes import load_code_table
-from sim.poi_table import add_poi_table, first_of_duplicates, read_poi_table
+from sim.services.catalogue import Catalogue, load_catalogue
+from sim.city.coords import from_wgs84
+from sim.city.osm import OsmCity
+from sim.city.outlet_sources import OSM, TABLE
+from sim.city.poi_codes import load_code_table
+from sim.city.poi_table import add_poi_table, first_of_duplicates, read_poi_table
 from sim.scenario import ScenarioError, load_scenario
-from sim.snapping import snap_to_edges
+from sim.city.snapping import snap_to_edges
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

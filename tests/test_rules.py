@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sim.model import LifeCircleModel
-from sim.population import FREELANCER
+from sim.economy.population import FREELANCER
 from tests.conftest import small_scenario
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.settle import COVERAGE_TOLERANCE, settling
+from sim.metrics.settle import COVERAGE_TOLERANCE, settling
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
 

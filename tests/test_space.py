@@ -12,14 +12,14 @@ import pytest
 from mesa.discrete_space import Network
 from scipy.sparse.csgraph import dijkstra
 
-from sim import metrics
-from sim.animation import COURIER_RIDE, RESIDENT_WALK, DayAnimation
-from sim.day_trips import AUTOMATED, DELIVERY, WALK, step_day
-from sim.live_run import LiveRun, scenario_title
-from sim.map_layers import node_coverage
+from sim.metrics import indicators as metrics
+from sim.view.animation import COURIER_RIDE, RESIDENT_WALK, DayAnimation
+from sim.view.day_trips import AUTOMATED, DELIVERY, WALK, step_day
+from sim.view.live_run import LiveRun, scenario_title
+from sim.view.map_layers import node_coverage
 from sim.model import LifeCircleModel
-from sim.outlet_states import CLOSED, CLOSING, NEW, OPEN, STRUGGLING, outlet_states
-from sim.space import attach_space, move_to, sync_space
+from sim.view.outlet_states import CLOSED, CLOSING, NEW, OPEN, STRUGGLING, outlet_states
+from sim.city.space import attach_space, move_to, sync_space
 from tests.conftest import small_scenario
 
 LEVERS_ON = {"levers.platform.enabled": True, "levers.lockers.enabled": True,
@@ -54,7 +54,7 @@ def test_the_space_and_the_views_draws_change_no_result():
 
 
 def test_agents_follow_outlets_that_open_close_and_move():
-    from sim.accounts import close_merchants
+    from sim.economy.accounts import close_merchants
 
     run = LiveRun(small_scenario(**LEVERS_ON, years=0.5), walkers=50)
     run.step(65)

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from sim.metrics import REGISTRY
+from sim.metrics.indicators import REGISTRY
 from sim.scenario import LeversConfig, Scenario
-from sim.teaching import (all_teaching, format_difference, format_quantity, indicator_label, indicator_unit,
+from sim.view.teaching import (all_teaching, format_difference, format_quantity, indicator_label, indicator_unit,
                           lever_controls)
 
 

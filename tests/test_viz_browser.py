@@ -1,6 +1,6 @@
 """The Solara view in a real browser, offline: it loads, agents walk, it steps, it obeys a lever.
 
-Starts ``solara run sim/viz.py`` (the 20,000-resident baseline) on a free localhost port and drives
+Starts ``solara run sim/view/viz.py`` (the 20,000-resident baseline) on a free localhost port and drives
 headless Chromium with Playwright. **Every request to anything but this server is aborted**, and
 the test asserts that the page asked for none: Solara's front end comes from the offline assets
 installed with the package (``solara[assets]``, in ``<venv>/share/solara/cdn``), the map and chart
@@ -55,7 +55,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def solara_server(home: Path):
-    """``solara run sim/viz.py`` on a free localhost port with an empty HOME; yields its URL.
+    """``solara run sim/view/viz.py`` on a free localhost port with an empty HOME; yields its URL.
     (Also used by ``benchmarks/bench_view.py``.)"""
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
@@ -64,7 +64,7 @@ def solara_server(home: Path):
                 "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false"})
     solara_bin = Path(sys.executable).with_name("solara")
     command = [str(solara_bin)] if solara_bin.is_file() else [sys.executable, "-m", "solara"]
-    proc = subprocess.Popen([*command, "run", "sim/viz.py", "--port", str(port), "--host", "127.0.0.1",
+    proc = subprocess.Popen([*command, "run", "sim/view/viz.py", "--port", str(port), "--host", "127.0.0.1",
                              "--no-open", "--production"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

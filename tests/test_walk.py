@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sim.catalogue import load_catalogue
-from sim.city import GridCity, edges_to_graph
-from sim.metrics import basic_coverage, compute, walk_minutes
+from sim.services.catalogue import load_catalogue
+from sim.city.grid import GridCity, edges_to_graph
+from sim.metrics.indicators import basic_coverage, compute, walk_minutes
 from sim.model import LifeCircleModel
-from sim.population import EMPLOYED
-from sim.walk import OutletReach, nearest_distance, reach_of
+from sim.economy.population import EMPLOYED
+from sim.city.walk import OutletReach, nearest_distance, reach_of
 from tests.conftest import small_scenario
 
 
@@ -225,7 +225,7 @@ def test_closing_an_outlet_updates_walk_times_incrementally():
     c = model.catalogue.index("pharmacy")
     assert model.nearest_m[19, c] == 100.0  # node 18 is one block from node 19
     near = np.flatnonzero((model.merchants.category == c) & (model.merchants.node == 18))
-    from sim.accounts import close_merchants
+    from sim.economy.accounts import close_merchants
 
     close_merchants(model, near)
     assert model.nearest_m[19, c] == 700.0

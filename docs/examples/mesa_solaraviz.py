@@ -1,7 +1,7 @@
 """The life-circle model in Mesa's own SolaraViz: a minimal example for teachers who know Mesa.
 
 Run it with ``solara run docs/examples/mesa_solaraviz.py`` (from the repository root). lifecircle's
-own view (``solara run sim/viz.py``) draws much more (walking agents, outlet states, levers beside
+own view (``solara run sim/view/viz.py``) draws much more (walking agents, outlet states, levers beside
 the map, comparisons); this one shows the model in the form Mesa's examples use: a model class
 with keyword parameters, a discrete space at ``model.grid``, a DataCollector, and SolaraViz with a
 space component, a plot component and sliders. The sliders' ranges, steps and labels come from the
@@ -15,12 +15,12 @@ from mesa.visualization import Slider, SolaraViz, make_plot_component, make_spac
 from mesa.visualization.components import AgentPortrayalStyle
 
 from agents import Merchant, Retiree
-from sim.metrics import basic_coverage, effective_coverage_15
+from sim.metrics.indicators import basic_coverage, effective_coverage_15
 from sim.model import LifeCircleModel
-from sim.resources import scenario_path
+from sim.io.resources import scenario_path
 from sim.scenario import load_scenario
-from sim.space import attach_space
-from sim.teaching import all_teaching, lever_controls
+from sim.city.space import attach_space
+from sim.view.teaching import all_teaching, lever_controls
 
 
 class TeachingModel(LifeCircleModel):

@@ -90,7 +90,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare_by_point(args: argparse.Namespace) -> int:
     """``compare --by point``: effects per design point, Bonferroni-corrected intervals."""
-    from sim.atomic import atomic_write_bytes
+    from sim.io.atomic import atomic_write_bytes
     from sim.batch.compare import batch_info, point_effects
 
     out = Path(args.dir)

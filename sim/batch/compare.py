@@ -7,7 +7,7 @@ and replicate share their seed (common random numbers), so each package's effect
 from the paired differences ``package - baseline`` over replicates (and design points): their mean,
 with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``. The same pairs are also
 averaged over the periods of each package's lever timeline -- during support and after it ends --
-(:func:`period_effects`, :mod:`sim.effects`), with the share of the effect that persists.
+(:func:`period_effects`, :mod:`sim.metrics.effects`), with the share of the effect that persists.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _run_timelines(out: Path) -> dict[tuple[str, str], Any]:
 def period_effects(out: str | Path, baseline: str, *, by: tuple[str, ...] = ("package",),
                    confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each package's paired effect per period of its lever timeline (year 1, year 3, during
-    support, after support, end: :func:`sim.effects.periods`) and what persists after support.
+    support, after support, end: :func:`sim.metrics.effects.periods`) and what persists after support.
 
     A package run and the baseline run of the same design point and replicate (same seed, same
     settled start) are averaged over the same months -- the package's periods -- and differenced.
@@ -120,7 +120,7 @@ def period_effects(out: str | Path, baseline: str, *, by: tuple[str, ...] = ("pa
         ci_high, significant, relative; persistence: package, indicator, n, effect_during,
         effect_after, share, share_low, share_high).
     """
-    from sim.effects import paired_differences, period_means, periods, persistence, summarise
+    from sim.metrics.effects import paired_differences, period_means, periods, persistence, summarise
 
     out = Path(out)
     frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "scenario_hash", "month",
@@ -253,7 +253,7 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
         raise ScenarioError(f"{out}: the batch has one package ({baseline}); nothing to compare")
     effects = paired_effects(run_outcomes(out, last_months=last_months), baseline)
     paths = {"csv": out / "compare.csv"}
-    from sim.atomic import atomic_write_bytes
+    from sim.io.atomic import atomic_write_bytes
 
     atomic_write_bytes(paths["csv"], effects.to_csv(index=False).encode())
     by_period, persisting = period_effects(out, baseline)

@@ -202,7 +202,7 @@ def discover(out: str | Path, outcome: str, threshold: float, *, below: bool = F
     scores = feature_scores(x, {k: outcomes[k][keep] for k in scalar_names})
     folder = out / "discover"
     folder.mkdir(exist_ok=True)
-    from sim.atomic import atomic_write_bytes
+    from sim.io.atomic import atomic_write_bytes
 
     shown = box.limits.copy()
     shown.insert(0, "label", [_label(v, labels, outcome_specs) for v in shown.index])
@@ -230,7 +230,7 @@ def discover(out: str | Path, outcome: str, threshold: float, *, below: bool = F
                 caption=f"extra-trees feature scores; n = {n} experiments; {horizon(out)}")
         series = [k for k, v in outcomes.items() if np.ndim(v) == 2 and k != TIME]
         if series:
-            from sim.metrics import REGISTRY
+            from sim.metrics.indicators import REGISTRY
 
             paths["envelopes"] = plots.envelopes(experiments, outcomes, series, folder / "envelopes.png",
                                                  labels={k: _label(k, labels, outcome_specs) for k in series},

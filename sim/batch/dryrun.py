@@ -71,7 +71,7 @@ def check_batch(spec: BatchSpec) -> BatchCheck:
 
 def summary_lines(spec: BatchSpec, check: BatchCheck) -> list[str]:
     """The plan in a few lines."""
-    from sim.memory import estimate
+    from sim.io.memory import estimate
 
     planned = check.planned
     mixes = spec.mix_names()

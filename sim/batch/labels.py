@@ -3,7 +3,7 @@
 ``levers.lockers.lockers_per_km2``.
 
 One source each: an indicator's display name and unit are the metrics registry's (``label``,
-``unit``); a scenario key's are its teaching metadata in the schema (:mod:`sim.teaching`) where it
+``unit``); a scenario key's are its teaching metadata in the schema (:mod:`sim.view.teaching`) where it
 has them, else :data:`KEYS` (switches and the economy's uncertain keys, which have no teaching
 metadata), else the key's words and a unit read from its docstring. A batch file may give its own
 ``label`` for any uncertainty, lever or outcome, which comes first.
@@ -47,7 +47,7 @@ KEYS = {
 
 def indicator_label(name: str) -> str:
     """The registry's display name and unit: "Every basic service ... on foot (share)"."""
-    from sim.metrics import REGISTRY
+    from sim.metrics.indicators import REGISTRY
 
     base = name.split(".", 1)[0]
     unit = REGISTRY[base].unit if base in REGISTRY else ""
@@ -79,7 +79,7 @@ def key_label(key: str) -> str:
 def _teaching(key: str):
     """The schema's teaching metadata of ``key`` (None: it has none, or the key is unknown)."""
     from sim.scenario import Scenario
-    from sim.teaching import field_teaching
+    from sim.view.teaching import field_teaching
 
     model = Scenario
     parts = key.split(".")

@@ -10,7 +10,7 @@ are kept busy:
   the plan, its *original* -- and its twins are written as copies of the original's file (with
   their own package, point and parameter columns), never simulated again.
 * **Warm-ups.** Every run starts from the settled state of its (district, people, economy, seed),
-  computed once per batch and shared through ``DIR/checkpoints`` (:mod:`sim.checkpoint`). Runs
+  computed once per batch and shared through ``DIR/checkpoints`` (:mod:`sim.io.checkpoint`). Runs
   that need the same warm-up form a *warm-up group*; the first run of each group (its *leader*) is
   planned before every other run, so that the workers compute different warm-ups side by side
   instead of waiting on one another's lock, and the rest follow once their warm-up exists.
@@ -57,8 +57,8 @@ def effective_identity(scenario: Scenario, design_keys: set[str]) -> str:
 
 
 def warmup_identity(scenario: Scenario) -> str:
-    """A hash of what a scenario's warm-up depends on, whatever the seed (:func:`sim.checkpoint.warmup_basis`)."""
-    from sim.checkpoint import warmup_basis
+    """A hash of what a scenario's warm-up depends on, whatever the seed (:func:`sim.io.checkpoint.warmup_basis`)."""
+    from sim.io.checkpoint import warmup_basis
 
     basis = warmup_basis(scenario, 0)
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()

@@ -147,7 +147,7 @@ def objective_labels(spec: BatchSpec) -> dict[str, str]:
 
 
 def _write(spec: BatchSpec, out: Path, pareto: pd.DataFrame, convergence: pd.DataFrame) -> dict[str, Path]:
-    from sim.atomic import atomic_write_bytes
+    from sim.io.atomic import atomic_write_bytes
     from sim.batch import figures
     from sim.batch.labels import label
 

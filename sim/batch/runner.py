@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import atomic_write_bytes
+from sim.io.atomic import atomic_write_bytes
 from sim.batch import store
 from sim.batch.design import Design, build_design
 from sim.batch.plan import PlanShape, plan_shape
 from sim.batch.spec import BatchSpec
-from sim.inputs import input_digests
+from sim.io.inputs import input_digests
 from sim.scenario import Scenario, ScenarioError
 
 
@@ -299,7 +299,7 @@ def batch_dir(out: str | Path) -> Path:
         ScenarioError: the folder cannot be written, or it holds files but no ``batch.json`` (not a
             batch folder, or one whose ``batch.json`` was deleted: its runs cannot be matched to a batch).
     """
-    from sim.outdir import writable_dir
+    from sim.io.outdir import writable_dir
 
     out = writable_dir(out, option="--out")
     if not (out / store.BATCH_INFO).exists():
@@ -497,9 +497,9 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
             batch stops with :class:`~sim.batch.executors.BatchStopped` (default
             :data:`~sim.batch.executors.WORKER_TIMEOUT`).
         check_memory: Refuse, before any run, a local batch whose runs (one per worker) would not
-            fit in this machine's free memory (:mod:`sim.memory`).
+            fit in this machine's free memory (:mod:`sim.io.memory`).
         checkpoints: Runs of the same seed (and district, people, economy) start from one settled
-            state, warmed up once and kept in ``out/checkpoints`` (:mod:`sim.checkpoint`); False:
+            state, warmed up once and kept in ``out/checkpoints`` (:mod:`sim.io.checkpoint`); False:
             every run warms up on its own (same results, more time).
         checkpoint_dir: Where the settled starts are kept (default ``out/checkpoints``); batches
             sharing it share their warm-ups (the robust search's generations do).
@@ -523,7 +523,7 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
         design, plans = planned.design, planned.plans
         n_workers = 1 if client is not None else max(1, workers or _default_workers(spec, planned))
         if check_memory and client is None:
-            from sim.memory import check_batch_fits
+            from sim.io.memory import check_batch_fits
 
             check_batch_fits(spec, design, workers=min(n_workers, plans.total))
         store.remove_stale_temp_files(out)

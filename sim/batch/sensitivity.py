@@ -163,7 +163,7 @@ def analyze(out: str | Path, *, package: str | None = None, last_months: int = D
             seconds.append(s2)
         tables.append(table)
     result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    from sim.atomic import atomic_write_bytes
+    from sim.io.atomic import atomic_write_bytes
 
     paths = {"csv": out / "sensitivity.csv"}
     atomic_write_bytes(paths["csv"], result.to_csv(index=False).encode())

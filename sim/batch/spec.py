@@ -126,7 +126,7 @@ class OutcomeSpec(_Strict):
     ``time_to_target``: first month of the window (0 = first measured month) in which the indicator
     reaches ``target``; a run that never does gets the window's length (censored)."""
     period: Literal["all", "year 1", "year 3", "during support", "after support", "end"] = "all"
-    """The window, as a period of each run's own lever timeline (:func:`sim.effects.periods`); a run
+    """The window, as a period of each run's own lever timeline (:func:`sim.metrics.effects.periods`); a run
     without that period (e.g. no lever, so no support) has no value (NaN). ``all``: every measured month."""
     months: list[Annotated[int, Field(ge=0, le=1200)]] | None = Field(None, min_length=2, max_length=2)
     """The window as ``[first, last]`` measured months (inclusive; 0 = the first), instead of ``period``."""
@@ -493,8 +493,8 @@ def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpe
 
 def _check_against_scenarios(spec: BatchSpec) -> None:
     """Every package loads; every parameter is a numeric key whose range the schema accepts."""
-    from sim.inputs import check_inputs
-    from sim.metrics import UnknownIndicatorError, resolve
+    from sim.io.inputs import check_inputs
+    from sim.metrics.indicators import UnknownIndicatorError, resolve
 
     try:
         resolve(spec.indicators)
@@ -530,7 +530,7 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
                     base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: {where}.\"{key}\" = {value!r}")
                 except ScenarioError as err:
                     raise ScenarioError(str(err)) from None
-    from sim.metrics import REGISTRY
+    from sim.metrics.indicators import REGISTRY
 
     kept = set(resolve(spec.indicators))
     for name, outcome in spec.outcomes.items():

@@ -12,11 +12,11 @@ names a statistic and a window:
   window's first month; a run that never gets there counts the window's length (censored, and said so).
 
 The window is ``months = [first, last]`` (measured months, inclusive, 0 the first) or a period of
-the run's own lever timeline (:func:`sim.effects.periods`: ``year 1``, ``year 3``, ``during support``,
+the run's own lever timeline (:func:`sim.metrics.effects.periods`: ``year 1``, ``year 3``, ``during support``,
 ``after support``, ``end``; ``all`` every measured month). A value collected at month ``m`` covers
-month ``m - 1`` (:mod:`sim.effects`), so the window's months ``a .. b`` read the collections
+month ``m - 1`` (:mod:`sim.metrics.effects`), so the window's months ``a .. b`` read the collections
 ``a + 1 .. b + 1``. An ``effect`` outcome is the run's statistic less that of the baseline run of the
-same design point and seed over the same window (paired, as :mod:`sim.effects` does).
+same design point and seed over the same window (paired, as :mod:`sim.metrics.effects` does).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.effects import Period, periods
+from sim.metrics.effects import Period, periods
 
 
 def statistic(values: np.ndarray, name: str, *, last_months: int = 3, target: float | None = None,

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from sim.atomic import atomic_write_bytes
+from sim.io.atomic import atomic_write_bytes
 from sim.scenario import ScenarioError
 
 RUNS = "runs"

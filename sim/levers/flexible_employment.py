@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.catalogue import FEN_PER_CNY
+from sim.services.catalogue import FEN_PER_CNY
 from sim.levers.base import Lever
-from sim.population import FREELANCER
+from sim.economy.population import FREELANCER
 
 
 class FlexibleEmployment(Lever):

@@ -27,7 +27,7 @@ class Governance(Lever):
         cfg = self.config
         since = month - cfg.start_month
         if since > 0 and since % cfg.evaluation_period_months == 0 and len(self.model.evaluations) < since // cfg.evaluation_period_months:
-            from sim.metrics import basic_coverage
+            from sim.metrics.indicators import basic_coverage
 
             coverage = basic_coverage(self.model, 15.0)
             passed = coverage >= cfg.target_basic_coverage

@@ -8,7 +8,7 @@ public budget towards its start-up capital.
 
 from __future__ import annotations
 
-from sim.catalogue import FEN_PER_CNY
+from sim.services.catalogue import FEN_PER_CNY
 from sim.levers.base import Lever
 
 

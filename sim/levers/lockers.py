@@ -8,19 +8,19 @@ locker operator instead), and a locker counts as a parcel service point for the 
 indicators. A convenience-store need is, with ``vending_share``, a small purchase that a vending
 point within reach meets. Installed points keep working after the lever ends.
 (Night needs met here are counted with every other met need at the end of the day in
-:func:`sim.demand.serve_day`, not here.)
+:func:`sim.services.demand.serve_day`, not here.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim import kernels
-from sim.catalogue import FEN_PER_CNY
-from sim.fastrng import seed_state
-from sim.ledger import RESIDENT
+from sim.services import kernels
+from sim.services.catalogue import FEN_PER_CNY
+from sim.services.fastrng import seed_state
+from sim.economy.ledger import RESIDENT
 from sim.levers.base import Lever
-from sim.walk import nearest_distance
+from sim.city.walk import nearest_distance
 
 
 class Lockers(Lever):

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.catalogue import FEN_PER_CNY
-from sim.ledger import MERCHANT
+from sim.services.catalogue import FEN_PER_CNY
+from sim.economy.ledger import MERCHANT
 from sim.levers.base import Lever
-from sim.population import OWNER, UNEMPLOYED
+from sim.economy.population import OWNER, UNEMPLOYED
 
 QUIET_HOURS_CAPACITY = 0.7
 
@@ -46,8 +46,8 @@ class MobileVendors(Lever):
         return np.flatnonzero(mer.mobile & mer.open)
 
     def on_month(self) -> None:
-        from sim.accounts import close_merchants
-        from sim.entry import fund_openings
+        from sim.economy.accounts import close_merchants
+        from sim.economy.entry import fund_openings
 
         model = self.model
         vendors = self._vendors()
@@ -111,7 +111,7 @@ class MobileVendors(Lever):
         """
         model = self.model
         mer = model.merchants
-        from sim.walk import nearest_distance
+        from sim.city.walk import nearest_distance
 
         stops = np.empty(len(categories), dtype=np.int64)
         for category in np.unique(categories):

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import kernels
-from sim.fastrng import seed_state
-from sim.ledger import MERCHANT, RESIDENT
+from sim.services import kernels
+from sim.services.fastrng import seed_state
+from sim.economy.ledger import MERCHANT, RESIDENT
 from sim.levers.base import Lever
-from sim.population import FREELANCER
-from sim.walk import OutletReach
+from sim.economy.population import FREELANCER
+from sim.city.walk import OutletReach
 
 
 DELIVERY_CANDIDATES = 4

@@ -72,7 +72,7 @@ def _tender(model, node: int, categories: list[int]) -> int | None:
     """Tender the renovated site at ``node``: of ``categories`` (basic services missing there),
     the entrant with the best expected margin that passes the entry test (at the discounted rent)
     applies for a licence. Returns its category, or None if none passes."""
-    from sim.entry import expected_revenue
+    from sim.economy.entry import expected_revenue
 
     lever = model.levers.get("renovation")
     hurdle = model.scenario.economy.entry_hurdle

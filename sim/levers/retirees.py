@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 from sim.levers.base import Lever
-from sim.population import RETIRED
+from sim.economy.population import RETIRED
 
 
 class Retirees(Lever):

@@ -25,7 +25,7 @@ class Siting(Lever):
 
     def choose_site(self, model, category: int, shops: np.ndarray) -> int:
         """The shop-space node a demand-informed entrant of ``category`` opens at."""
-        from sim.entry import expected_revenue
+        from sim.economy.entry import expected_revenue
 
         limit = model.catalogue.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
         uncovered = model.residents_at_node * (model.nearest_m[:, category] > limit)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.catalogue import FEN_PER_CNY
-from sim.ledger import MERCHANT
+from sim.services.catalogue import FEN_PER_CNY
+from sim.economy.ledger import MERCHANT
 from sim.levers.base import Lever
 
 NIGHT_CATEGORIES = ("convenience_store", "pharmacy")

@@ -8,7 +8,7 @@ tables) and ``scenarios/data/haidian_*_synthetic.*`` (the demo tables of
 Nothing here is real shop or housing data. The points are invented, placed along streets of the
 OSM walking network of ``beijing_haidian.osm.pbf`` (set back a few metres from the street, as
 shopfronts are) or, for the rows that test merging, on OSM's own shops; their true WGS-84 positions
-are kept in ``true_lon``/``true_lat`` columns and converted to GCJ-02 with :mod:`sim.coords`, as an
+are kept in ``true_lon``/``true_lat`` columns and converted to GCJ-02 with :mod:`sim.city.coords`, as an
 Amap export would give them. The test table's ``expect`` column says what must happen to each row:
 ``outlet``, ``duplicate`` (merged into an earlier point), ``far`` (outside the network: dropped),
 ``unmapped`` (a code or name the code table does not know), ``osm_duplicate`` (an OSM shop's own
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sim.catalogue import load_catalogue
-from sim.coords import from_wgs84
-from sim.osm_city import OsmCity
+from sim.services.catalogue import load_catalogue
+from sim.city.coords import from_wgs84
+from sim.city.osm import OsmCity
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

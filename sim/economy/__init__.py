@@ -1,0 +1,1 @@
+"""Money and work: accounts and the ledger, households and the population, labour flows, merchants and entry."""

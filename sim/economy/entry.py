@@ -1,0 +1,385 @@
+"""Entry of new outlets: would-be entrants, siting, the entry decision and the licence queue.
+
+Mechanism (each month, per category):
+
+1. Would-be entrants arrive as Poisson(``entrants_per_month`` x residents / 1,000). Residents
+   found outlets too: each freelancer or recent graduate does with ``startup_per_month``
+   (graduates: more, and subsidised, under the graduate start-up lever); a founder weighs a few
+   ideas (a trade, more likely one with unmet demand, and a site) and takes the best that passes.
+   Each shop vacated in the last ``VACANCY_MONTHS`` is also looked at, each month, by a would-be
+   entrant of its former trade (succession: a viable site is soon re-let).
+2. **Siting.** By default an entrant looks at one random node with shop space. Under the
+   demand-informed siting lever it ranks ``candidate_nodes`` nodes, half of them next to the
+   homes with the most unmet needs of the category last month, and takes the best.
+3. **Decision.** Expected monthly revenue at a node = the visits the outlet would draw by the
+   residents' own choice rule (:func:`sim.services.kernels.expected_visits`: for every home in walking
+   reach, the new outlet's logit share among the nearest outlets it would join, at a typical price,
+   among the residents who would know of it on opening) x 30 days x typical spend, up to its
+   capacity. The entrant proceeds if that covers
+   ``entry_hurdle`` x expected monthly costs (staff, rent, fixed costs, goods, and the start-up
+   cost spread over ``payback_months``).
+4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
+   waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
+   founder, with any subsidy from the public budget) fund the start-up cost and
+   ``opening_cash_months`` of running costs; the start-up cost is paid for fit-out and licences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.services import kernels
+from sim.economy.ledger import MERCHANT
+from sim.economy.population import FREELANCER, OWNER
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+DAYS_PER_MONTH = 30.0
+
+
+QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
+
+
+@dataclass
+class LicenceQueue:
+    """Entrants waiting for their licence (parallel lists, one row per entrant).
+
+    ``successor`` is 1 for an entrant taking over a vacated shop of its own trade (its customers
+    know the premises). ``version`` counts changes per category: the entry test of later entrants
+    sees the ones waiting (:func:`pending_distance`).
+    """
+
+    open_day: list[int] = field(default_factory=list)
+    node: list[int] = field(default_factory=list)
+    category: list[int] = field(default_factory=list)
+    founder: list[int] = field(default_factory=list)
+    subsidy: list[int] = field(default_factory=list)
+    applied_day: list[int] = field(default_factory=list)
+    successor: list[int] = field(default_factory=list)
+    version: dict[int, int] = field(default_factory=dict)
+
+    def push(self, *, open_day: int, node: int, category: int, founder: int = -1, subsidy: int = 0,
+             applied_day: int, successor: bool = False) -> None:
+        """Queue one entrant."""
+        row = {"open_day": open_day, "node": node, "category": category, "founder": founder, "subsidy": subsidy,
+               "applied_day": applied_day, "successor": successor}
+        for key in QUEUE_COLUMNS:
+            getattr(self, key).append(int(row[key]))
+        self.version[int(category)] = self.version.get(int(category), 0) + 1
+
+    def pop_due(self, day: int) -> list[dict[str, int]]:
+        """Remove and return the entrants whose licence is granted by ``day``."""
+        due = [i for i, d in enumerate(self.open_day) if d <= day]
+        rows = [{k: getattr(self, k)[i] for k in QUEUE_COLUMNS if k != "open_day"} for i in due]
+        for i in reversed(due):
+            self.version[self.category[i]] = self.version.get(self.category[i], 0) + 1
+            for key in QUEUE_COLUMNS:
+                del getattr(self, key)[i]
+        return rows
+
+    def nodes_of(self, category: int) -> np.ndarray:
+        """Nodes of the entrants of ``category`` waiting for their licence."""
+        return np.array([v for v, c in zip(self.node, self.category) if c == category], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.open_day)
+
+
+def expected_revenue(model: LifeCircleModel, node: int, category: int, *, successor: bool = False) -> tuple[float, float]:
+    """(expected monthly revenue, expected monthly costs) in fen of an outlet at ``node``.
+
+    Costs include the start-up cost spread over ``economy.payback_months``, so cheaper start-up
+    (electronic licences) lets more marginal sites pass the entry test. ``successor``: the entrant
+    takes over a vacated shop of its own trade, which the residents around know.
+
+    The answer depends on the month (lever parameters), the outlets open (rivals) and the entrants
+    of the category waiting for their licence; it is kept until one of them changes, since
+    would-be entrants and the siting lever weigh the same sites many times a month.
+    """
+    stamp = (model.month, model.reach.version)
+    memo = model.revenue_memo
+    if memo.get("stamp") != stamp:
+        memo.clear()
+        memo["stamp"] = stamp
+    key = (int(node), int(category), bool(successor), model.licence_queue.version.get(int(category), 0))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _expected_revenue(model, int(node), int(category), successor)
+    return hit
+
+
+def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
+    """(n_nodes,) metres from each node to the nearest entrant of ``category`` waiting for its
+    licence (inf where none is within walking reach): an entrant weighs them as rivals."""
+    key = ("pending", int(category), model.licence_queue.version.get(int(category), 0), model.reach.limit_m)
+    memo = model.revenue_memo  # cleared with the month's expected revenues
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    dist = np.full(model.city.graph.shape[0], np.inf)
+    for v in model.licence_queue.nodes_of(category):
+        nodes, d = model.nodes_within(int(v), model.reach.limit_m)
+        dist[nodes] = np.minimum(dist[nodes], d)  # a node appears once per search: no ufunc.at needed
+    memo[key] = dist
+    return dist
+
+
+def _expected_revenue(model: LifeCircleModel, node: int, category: int, successor: bool) -> tuple[float, float]:
+    cat = model.catalogue
+    econ = model.scenario.economy
+    nodes, dist = model.nodes_within(node, model.reach.limit_m)
+    tables = model.choice_tables
+    visits = kernels.expected_visits(
+        nodes, dist, model.class_demand[category], tables.speeds,
+        econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), tables.attraction,
+        model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width,
+        1.0 if successor else econ.initial_knowledge)
+    per_visit = cat.spend_fen[category] + (cat.money["parcel_fee"] if category == model.parcel_category else 0)
+    revenue = float(min(visits, cat.capacity[category]) * DAYS_PER_MONTH * per_visit)
+    goods = revenue * cat.cogs_share[category] * cat.spend_fen[category] / max(per_visit, 1)
+    payback = startup_cost_fen(model, successor) / econ.payback_months
+    costs = float(expected_revenue_costs_only(model, category) + goods + payback)
+    return revenue, costs
+
+
+def startup_cost_fen(model: LifeCircleModel, successor: bool | np.ndarray = False) -> np.ndarray | int:
+    """Start-up cost of a new shop, fen: the catalogue's (electronic licences lower it), or
+    ``takeover_cost_share`` of it for a successor in a vacated shop of its own trade."""
+    full = model.startup_cost_fen()
+    share = model.scenario.economy.takeover_cost_share
+    return np.where(successor, np.round(full * share), full).astype(np.int64) if isinstance(successor, np.ndarray) \
+        else (int(round(full * share)) if successor else full)
+
+
+def _site(model: LifeCircleModel, category: int, rng: np.random.Generator) -> int:
+    """Where a would-be entrant of ``category`` looks: the siting lever's best site while it acts,
+    else the best of ``economy.sites_considered`` premises drawn at random."""
+    shops = model.shop_nodes()
+    siting = model.levers.get("siting")
+    if siting is not None and siting.acting:
+        return siting.choose_site(model, category, shops)
+    seen = shops[rng.integers(len(shops), size=model.scenario.economy.sites_considered)]
+    if len(seen) == 1:
+        return int(seen[0])
+    # The best-looking of the premises viewed: expected revenue over expected costs.
+    ratio = [revenue / max(costs, 1.0) for revenue, costs in (expected_revenue(model, int(v), category) for v in seen)]
+    return int(seen[int(np.argmax(ratio))])
+
+
+VACANCY_MONTHS = 6
+"""Months a vacated shop is offered to would-be entrants of its former trade before it is let for
+other uses (or stays empty)."""
+
+
+@dataclass
+class Vacancies:
+    """Shops vacated by closed outlets, offered to a successor of the same trade (parallel lists)."""
+
+    node: list[int] = field(default_factory=list)
+    category: list[int] = field(default_factory=list)
+    month: list[int] = field(default_factory=list)
+
+    def add(self, nodes: np.ndarray, categories: np.ndarray, month: int) -> None:
+        """Record shops vacated in ``month``."""
+        self.node += [int(v) for v in nodes]
+        self.category += [int(c) for c in categories]
+        self.month += [int(month)] * len(nodes)
+
+    def current(self, month: int) -> list[tuple[int, int]]:
+        """(node, category) of the shops still on offer in ``month`` (older offers lapse)."""
+        keep = [i for i, m in enumerate(self.month) if month - m <= VACANCY_MONTHS]
+        self.node, self.category, self.month = ([getattr(self, k)[i] for i in keep] for k in ("node", "category", "month"))
+        return list(zip(self.node, self.category))
+
+    def let(self, node: int, category: int) -> None:
+        """The shop at ``node`` found a successor of ``category``: it is no longer on offer."""
+        for i, (v, c) in enumerate(zip(self.node, self.category)):
+            if v == node and c == category:
+                for key in ("node", "category", "month"):
+                    del getattr(self, key)[i]
+                return
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+
+def month_entry(model: LifeCircleModel) -> None:
+    """Would-be entrants and resident founders decide, and join the licence queue."""
+    rng = model.streams["entry"]
+    econ, cat = model.scenario.economy, model.catalogue
+    # Succession: each shop vacated in the last VACANCY_MONTHS is looked at by a would-be entrant
+    # of its former trade (landlords advertise fitted-out premises; a viable site is re-let).
+    for node, category in model.vacancies.current(model.month):
+        if _consider(model, category, founder=-1, subsidy=0, rng=rng, node=node, successor=True):
+            model.vacancies.let(node, category)
+    arrivals = rng.poisson(econ.entrants_per_month * model.population.n / 1000.0, size=cat.n)
+    for category in np.repeat(np.arange(cat.n), arrivals):
+        _consider(model, int(category), founder=-1, subsidy=0, rng=rng)
+    _resident_founders(model, rng)
+
+
+def _consider(model: LifeCircleModel, category: int, *, founder: int, subsidy: int, rng: np.random.Generator,
+              node: int | None = None, successor: bool = False) -> bool:
+    """An entrant of ``category`` looks at a site (``node``, or one found by :func:`_site`) and, if
+    the entry test passes and it does not give up waiting, applies for a licence."""
+    if node is None:
+        node = _site(model, category, rng)
+    revenue, costs = expected_revenue(model, node, category, successor=successor)
+    if revenue < model.scenario.economy.entry_hurdle * costs:
+        return False
+    return _apply(model, category, node, founder=founder, subsidy=subsidy, rng=rng, successor=successor)
+
+
+def _apply(model: LifeCircleModel, category: int, node: int, *, founder: int, subsidy: int,
+           rng: np.random.Generator, successor: bool = False) -> bool:
+    """An entrant that passed its entry test applies for a licence, unless it gives up waiting."""
+    days = int(round(model.param("licence_days")))
+    if rng.random() < 1 - (1 - model.scenario.economy.abandon_per_day) ** days:
+        return False  # gave up while waiting for the licence
+    model.licence_queue.push(open_day=model.day + days, node=node, category=category,
+                             founder=founder, subsidy=subsidy, applied_day=model.day, successor=successor)
+    return True
+
+
+FOUNDER_OPTIONS = 5
+"""Business ideas (a trade and a site) a resident founder weighs before deciding (assumption)."""
+
+
+def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None:
+    pop = model.population
+    free = np.flatnonzero((pop.status == FREELANCER) & (pop.owned < 0))
+    base = model.scenario.economy.startup_per_month
+    founders = list(free[rng.random(len(free)) < base])
+    grads = np.flatnonzero(pop.graduate & (pop.owned < 0) & (pop.status != OWNER))
+    lever = model.levers.get("graduate_startups")
+    grad_rate = model.param("startup_per_month") if lever is not None and lever.acting else base
+    grad_founders = grads[rng.random(len(grads)) < grad_rate]
+    for person in founders:
+        _found(model, int(person), 0, rng)
+    for person in grad_founders:
+        subsidy = lever.subsidy_fen(model) if lever is not None and lever.acting else 0
+        if _found(model, int(person), subsidy, rng):
+            model.tally.graduate_startups += 1
+
+
+def _found(model: LifeCircleModel, founder: int, subsidy: int, rng: np.random.Generator) -> bool:
+    """A resident who wants to start a business weighs ``FOUNDER_OPTIONS`` ideas -- a trade drawn
+    in proportion to last month's unmet needs (plus an even share, so every trade can come up) and
+    a shop-space site drawn at random -- and applies for a licence for the one with the best
+    margin if it passes the entry test. The founder works in the business (one employee fewer to
+    pay, like most of China's individual businesses), and a start-up subsidy lowers the start-up
+    cost to pay back."""
+    unmet = model.unmet_last_month.sum(axis=0).astype(np.float64)
+    weight = unmet / unmet.sum() + 1.0 / len(unmet) if unmet.sum() > 0 else np.full(len(unmet), 1.0 / len(unmet))
+    categories = rng.choice(len(unmet), size=FOUNDER_OPTIONS, p=weight / weight.sum())
+    shops = model.shop_nodes()
+    nodes = shops[rng.integers(len(shops), size=FOUNDER_OPTIONS)]
+    hurdle = model.scenario.economy.entry_hurdle
+    relief = subsidy / model.scenario.economy.payback_months
+    wage = model.shop_wage_fen()
+    margins = []
+    for node, category in zip(nodes, categories):
+        revenue, costs = expected_revenue(model, int(node), int(category))
+        # The founder works in the shop: one employee fewer to pay (an owner-operated business).
+        own_work = wage if model.catalogue.staff[category] > 0 else 0
+        margins.append(revenue - hurdle * max(costs - relief - own_work, 0.0))
+    best = int(np.argmax(margins))
+    if margins[best] < 0:
+        return False
+    return _apply(model, int(categories[best]), int(nodes[best]), founder=founder, subsidy=subsidy, rng=rng)
+
+
+def open_due(model: LifeCircleModel) -> None:
+    """Open every queued entrant whose licence is granted today."""
+    rows = model.licence_queue.pop_due(model.day)
+    if not rows:
+        return
+    founders = [r for r in rows if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0]
+    rows = [r for r in rows if r["founder"] < 0] + founders
+    initial = model.scenario.economy.initial_knowledge
+    ids = model.add_outlets(
+        nodes=np.array([r["node"] for r in rows]),
+        categories=np.array([r["category"] for r in rows]),
+        owners=np.array([r["founder"] for r in rows]),
+        awareness=np.array([1.0 if r["successor"] else initial for r in rows]),
+    )
+    # A start-up subsidy is paid on opening only while the programme still runs (it stops on its end month).
+    grants = model.levers.get("graduate_startups")
+    paying = grants is not None and grants.acting
+    fund_openings(model, ids, subsidies=np.array([r["subsidy"] if paying else 0 for r in rows], dtype=np.int64),
+                  successors=np.array([bool(r["successor"]) for r in rows]))
+    for r, m in zip(rows, ids):
+        if r["founder"] >= 0:
+            model.merchants.staff_target[m] = max(int(model.merchants.staff_target[m]) - 1, 0)  # the owner works there
+            pop = model.population
+            pop.owned[r["founder"]] = m
+            if pop.employer[r["founder"]] >= 0:
+                model.merchants.staff_local[pop.employer[r["founder"]]] -= 1
+            pop.employer[r["founder"]] = -1
+            pop.wage[r["founder"]] = 0
+            pop.benefit_left[r["founder"]] = 0
+            pop.status[r["founder"]] = OWNER
+            model.merchants.graduate_founded[m] = bool(pop.graduate[r["founder"]])
+    model.roles_changed(np.array([r["founder"] for r in founders], dtype=np.int64))
+    model.tally.births += len(ids)
+    model.tally.licensed += len(rows)
+    model.tally.licence_days += sum(model.day - r["applied_day"] for r in rows)
+
+
+def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,
+                  fitted_out: bool = False, successors: np.ndarray | None = None) -> None:
+    """Fund new outlets (start-up cost + working capital) and pay the start-up cost.
+
+    Working capital is ``opening_cash_months`` of the outlet's running costs (a mobile vendor's
+    own, far below a shop's); investors put in what subsidies do not cover, recorded per outlet
+    (``capital_in``) so that a closing outlet repays them before its owner sees any cash.
+    ``fitted_out``: outlets already trading on day one get working capital only; ``successors``:
+    outlets taking over a vacated shop of their trade pay ``takeover_cost_share`` of the start-up cost.
+    """
+    if len(ids) == 0:
+        return
+    mer, ledger, money = model.merchants, model.ledger, model.catalogue.money
+    successors = np.zeros(len(ids), dtype=bool) if successors is None else successors
+    startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], startup_cost_fen(model, successors)).astype(np.int64)
+    if fitted_out:
+        startup[:] = 0
+    months = np.full(len(ids), model.scenario.economy.opening_cash_months)
+    if fitted_out:
+        # Day-one outlets are established businesses of different ages and reserves, not all
+        # opened together: their cash is spread around the usual working capital (so that losing
+        # ones do not all run out in the same month) and their opening days over the last ten years.
+        rng = model.streams["outlets.age"]
+        months *= rng.uniform(0.5, 1.5, size=len(ids))
+        model.merchants.opened_day[ids] -= rng.integers(0, 3650, size=len(ids)).astype(np.int32)
+    capital = startup + np.round(running_costs_fen(model, ids) * months).astype(np.int64)
+    subsidies = np.zeros(len(ids), dtype=np.int64) if subsidies is None else subsidies
+    if subsidies.any():
+        ledger.transfer("public_budget", (MERCHANT, ids), subsidies, "lever.graduate_startups.subsidy")
+    invested = np.maximum(capital - subsidies, 0)
+    ledger.transfer("investors", (MERCHANT, ids), invested, "capital")
+    mer.capital_in[ids] += invested
+    if startup.any():
+        ledger.transfer((MERCHANT, ids), "fit_out_and_licences", startup, "startup_cost")
+
+
+def running_costs_fen(model: LifeCircleModel, ids: np.ndarray) -> np.ndarray:
+    """Monthly running costs (fen) of outlets ``ids`` before any revenue: staff, rent and fixed
+    costs for a shop; fixed costs and the stall permit for a mobile vendor (no staff, no rent)."""
+    mer = model.merchants
+    shop = np.array([expected_revenue_costs_only(model, int(c)) for c in mer.category[ids]], dtype=np.float64)
+    vendors = model.levers.get("mobile_vendors")
+    permit = vendors.permit_fee_fen() if vendors is not None else 0
+    vendor = float(model.catalogue.money["vendor_fixed_cost"] + permit)
+    return np.where(mer.mobile[ids], vendor, shop)
+
+
+def expected_revenue_costs_only(model: LifeCircleModel, category: int) -> float:
+    """Running costs (fen per month) of a new outlet of ``category`` before any revenue."""
+    cat = model.catalogue
+    return float(cat.staff[category] * model.shop_wage_fen() + cat.area_m2[category] * model.rent_fen_per_m2()
+                 + cat.money["fixed_cost"])
+

@@ -1,0 +1,215 @@
+"""The monthly labour market: separations, vacancies, matching, outside jobs and gig work.
+
+Mechanism (first day of each month, after the accounts):
+
+1. Employees leave or lose their jobs with ``separation_per_month`` (local and outside jobs alike;
+   commuting shop staff too, which opens vacancies).
+2. Each vacancy at a local merchant goes to a resident job seeker with ``local_hire_share``
+   (else to a commuter from outside). Seekers are unemployed residents, plus retirees who want work
+   when the re-employment service acts. A seeker with a disability is considered only with
+   ``disability_hiring_factor`` (priority matching: at full strength they are matched *first*).
+   Nearby jobs are preferred: without the local-hiring lever a merchant hears of a few seekers
+   (``INFORMAL_SEARCH``, at random) and hires the nearest of them; with it, the nearest seeker
+   within ``max_commute_minutes`` of the shop among all seekers is offered the job first.
+3. Unemployed residents find jobs outside the circle with ``outside_job_finding_per_month``
+   (times ``disability_hiring_factor`` for the disabled); freelancers, who keep looking for a
+   regular job, with ``freelancer_job_search`` times that.
+4. Freelancers quit with ``freelancer_exit_per_month``; unemployed residents take up gig work with
+   ``freelance_uptake_per_month`` (more under the flexible-employment lever).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.economy.population import (EMPLOYED, FREELANCER, NO_JOB, OUT_OF_LABOUR, OUTSIDE_JOB, RETIRED, UNEMPLOYED,
+                            draw_wages)
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+
+def take_jobs(model: LifeCircleModel, people: np.ndarray, employer: np.ndarray | int, rng: np.random.Generator) -> None:
+    """``people`` start work at ``employer`` (merchant ids, or ``OUTSIDE_JOB``), each at a wage drawn
+    around the median of that kind of job (shop staff, or jobs outside the circle)."""
+    pop, money, econ = model.population, model.catalogue.money, model.scenario.economy
+    people = np.asarray(people, dtype=np.int64)
+    if len(people) == 0:
+        return
+    employer = np.broadcast_to(np.asarray(employer, dtype=np.int32), people.shape)
+    shop = employer >= 0
+    wages = np.where(shop, draw_wages(money["shop_wage"], econ.shop_wage_spread, len(people), rng),
+                     draw_wages(money["outside_wage"], econ.wage_spread, len(people), rng))
+    pop.employer[people] = employer
+    pop.status[people] = EMPLOYED
+    pop.wage[people] = wages
+    pop.benefit_left[people] = 0
+
+
+def lose_jobs(model: LifeCircleModel, people: np.ndarray, rng: np.random.Generator) -> None:
+    """``people`` lose their job (or business): back to retirement at retirement age, else
+    unemployed, an insured share with ``benefit_months`` of unemployment insurance ahead."""
+    pop = model.population
+    people = np.asarray(people, dtype=np.int64)
+    if len(people) == 0:
+        return
+    pop.employer[people] = NO_JOB
+    pop.wage[people] = 0
+    pop.status[people] = np.where(pop.elderly[people], RETIRED, UNEMPLOYED)
+    insured = ~pop.elderly[people] & (rng.random(len(people)) < model.scenario.population.unemployment_insured_share)
+    pop.benefit_left[people] = np.where(insured, model.scenario.economy.benefit_months, 0)
+
+
+def staff_initial_outlets(model: LifeCircleModel, ids: np.ndarray) -> None:
+    """Staff day-one outlets: ``local_hire_share`` of jobs from employed residents, the rest commuters."""
+    pop, mer = model.population, model.merchants
+    rng = model.streams["labour.init"]
+    jobs = np.repeat(ids, mer.staff_target[ids])
+    local = rng.random(len(jobs)) < model.scenario.economy.local_hire_share
+    pool = np.flatnonzero(pop.employer == OUTSIDE_JOB)
+    take = min(int(local.sum()), len(pool))
+    chosen = rng.choice(pool, size=take, replace=False) if take else np.zeros(0, dtype=np.int64)
+    local_jobs = jobs[np.flatnonzero(local)[:take]]
+    take_jobs(model, chosen, local_jobs, rng)
+    np.add.at(mer.staff_local, local_jobs, 1)
+    mer.staff_outside[ids] = mer.staff_target[ids] - mer.staff_local[ids]
+
+
+def month_labour(model: LifeCircleModel) -> None:
+    """Run one month of the labour market (see the module docstring)."""
+    pop, mer, econ = model.population, model.merchants, model.scenario.economy
+    rng = model.streams["labour"]
+    changed: list[np.ndarray] = []
+
+    # 1. Separations.
+    employed = np.flatnonzero((pop.status == EMPLOYED) & (pop.employer != NO_JOB))
+    leave = employed[rng.random(len(employed)) < econ.separation_per_month]
+    local_leavers = leave[pop.employer[leave] >= 0]
+    np.subtract.at(mer.staff_local, pop.employer[local_leavers], 1)
+    lose_jobs(model, leave, rng)
+    changed.append(leave)
+    open_ids = mer.open_ids()
+    commuters = mer.staff_outside[open_ids]
+    mer.staff_outside[open_ids] = commuters - rng.binomial(commuters, econ.separation_per_month)
+
+    # 2. Vacancies and matching.
+    vacancies = np.repeat(open_ids, np.maximum(mer.staff_target[open_ids] - mer.staff_local[open_ids] - mer.staff_outside[open_ids], 0))
+    vacancies = vacancies[rng.permutation(len(vacancies))]
+    local_share = model.param("local_hire_share")
+    goes_local = rng.random(len(vacancies)) < local_share
+    seekers = _job_seekers(model, rng)
+    hired = _match(model, vacancies[goes_local], seekers, rng)
+    outside_filled = np.concatenate([vacancies[~goes_local], hired["unfilled"]])
+    np.add.at(mer.staff_outside, outside_filled, 1)
+    changed.append(hired["residents"])
+
+    # 3. Jobs outside the circle: the unemployed, and freelancers looking for a regular job.
+    unemployed = np.flatnonzero(pop.status == UNEMPLOYED)
+    free = np.flatnonzero(pop.status == FREELANCER)
+    searching = np.concatenate([unemployed, free])
+    factor = np.where(pop.disabled[searching], model.param("disability_hiring_factor"), 1.0)
+    factor[len(unemployed):] *= econ.freelancer_job_search
+    find = searching[rng.random(len(searching)) < econ.outside_job_finding_per_month * factor]
+    take_jobs(model, find, OUTSIDE_JOB, rng)
+    changed.append(find)
+
+    # 4. Gig work.
+    free = np.flatnonzero(pop.status == FREELANCER)
+    quit_gig = free[rng.random(len(free)) < econ.freelancer_exit_per_month]
+    pop.status[quit_gig] = UNEMPLOYED
+    unemployed = np.flatnonzero(pop.status == UNEMPLOYED)
+    uptake = model.param("freelance_uptake_per_month")
+    start = unemployed[rng.random(len(unemployed)) < uptake]
+    pop.status[start] = FREELANCER
+    pop.benefit_left[start] = 0
+    changed += [quit_gig, start]
+
+    # 5. Participation: some outside the labour force start looking for work; as many in it (not
+    # running a business) leave it as keep the share outside steady.
+    p_in = econ.labour_force_entry_per_month
+    share = model.scenario.population.outside_labour_force_share
+    p_out = p_in * share / (1 - share) if share < 1 else 0.0
+    outside = np.flatnonzero(pop.status == OUT_OF_LABOUR)
+    enter = outside[rng.random(len(outside)) < p_in]
+    in_force = np.flatnonzero(~pop.elderly & np.isin(pop.status, (EMPLOYED, UNEMPLOYED, FREELANCER)))
+    leave_force = in_force[rng.random(len(in_force)) < p_out]
+    local_leavers = leave_force[pop.employer[leave_force] >= 0]
+    np.subtract.at(mer.staff_local, pop.employer[local_leavers], 1)
+    pop.employer[leave_force] = NO_JOB
+    pop.wage[leave_force] = 0
+    pop.benefit_left[leave_force] = 0
+    pop.status[leave_force] = OUT_OF_LABOUR
+    pop.status[enter] = UNEMPLOYED
+    changed += [enter, leave_force]
+    model.roles_changed(np.concatenate(changed))
+
+
+def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> np.ndarray:
+    """Seekers in the order they are offered jobs (disabled ones thinned, or first under priority)."""
+    pop = model.population
+    seeking = pop.status == UNEMPLOYED
+    retirees = model.levers.get("retirees")
+    if retirees is not None and retirees.acting:
+        seeking |= (pop.status == RETIRED) & pop.wants_work & (pop.employer == NO_JOB)
+    ids = np.flatnonzero(seeking)
+    order = rng.permutation(len(ids))
+    ids = ids[order]
+    factor = model.param("disability_hiring_factor")
+    considered = ~pop.disabled[ids] | (rng.random(len(ids)) < min(factor, 1.0))
+    ids = ids[considered]
+    priority = model.levers.get("disability_priority")
+    if priority is not None and priority.acting:
+        first = model.streams["lever.disability_priority"].random(len(ids)) < priority.strength_now
+        ids = np.concatenate([ids[pop.disabled[ids] & first], ids[~(pop.disabled[ids] & first)]])
+    return ids
+
+
+INFORMAL_SEARCH = 20
+"""Seekers a merchant hears of per vacancy without the local-hiring lever (word of mouth)."""
+
+
+def _match_informal(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each vacancy goes to the nearest (straight line) of the few seekers the merchant hears of."""
+    take = min(len(vacancies), len(seekers))
+    if take == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    xy = model.city.node_xy
+    home_xy = xy[model.population.home[seekers]]
+    available = np.ones(len(seekers), dtype=bool)
+    people = np.empty(take, dtype=np.int64)
+    draws = rng.random((take, INFORMAL_SEARCH))
+    for i, m in enumerate(vacancies[:take]):
+        pool = np.flatnonzero(available)
+        heard = pool[(draws[i, : min(INFORMAL_SEARCH, len(pool))] * len(pool)).astype(np.int64)]
+        d = np.abs(home_xy[heard] - xy[model.merchants.node[m]]).sum(axis=1)
+        pick = heard[int(np.argmin(d))]
+        available[pick] = False
+        people[i] = seekers[pick]
+    return vacancies[:take], people
+
+
+def _match(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Fill vacancies from seekers; returns hired resident ids and the vacancies left unfilled."""
+    pop, mer = model.population, model.merchants
+    hiring = model.levers.get("local_hiring")
+    if hiring is not None and hiring.acting and len(vacancies) and len(seekers):
+        pairs = hiring.match_nearby(model, vacancies, seekers, rng)
+    else:
+        pairs = _match_informal(model, vacancies, seekers, rng)
+    jobs, people = pairs
+    take_jobs(model, people, jobs, rng)
+    np.add.at(mer.staff_local, jobs, 1)
+    filled = np.zeros(len(vacancies), dtype=bool)
+    # Vacancies are interchangeable within a merchant: mark as many as were filled per merchant.
+    counts = np.bincount(jobs, minlength=mer.n) if len(jobs) else np.zeros(mer.n, dtype=np.int64)
+    order = np.argsort(vacancies, kind="stable")
+    sorted_v = vacancies[order]
+    first = np.ones(len(sorted_v), dtype=bool)
+    first[1:] = sorted_v[1:] != sorted_v[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(sorted_v)), 0)) if len(sorted_v) else sorted_v
+    rank = np.arange(len(sorted_v)) - start
+    filled[order] = rank < counts[sorted_v]
+    return {"residents": people, "unfilled": vacancies[~filled]}

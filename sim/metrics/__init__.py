@@ -1,0 +1,1 @@
+"""Indicators, effects against the counterfactual, the settled-start check and each lever's measured effect."""

@@ -1,0 +1,1 @@
+"""Services and the daily passes: the catalogue, demand, the compiled kernels, their random numbers and tallies."""

@@ -1,0 +1,359 @@
+"""Daily needs, outlet choice, capacity and spending, over the whole population at once.
+
+Mechanism (one simulated day):
+
+1. **Needs.** Each resident's needs of category *c* arrive as a Poisson process with rate
+   ``visits_per_day[c]`` (times ``elderly_factor[c]`` for the elderly), split into day and night
+   needs by ``night_share[c]``. Each resident's total is drawn from the Poisson distribution of
+   the summed rate and each need's (category, day/night) from the rates' shares (alias method):
+   the same as independent Poisson counts per category and time of day.
+2. **Automated outlets** (lockers lever): a parcel (or a small purchase) within reach of a locker
+   (vending point) is met there without a shop trip.
+3. **Choice.** A resident weighs the ``k`` nearest outlets of the category that lie within
+   ``max_walk_minutes`` at *their own* walk speed and that they *know of*, with multinomial-logit
+   weights ``exp(-walk_minute_weight * minutes - price_weight * (price/typical - 1)
+   - crowding_weight * min(yesterday's load, 2))``, the load being the visits the outlet was
+   wanted for yesterday over its capacity (above 1 when it turned people away). A resident who
+   knows none of the reachable outlets
+   searches and finds the best one (and knows it from then on). Night needs consider only outlets
+   open at night.
+4. **Online orders** (platform lever): a share of needs is ordered online, and needs with no
+   outlet in walking range are ordered from the nearest outlet within the delivery radius; a
+   freelancer delivers.
+5. **Capacity.** An outlet serves at most ``capacity`` visits a day; the excess, chosen at random,
+   is turned away. A walk-in turned away tries once more, by the same rule, among the outlets it
+   knows in reach that still have room; what it still cannot find is counted as unmet.
+6. **Spending.** Every visit is paid through the ledger: resident to merchant (and to the platform
+   and the courier for orders; couriers pay parcel points per parcel).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+
+import numpy as np
+
+from sim.services import kernels
+from sim.services.fastrng import pack_alias, seed_state
+from sim.economy.ledger import MERCHANT, RESIDENT
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+    from sim.city.walk import OutletReach
+
+
+class ChoiceTables:
+    """The choice tables the daily loop reads: walk weights and outlet ids per rank, ``width``
+    ranks to a row (``k`` rounded up to 4 or 8; the extra ranks are empty).
+
+    The tables are node-major: everything the residents of one node read is contiguous, and the
+    daily loop (in resident order, so in home-node order) streams through them once, instead of
+    jumping between one region per category.
+
+    Attributes:
+        walk: (n_nodes, speed classes, C, width) float32; ``walk[v, s, c, r]`` is exp(-b x
+            minutes) to the r-th nearest outlet of category c from node v at speed class s, 0
+            beyond the walking limit.
+        outlet: (n_nodes, C, width) int32 outlet id at each rank (-1: none).
+        attraction, night_attraction: (n_nodes * C * width,) float32 today's attraction of the
+            outlet at each rank, by day and at night.
+    """
+
+    def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
+        self.speeds = np.asarray(speeds_m_per_min, dtype=np.float64)
+        self.C, self.n, self.k = n_categories, n_nodes, k
+        self.width = 4 if k <= 4 else 8
+        self.walk = np.zeros((n_nodes, len(self.speeds), n_categories, self.width), dtype=np.float32)
+        self.outlet = np.full((n_nodes, n_categories, self.width), -1, dtype=np.int32)
+        self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
+        self.night_attraction = np.zeros(self.outlet.size, dtype=np.float32)
+
+    def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float) -> None:
+        """Recompute the rows of ``categories`` from the reach table."""
+        k = self.k
+        for cat in np.atleast_1d(categories):
+            self.outlet[:, cat, :k] = reach.outlet[cat]
+            for s, speed in enumerate(self.speeds):
+                minutes = reach.dist_m[cat] / speed                                   # (n, k)
+                self.walk[:, s, cat, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
+
+
+MAX_CHILDREN = 3
+"""Children of an age group counted for a carer's needs (more count as this many)."""
+
+
+def need_groups(pop, households, catalogue) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each resident's need group and each group's visit rates (C,) a day.
+
+    A group is (elderly or not, the household's young children, its school children -- the last
+    two only for the household's carer, up to ``MAX_CHILDREN`` each): adults' categories at the
+    adult or elderly rate, plus the children's categories per child (catalogue ``demand_of``).
+    """
+    cat = catalogue
+    adult = np.where(cat.demand_of == 0, cat.visits_per_day, 0.0)
+    per_young = np.where(cat.demand_of == 1, cat.visits_per_day, 0.0)
+    per_school = np.where(cat.demand_of == 2, cat.visits_per_day, 0.0)
+    young = np.zeros(pop.n, dtype=np.int64)
+    school = np.zeros(pop.n, dtype=np.int64)
+    young[households.carer] = np.minimum(households.young_children, MAX_CHILDREN)
+    school[households.carer] = np.minimum(households.school_children, MAX_CHILDREN)
+    group = (pop.elderly.astype(np.int64) + 2 * (young + (MAX_CHILDREN + 1) * school)).astype(np.uint8)
+    rates = []
+    for g in range(2 * (MAX_CHILDREN + 1) ** 2):
+        elderly, rest = g % 2, g // 2
+        y, k = rest % (MAX_CHILDREN + 1), rest // (MAX_CHILDREN + 1)
+        rates.append(adult * (cat.elderly_factor if elderly else 1.0) + y * per_young + k * per_school)
+    return group, rates
+
+
+class NeedRates:
+    """The need distribution of each need group (:func:`need_groups`), for the kernels.
+
+    Attributes:
+        count_table: (G, L) packed alias tables (:func:`sim.services.fastrng.pack_alias`) of a resident's
+            number of needs a day: Poisson with the group's summed rate, up to the count whose
+            upper tail is below 1e-12 (the rest of the tail is folded into the last count).
+        slot_table: (G, 2C) packed alias tables of a need's slot: category ``j % C``, by day
+            (j < C) or at night (j >= C), in proportion to its rate.
+    """
+
+    def __init__(self, group_rates: list[np.ndarray], night_share: np.ndarray) -> None:
+        rates = [np.concatenate([r * (1 - night_share), r * night_share]) for r in group_rates]
+        pmfs = [_poisson_pmf(float(r.sum())) for r in rates]
+        width = max(len(p) for p in pmfs)
+        self.count_table = np.array([pack_alias(*alias_table(np.pad(p, (0, width - len(p))))) for p in pmfs])
+        self.slot_table = np.array([pack_alias(*alias_table(r)) for r in rates])
+
+
+def _poisson_pmf(lam: float) -> np.ndarray:
+    """P(X = k) for k = 0, 1, ... up to the count whose upper tail is below 1e-12 (the tail beyond
+    it is added to the last entry, so the entries sum to 1)."""
+    if lam <= 0:
+        return np.ones(1)
+    pmf = [math.exp(-lam)]
+    cdf = pmf[0]
+    while 1.0 - cdf >= 1e-12 and len(pmf) < 256:  # P(X > k) = 1 - cdf, to double precision
+        pmf.append(pmf[-1] * lam / len(pmf))
+        cdf += pmf[-1]
+    out = np.array(pmf)
+    out[-1] += 1.0 - out.sum()
+    return out
+
+
+def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction) for drawing index j with probability
+    ``weights[j] / weights.sum()``: pick a column uniformly, keep it with ``prob[j]``, else take
+    ``alias[j]``."""
+    w = np.asarray(weights, dtype=np.float64)
+    n = len(w)
+    prob = np.zeros(n)
+    alias = np.arange(n)
+    if w.sum() <= 0:
+        return np.ones(n), alias
+    scaled = w * n / w.sum()
+    small = [j for j in range(n) if scaled[j] < 1.0]
+    large = [j for j in range(n) if scaled[j] >= 1.0]
+    while small and large:
+        s, big = small.pop(), large.pop()
+        prob[s] = scaled[s]
+        alias[s] = big
+        scaled[big] -= 1.0 - scaled[s]
+        (small if scaled[big] < 1.0 else large).append(big)
+    for j in small + large:
+        prob[j] = 1.0
+    return prob, alias
+
+
+class DayBuffers:
+    """Arrays of one day's needs, kept for the whole run and grown when a day needs more.
+
+    A fresh array of a day's size costs more in page faults than the loops that fill it, so the
+    daily loops write into these. Views of the first ``E`` entries are today's needs.
+    """
+
+    def __init__(self, n_residents: int) -> None:
+        self.counts = np.zeros(n_residents, dtype=np.uint8)
+        self._size = 0
+        self.grow(0)
+
+    def grow(self, E: int) -> None:
+        """Make room for ``E`` needs (with headroom, so growth is rare)."""
+        if E <= self._size:
+            return
+        size = max(int(E * 1.25) + 1024, self._size)
+        self.res = np.zeros(size, dtype=np.int32)
+        self.cats = np.zeros(size, dtype=np.int32)
+        self.night = np.zeros(size, dtype=np.bool_)
+        self.served = np.zeros(size, dtype=np.bool_)
+        self.chosen = np.zeros(size, dtype=np.int32)
+        self.visit = np.zeros(size, dtype=np.bool_)
+        self.outcome = np.zeros(size, dtype=np.uint8)  # why a need went unmet (kernels.NO_REASON ...)
+        self.delivered = np.zeros(size, dtype=np.bool_)
+        # The second try of needs turned away at a full outlet.
+        self.skip = np.zeros(size, dtype=np.bool_)     # not tried again (kept after the day: views read it)
+        self.served2 = np.zeros(size, dtype=np.bool_)  # scratch of the second try's settlement
+        self.chosen2 = np.zeros(size, dtype=np.int32)
+        self.visit2 = np.zeros(size, dtype=np.bool_)
+        self.outcome2 = np.zeros(size, dtype=np.uint8)
+        self._size = size
+
+
+class OutletBuffers:
+    """Per-outlet arrays of the daily loops, grown with the merchant arrays."""
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.ensure(0)
+
+    def ensure(self, M: int) -> None:
+        if M == self.size:
+            return
+        self.demand = np.zeros(M, dtype=np.int64)
+        self.visits = np.zeros(M, dtype=np.int64)
+        self.walk_ins = np.zeros(M, dtype=np.int64)
+        self.takings = np.zeros(M, dtype=np.int64)
+        self.demand2 = np.zeros(M, dtype=np.int64)
+        self.visits2 = np.zeros(M, dtype=np.int64)
+        self.walk_ins2 = np.zeros(M, dtype=np.int64)
+        self.takings2 = np.zeros(M, dtype=np.int64)
+        self.size = M
+
+
+def serve_day(model: LifeCircleModel) -> None:
+    """Run one day of needs, choices, visits and payments (see the module docstring)."""
+    timer = model.phase_timer
+    pop, mer, cat, tally, ledger = model.population, model.merchants, model.catalogue, model.tally, model.ledger
+    buf, C = model.day_buffers, cat.n
+    if timer is not None:
+        timer.start("needs")
+    rates, state = model.need_rates, seed_state(model.streams["needs"])
+    E = kernels.count_needs(state, model.need_group, rates.count_table, buf.counts)
+    buf.grow(E + 4)
+    slots = np.zeros(2 * C, dtype=np.int64)
+    kernels.fill_needs(state, model.need_group, buf.counts, rates.slot_table, C,
+                       buf.res, buf.cats, buf.night, slots)
+    tally.needs["needs"] += slots[:C] + slots[C:]
+    tally.needs["night_needs"] += slots[C:]
+    tally.days += 1
+    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
+    served[:] = False
+
+    # 2. Automated outlets (lockers and vending points), when the lever provides them.
+    for lever in model.levers.active():
+        lever.intercept_needs(model, res, cats, night, served)
+
+    # 3. Walking choice.
+    if timer is not None:
+        timer.start("choice")
+    factor, factor_night = model.outlet_attraction()
+    tables = model.choice_tables
+    outlets = tables.outlet.reshape(-1)
+    kernels.rank_attraction(factor, outlets, tables.attraction)
+    kernels.rank_attraction(factor_night, outlets, tables.night_attraction)
+    platform = model.levers.get("platform")
+    orders = platform is not None and platform.acting
+    ob = model.outlet_buffers
+    ob.ensure(mer.n)
+    needs = tally.needs
+    kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
+                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
+                           len(tables.speeds), C, buf.chosen, tuple(range(tables.width)))
+    chosen = buf.chosen[:E]
+
+    # 4. Online orders and deliveries, when the platform lever is on.
+    delivered, any_delivered = buf.delivered[:E], False
+    if orders:
+        any_delivered = platform.route_orders(model, res, cats, night, served, chosen, delivered)
+
+    # 5. Affordability, capacity and walk-in payments.
+    if timer is not None:
+        timer.start("spending")
+    fee = platform.order_surcharge(model) if any_delivered else 0
+    kernels.want_visits(E, res, chosen, served, delivered, any_delivered, fee, mer.price,
+                        ledger.resident_cash, buf.visit, ob.demand, buf.outcome)
+    # Crowding reads the visits wanted (served or turned away), so excess demand is visible.
+    np.divide(ob.demand, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
+    mer.wanted_month += ob.demand
+    walk_paid, parcel_paid = kernels.settle_visits(
+        seed_state(model.streams["capacity"]), E, res, chosen, served, delivered, any_delivered,
+        mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
+        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
+        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings, needs["met_walk"], buf.outcome)
+    ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
+    ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
+    if any_delivered:
+        platform.settle_orders(model, res, cats, chosen, buf.visit[:E], delivered)
+    _try_again(model, E, factor, factor_night, any_delivered)
+    mer.visits_today[:] = ob.visits
+    mer.visits_month += ob.visits
+    mer.revenue_month += ob.takings
+
+    # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
+    care, places = model.care_category, int(model.volunteer_visits_left)
+    waiting = kernels.count_waiting(E, cats, served, care) if care >= 0 and places > 0 else 0
+    state = seed_state(model.streams["volunteer_care"]) if waiting > places else np.ones(4, dtype=np.uint64)
+    helped = kernels.close_day(state, E, res, cats, night, served, buf.outcome, pop.home, C,
+                               care, places, waiting, needs["met_volunteer"], needs["unmet_range"],
+                               needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
+                               needs["night_met"])
+    model.volunteer_visits_left -= helped
+    poor = model.low_income[res]
+    tally.low_income_needs += int(np.count_nonzero(poor))
+    tally.low_income_met += int(np.count_nonzero(poor & served))
+    if timer is not None:
+        timer.stop()
+
+
+def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray, any_delivered: bool) -> None:
+    """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
+    outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
+    people to the next shop, not home). What they find is settled like any visit; those who find
+    nothing stay turned away. Orders turned away are not tried again."""
+    buf, ob, mer, pop, ledger = model.day_buffers, model.outlet_buffers, model.merchants, model.population, model.ledger
+    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
+    skip = buf.skip[:E]
+    np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
+    if any_delivered:
+        skip |= buf.delivered[:E]
+    if skip.all():
+        buf.visit2[:E] = False  # nobody tried again today (the views read this)
+        return
+    retry = ~skip
+    room = ob.visits < mer.capacity
+    tables = model.choice_tables
+    outlets = tables.outlet.reshape(-1)
+    # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
+    kernels.rank_attraction(np.where(room, factor, 0).astype(np.float32), outlets, tables.attraction)
+    kernels.rank_attraction(np.where(room, factor_night, 0).astype(np.float32), outlets, tables.night_attraction)
+    chosen2 = buf.chosen2[:E]
+    kernels.choose_outlets(seed_state(model.streams["choice.retry"]), E, res, cats, night, skip,
+                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
+                           len(tables.speeds), model.catalogue.n, buf.chosen2, tuple(range(tables.width)))
+    no_delivery = buf.delivered[:E] & False
+    kernels.want_visits(E, res, chosen2, skip, no_delivery, False, 0, mer.price, ledger.resident_cash,
+                        buf.visit2, ob.demand2, buf.outcome2)
+    left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
+    cat = model.catalogue
+    served2 = buf.served2[:E]
+    np.copyto(served2, skip)
+    walk_paid, parcel_paid = kernels.settle_visits(
+        seed_state(model.streams["capacity.retry"]), E, res, chosen2, served2, no_delivery, False,
+        mer.price, mer.category, left, ledger.resident_cash, ledger.merchant_cash,
+        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
+        buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, model.tally.needs["met_walk"], buf.outcome2)
+    ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
+    ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
+    found = retry & buf.visit2[:E]
+    served |= found
+    # Those still without a place keep their reason: turned away (or, now, unable to pay).
+    outcome = buf.outcome[:E]
+    outcome[found] = kernels.NO_REASON
+    broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
+    outcome[broke] = kernels.CANNOT_PAY
+    ob.visits += ob.visits2
+    ob.walk_ins += ob.walk_ins2
+    ob.takings += ob.takings2

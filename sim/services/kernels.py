@@ -1,0 +1,588 @@
+"""Compiled loops of the daily demand (numba): a few passes over the day's needs, in resident order.
+
+They implement exactly the rules documented in :mod:`sim.services.demand`. Each loop that draws random
+numbers owns a small generator (:mod:`sim.services.fastrng`) seeded that day from the model's named stream,
+so results depend on the seed alone, never on the compiler. Outputs go into buffers that live for
+the whole run (:class:`sim.services.demand.DayBuffers`): fresh arrays of a day's size cost more in page
+faults than the loops themselves. Compiled functions are cached on disk (``cache=True``), so only
+the first process pays for compilation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sim.services.fastrng import alias_column, alias_resolve, step, unit24, unit53
+
+# Why a need went unmet (per need, ``DayBuffers.outcome``); a need with no reason had no outlet
+# in range (or none open, or no delivery).
+NO_REASON = 0
+CANNOT_PAY = 1
+TURNED_AWAY = 2
+
+
+@njit(cache=True, nogil=True)
+def count_needs(state, group, count_table, counts):  # pragma: no cover - compiled
+    """Each resident's number of needs today, drawn from their group's row of ``count_table`` (a
+    packed alias table of the Poisson distribution, :func:`sim.services.fastrng.pack_alias`).
+
+    Returns:
+        The total number of needs.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = count_table.shape[1]
+    total = 0
+    for i in range(group.shape[0]):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        j = alias_column(x, J)
+        k = alias_resolve(x, j, count_table[group[i], np.uint64(j)])
+        counts[i] = k
+        total += k
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return total
+
+
+@njit(cache=True, nogil=True)
+def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night, slot_tally):  # pragma: no cover - compiled
+    """Write each resident's needs (in resident order; the buffers need 4 entries of headroom).
+
+    Each need's slot is drawn from the resident's group row of ``slot_table`` (packed alias
+    table): slot j is category ``j % C``, by day (j < C) or at night (j >= C). ``slot_tally``
+    counts the slots drawn.
+    """
+    e = np.uint64(0)  # unsigned indices: no wrap-around checks
+    for i in range(group.shape[0]):  # expand counts to resident ids; most residents have < 4
+        k = np.uint64(counts[i])
+        res[e] = i
+        res[e + np.uint64(1)] = i
+        res[e + np.uint64(2)] = i
+        res[e + np.uint64(3)] = i
+        for t in range(4, k):
+            res[e + np.uint64(t)] = i
+        e += k
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = slot_table.shape[1]
+    for f in range(e):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        col = alias_column(x, J)
+        j = alias_resolve(x, col, slot_table[group[np.uint64(res[f])], np.uint64(col)])
+        is_night = j >= n_categories
+        cats[f] = j - n_categories * is_night
+        night[f] = is_night
+        slot_tally[np.uint64(j)] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return np.int64(e)
+
+
+@njit(cache=True, nogil=True)
+def intercept_automated(state, E, res, cats, served, home, speed_class, S, locker_near, vending_near,
+                        parcel_category, vending_category, vending_share, vending_price, resident_cash,
+                        met_automated):  # pragma: no cover - compiled
+    """Needs met by automated points before anyone walks (lockers lever).
+
+    A parcel whose resident lives within reach of a locker (``locker_near[home * S + speed
+    class]``) is collected there. A need of ``vending_category`` within reach of a vending point
+    is, with ``vending_share``, a small purchase the point meets if the resident can pay
+    ``vending_price`` (paid here, from their cash). Met needs are marked ``served`` and counted in
+    ``met_automated``.
+
+    Returns:
+        (parcels collected at lockers, vending sales).
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    parcels = 0
+    sales = 0
+    uS = np.uint64(S)
+    for e in range(E):
+        if served[e]:
+            continue
+        c = cats[e]
+        if c != parcel_category and c != vending_category:
+            continue
+        r = np.uint64(res[e])
+        near = np.uint64(home[r]) * uS + np.uint64(speed_class[r])
+        if c == parcel_category:
+            if locker_near[near]:
+                served[e] = True
+                met_automated[np.uint64(c)] += 1
+                parcels += 1
+        elif vending_near[near]:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            if unit53(x) < vending_share and resident_cash[r] >= vending_price:
+                resident_cash[r] -= vending_price
+                served[e] = True
+                met_automated[np.uint64(c)] += 1
+                sales += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return parcels, sales
+
+
+@njit(cache=True, nogil=True)
+def rank_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
+    """``out[i] = factor[outlet_flat[i]]`` (0 where there is no outlet): today's attraction (by day
+    or at night) of the outlet at each (node x category, rank) slot of the choice tables."""
+    for i in range(outlet_flat.shape[0]):
+        o = outlet_flat[i]
+        out[i] = factor[max(o, 0)] if o >= 0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
+                   day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+    """Each need's outlet (-1: none within walking range); knowledge gained by searching.
+
+    Args:
+        state: Generator state of the choice stream (advanced).
+        E: Number of needs (the buffers may be longer).
+        res, cats, night, served: Per need: resident, category, night flag, already met.
+        speed_class, home: Per resident.
+        knows: (N * C,) uint8 knowledge bits (updated in place when a resident searches).
+        map_user: Per resident: uses the service map (knows every outlet in reach).
+        walk_flat: (n * S * C * width,) walk weight of each rank by home node, speed class and
+            category, exp(-b * minutes), 0 beyond the limit and for padding ranks.
+        day_att, night_att: (n * C * width,) today's attraction of the outlet at each rank, by day
+            and at night (0 if shut at night), from :func:`rank_attraction`.
+        outlet_flat: (n * C * width,) outlet id of each rank (-1: none).
+        S, C: Numbers of speed classes and categories.
+        chosen: Per need, written.
+        ranks: ``tuple(range(width))``, where width is the number of ranks per row of the tables
+            (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
+            compiled in as a constant: a loop over ranks the compiler can unroll is twice as fast.
+
+    A need's weights are recomputed from its table row in each pass rather than kept in a
+    scratch array: the row is in cache, and this measured faster.
+    """
+    K = len(ranks)
+    uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
+    zero = np.float32(0.0)
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for e in range(E):
+        chosen[e] = -1
+        if served[e]:
+            continue
+        # Unsigned indices: no negative-index wrap-around checks (a quarter of the loop's time).
+        r_id = np.uint64(res[e])
+        c = np.uint64(cats[e])
+        v = np.uint64(home[r_id])
+        base = ((v * uS + np.uint64(speed_class[r_id])) * uC + c) * uK
+        slot = (v * uC + c) * uK
+        att = night_att if night[e] else day_att
+        bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * uC + c])
+        total = zero
+        known = zero
+        for r in range(K):
+            wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+            total += wr
+            known += wr if (bits >> r) & 1 else zero
+        if total <= zero:
+            continue
+        pick = 0
+        if known > zero:  # a draw among the known outlets, in proportion to their weights
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            # u * known < known in float32 (u <= 1 - 2**-24), and the running sum below repeats
+            # the sum above exactly, so some known rank with weight is always picked.
+            target = unit24(x) * known
+            run = zero
+            for r in range(K):
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+                run += wr if (bits >> r) & 1 else zero
+                pick += run <= target
+        else:  # knows none in reach: searches, finds the best, and learns it
+            best = np.float32(-1.0)
+            for r in range(K):
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+                if wr > best:
+                    best = wr
+                    pick = r
+            knows[r_id * uC + c] |= np.uint8(1 << pick)
+        chosen[e] = outlet_flat[slot + np.uint64(pick)]
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def route_orders(state, E, res, cats, night, served, chosen, delivered, home, online_share,
+                 deliverable, delivery_outlet, n_nodes, k, outlet_night, outlet_load):  # pragma: no cover - compiled
+    """Online orders (platform lever), for needs of ``deliverable`` categories only: a need with an
+    outlet in walking range is ordered online from that outlet with ``online_share``; a need with
+    none is ordered from the nearest of the ``k`` nearest outlets within the delivery radius
+    (``delivery_outlet[(c * n_nodes + home) * k + rank]``, -1: none) that was not full yesterday
+    (``outlet_load`` < 1; the nearest if all were) and, for a night need, is open at night. Sets
+    ``delivered`` (and ``chosen`` for the latter).
+
+    Returns:
+        The number of needs delivered.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    un = np.uint64(n_nodes)
+    uk = np.uint64(k)
+    count = 0
+    for e in range(E):
+        delivered[e] = False
+        if served[e] or not deliverable[np.uint64(cats[e])]:
+            continue
+        if chosen[e] >= 0:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            if unit53(x) < online_share:
+                delivered[e] = True
+                count += 1
+            continue
+        row = (np.uint64(cats[e]) * un + np.uint64(home[np.uint64(res[e])])) * uk
+        pick = -1
+        for r in range(k):
+            o = delivery_outlet[row + np.uint64(r)]
+            if o < 0:
+                break
+            if night[e] and not outlet_night[np.uint64(o)]:
+                continue
+            if pick < 0:
+                pick = o
+            if outlet_load[np.uint64(o)] < 1.0:
+                pick = o
+                break
+        if pick >= 0:
+            chosen[e] = pick
+            delivered[e] = True
+            count += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return count
+
+
+@njit(cache=True, nogil=True)
+def settle_orders(state, E, res, cats, chosen, visit, delivered, outlet_price, commission_rate, courier_fee,
+                  platform_fee, freelancers, resident_cash, merchant_cash, revenue_month, income_month,
+                  met_delivery):  # pragma: no cover - compiled
+    """Payments for the day's delivered orders (platform lever), after capacity: the resident
+    pays the price plus the delivery fee; the merchant gets the price less the commission
+    (rounded to the fen); the platform keeps the commission and ``platform_fee``; a freelancer
+    drawn uniformly from ``freelancers`` earns ``courier_fee`` (the platform keeps it when there
+    are none).
+
+    Returns:
+        (fen to merchants, fen of commission and fees to the platform, fen to couriers, fen of
+        courier fees the platform keeps for want of freelancers).
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    F = freelancers.shape[0]
+    to_merchants = 0
+    to_platform = 0
+    to_couriers = 0
+    kept = 0
+    for e in range(E):
+        if not (visit[e] and delivered[e]):
+            continue
+        o = np.uint64(chosen[e])
+        r = np.uint64(res[e])
+        price = outlet_price[o]
+        commission = np.int64(np.round(price * commission_rate))
+        merchant_cash[o] += price - commission
+        revenue_month[o] += price - commission
+        to_merchants += price - commission
+        resident_cash[r] -= price + platform_fee + courier_fee
+        to_platform += commission + platform_fee
+        if F > 0 and courier_fee > 0:
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            who = np.uint64(freelancers[np.uint64((x >> np.uint64(11)) % np.uint64(F))])
+            resident_cash[who] += courier_fee
+            income_month[who] += courier_fee
+            to_couriers += courier_fee
+        else:
+            kept += courier_fee
+        met_delivery[np.uint64(cats[e])] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return to_merchants, to_platform, to_couriers, kept
+
+
+@njit(cache=True, nogil=True)
+def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
+                resident_cash, visit, demand, outcome):  # pragma: no cover - compiled
+    """Step 1 of :func:`settle_visits`: a need with a chosen outlet is a wanted visit (``visit``,
+    counted in ``demand`` per outlet) if its resident can pay the price, plus the delivery fee for
+    an order, out of the cash held at the start of the day; otherwise its ``outcome`` is
+    ``CANNOT_PAY`` (``NO_REASON`` for every other need)."""
+    demand[:] = 0
+    for e in range(E):
+        visit[e] = False
+        outcome[e] = NO_REASON
+        if chosen[e] < 0 or served[e]:
+            continue
+        o = np.uint64(chosen[e])  # unsigned indices: no wrap-around checks
+        extra = delivery_fee if (any_delivered and delivered[e]) else 0
+        if outlet_price[o] + extra > resident_cash[np.uint64(res[e])]:
+            outcome[e] = CANNOT_PAY
+            continue
+        visit[e] = True
+        demand[o] += 1
+
+
+@njit(cache=True, nogil=True)
+def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
+                  outlet_price, outlet_category, capacity, resident_cash, merchant_cash,
+                  parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
+                  met_walk, outcome):  # pragma: no cover - compiled
+    """Affordability, capacity and walk-in payments for the day's chosen outlets.
+
+    1. A need with a chosen outlet is a wanted visit if its resident can pay the price (plus the
+       delivery fee for an order) out of the cash held at the start of the day; otherwise it is
+       counted in ``unmet_money``.
+    2. An outlet with more wanted visits than ``capacity`` keeps a uniformly random subset of
+       exactly ``capacity`` of them (selection sampling, Knuth's Algorithm S: each visit is kept
+       with probability places left / visits left); the others' ``outcome`` is ``TURNED_AWAY``.
+    3. A kept visit is served (``visit``, ``served``); a walk-in pays the outlet's price from the
+       resident's cash to the merchant's; every parcel collected earns the parcel point
+       ``parcel_fee`` from the couriers.
+
+    The loop over needs touches only the resident's cash and the outlet's counters, branch-free
+    (whether a visit is kept is a coin toss the processor cannot predict); the merchants' money
+    and the per-category tallies follow per outlet afterwards (an outlet has one price and one
+    category). ``demand`` is a per-outlet work buffer; ``visits``, ``walk_ins`` and ``takings``
+    are written, the tallies incremented.
+
+    Returns:
+        (fen paid by walk-ins to merchants, fen of parcel fees paid by couriers).
+    """
+    M = demand.shape[0]
+    for o in range(M):
+        visits[o] = 0
+        walk_ins[o] = 0
+    for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
+        if demand[o] <= capacity[o]:
+            demand[o] = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for e in range(E):  # 2. capacity, 3. walk-ins pay
+        if not visit[e]:
+            continue
+        o = np.uint64(chosen[e])  # a wanted visit has an outlet; unsigned: no wrap-around checks
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        left = demand[o]
+        full = left > 0
+        keep = (not full) or (unit53(x) * left < capacity[o] - visits[o])
+        demand[o] = left - full
+        walks = keep and not (any_delivered and delivered[e])
+        visit[e] = keep
+        served[e] = keep
+        outcome[e] = NO_REASON if keep else TURNED_AWAY
+        visits[o] += keep
+        walk_ins[o] += walks
+        resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    walk_total = 0
+    parcel_total = 0
+    for o in range(M):
+        paid = outlet_price[o] * walk_ins[o]
+        fees = parcel_fee * visits[o] if outlet_category[o] == parcel_category else 0
+        merchant_cash[o] += paid + fees
+        takings[o] = paid + fees
+        walk_total += paid
+        parcel_total += fees
+        if outlet_category[o] >= 0:
+            met_walk[outlet_category[o]] += walk_ins[o]
+    return walk_total, parcel_total
+
+
+@njit(cache=True, nogil=True)
+def count_waiting(E, cats, served, category):  # pragma: no cover - compiled
+    """Needs of ``category`` not served (yet) today."""
+    n = 0
+    for e in range(E):
+        n += (not served[e]) and cats[e] == category
+    return n
+
+
+@njit(cache=True, nogil=True)
+def close_day(state, E, res, cats, night, served, outcome, home, n_categories,
+              care_category, places, waiting, met_volunteer, unmet_range, unmet_capacity,
+              unmet_money, unmet_at, night_met):  # pragma: no cover - compiled
+    """Volunteers, then the end-of-day counts.
+
+    Volunteers (retirees) meet ``min(places, waiting)`` of the ``waiting`` elder-care needs
+    (``care_category``) that found no place, a uniformly random subset when there are more needs
+    than places (selection sampling, as in :func:`settle_visits`; draws only then). Then every
+    need still unmet is counted once, by why: its outlet was full (``unmet_capacity``), its
+    resident could not pay (``unmet_money``), or nothing was in range (``unmet_range``); and at its
+    resident's home node (``unmet_at``: node * C + category). Night needs met are counted too.
+    Counting here, after the volunteers, keeps the outcomes a partition of the needs.
+
+    Returns:
+        The number of needs the volunteers met.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    take_left = min(places, waiting)
+    wait_left = waiting
+    helped = 0
+    for e in range(E):
+        c = np.uint64(cats[e])  # unsigned indices: no wrap-around checks
+        if wait_left > 0 and c == care_category and not served[e]:
+            take = take_left >= wait_left
+            if not take:
+                x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                take = unit53(x) * wait_left < take_left
+            wait_left -= 1
+            if take:
+                take_left -= 1
+                served[e] = True
+                met_volunteer[c] += 1
+                helped += 1
+        if served[e]:
+            if night[e]:
+                night_met[c] += 1
+            continue
+        why = outcome[e]
+        if why == TURNED_AWAY:
+            unmet_capacity[c] += 1
+        elif why == CANNOT_PAY:
+            unmet_money[c] += 1
+        else:
+            unmet_range[c] += 1
+        unmet_at[np.uint64(home[np.uint64(res[e])]) * np.uint64(n_categories) + c] += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return helped
+
+
+@njit(cache=True, nogil=True)
+def learn_bits(state, knows, mask_table):  # pragma: no cover - compiled
+    """Word of mouth: OR into every (resident, category) knowledge byte a mask of newly learnt
+    ranks drawn from ``mask_table`` (a packed alias table over the 2**k masks, in which each rank
+    is learnt independently with the month's discovery probability)."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    J = mask_table.shape[1]
+    for i in range(knows.shape[0]):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        j = alias_column(x, J)
+        knows[i] |= np.uint8(alias_resolve(x, j, mask_table[0, j]))
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def remap_knowledge(state, knows, cat, old, new, first_resident, awareness):  # pragma: no cover - compiled
+    """Keep residents' knowledge of category ``cat`` attached to outlets, not ranks, when the
+    category's rank table changes from ``old`` to ``new`` (both (n_nodes, k) outlet ids).
+
+    Residents are stored in home-node order: the residents of node v are
+    ``first_resident[v]:first_resident[v + 1]``, so only those of nodes whose list changed are
+    touched. A known outlet stays known at its new rank; an outlet ``o`` new to the list (it opened,
+    or a closure brought it into the k nearest) is known with ``awareness[o]`` (each resident
+    independently, one draw of the generator ``state`` each), and everyone knows the nearest (rank 0).
+    """
+    K = old.shape[1]
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    old_rank = np.empty(K, dtype=np.int64)
+    for v in range(old.shape[0]):
+        same = True
+        for r in range(K):
+            if old[v, r] != new[v, r]:
+                same = False
+        if same:
+            continue
+        for r in range(K):  # the old rank of the outlet now at rank r (-1: new to the list)
+            old_rank[r] = -1
+            if new[v, r] >= 0:
+                for q in range(K):
+                    if old[v, q] == new[v, r]:
+                        old_rank[r] = q
+                        break
+                if old_rank[r] < 0:
+                    old_rank[r] = -2  # an outlet new to the list
+        for i in range(first_resident[v], first_resident[v + 1]):
+            bits = knows[i, cat]
+            out = 1
+            for r in range(1, K):
+                if old_rank[r] >= 0:
+                    if (bits >> old_rank[r]) & 1:
+                        out |= 1 << r
+                elif old_rank[r] == -2:
+                    x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    if unit53(x) < awareness[np.uint64(new[v, r])]:
+                        out |= 1 << r
+            knows[i, cat] = out
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def scatter_add(target, idx, amount, sign):  # pragma: no cover - compiled
+    """``target[idx[i]] += sign * amount[i]`` for every i (repeated ids add up), in exact integers."""
+    if amount.shape[0] == 1:
+        a = sign * amount[0]
+        for i in range(idx.shape[0]):
+            target[idx[i]] += a
+    else:
+        for i in range(idx.shape[0]):
+            target[idx[i]] += sign * amount[i]
+
+
+@njit(cache=True, nogil=True)
+def expected_visits(nodes, dist_m, wanted, speeds, minute_weight, max_minutes, walk_flat,
+                    day_att, reach_dist, pending_dist, c, C, W, p_aware):  # pragma: no cover - compiled
+    """Visits a day a new outlet of category ``c`` would draw, by the residents' own choice rule.
+
+    For each home node ``u`` within reach (``nodes``, at network distance ``dist_m``) and speed
+    class ``s``: the new outlet enters the residents' list of the ``k`` nearest outlets if fewer
+    than ``k`` existing ones are nearer (ties go to the existing outlets, which have lower ids),
+    pushing out the farthest; its share of the residents' needs is then its logit weight
+    ``exp(-minute_weight * minutes)`` (a typical price, no crowding) over the sum of the weights of
+    the outlets on the list (walk weight x today's attraction, as the daily choice reads them),
+    times the share of them who know it when it opens: all if it becomes their nearest, else
+    ``p_aware`` (as :func:`remap_knowledge` makes them). The entrant judges the market it opens into,
+    before word of mouth spreads its name further. The nearest entrant of the category already
+    waiting for its licence (``pending_dist``) counts as a rival on the list, with a typical price.
+
+    Args:
+        nodes, dist_m: Home nodes within walking reach of the site and their distances, metres.
+        wanted: (n_nodes, S) visits a day of category ``c`` the residents of each home node and
+            speed class want (children's needs with their carer's).
+        speeds: (S,) walk speeds, metres per minute.
+        minute_weight, max_minutes: The choice rule's walking disutility and longest walk.
+        walk_flat, day_att: The choice tables (:class:`sim.services.demand.ChoiceTables`), flattened.
+        reach_dist: (n_nodes, k) distances to the k nearest existing outlets of ``c`` (inf: none).
+        pending_dist: (n_nodes,) distance to the nearest waiting entrant of ``c`` (inf: none).
+        c, C, W: The category, the number of categories and the tables' rank width.
+        p_aware: Share of the residents whose list it joins (not as the nearest) who know it.
+
+    Returns:
+        Expected visits a day.
+    """
+    S = speeds.shape[0]
+    k = reach_dist.shape[1]
+    total = 0.0
+    for i in range(nodes.shape[0]):
+        u = nodes[i]
+        d = dist_m[i]
+        dp = pending_dist[u]
+        has_pending = dp < np.inf
+        existing = 0
+        nearer = 0
+        for r in range(k):
+            existing += reach_dist[u, r] < np.inf
+            nearer += reach_dist[u, r] <= d
+        nearer += has_pending and dp <= d
+        if nearer >= k:
+            continue
+        # The list with the new outlet: every rival if there were fewer than k, else all but the
+        # farthest; rivals in distance order (existing ranks, the waiting entrant slotted in).
+        rivals = existing + has_pending
+        keep = rivals if rivals < k else k - 1
+        slot = (u * C + c) * W
+        aware = 1.0 if nearer == 0 else p_aware
+        for s in range(S):
+            n = wanted[u, s]
+            if n == 0:
+                continue
+            minutes = d / speeds[s]
+            if minutes > max_minutes:
+                continue
+            w_new = np.exp(-minute_weight * minutes)
+            base = ((u * S + s) * C + c) * W
+            denominator = w_new
+            r = 0
+            pending_left = has_pending
+            for _ in range(keep):
+                if pending_left and (r >= existing or dp < reach_dist[u, r]):
+                    pending_minutes = dp / speeds[s]
+                    if pending_minutes <= max_minutes:
+                        denominator += np.exp(-minute_weight * pending_minutes)
+                    pending_left = False
+                else:
+                    denominator += walk_flat[base + r] * day_att[slot + r]
+                    r += 1
+            total += n * aware * w_new / denominator
+    return total
