@@ -6,7 +6,8 @@ then the baseline and each lever alone (its scenario defaults, on from month 0, 
 ``--end-month``) run for ``--years`` measured years from that settled start. Effects are paired
 differences per period (year 1, year 3, during support, after support) with 95 % Student-t
 intervals over seeds; a lever's claim (``Lever.claims``, what ``lifecircle levers`` prints) holds
-when the interval during support lies on the claimed side of zero.
+when the interval in its period (during support unless the claim names another) lies on the claimed side
+of zero. ``--keep DIR`` saves the measurement; ``--from DIR`` writes the Markdown again from it.
 
     .venv/bin/python benchmarks/lever_effects.py                 # 8 seeds, 5 years: ~5 min on 2 cores
     .venv/bin/python benchmarks/lever_effects.py --seeds 12 --out /tmp/effects.md
@@ -66,20 +67,21 @@ def _markdown(effects: pd.DataFrame, persistence: pd.DataFrame, claims: pd.DataF
         f"0-{end_month - 1}, after support = {end_month}-{int(years * 12) - 1}.",
         "",
         f"**Claims** (`lifecircle levers`, *claimed at its defaults*): {held} of {len(claims)} hold -- the interval "
-        "during support lies on the claimed side of zero.",
+        "in the claim's period (during support unless the claim names another) lies on the claimed side of zero.",
         "",
-        "| lever | claim | during support | holds |",
-        "|---|---|---|---|",
+        "| lever | claim | period | effect | holds |",
+        "|---|---|---|---|---|",
     ]
     for row in claims.itertuples():
-        lines.append(f"| {row.lever} | {row.indicator} {'up' if row.claimed == '+' else 'down'} | "
+        lines.append(f"| {row.lever} | {row.indicator} {'up' if row.claimed == '+' else 'down'} | {row.period} | "
                      f"{row.effect:+.4g} [{row.ci_low:+.3g}, {row.ci_high:+.3g}] | {'yes' if row.holds else '**no**'} |")
     lines.append("")
     for cls in LEVERS:
         sub = effects[effects["lever"] == cls.name]
         if sub.empty:
             continue
-        names = [n for n, _ in cls.claims] + [n for n in CONTEXT if n not in {c for c, _ in cls.claims}]
+        claimed = [claim[0] for claim in cls.claims]
+        names = list(dict.fromkeys(claimed)) + [n for n in CONTEXT if n not in claimed]
         lines += [f"## {cls.name}", "", f"*{cls.measure}.* Mechanism: {cls.mechanism}. Moves: {cls.indicator}.",
                   f"Claimed: {claim_text(cls)}.", "",
                   "| indicator | " + " | ".join(PERIODS) + " | persists after support |",
@@ -106,14 +108,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end-month", type=int, default=36, help="month the levers are withdrawn (default 36)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: the CPUs available)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "lever_effects.md"), help="Markdown file to write")
+    parser.add_argument("--keep", metavar="DIR", help="also write the measured effects and persistence as Parquet "
+                        "files in DIR, so that --from DIR can write the Markdown again without measuring")
+    parser.add_argument("--from", dest="source", metavar="DIR", help="write the Markdown from the Parquet files "
+                        "a run with --keep DIR left (the same --seeds, --years and --end-month)")
     args = parser.parse_args(argv)
     seeds = list(range(1, args.seeds + 1))
-    base = load_scenario(ROOT / "scenarios" / "baseline.toml", updates={"years": args.years})
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="lifecircle-effects-") as store:
-        effects, persistence, _ = measure(base, [cls.name for cls in LEVERS], seeds, end_month=args.end_month,
-                                          checkpoints=store, workers=args.workers)
-    seconds = time.perf_counter() - started
+    if args.source:
+        source = Path(args.source)
+        effects = pd.read_parquet(source / "effects.parquet")
+        persistence = pd.read_parquet(source / "persistence.parquet")
+        seconds = float((source / "seconds.txt").read_text())
+    else:
+        base = load_scenario(ROOT / "scenarios" / "baseline.toml", updates={"years": args.years})
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="lifecircle-effects-") as store:
+            effects, persistence, _ = measure(base, [cls.name for cls in LEVERS], seeds, end_month=args.end_month,
+                                              checkpoints=store, workers=args.workers)
+        seconds = time.perf_counter() - started
+        if args.keep:
+            keep = Path(args.keep)
+            keep.mkdir(parents=True, exist_ok=True)
+            effects.to_parquet(keep / "effects.parquet")
+            persistence.to_parquet(keep / "persistence.parquet")
+            (keep / "seconds.txt").write_text(f"{seconds:.1f}\n")
     claims = claim_table(effects, {cls.name: cls.claims for cls in LEVERS})
     Path(args.out).write_text(_markdown(effects, persistence, claims, seeds=seeds, years=args.years,
                                         end_month=args.end_month, seconds=seconds), encoding="utf-8")
