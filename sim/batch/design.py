@@ -2,7 +2,9 @@
 
 Full factorial and Latin hypercube designs suit comparisons and response surfaces; the Sobol'
 (Saltelli) and Morris designs come from SALib's samplers so that :mod:`sim.batch.sensitivity` can
-analyse the very same sample with SALib's matching analysers.
+analyse the very same sample with SALib's matching analysers. A ``posterior`` design draws its
+points from a calibration's posterior (:func:`posterior_design`): policy effects over its points
+carry the calibrated parameters' uncertainty.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ class Design:
     """The sampled design.
 
     Attributes:
-        method: ``none``, ``factorial``, ``latin``, ``sobol`` or ``morris``.
+        method: ``none``, ``factorial``, ``latin``, ``sobol``, ``morris`` or ``posterior`` (draws
+            from a calibration's posterior).
         problem: SALib problem dict (``num_vars``, ``names``, ``bounds``).
         X: (points, parameters) sample as drawn (before integer keys are rounded); SALib's
             analysers need exactly this matrix, in this order.
@@ -85,6 +88,8 @@ def sample(problem: dict, method: str, *, samples: int = 8, levels: int = 3, mor
 
 def build_design(spec: BatchSpec) -> Design:
     """The design of a batch (deterministic: the same spec gives the same points in any process)."""
+    if spec.uncertainties is not None:
+        return posterior_design(spec)
     names = list(spec.parameters)
     bounds, values = [], []
     for rng in spec.parameters.values():
@@ -103,3 +108,20 @@ def build_design(spec: BatchSpec) -> Design:
                second_order=cfg.second_order, seed=seed, values=values)
     options = {"second_order": cfg.second_order, "morris_levels": cfg.morris_levels, "seed": seed}
     return Design(method=cfg.method, problem=problem, X=X, options=options)
+
+
+def posterior_design(spec: BatchSpec) -> Design:
+    """Design points drawn from a calibration's posterior (``[uncertainties] from_posterior``): method
+    ``posterior``, one point per draw, values as runs take them."""
+    from sim.calibration.posterior import read_posterior
+
+    cfg = spec.uncertainties
+    posterior = read_posterior(spec.posterior_folder())
+    seed = cfg.seed if cfg.seed is not None else int(
+        np.random.SeedSequence([spec.master_seed, 0x905]).generate_state(1)[0])
+    X = posterior.draw(cfg.draws, seed)
+    bounds = [[float(X[:, j].min()), float(X[:, j].max())] for j in range(X.shape[1])]
+    problem = {"num_vars": len(posterior.keys), "names": list(posterior.keys), "bounds": bounds}
+    options = {"posterior": str(posterior.folder), "posterior_sha256": posterior.digest, "calibration": posterior.name,
+               "draws": cfg.draws, "seed": seed}
+    return Design(method="posterior", problem=problem, X=X, options=options)

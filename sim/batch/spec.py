@@ -29,6 +29,13 @@ Example::
     [design]
     method = "latin"
     samples = 8
+
+Instead of ``[parameters]`` and ``[design]``, the uncertain parameters may be drawn from a
+calibration's posterior (``lifecircle calibrate``; :mod:`sim.calibration.posterior`)::
+
+    [uncertainties]
+    from_posterior = "../../results/calibration"   # a calibration's --out folder
+    draws = 16                                     # design points, drawn by weight
 """
 
 from __future__ import annotations
@@ -97,6 +104,19 @@ class DesignConfig(_Strict):
         return self
 
 
+class UncertaintiesConfig(_Strict):
+    """Uncertain parameters drawn from a calibration's posterior (``lifecircle calibrate``), instead
+    of ``[parameters]`` ranges and a ``[design]``."""
+
+    from_posterior: str
+    """A calibration's output folder (relative to the batch file): its ``posterior.parquet`` (the
+    last generation's particles and weights) and ``calibration.json`` (their scenario keys)."""
+    draws: int = Field(16, ge=1, le=1_000_000)
+    """Parameter sets drawn from the posterior by weight, with replacement: the batch's design points."""
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    """Seed of the draws (default: derived from the batch's ``master_seed``)."""
+
+
 class BatchSpec(_Strict):
     """A batch: packages x design points x replications runs of the model."""
 
@@ -113,6 +133,9 @@ class BatchSpec(_Strict):
     """Uncertain parameters: dotted scenario key -> range (e.g. ``economy.rent_multiplier``)."""
     design: DesignConfig = DesignConfig()
     """How the parameters are sampled."""
+    uncertainties: UncertaintiesConfig | None = None
+    """Parameters drawn from a calibration's posterior (``from_posterior = "DIR"``); excludes
+    ``parameters`` and ``design``: the draws are the design points."""
     replications: int = Field(1, ge=1, le=100_000)
     """Seeded replications of every package at every design point."""
     master_seed: int = Field(20240101, ge=0, le=2**63 - 1)
@@ -137,6 +160,9 @@ class BatchSpec(_Strict):
                 raise ValueError(f"packages: name {name!r} may use letters, digits, '_' and '-' only")
         if self.baseline is not None and self.baseline not in self.packages:
             raise ValueError(f"baseline = {self.baseline!r} is not a package; packages: {', '.join(self.packages)}")
+        if self.uncertainties is not None and (self.parameters or self.design.method != "none"):
+            raise ValueError("uncertainties.from_posterior gives the design points; remove [parameters] and [design] "
+                             "(or remove [uncertainties])")
         if self.design.method == "none" and self.parameters:
             raise ValueError("parameters are given but design.method = 'none'; choose factorial, latin, sobol or morris")
         if self.design.method != "none" and not self.parameters:
@@ -163,6 +189,13 @@ class BatchSpec(_Strict):
         path = Path(self.packages[package]).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
+    def posterior_folder(self) -> Path | None:
+        """The calibration folder of ``uncertainties.from_posterior`` (absolute), or None."""
+        if self.uncertainties is None:
+            return None
+        path = Path(self.uncertainties.from_posterior).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
     def replicate_seeds(self) -> list[int]:
         """Replicate seeds: ``SeedSequence(master_seed).spawn(replications)``, one 32-bit int each."""
         children = np.random.SeedSequence(self.master_seed).spawn(self.replications)
@@ -187,6 +220,10 @@ class BatchSpec(_Strict):
         """Hash of everything that decides the batch's runs (not its name or description)."""
         data = self.model_dump(mode="json", exclude={"name", "description", "source"})
         data["package_hashes"] = {p: self.package_scenario(p).content_hash() for p in self.packages}
+        if self.uncertainties is not None:  # a recalibrated posterior is another batch
+            from sim.calibration.posterior import read_posterior
+
+            data["posterior_sha256"] = read_posterior(self.posterior_folder()).digest
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -266,6 +303,8 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
         except ScenarioError as err:
             raise ScenarioError(f"{spec.source}: package '{package}' (with the batch's overrides): {err}") from None
     base = spec.package_scenario(spec.baseline_package)
+    if spec.uncertainties is not None:
+        _check_posterior(spec, base)
     for key, rng in spec.parameters.items():
         try:
             parameter_kind(key)
@@ -277,3 +316,26 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
                 base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: parameters.\"{key}\" = {value!r}")
             except ScenarioError as err:
                 raise ScenarioError(str(err)) from None
+
+
+def _check_posterior(spec: BatchSpec, base: Scenario) -> None:
+    """The posterior folder holds a finished calibration whose keys are numeric scenario keys, not
+    overridden by the batch, and whose values every package's schema accepts."""
+    from sim.calibration.posterior import read_posterior
+
+    where = f"{spec.source}: key 'uncertainties.from_posterior'"
+    posterior = read_posterior(spec.posterior_folder(), source=where)
+    overridden = sorted(set(posterior.keys) & set(spec.flat_overrides()))
+    if overridden:
+        raise ScenarioError(f"{where}: the posterior's {', '.join(overridden)} also in [overrides]; remove the "
+                            f"override (the posterior draws that key)")
+    for j, key in enumerate(posterior.keys):
+        try:
+            parameter_kind(key)
+        except ValueError as err:
+            raise ScenarioError(f"{where}: posterior parameter {key!r}: {err}") from None
+        for value in (posterior.values[:, j].min(), posterior.values[:, j].max()):
+            for package in spec.packages:
+                scenario = base if package == spec.baseline_package else spec.package_scenario(package)
+                scenario.with_updates({key: coerce_value(key, value)},
+                                      source=f"{where}: posterior parameter {key} = {value!r} (package '{package}')")
