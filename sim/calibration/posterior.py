@@ -67,7 +67,7 @@ def read_posterior(folder: str | Path, *, source: str = "from_posterior") -> Pos
                             f"{INFO}, written by `lifecircle calibrate ... --out {folder}`)")
     try:
         info = json.loads(info_path.read_bytes().decode("utf-8"))
-        keys = list(info["parameters"])
+        keys = list(info["parameter_keys"])
         frame = pd.read_parquet(post)
         values = frame[[f"value.{k}" for k in keys]].to_numpy(dtype=float)
         weights = frame["weight"].to_numpy(dtype=float)

@@ -135,6 +135,7 @@ def _write_info(out: Path, spec: CalibrationSpec) -> None:
         "source": spec.source, "seed": spec.seed, "scenario": str(spec.scenario_path),
         "scenario_hash": spec.base_scenario().content_hash(), "overrides": spec.flat_overrides(),
         "simulation": spec.simulation.model_dump(mode="json"),
+        "parameter_keys": list(spec.parameters),  # in the file's order (the tables below are sorted)
         "parameters": {k: {**p.model_dump(mode="json"), "integer": k in spec.integer_keys()}
                        for k, p in spec.parameters.items()},
         "targets": {k: t.model_dump(mode="json") for k, t in spec.targets.items()},

@@ -74,16 +74,18 @@ def _outlets_per_10k(model: LifeCircleModel, wide: pd.DataFrame, target: TargetS
 
 def kaplan_meier(durations: np.ndarray, closed: np.ndarray, horizon: float) -> float:
     """Kaplan-Meier survival at ``horizon`` of spells with ``durations`` (days) that ended
-    (``closed``) or were censored; NaN when no spell was followed to ``horizon``."""
+    (``closed``; a closure at ``horizon`` counts) or were censored. NaN when it cannot be told: no
+    spells, or every spell still open was censored before ``horizon`` (0 when all had closed)."""
     durations = np.asarray(durations, dtype=float)
     closed = np.asarray(closed, dtype=bool)
-    if not len(durations) or not (durations >= horizon).any():
+    if not len(durations):
         return float("nan")
-    event_times = np.unique(durations[closed & (durations <= horizon)])
     survival = 1.0
-    for t in event_times:
+    for t in np.unique(durations[closed & (durations <= horizon)]):
         at_risk = (durations >= t).sum()
         survival *= 1.0 - ((durations == t) & closed).sum() / at_risk
+    if survival > 0 and not (durations >= horizon).any():
+        return float("nan")  # the estimate stops at the last spell followed, before the horizon
     return float(survival)
 
 
