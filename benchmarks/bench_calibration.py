@@ -2,14 +2,16 @@
 
 Runs ``lifecircle calibrate scenarios/calibration/grid_behaviour.toml`` on a LocalCluster of
 ``--workers`` processes into a new folder, as the command line does, and prints: wall time (start
-of the cluster to the last file written), each generation's threshold, particles, simulations and
-minutes, the seconds one particle takes inside its worker (measured on a few extra runs at the
-prior's median, one at a time), the posterior summary and the predictive check. Also the machine's
+of the cluster to the last file written: settled starts, generations, predictive check), each
+generation's threshold, particles, simulations and minutes, the seconds one particle takes from a
+settled start (a few extra runs at the priors' medians, one at a time, after the calibration) and
+one settled start's warm-up, the posterior summary and the predictive check. Also the machine's
 load average before and after, since the development machine is shared.
 
     .venv/bin/python benchmarks/bench_calibration.py [--workers 2] [--out DIR] [--file FILE]
 
-Set ``LIFECIRCLE_CHECKPOINTS`` as you like: calibration particles neither read nor write checkpoints.
+The settled starts go to ``DIR/checkpoints`` of the calibration folder (a new folder: they are
+computed, and timed, as part of the run).
 """
 
 from __future__ import annotations
@@ -23,26 +25,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def particle_seconds(spec, runs: int = 3) -> list[float]:
-    """Seconds of one particle at the priors' medians, run in this process (after a first run that
-    loads the compiled kernels)."""
+def particle_seconds(spec, store: Path, runs: int = 3) -> tuple[list[float], float]:
+    """Seconds of one particle at the priors' medians from a settled start in ``store``, run in this
+    process (after a first run that loads the compiled kernels and the checkpoint), and of one
+    settled start's warm-up."""
     from sim.calibration.priors import frozen, scenario_values
-    from sim.calibration.simulate import simulate
+    from sim.calibration.simulate import settle, simulate, start_seeds
 
     integer = spec.integer_keys()
     middle = scenario_values(spec, {k: float(frozen(p, integer=k in integer).median()) for k, p in spec.parameters.items()})
     base = spec.base_scenario()
-    simulate(base, middle, 0, spec.targets, spec.simulation)
+    starts = start_seeds(spec.seed, spec.simulation.settled_seeds)
+    simulate(base, middle, starts[0], 0, spec.targets, spec.simulation, store=store)
     times = []
-    for seed in range(1, runs + 1):
+    for run in range(1, runs + 1):
         started = time.perf_counter()
-        simulate(base, middle, seed, spec.targets, spec.simulation)
+        simulate(base, middle, starts[run % len(starts)], run, spec.targets, spec.simulation, store=store)
         times.append(time.perf_counter() - started)
-    warm = base.with_updates({**middle, "years": 0.01})
-    started = time.perf_counter()
-    simulate(warm, {}, 1, {k: t for k, t in spec.targets.items() if t.statistic != "outlet_survival"}, spec.simulation)
-    times.append(time.perf_counter() - started)  # the last: the warm-up alone (and a day)
-    return times
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        settle(base, starts[0], scratch)
+        warm = time.perf_counter() - started
+    return times, warm
 
 
 def main() -> None:
@@ -74,13 +78,13 @@ def main() -> None:
     print(f"wall time {wall / 60:.1f} min (cluster start to last file, predictive check of "
           f"{spec.predictive.draws} draws included); {int(gens['simulations'].sum())} simulations submitted")
     print(gens[["t", "epsilon", "particles", "simulations", "acceptance_rate", "minutes"]].to_string(index=False))
-    times = particle_seconds(spec)
-    print(f"one particle, one process: {', '.join(f'{t:.2f}' for t in times[:-1])} s "
-          f"(warm-up of {spec.simulation.warmup_years:g} years alone: {times[-1]:.2f} s)")
+    times, warm = particle_seconds(spec, out / "checkpoints")
+    print(f"one particle from a settled start, one process: {', '.join(f'{t:.2f}' for t in times)} s "
+          f"(one settled start's warm-up of {spec.simulation.warmup_years:g} years: {warm:.2f} s)")
     print(f"machine load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} cores")
     summary = pd.read_csv(out / "posterior_summary.csv")
     print("\nposterior (last generation, weighted):")
-    print(summary[["parameter", "median", "q05", "q95", "prior_low", "prior_high", "interval_share_of_prior"]]
+    print(summary[["parameter", "mean", "median", "q05", "q95", "prior_low", "prior_high", "interval_share_of_prior"]]
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if (out / "predictive.csv").is_file():
         pred = pd.read_csv(out / "predictive.csv")

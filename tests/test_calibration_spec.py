@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from sim.calibration import calibration_from_dict, load_calibration
 from sim.calibration.priors import frozen, pyabc_prior, support
-from sim.scenario import ScenarioError
+from sim.scenario import WARMUP_YEARS, ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline.toml"
@@ -30,7 +30,8 @@ def base_dict(**changes: object) -> dict:
     data = {
         "name": "t", "scenario": str(BASELINE), "seed": 3,
         "overrides": {"population.residents": 2000, "city.blocks_x": 6, "city.blocks_y": 6},
-        "simulation": {"warmup_years": 1.0, "measure_years": 1.0, "cohort_from_year": 0.5},
+        "simulation": {"warmup_years": 1.0, "adjust_years": 0.5, "measure_years": 1.0, "survival_from_year": 0.5,
+                       "settled_seeds": 2},
         "parameters": {"economy.initial_knowledge": {"prior": "uniform", "low": 0.2, "high": 1.0}},
         "targets": {"unemployment": {"statistic": "mean", "indicator": "unemployment_rate", "observed": 0.052,
                                      "tolerance": 0.005, "source": "NBS 2023"}},
@@ -51,7 +52,8 @@ def with_target(target: dict) -> dict:
 def test_a_valid_calibration_loads_with_its_derived_settings():
     spec = calibration_from_dict(base_dict(), source="cal.toml")
     base = spec.base_scenario()
-    assert base.population.residents == 2000 and base.warmup_years == 1.0 and base.years == 1.0
+    # A particle runs adjust_years + measure_years after the settled start of warmup_years.
+    assert base.population.residents == 2000 and base.warmup_years == 1.0 and base.years == 1.5
     assert "unemployment_rate" in base.output.indicators and "merchants_open" in base.output.indicators
     assert spec.observed() == {"unemployment": 0.052}
     # The fingerprint follows what decides the posterior, not the stopping rule.
@@ -59,6 +61,10 @@ def test_a_valid_calibration_loads_with_its_derived_settings():
     assert more.fingerprint() == spec.fingerprint()
     other = calibration_from_dict(base_dict(seed=4), source="cal.toml")
     assert other.fingerprint() != spec.fingerprint()
+    starts = calibration_from_dict(base_dict(simulation={"settled_seeds": 3}), source="cal.toml")
+    assert starts.fingerprint() != spec.fingerprint()
+    # Settled starts take the scenario schema's warm-up unless the file says otherwise.
+    assert starts.simulation.warmup_years == WARMUP_YEARS and starts.base_scenario().warmup_years == WARMUP_YEARS
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -98,7 +104,10 @@ def test_a_valid_calibration_loads_with_its_derived_settings():
     (with_target({"statistic": "fortune"}), "statistic"),
     (base_dict(targets={"bad name!": {"statistic": "closure_rate", "observed": 1.0, "tolerance": 0.1, "source": "x"}}),
      "letters, digits"),
-    (base_dict(simulation={"warmup_years": 1.0, "measure_years": 1.0, "cohort_from_year": 3.0}), "cohort_from_year"),
+    (base_dict(simulation={"warmup_years": 1.0, "measure_years": 1.0, "survival_from_year": 3.0}), "survival_from_year"),
+    (base_dict(simulation={"settled_seeds": 0}), "simulation.settled_seeds"),
+    (base_dict(simulation={"adjust_years": -1.0}), "simulation.adjust_years"),
+    (with_parameter("population.move_per_month", {"low": 0.001, "high": 0.01}), "not an economy.* key"),
     (base_dict(abc={"population_size": 1}), "abc.population_size"),
     (base_dict(abc={"distance": "manhattan"}), "'pnorm' or 'adaptive'"),
     (base_dict(stop={"max_generations": 0}), "stop.max_generations"),

@@ -1,12 +1,12 @@
 """The posterior predictive check: what the calibrated model says of each target, against the observation.
 
 ``predictive.draws`` parameter sets are drawn from the last generation by weight and each is
-simulated once with a fresh seed (both seeded from the calibration's seed), on the same Dask
-cluster as the calibration. Unlike the accepted particles' own statistics -- selected for being
+simulated once from the settled start of a start seed drawn at random, with a fresh run seed (all
+seeded from the calibration's seed), on the same Dask cluster as the calibration. Unlike the accepted particles' own statistics -- selected for being
 close to the observations -- these are what the model predicts given the posterior, parameter
 uncertainty and seed noise included.
 
-Files: ``predictive_draws.parquet`` (draw, seed, parameters, one column per target),
+Files: ``predictive_draws.parquet`` (draw, start_seed, seed, parameters, one column per target),
 ``predictive.csv`` (per target: observed, tolerance, source, simulated mean, median and central
 interval, whether the observed value lies inside it, and the share of draws within one tolerance
 of it) and ``figures/predictive.png``.
@@ -28,31 +28,42 @@ PREDICTIVE_STREAM = 0x99D
 """Spawn key of the predictive check's draws and seeds under the calibration's seed."""
 
 
-def draw_particles(posterior: pd.DataFrame, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of ``posterior`` drawn by weight with replacement, a run seed for each), seeded."""
+def draw_particles(posterior: pd.DataFrame, n: int, seed: int,
+                   starts: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows of ``posterior`` drawn by weight with replacement, a start seed of ``starts`` for each,
+    a run seed for each), seeded."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, PREDICTIVE_STREAM]))
     w = posterior["weight"].to_numpy(dtype=float)
     rows = rng.choice(len(posterior), size=n, replace=True, p=w / w.sum())
     seeds = rng.integers(0, 2**31 - 1, size=n)
-    return rows, seeds
+    pool = np.asarray(starts if starts else [0], dtype=np.int64)
+    start = pool[rng.integers(0, len(pool), size=n)]
+    return rows, start, seeds
 
 
-def _simulate_draw(spec: CalibrationSpec, values: dict[str, int | float], seed: int) -> dict[str, float]:
+def _simulate_draw(spec: CalibrationSpec, values: dict[str, int | float], start: int, seed: int,
+                   store: str | None) -> dict[str, float]:
     from sim.calibration.simulate import simulate
 
-    return simulate(spec.base_scenario(), values, int(seed), spec.targets, spec.simulation)
+    return simulate(spec.base_scenario(), values, int(start), int(seed), spec.targets, spec.simulation, store=store)
 
 
-def predictive_check(spec: CalibrationSpec, posterior: pd.DataFrame, out: Path, *, client: Any) -> dict[str, Path]:
-    """Simulate the predictive draws on ``client``'s cluster and write the files (module docstring)."""
+def predictive_check(spec: CalibrationSpec, posterior: pd.DataFrame, out: Path, *, client: Any,
+                     store: str | Path | None) -> dict[str, Path]:
+    """Simulate the predictive draws on ``client``'s cluster from the settled starts in ``store``
+    and write the files (module docstring)."""
     from sim.atomic import atomic_write_bytes
+    from sim.calibration.simulate import start_seeds
 
     n = spec.predictive.draws
-    rows, seeds = draw_particles(posterior, n, spec.seed)
+    rows, starts, seeds = draw_particles(posterior, n, spec.seed,
+                                         start_seeds(spec.seed, spec.simulation.settled_seeds))
     values = [scenario_values(spec, {k: float(posterior.iloc[r][k]) for k in spec.parameters}) for r in rows]
-    futures = [client.submit(_simulate_draw, spec, v, int(s), pure=False) for v, s in zip(values, seeds)]
+    where = None if store is None else str(store)
+    futures = [client.submit(_simulate_draw, spec, v, int(a), int(s), where, pure=False)
+               for v, a, s in zip(values, starts, seeds)]
     results = client.gather(futures)
-    draws = pd.DataFrame([{"draw": i, "seed": int(seeds[i]), **{f"value.{k}": v for k, v in values[i].items()},
+    draws = pd.DataFrame([{"draw": i, "start_seed": int(starts[i]), "seed": int(seeds[i]), **{f"value.{k}": v for k, v in values[i].items()},
                            **results[i]} for i in range(n)])
     summary = summarise(spec, draws)
     paths = {"predictive_draws": Path(out) / "predictive_draws.parquet", "predictive": Path(out) / "predictive.csv"}

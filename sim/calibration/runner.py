@@ -9,6 +9,11 @@ pyabc writes each generation to its SQLite database in one transaction when the 
 complete, so a calibration killed mid-generation loses that generation's simulations and nothing
 else; the rerun starts that generation again, with the same seeded jobs
 (:mod:`sim.calibration.sampler`), and ends with the posterior an uninterrupted run would give.
+
+Before the first generation the start seeds' settled districts are computed on the cluster, one
+task per seed, into ``DIR/checkpoints`` (:func:`sim.calibration.simulate.settle_starts`); a rerun
+finds them there. Workers of a ``--scheduler`` cluster must see ``DIR`` (a shared file system), as
+batches' workers must see theirs.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from sim.calibration.simulate import CHECKPOINTS, settle_starts
 from sim.calibration.spec import CalibrationSpec
 from sim.scenario import ScenarioError
 
@@ -148,9 +154,9 @@ def _write_info(out: Path, spec: CalibrationSpec) -> None:
         atomic_write_bytes(out / "calibration.toml", Path(spec.source).read_bytes())
 
 
-def build_abc(spec: CalibrationSpec, client: Any, *, resume: bool = False) -> Any:
-    """The ``pyabc.ABCSMC`` of a calibration on ``client``'s cluster (``resume``: to continue a
-    history that has generations already)."""
+def build_abc(spec: CalibrationSpec, client: Any, *, store: str | Path | None, resume: bool = False) -> Any:
+    """The ``pyabc.ABCSMC`` of a calibration on ``client``'s cluster whose particles start from the
+    settled starts in ``store`` (``resume``: to continue a history that has generations already)."""
     import pyabc
 
     from sim.calibration.priors import pyabc_prior
@@ -169,7 +175,7 @@ def build_abc(spec: CalibrationSpec, client: Any, *, resume: bool = False) -> An
     # distances, as the uninterrupted run computed it.
     initial = "from_sample" if resume else np.inf
     eps = pyabc.QuantileEpsilon(initial_epsilon=initial, alpha=spec.abc.epsilon_quantile)
-    return pyabc.ABCSMC(models=ParticleModel.of(spec), parameter_priors=pyabc_prior(spec),
+    return pyabc.ABCSMC(models=ParticleModel.of(spec, store), parameter_priors=pyabc_prior(spec),
                         distance_function=distance, population_size=pyabc.ConstantPopulationSize(spec.abc.population_size),
                         eps=eps, sampler=SeededDaskSampler(client, spec.seed))
 
@@ -207,7 +213,12 @@ def calibrate(spec: CalibrationSpec, out: str | Path, *, client: Any, progress: 
     with CalibrationLock(out), _pyabc_log(progress):
         _write_info(out, spec)
         resume = _has_history(out) and _stored_generations(out) > 0
-        abc = build_abc(spec, client, resume=resume)
+        store = out / CHECKPOINTS
+        settled = settle_starts(spec, store, client)
+        made = sum(v == "computed" for v in settled.values())
+        if made:
+            say(f"settled {made} start(s) of {spec.simulation.warmup_years:g} years in {store}")
+        abc = build_abc(spec, client, store=store, resume=resume)
         if _has_history(out):
             history = abc.load(db_url(out), abc_id=_history_id(out))
         else:
@@ -241,7 +252,7 @@ def calibrate(spec: CalibrationSpec, out: str | Path, *, client: Any, progress: 
         paths, generations, posterior = write_outputs(spec, history, out)
         if spec.predictive.draws:
             say(f"posterior predictive check: {spec.predictive.draws} simulations")
-            paths.update(predictive_check(spec, posterior, out, client=client))
+            paths.update(predictive_check(spec, posterior, out, client=client, store=store))
     return CalibrationResult(out=out, generations=generations, posterior=posterior, resumed_at=done, ran=ran,
                              stopped=stopped, paths=paths)
 

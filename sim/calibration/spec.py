@@ -53,7 +53,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from sim.scenario import Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
+from sim.scenario import WARMUP_YEARS, Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
 
 STATISTICS = ("mean", "ratio", "outlets_per_10k", "outlet_survival", "closure_rate")
 """The summary statistics a target can name (:mod:`sim.calibration.statistics`)."""
@@ -107,7 +107,7 @@ class TargetSpec(_Strict):
     over the mean of ``denominator``; ``outlets_per_10k``: outlets open per 10,000 persons (adults
     and their children), mean over the measured months, of ``categories`` (default: every
     category); ``outlet_survival``: the share of outlets the model opened that still trade
-    ``years`` after opening (Kaplan-Meier, outlets opened from ``simulation.cohort_from_year``);
+    ``years`` after opening (Kaplan-Meier, observed from ``simulation.survival_from_year``);
     ``closure_rate``: outlets closed per open outlet per year over the measured period."""
     indicator: str | None = None
     """``mean`` and ``ratio``: an indicator name (``lifecircle indicators``; a family member as
@@ -147,18 +147,37 @@ class TargetSpec(_Strict):
 
 
 class SimulationConfig(_Strict):
-    """How each particle is simulated."""
+    """How each particle is simulated: from the settled start of one of a few seeds, through an
+    adjustment period under its own values, then the measured years (:mod:`sim.calibration.simulate`)."""
 
-    warmup_years: float = Field(3.0, ge=0.0, le=100.0)
-    """Years simulated (every lever off) before the measured period, from the synthetic first day.
-    Each particle warms up on its own: calibrated parameters change the warm-up, so no settled
-    checkpoint can be shared between particles (docs/calibration.md, "Warm-up of a particle")."""
+    warmup_years: float = Field(WARMUP_YEARS, ge=0.0, le=100.0)
+    """Years each start seed's district is warmed up (every lever off, the scenario's own values of
+    the calibrated parameters) into its settled start, once per seed, kept in ``DIR/checkpoints``;
+    default: the scenario schema's warm-up (20 years). 0: no settled start, every particle starts
+    from the synthetic first day with its own values."""
+    settled_seeds: int = Field(8, ge=1, le=1000)
+    """Start seeds (derived from the calibration's ``seed``): a particle begins from the settled
+    start of one of them, drawn at random, with fresh noise of its own after it."""
+    adjust_years: float = Field(2.0, ge=0.0, le=100.0)
+    """Years a particle runs under its own values after its settled start before measuring, so that
+    the measured months show its parameters rather than the scenario's settled state (not measured)."""
     measure_years: float = Field(3.0, gt=0.0, le=100.0)
-    """Measured years after the warm-up: the months that ``mean``, ``ratio``, ``outlets_per_10k``
+    """Measured years after the adjustment: the months that ``mean``, ``ratio``, ``outlets_per_10k``
     and ``closure_rate`` average over."""
-    cohort_from_year: float = Field(1.0, ge=0.0, le=100.0)
-    """``outlet_survival`` counts outlets the model opens from this many years after the synthetic
-    first day onward (the first year's openings fill the synthetic district's gaps at once)."""
+    survival_from_year: float = Field(0.0, ge=0.0, le=100.0)
+    """``outlet_survival`` follows the outlets the model opens from this many years after the
+    settled start onward (0: every outlet opened under the particle's values), to the end of the
+    run (adjustment and measured years)."""
+
+    @property
+    def run_years(self) -> float:
+        """Years a particle simulates after its settled start: ``adjust_years + measure_years``."""
+        return self.adjust_years + self.measure_years
+
+    @property
+    def adjust_months(self) -> int:
+        """The collected months of the adjustment period (not measured)."""
+        return int(round(self.adjust_years * 12))
 
 
 class ABCConfig(_Strict):
@@ -245,15 +264,16 @@ class CalibrationSpec(_Strict):
         both = sorted(set(flat) & set(self.parameters))
         if both:
             raise ValueError(f"{', '.join(both)}: both an override and a calibrated parameter; keep one")
-        total = self.simulation.warmup_years + self.simulation.measure_years
-        if self.simulation.cohort_from_year >= total:
-            raise ValueError(f"simulation.cohort_from_year ({self.simulation.cohort_from_year}) must be below "
-                             f"warmup_years + measure_years ({total})")
+        total = self.simulation.run_years
+        if self.simulation.survival_from_year >= total:
+            raise ValueError(f"simulation.survival_from_year ({self.simulation.survival_from_year}) must be below "
+                             f"adjust_years + measure_years ({total})")
+        oldest = self.simulation.warmup_years + total - self.simulation.survival_from_year
         for name, target in self.targets.items():
-            if target.statistic == "outlet_survival" and target.years >= total - self.simulation.cohort_from_year:
-                raise ValueError(f"targets.{name}.years = {target.years}: survival that long cannot be observed in "
-                                 f"{total - self.simulation.cohort_from_year:g} years of openings "
-                                 f"(warmup_years + measure_years - cohort_from_year)")
+            if target.statistic == "outlet_survival" and target.years >= oldest:
+                raise ValueError(f"targets.{name}.years = {target.years}: survival that long cannot be observed: no "
+                                 f"outlet is older than {oldest:g} years while observed (warmup_years + adjust_years "
+                                 f"+ measure_years - survival_from_year)")
         return self
 
     # ------------------------------------------------------------------ derived
@@ -291,9 +311,10 @@ class CalibrationSpec(_Strict):
 
     def base_scenario(self) -> Scenario:
         """The scenario every particle starts from: the file's scenario with the overrides, the
-        simulation's warm-up and measured years and the indicators the targets read."""
+        simulation's warm-up, its adjustment and measured years (the run's ``years``) and the
+        indicators the targets read. Its values of the calibrated parameters settle the starts."""
         updates = {**self.flat_overrides(), "warmup_years": float(self.simulation.warmup_years),
-                   "years": float(self.simulation.measure_years), "output.indicators": self.indicators()}
+                   "years": float(self.simulation.run_years), "output.indicators": self.indicators()}
         return load_scenario(self.scenario_path, updates=updates)
 
     def integer_keys(self) -> set[str]:
@@ -346,6 +367,10 @@ def calibration_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Ca
     try:
         spec = CalibrationSpec.model_validate({**data, "source": source})
     except ValidationError as err:
+        whole = [e for e in err.errors() if not e["loc"]]  # the file-wide checks: no key to name, no value to show
+        if whole:
+            message = str(whole[0]["msg"]).removeprefix("Value error, ")
+            raise ScenarioError(f"{source}: invalid calibration file: {message}") from None
         raise ScenarioError(_format_error(err, source, CalibrationSpec)
                             .replace("invalid scenario", "invalid calibration file")) from None
     _check_against_model(spec)
@@ -374,6 +399,10 @@ def _check_against_model(spec: CalibrationSpec) -> None:
             kind = parameter_kind(key)
         except ValueError as err:
             raise ScenarioError(f"{where}: {err}") from None
+        if not key.startswith("economy."):
+            raise ScenarioError(f"{where}: not an economy.* key; a particle starts from the settled district of its "
+                                f"seed (its city, people and their history), so only the economy's rules can be "
+                                f"calibrated; allowed: economy.<key> (lifecircle schema lists them)")
         for end in (prior.low, prior.high):
             if kind is int and not float(end).is_integer():
                 raise ScenarioError(f"{where}: low/high = {end!r}: {key} is a whole number; allowed: whole-number ends")
