@@ -28,7 +28,7 @@ from sim.batch import batch_from_dict, build_design, run_batch
 from sim.batch.cluster import local_client
 from sim.calibration import calibrate, calibration_from_dict, load_calibration
 from sim.calibration.posterior import read_posterior
-from sim.calibration.simulate import simulate
+from sim.calibration.simulate import simulate, start_seeds
 from sim.scenario import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,20 +37,20 @@ LIFECIRCLE = [sys.executable, "-m", "sim.cli"]
 
 # ----------------------------------------------------------------------------- parameter recovery
 
-TRUE = {"economy.outside_job_finding_per_month": 0.24, "economy.initial_knowledge": 0.6, "economy.price_weight": 3.0}
-IDENTIFIABLE = ("economy.outside_job_finding_per_month", "economy.initial_knowledge")
-"""Job finding sets unemployment (u ~ s / (s + f)); initial knowledge sets the share of nearby outlets
-residents know (word of mouth fills in the rest over months). The price weight changes which outlet a
-resident picks but neither target: it is not identifiable from them, and its posterior stays the prior."""
+TRUE = {"economy.outside_job_finding_per_month": 0.24, "economy.discovery_per_month": 0.05, "economy.price_weight": 3.0}
+IDENTIFIABLE = ("economy.outside_job_finding_per_month", "economy.discovery_per_month")
+"""Job finding sets unemployment (u ~ s / (s + f)); word of mouth (discovery) sets the share of nearby
+outlets residents know of. The price weight changes which outlet a resident picks but neither target:
+it is not identifiable from them, and its posterior stays close to the prior."""
 
 
 def recovery_dict() -> dict:
     return {
         "name": "recovery", "scenario": str(BASELINE), "seed": 11,
         "overrides": {"population.residents": 1500, "city.blocks_x": 5, "city.blocks_y": 5},
-        "simulation": {"warmup_years": 0.5, "measure_years": 1.0, "cohort_from_year": 0.0},
+        "simulation": {"warmup_years": 0.5, "settled_seeds": 4, "adjust_years": 0.25, "measure_years": 1.0},
         "parameters": {"economy.outside_job_finding_per_month": {"low": 0.05, "high": 0.6},
-                       "economy.initial_knowledge": {"low": 0.1, "high": 1.0},
+                       "economy.discovery_per_month": {"prior": "loguniform", "low": 0.01, "high": 0.5},
                        "economy.price_weight": {"low": 0.5, "high": 8.0}},
         "targets": {
             "unemployment": {"statistic": "mean", "indicator": "unemployment_rate", "observed": 0.0,
@@ -65,7 +65,10 @@ def recovery_dict() -> dict:
 def test_parameters_are_recovered_from_targets_simulated_at_known_values(tmp_path):
     data = recovery_dict()
     spec = calibration_from_dict(data, source="recovery.toml")
-    observed = simulate(spec.base_scenario(), TRUE, 123, spec.targets, spec.simulation)
+    # The "observed" district: one run at the true values from a settled start of the calibration's own.
+    start = start_seeds(spec.seed, spec.simulation.settled_seeds)[0]
+    observed = simulate(spec.base_scenario(), TRUE, start, 123, spec.targets, spec.simulation,
+                        store=tmp_path / "observed")
     for name, value in observed.items():
         data["targets"][name]["observed"] = value
     spec = calibration_from_dict(data, source="recovery.toml")
@@ -86,13 +89,56 @@ def test_parameters_are_recovered_from_targets_simulated_at_known_values(tmp_pat
         assert (tmp_path / "recovery" / "figures" / name).stat().st_size > 10_000
 
 
+# ----------------------------------------------------------------------------- one small calibration
+
+def small_dict() -> dict:
+    return {
+        "name": "small", "scenario": str(BASELINE), "seed": 21,
+        "overrides": {"population.residents": 1000, "city.blocks_x": 4, "city.blocks_y": 4},
+        "simulation": {"warmup_years": 0.25, "settled_seeds": 2, "adjust_years": 0.0, "measure_years": 0.5},
+        "parameters": {"economy.outside_job_finding_per_month": {"low": 0.05, "high": 0.6},
+                       "economy.closure_months": {"low": 2, "high": 12}},
+        "targets": {"unemployment": {"statistic": "mean", "indicator": "unemployment_rate", "observed": 0.052,
+                                     "tolerance": 0.005, "source": "NBS 2023 surveyed urban unemployment"}},
+        "abc": {"population_size": 8}, "stop": {"max_generations": 2}, "predictive": {"draws": 3},
+    }
+
+
+def test_a_calibration_on_one_worker_and_on_two_gives_the_same_posterior_and_every_output(tmp_path):
+    spec = calibration_from_dict(small_dict(), source=str(tmp_path / "small.toml"))
+    with local_client(1) as client:
+        one = calibrate(spec, tmp_path / "one", client=client, progress=False)
+    with local_client(2) as client:
+        two = calibrate(spec, tmp_path / "two", client=client, progress=False)
+    assert (one.resumed_at, one.ran, one.stopped) == (0, 2, "max_generations")
+    posterior = pd.read_parquet(tmp_path / "one" / "posterior.parquet")
+    pd.testing.assert_frame_equal(posterior, pd.read_parquet(tmp_path / "two" / "posterior.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / "predictive_draws.parquet"),
+                                  pd.read_parquet(tmp_path / "two" / "predictive_draws.parquet"))
+    assert len(posterior) == 8 and posterior["weight"].sum() == pytest.approx(1.0)
+    assert {"economy.outside_job_finding_per_month", "value.economy.closure_months", "stat.unemployment",
+            "distance"} <= set(posterior.columns)
+    assert (posterior["distance"] <= two.generations["epsilon"].iloc[-1]).all()  # accepted within the threshold
+    assert posterior["value.economy.closure_months"].between(2, 12).all()
+    summary = pd.read_csv(tmp_path / "one" / "posterior_summary.csv").set_index("parameter")
+    assert (summary["q05"] <= summary["median"]).all() and (summary["median"] <= summary["q95"]).all()
+    predictive = pd.read_csv(tmp_path / "one" / "predictive.csv")
+    assert list(predictive["target"]) == ["unemployment"] and predictive["interval_low"].iloc[0] <= \
+        predictive["simulated_median"].iloc[0] <= predictive["interval_high"].iloc[0]
+    draws = pd.read_parquet(tmp_path / "one" / "predictive_draws.parquet")
+    assert set(draws["start_seed"]) <= set(start_seeds(21, 2))  # every draw starts from a settled start
+    assert len(list((tmp_path / "one" / "checkpoints").glob("*.npz"))) == 2
+    for name in ("posterior_marginals.png", "posterior_pairs.png", "predictive.png"):
+        assert (tmp_path / "one" / "figures" / name).stat().st_size > 5_000
+
+
 # ----------------------------------------------------------------------------- kill and resume
 
 def tiny_dict(generations: int) -> dict:
     return {
         "name": "tiny", "scenario": str(BASELINE), "seed": 5,
         "overrides": {"population.residents": 1500, "city.blocks_x": 5, "city.blocks_y": 5},
-        "simulation": {"warmup_years": 0.5, "measure_years": 1.0, "cohort_from_year": 0.0},
+        "simulation": {"warmup_years": 0.5, "settled_seeds": 2, "adjust_years": 0.25, "measure_years": 1.0},
         "parameters": {"economy.outside_job_finding_per_month": {"low": 0.05, "high": 0.6},
                        "economy.closure_months": {"low": 2, "high": 12}},
         "targets": {"unemployment": {"statistic": "mean", "indicator": "unemployment_rate", "observed": 0.052,
@@ -139,6 +185,8 @@ def test_a_killed_calibration_continues_from_its_last_generation_to_the_uninterr
     assert rerun.returncode == 0, rerun.stderr
     assert f"3 generation(s) ({killed_at} before this run, {3 - killed_at} now)" in rerun.stdout
     assert f"continuing from generation {killed_at}" in rerun.stderr
+    assert "settled" not in rerun.stderr  # the settled starts were kept in DIR/checkpoints, not redone
+    assert len(list((out / "checkpoints").glob("*.npz"))) == 2
     with sqlite3.connect(out / "abc.db") as db:
         after = db.execute("select t, epsilon from populations where t >= 0 order by t").fetchall()
     assert after[:killed_at] == before  # the generations done before the kill are kept, not redone
