@@ -25,7 +25,7 @@ import pytest
 import tomli_w
 
 from sim.batch import batch_from_dict, build_design, run_batch
-from sim.batch.cluster import local_client
+from sim.batch.cluster import connect_client, local_client
 from sim.calibration import calibrate, calibration_from_dict, load_calibration
 from sim.calibration.posterior import read_posterior
 from sim.calibration.simulate import simulate, start_seeds
@@ -105,10 +105,14 @@ def small_dict() -> dict:
 
 
 def test_a_calibration_on_one_worker_and_on_two_gives_the_same_posterior_and_every_output(tmp_path):
+    from distributed import LocalCluster
+
     spec = calibration_from_dict(small_dict(), source=str(tmp_path / "small.toml"))
-    with local_client(1) as client:
+    with local_client(1) as client:  # as --workers 1
         one = calibrate(spec, tmp_path / "one", client=client, progress=False)
-    with local_client(2) as client:
+    # as --scheduler ADDRESS: a cluster of two workers, reached by its scheduler's address
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            connect_client(cluster.scheduler_address) as client:
         two = calibrate(spec, tmp_path / "two", client=client, progress=False)
     assert (one.resumed_at, one.ran, one.stopped) == (0, 2, "max_generations")
     posterior = pd.read_parquet(tmp_path / "one" / "posterior.parquet")

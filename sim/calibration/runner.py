@@ -213,7 +213,7 @@ def calibrate(spec: CalibrationSpec, out: str | Path, *, client: Any, progress: 
     with CalibrationLock(out), _pyabc_log(progress):
         _write_info(out, spec)
         resume = _has_history(out) and _stored_generations(out) > 0
-        store = out / CHECKPOINTS
+        store = out.resolve() / CHECKPOINTS  # absolute: workers may run in another folder
         settled = settle_starts(spec, store, client)
         made = sum(v == "computed" for v in settled.values())
         if made:
