@@ -75,7 +75,7 @@ def test_parameters_are_recovered_from_targets_simulated_at_known_values(tmp_pat
     with local_client(2) as client:
         result = calibrate(spec, tmp_path / "recovery", client=client, progress=False)
     summary = pd.read_csv(tmp_path / "recovery" / "posterior_summary.csv").set_index("parameter")
-    print(summary.assign(true=pd.Series(TRUE))[["true", "median", "q05", "q95", "interval_share_of_prior"]])
+    print(summary.assign(true=pd.Series(TRUE))[["true", "median", "q05", "q95", "interval_share_of_prior"]].to_string())
     assert len(result.generations) == 4 and result.stopped == "max_generations"
     assert result.generations["epsilon"].iloc[-1] < result.generations["epsilon"].iloc[1]
     for key in IDENTIFIABLE:  # the 90 % credible interval holds the truth and is much narrower than the prior's
