@@ -130,7 +130,7 @@ def simulate(base: Scenario, values: dict[str, int | float], start_seed: int, ru
         start_seed: The seed whose settled start the run begins from (one of :func:`start_seeds`).
         run_seed: Seed of the run's own random draws after its start.
         targets: What to measure.
-        simulation: Adjustment and measured years, the survival cohort.
+        simulation: Adjustment and measured years, when survival is observed from.
         store: The folder of settled starts (``DIR/checkpoints``); None: warm up this run on its
             own, with ``values`` applied from the synthetic first day (no checkpoint read or written).
     """

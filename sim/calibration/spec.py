@@ -19,7 +19,8 @@ Example::
     "population.residents" = 5000
 
     [simulation]
-    warmup_years = 3.0
+    settled_seeds = 8        # starts settled once each (the scenario's 20-year warm-up)
+    adjust_years = 2.0       # a particle's own values act this long, unmeasured
     measure_years = 3.0
 
     [parameters."economy.entry_hurdle"]
