@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+
+    from sim.calibration.cli import register as register_calibrate  # calibrate (sim/calibration)
+
+    register_calibrate(sub)
     return parser
 
 

@@ -111,7 +111,7 @@ def test_help_imports_nothing_heavy():
         "import sys\n"
         "from sim.cli import build_parser\n"
         "parser = build_parser()\n"
-        "for name in ('batch', 'compare', 'run', 'district'):\n"
+        "for name in ('batch', 'compare', 'run', 'district', 'calibrate'):\n"
         "    try:\n"
         "        parser.parse_args([name, '--help'])\n"
         "    except SystemExit:\n"

@@ -3,13 +3,16 @@
 ``lifecircle batch --scheduler ADDRESS`` must fail fast and clearly on a malformed address, on one
 nobody listens at, and on one where something other than a Dask scheduler answers (a web server,
 a worker): each is a :class:`~sim.scenario.ScenarioError` (exit status 2) naming the address and
-what is allowed, after at most ``timeout`` seconds -- never a hang or a traceback.
+what is allowed, after at most ``timeout`` seconds -- never a hang or a traceback. ``lifecircle
+calibrate`` connects the same way, and starts a ``LocalCluster`` of its own for ``--workers``
+(:func:`local_client`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from sim.scenario import ScenarioError
 
@@ -84,3 +87,20 @@ def connect_client(address: str, *, timeout: float = CONNECT_TIMEOUT) -> Any:
         return Client(address, timeout=f"{timeout:g}s")
     except (OSError, TimeoutError) as err:
         raise ScenarioError(f"--scheduler {address!r}: cannot connect ({err})") from None
+
+
+@contextmanager
+def local_client(workers: int) -> Iterator[Any]:
+    """A ``distributed.Client`` of a new ``LocalCluster`` of ``workers`` single-threaded worker
+    processes on this machine (no dashboard), closed with the cluster on leaving the block.
+
+    Batches run their local workers in a process pool (:func:`sim.batch.executors.run_processes`);
+    calibrations use pyabc's Dask sampler, which needs a Dask client even on one machine.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ScenarioError("--workers needs dask.distributed (pip install 'dask[distributed]')") from None
+    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client

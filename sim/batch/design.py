@@ -2,7 +2,9 @@
 
 Full factorial and Latin hypercube designs suit comparisons and response surfaces; the Sobol'
 (Saltelli) and Morris designs come from SALib's samplers so that :mod:`sim.batch.sensitivity` can
-analyse the very same sample with SALib's matching analysers.
+analyse the very same sample with SALib's matching analysers. A ``posterior`` design draws its
+points from a calibration's posterior (:func:`posterior_design`): policy effects over its points
+carry the calibrated parameters' uncertainty.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ class Design:
     """The sampled design.
 
     Attributes:
-        method: ``none``, ``factorial``, ``latin``, ``sobol`` or ``morris``.
+        method: ``none``, ``factorial``, ``latin``, ``sobol``, ``morris`` or ``posterior`` (draws
+            from a calibration's posterior).
         problem: SALib problem dict (``num_vars``, ``names``, ``bounds``).
         X: (points, parameters) sample as drawn (before integer keys are rounded); SALib's
             analysers need exactly this matrix, in this order.
@@ -95,7 +98,10 @@ def sample(problem: dict, method: str, *, samples: int = 8, levels: int = 3, mor
 
 
 def build_design(spec: BatchSpec) -> Design:
-    """The uncertainty design of a batch (deterministic: the same spec gives the same points in any process)."""
+    """The uncertainty design of a batch (deterministic: the same spec gives the same points in any process);
+    draws from a calibration's posterior when the batch has ``[uncertainties] from_posterior``."""
+    if spec.posterior is not None:
+        return posterior_design(spec)
     seed = spec.design.seed if spec.design.seed is not None else int(
         np.random.SeedSequence([spec.master_seed, 0x5EED]).generate_state(1)[0])
     return _design(spec.parameters, spec.design, seed)
@@ -144,3 +150,20 @@ def _position(name: str, value: Any, categories: dict[str, list]) -> float:
             raise ValueError(f"{name} = {value!r} is not one of its values {cats}")
         return cats.index(value) + 0.5
     return float(value)
+
+
+def posterior_design(spec: BatchSpec) -> Design:
+    """Design points drawn from a calibration's posterior (``[uncertainties] from_posterior``): method
+    ``posterior``, one point per draw, values as runs take them."""
+    from sim.calibration.posterior import read_posterior
+
+    cfg = spec.posterior
+    posterior = read_posterior(spec.posterior_folder())
+    seed = cfg.seed if cfg.seed is not None else int(
+        np.random.SeedSequence([spec.master_seed, 0x905]).generate_state(1)[0])
+    X = posterior.draw(cfg.draws, seed)
+    bounds = [[float(X[:, j].min()), float(X[:, j].max())] for j in range(X.shape[1])]
+    problem = {"num_vars": len(posterior.keys), "names": list(posterior.keys), "bounds": bounds}
+    options = {"posterior": str(posterior.folder), "posterior_sha256": posterior.digest, "calibration": posterior.name,
+               "draws": cfg.draws, "seed": seed}
+    return Design(method="posterior", problem=problem, X=X, options=options)

@@ -29,6 +29,13 @@ Example::
     [design]
     method = "latin"
     samples = 8
+
+Instead of ``[parameters]`` and ``[design]``, the uncertain parameters may be drawn from a
+calibration's posterior (``lifecircle calibrate``; :mod:`sim.calibration.posterior`)::
+
+    [uncertainties]
+    from_posterior = "../../results/calibration"   # a calibration's --out folder
+    draws = 16                                     # design points, drawn by weight
 """
 
 from __future__ import annotations
@@ -185,6 +192,20 @@ class RobustConfig(_Strict):
     """Seed of the search (the algorithm's proposals)."""
 
 
+class PosteriorConfig(_Strict):
+    """Uncertain parameters drawn from a calibration's posterior (``lifecircle calibrate``): in a
+    batch file ``[uncertainties] from_posterior = "DIR"`` (with ``draws`` and ``seed``), instead of
+    ranges and a ``[design]``."""
+
+    from_posterior: str
+    """A calibration's output folder (relative to the batch file): its ``posterior.parquet`` (the
+    last generation's particles and weights) and ``calibration.json`` (their scenario keys)."""
+    draws: int = Field(16, ge=1, le=1_000_000)
+    """Parameter sets drawn from the posterior by weight, with replacement: the batch's design points."""
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    """Seed of the draws (default: derived from the batch's ``master_seed``)."""
+
+
 class BatchSpec(_Strict):
     """A batch: packages x design points x replications runs of the model."""
 
@@ -215,6 +236,9 @@ class BatchSpec(_Strict):
     """Named outcomes for the EMA Workbench analyses (``lifecircle discover``, ``robust``)."""
     robust: RobustConfig | None = None
     """The robust search over lever mixes (``lifecircle robust``)."""
+    posterior: PosteriorConfig | None = None
+    """Uncertain parameters drawn from a calibration's posterior (``[uncertainties] from_posterior =
+    "DIR"``); excludes uncertainty ranges and ``[design]``: the draws are the design points."""
     replications: int = Field(1, ge=1, le=100_000)
     """Seeded replications of every package at every design point."""
     master_seed: int = Field(20240101, ge=0, le=2**63 - 1)
@@ -239,6 +263,9 @@ class BatchSpec(_Strict):
                 raise ValueError(f"packages: name {name!r} may use letters, digits, '_' and '-' only")
         if self.baseline is not None and self.baseline not in self.packages:
             raise ValueError(f"baseline = {self.baseline!r} is not a package; packages: {', '.join(self.packages)}")
+        if self.posterior is not None and (self.parameters or self.design.method != "none"):
+            raise ValueError("uncertainties.from_posterior gives the design points; remove the other [uncertainties] "
+                             "ranges and [design]")
         if self.design.method == "none" and self.parameters:
             raise ValueError("uncertainties are given but design.method = 'none'; choose factorial, latin, sobol, "
                              "morris or explicit")
@@ -345,6 +372,13 @@ class BatchSpec(_Strict):
         path = Path(self.packages[package]).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
+    def posterior_folder(self) -> Path | None:
+        """The calibration folder of ``uncertainties.from_posterior`` (absolute), or None."""
+        if self.posterior is None:
+            return None
+        path = Path(self.posterior.from_posterior).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
     def replicate_seeds(self) -> list[int]:
         """Replicate seeds: ``SeedSequence(master_seed).spawn(replications)``, one 32-bit int each."""
         children = np.random.SeedSequence(self.master_seed).spawn(self.replications)
@@ -376,9 +410,17 @@ class BatchSpec(_Strict):
         or robust search, which only read them)."""
         data = self.model_dump(mode="json", exclude={"name", "description", "source", "outcomes", "robust"})
         data["package_hashes"] = {p: self.package_scenario(p).content_hash() for p in self.packages}
+        if self.posterior is not None:  # a recalibrated posterior is another batch
+            from sim.calibration.posterior import read_posterior
+
+            data["posterior_sha256"] = read_posterior(self.posterior_folder()).digest
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+
+POSTERIOR_KEYS = ("from_posterior", "draws", "seed")
+"""Keys of ``[uncertainties]`` that draw from a calibration's posterior rather than name a range
+(scenario keys are dotted, so they cannot clash)."""
 
 MIX_PREFIX = "mix-"
 """Lever-mix packages are named ``mix-000``, ``mix-001`` ..."""
@@ -479,13 +521,17 @@ def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpe
         if "parameters" in data:
             raise ScenarioError(f"{source}: invalid batch file\n  give [uncertainties] or [parameters] (the same "
                                 f"thing, the older name), not both")
-        data["parameters"] = data.pop("uncertainties")
+        table = dict(data.pop("uncertainties"))
+        posterior = {key: table.pop(key) for key in POSTERIOR_KEYS if key in table}
+        if posterior:
+            data["posterior"] = posterior
+        data["parameters"] = table
     try:
         spec = BatchSpec.model_validate({**data, "source": source, "source_sections": sections})
     except ValidationError as err:
         message = _format_error(err, source, BatchSpec).replace("invalid scenario", "invalid batch file")
         if "uncertainties" in sections:
-            message = message.replace("'parameters.", "'uncertainties.")
+            message = message.replace("'parameters.", "'uncertainties.").replace("'posterior.", "'uncertainties.")
         raise ScenarioError(message) from None
     _check_against_scenarios(spec)
     return spec
@@ -509,6 +555,8 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
             check_inputs(scenario, source=str(path))  # catalogue, categories, district file: before any run
         except ScenarioError as err:
             raise ScenarioError(f"{spec.source}: package '{package}' (with the batch's overrides): {err}") from None
+    if spec.posterior is not None:
+        _check_posterior(spec, spec.package_scenario(spec.baseline_package))
     section = "uncertainties" if "uncertainties" in spec.source_sections else "parameters"
     for where, variables, base_package in ((section, spec.parameters, spec.baseline_package),
                                            ("levers", spec.levers, spec.lever_base_package)):
@@ -540,3 +588,27 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
         if outcome.indicator not in kept:
             raise ScenarioError(f"{spec.source}: key 'outcomes.{name}.indicator' = {outcome.indicator!r}: the batch "
                                 f"does not keep it; add it to indicators")
+
+
+def _check_posterior(spec: BatchSpec, base: Scenario) -> None:
+    """The posterior folder holds a finished calibration whose keys are numeric scenario keys, not
+    overridden by the batch, and whose values every package's schema accepts."""
+    from sim.calibration.posterior import read_posterior
+
+    where = f"{spec.source}: key 'uncertainties.from_posterior'"
+    posterior = read_posterior(spec.posterior_folder(), source=where)
+    overridden = sorted(set(posterior.keys) & set(spec.flat_overrides()))
+    if overridden:
+        raise ScenarioError(f"{where}: the posterior's {', '.join(overridden)} also in [overrides]; remove the "
+                            f"override (the posterior draws that key)")
+    for j, key in enumerate(posterior.keys):
+        try:
+            if parameter_kind(key) not in (int, float):
+                raise ValueError("not a number")
+        except ValueError as err:
+            raise ScenarioError(f"{where}: posterior parameter {key!r}: {err}") from None
+        for value in (posterior.values[:, j].min(), posterior.values[:, j].max()):
+            for package in spec.packages:
+                scenario = base if package == spec.baseline_package else spec.package_scenario(package)
+                scenario.with_updates({key: coerce_value(key, value)},
+                                      source=f"{where}: posterior parameter {key} = {value!r} (package '{package}')")

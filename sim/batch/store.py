@@ -260,7 +260,7 @@ def read_batch_info(out: str | Path) -> dict:
 def versions() -> dict[str, str]:
     """Versions of lifecircle and the packages whose behaviour decides the results."""
     out = {}
-    for dist in ("lifecircle", "mesa", "numpy", "pandas", "pyarrow", "dask", "distributed", "SALib", "pydantic"):
+    for dist in ("lifecircle", "mesa", "numpy", "pandas", "pyarrow", "dask", "distributed", "SALib", "pydantic", "pyabc"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
