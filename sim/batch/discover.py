@@ -119,6 +119,9 @@ def cart_rules(x: pd.DataFrame, y: np.ndarray, *, mass_min: float = 0.05) -> pd.
 
     # the tree's smallest leaf is int(mass_min * n) experiments: at least one
     mass_min = max(mass_min, (1 + 1e-9) / max(len(x), 1))
+    # switches and whole numbers as floats: the Workbench 3.0.0 writes a split's threshold (e.g. 0.5)
+    # into the column's limits, which pandas 3 refuses for a boolean or integer column
+    x = x.astype({c: float for c in x.columns if x[c].dtype == bool or pd.api.types.is_integer_dtype(x[c])})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = cart.CART(x.reset_index(drop=True), np.asarray(y, dtype=int), mass_min=mass_min)
