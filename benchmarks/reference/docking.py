@@ -1,0 +1,300 @@
+"""Docking: the engine against the per-agent reference, paired by seed, with tolerances from the
+seed-to-seed spread of the paired differences.
+
+Each model builds its own world from the same scenario and seed -- the same streets (the network
+and a grid's shop space are input data), but its own households, residents, outlets and random
+draws -- so a seed pairs the two runs by their city, and the difference of a statistic between the
+models, seed by seed, carries no city-to-city variance. For each statistic the docking takes the
+differences over the seeds and their paired t interval: the two models agree when the mean
+difference lies within ``t(1 - alpha / 2, n - 1) x sd / sqrt(n)`` of zero, ``alpha`` being each
+part's family-wise 5 % shared over its statistics (Bonferroni). The smallest true difference the
+part detects four times in five (its power) is about ``(t(1 - alpha / 2) + t(0.8)) x sd / sqrt(n)``
+(:attr:`Agreement.detectable`).
+
+Three parts, each at the size where its rules show:
+
+* :data:`DAY_ONE` -- the world as built, before any day (households, labour status, wages, outlets,
+  prices, night opening, staffing, what residents know, coverage): many seeds of a large district.
+* :data:`FIRST_MONTH` -- the daily rules and one month end, on a district large enough for many
+  choices: needs met and why not, visits, crowding, the choice rule's scores
+  (:mod:`benchmarks.reference.scores`), then the month's accounts, jobs and word of mouth.
+* :data:`THREE_YEARS` -- the monthly dynamics from the synthetic start over three years on a small
+  district, with the platform, lockers and siting acting from month 12: closures, entrants, jobs,
+  incomes, deliveries and lockers, in the first year and in years two and three.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from scipy import stats
+
+from benchmarks.reference.scores import SCORES
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "scenarios" / "baseline.toml"
+FAMILY_ALPHA = 0.05
+"""Chance, per part, that a correct engine fails any of its statistics with a fresh set of seeds."""
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """An indicator averaged over months ``first`` to ``last`` (exclusive; None: to the end)."""
+
+    indicator: str
+    first: int = 0
+    last: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.first == 0 and self.last is None:
+            return self.indicator
+        return f"{self.indicator}[{self.first}:{'' if self.last is None else self.last}]"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One docking run: a scenario (overrides of ``scenarios/baseline.toml``), seeds, statistics.
+
+    ``day_one``: compare the world as built (no day simulated). ``choices``: observe every day's
+    walks and choices (metres walked, choice scores), which slows both models."""
+
+    name: str
+    updates: Mapping[str, object]
+    seeds: tuple[int, ...]
+    statistics: tuple[Statistic, ...]
+    day_one: bool = False
+    choices: bool = False
+
+    def scenario(self, extra: Mapping[str, object] | None = None):  # noqa: ANN201 - sim.scenario.Scenario
+        """The part's scenario (with ``extra`` overrides, for a changed engine)."""
+        from sim.scenario import load_scenario
+
+        return load_scenario(BASELINE, updates={**self.updates, **(extra or {})})
+
+    @property
+    def alpha(self) -> float:
+        """Each statistic's share of the part's family-wise false-alarm rate."""
+        return FAMILY_ALPHA / len(self.statistics)
+
+
+DAY_ONE = Part(
+    name="day one",
+    updates={"population.residents": 16_000, "city.blocks_x": 14, "city.blocks_y": 14, "years": 1 / 365,
+             "warmup_years": 0.0},
+    seeds=tuple(range(1, 25)),
+    day_one=True,
+    statistics=tuple(Statistic(s) for s in (
+        "night_open_share", "price_term_mean", "price_term_sd", "merchant_cash_months", "local_job_share",
+        "employment_rate", "out_of_labour_share", "freelancer_share", "elderly_share", "disabled_share",
+        "graduate_share", "insured_share", "persons_per_household", "children_per_adult", "young_children_share",
+        "wage_mean", "pension_mean", "property_income_mean", "cash_mean", "known_outlet_share", "basic_coverage_15")),
+)
+"""The world as built: 16,000 residents on 14 x 14 blocks of 100 m (82 a block), 24 seeds."""
+
+FIRST_MONTH = Part(
+    name="first month",
+    updates={"population.residents": 6_000, "city.blocks_x": 9, "city.blocks_y": 9, "years": 31 / 365,
+             "warmup_years": 0.0},
+    seeds=tuple(range(1, 11)),
+    choices=True,
+    statistics=tuple(Statistic(s) for s in (
+        "needs_met_share", "basic_needs_met_share", "night_needs_met_share", "unmet_range_share",
+        "unmet_capacity_share", "unmet_money_share", "met_volunteer_share", "visits_per_outlet", "outlet_load_cv",
+        "visit_walk_m", *SCORES, "known_outlet_share", "merchant_profit_mean", "employment_rate", "freelancer_share",
+        "local_job_share", "income_mean", "service_spending")),
+)
+"""January from the synthetic start: 6,000 residents on 9 x 9 blocks (74 a block), 10 seeds."""
+
+_LEVERS_FROM_MONTH_12 = {f"levers.{name}.{key}": value for name in ("platform", "lockers", "siting")
+                         for key, value in (("enabled", True), ("start_month", 12))}
+_YEAR_ONE, _LATER = (0, 12), (12, None)
+THREE_YEARS = Part(
+    name="three years",
+    updates={"population.residents": 1_500, "city.blocks_x": 5, "city.blocks_y": 5, "years": 3.0,
+             "warmup_years": 0.0, "economy.opening_cash_months": 1.0, **_LEVERS_FROM_MONTH_12},
+    seeds=tuple(range(1, 9)),
+    statistics=(
+        *(Statistic(s, *window) for window in (_YEAR_ONE, _LATER) for s in (
+            "needs_met_share", "basic_needs_met_share", "night_needs_met_share", "unmet_range_share",
+            "unmet_money_share", "visits_per_outlet", "merchants_open", "merchant_births", "merchant_deaths",
+            "merchant_profit_mean", "negative_cash_share", "employment_rate", "income_mean", "service_spending",
+            "known_outlet_share")),
+        *(Statistic(s, *_LATER) for s in ("met_delivery_share", "met_automated_share")),
+        *(Statistic(s) for s in ("losing_months_at_closure", "merchant_transfers", "outlet_load_cv",
+                                 "freelancer_share", "local_job_share")),
+    ),
+)
+"""Three years from the synthetic start, platform, lockers and siting acting from month 12: 1,500
+residents on 5 x 5 blocks (60 a block), 8 seeds. Outlets open with one month of running costs in
+hand (``opening_cash_months`` = 1, the default 3), so that those that do not pay run out of cash
+within months and the closure rule (``closure_months`` losing months with negative cash) decides
+when they close."""
+
+PARTS = (DAY_ONE, FIRST_MONTH, THREE_YEARS)
+
+MUTATIONS: dict[str, dict[str, object]] = {
+    "crowding weight 0": {"economy.crowding_weight": 0.0},
+    "walking weight halved": {"economy.walk_minute_weight": 0.125},
+    "price weight 0": {"economy.price_weight": 0.0},
+    "night opening 0.2 -> 0.3": {"economy.night_open_share": 0.3},
+    "word of mouth x10": {"economy.discovery_per_month": 0.5},
+    "closure after 1 losing month": {"economy.closure_months": 1},
+    "entry off": {"economy.entrants_per_month": 0.0},
+    "wages x0.8": {"economy.wage_multiplier": 0.8},
+    "rent x1.5": {"economy.rent_multiplier": 1.5},
+    "outside job finding off": {"economy.outside_job_finding_per_month": 0.0},
+    "local hiring off": {"economy.local_hire_share": 0.0},
+}
+"""Changes made to the engine alone (its scenario; the reference and the choice scores keep the
+part's), one per rule the docking must catch: the daily rules of issue 12 (crowding, walking and
+price weights, night opening, word of mouth, closures) and one per monthly rule (entry, accounts:
+wages and rent, labour market: jobs outside and local hiring). ``tests/test_docking_mutations.py``
+asserts that each fails the docking."""
+
+
+# ---------------------------------------------------------------------------------------- runs
+def summarise(months: list[dict[str, float]], statistics: tuple[Statistic, ...]) -> dict[str, float]:
+    """Each statistic over its months: the mean of the monthly values; choice scores weighted by the
+    month's draws; the losing months at closure summed and divided by the closures."""
+    out = {}
+    for stat in statistics:
+        window = months[stat.first: stat.last]
+        if stat.indicator == "losing_months_at_closure":
+            closures = sum(m["merchant_deaths"] for m in window)
+            out[stat.name] = sum(m[stat.indicator] for m in window) / closures if closures else math.nan
+        elif stat.indicator in SCORES:
+            draws = sum(m["draws"] for m in window)
+            out[stat.name] = sum(m[stat.indicator] * m["draws"] for m in window if m["draws"]) / draws if draws else math.nan
+        else:
+            values = [m[stat.indicator] for m in window if not math.isnan(m[stat.indicator])]
+            out[stat.name] = float(np.mean(values)) if values else math.nan
+    return out
+
+
+def run_engine(part: Part, seed: int, changes: Mapping[str, object] | None = None) -> dict[str, float]:
+    """The engine's statistics of ``part`` for ``seed``, with the engine's scenario ``changes``
+    (the reference and the choice scores keep the part's own scenario)."""
+    from benchmarks.reference.observe import engine_months, engine_world
+
+    scenario = part.scenario()
+    engine_scenario = part.scenario(changes) if changes else scenario
+    if part.day_one:
+        values = engine_world(engine_scenario, seed)
+        return {s.name: values[s.indicator] for s in part.statistics}
+    return summarise(engine_months(engine_scenario, seed, rule=scenario, observe_choices=part.choices), part.statistics)
+
+
+def run_reference(part: Part, seed: int) -> dict[str, float]:
+    """The reference's statistics of ``part`` for ``seed``."""
+    from benchmarks.reference.model import ReferenceModel
+    from benchmarks.reference.records import world_record
+
+    model = ReferenceModel(scenario=part.scenario(), seed=seed, observe_choices=part.choices)
+    if part.day_one:
+        values = world_record(model)
+        return {s.name: values[s.indicator] for s in part.statistics}
+    while model.running:
+        model.step()
+    return summarise(model.records, part.statistics)
+
+
+def _run(task: tuple[str, Part, int, Mapping[str, object] | None]) -> dict[str, float]:
+    which, part, seed, changes = task
+    return run_reference(part, seed) if which == "reference" else run_engine(part, seed, changes)
+
+
+def default_workers() -> int:
+    """Worker processes for docking runs: ``LIFECIRCLE_DOCKING_WORKERS``, else up to 2 of the
+    machine's cores."""
+    return int(os.environ.get("LIFECIRCLE_DOCKING_WORKERS", min(2, os.cpu_count() or 1)))
+
+
+def process_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+    """A pool of fresh interpreters for :func:`run_all` (None with a single worker)."""
+    workers = default_workers() if workers is None else workers
+    if workers <= 1:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_all(tasks: list[tuple[str, Part, int, Mapping[str, object] | None]],
+            pool: ProcessPoolExecutor | None = None) -> list[dict[str, float]]:
+    """Run ``(model, part, seed, engine changes)`` tasks, ``model`` being "engine" or "reference",
+    in ``pool`` (else here, one after another); results in the order of the tasks. Each run depends
+    only on its scenario and seed, so where it runs changes nothing."""
+    if pool is None or len(tasks) <= 1:
+        return [_run(task) for task in tasks]
+    return list(pool.map(_run, tasks))
+
+
+# ---------------------------------------------------------------------------------------- comparison
+@dataclass(frozen=True)
+class Agreement:
+    """One statistic of one part: the paired differences engine - reference over the seeds."""
+
+    part: str
+    statistic: str
+    engine_mean: float
+    reference_mean: float
+    mean_difference: float
+    sd_difference: float
+    n: int
+    alpha: float
+    tolerance: float = field(init=False)
+    detectable: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        se = self.sd_difference / math.sqrt(self.n) if self.n > 1 else math.nan
+        t_alpha = stats.t.ppf(1 - self.alpha / 2, self.n - 1) if self.n > 1 else math.nan
+        object.__setattr__(self, "tolerance", t_alpha * se)
+        object.__setattr__(self, "detectable", (t_alpha + stats.t.ppf(0.8, self.n - 1)) * se if self.n > 1 else math.nan)
+
+    @property
+    def compared(self) -> bool:
+        """At least three seeds gave the statistic in both models."""
+        return self.n >= 3
+
+    @property
+    def passes(self) -> bool:
+        """The mean difference lies within the tolerance (a statistic not compared passes nothing)."""
+        return self.compared and abs(self.mean_difference) <= self.tolerance
+
+    @property
+    def t(self) -> float:
+        """The paired t statistic (inf when every seed's difference is the same non-zero value)."""
+        if self.sd_difference > 0:
+            return self.mean_difference / (self.sd_difference / math.sqrt(self.n))
+        return 0.0 if self.mean_difference == 0 else math.copysign(math.inf, self.mean_difference)
+
+    def line(self) -> str:
+        """One line of a report."""
+        verdict = "ok  " if self.passes else "FAIL"
+        return (f"{verdict} {self.part:12s} {self.statistic:32s} engine {self.engine_mean:12.5g} reference "
+                f"{self.reference_mean:12.5g} difference {self.mean_difference:+11.4g} tolerance {self.tolerance:10.4g} "
+                f"t {self.t:+7.2f} detectable {self.detectable:10.4g} (n={self.n})")
+
+
+def compare(part: Part, engine: list[dict[str, float]], reference: list[dict[str, float]]) -> list[Agreement]:
+    """Paired comparison of a part's statistics: ``engine[i]`` and ``reference[i]`` are the runs of
+    the part's i-th seed."""
+    out = []
+    for stat in part.statistics:
+        pairs = [(e[stat.name], r[stat.name]) for e, r in zip(engine, reference)
+                 if not (math.isnan(e[stat.name]) or math.isnan(r[stat.name]))]
+        e = np.array([p[0] for p in pairs])
+        r = np.array([p[1] for p in pairs])
+        d = e - r
+        out.append(Agreement(
+            part=part.name, statistic=stat.name, n=len(pairs), alpha=part.alpha,
+            engine_mean=float(e.mean()) if len(e) else math.nan, reference_mean=float(r.mean()) if len(r) else math.nan,
+            mean_difference=float(d.mean()) if len(d) else math.nan,
+            sd_difference=float(d.std(ddof=1)) if len(d) > 1 else math.nan))
+    return out
