@@ -2,7 +2,7 @@
 batch warming up every run (prints figures; not a timed test).
 
 The batch: 8 packages (the baseline and 7 single levers) x 4 seeds = 32 runs of the baseline grid
-at ``--residents`` residents, the default 10-year warm-up, ``--years`` measured years, on
+at ``--residents`` residents, the default 20-year warm-up, ``--years`` measured years, on
 ``--workers`` local worker processes. With checkpoints the batch warms up 4 times (one per seed);
 without (``lifecircle batch --no-checkpoints``) 32 times. Both are run ``--repeats`` times in turn
 (A B A B ...), each in a fresh process and a fresh output folder, and the ratio is taken pair by
@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sim.scenario import WARMUP_YEARS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LEVERS = ("lockers", "platform", "smart_stores", "service_map", "local_hiring", "flexible_employment", "retirees")
@@ -79,7 +82,7 @@ def main() -> None:
         pd.testing.assert_frame_equal(a, b)
         warmups = len(list((folder / "shared0" / "checkpoints").glob("*.npz")))
     ratios = [b / a for a, b in zip(shared, alone)]
-    print(f"== 8 packages x 4 seeds = 32 runs, {args.residents:,} residents, 10-year warm-up + {args.years:g} "
+    print(f"== 8 packages x 4 seeds = 32 runs, {args.residents:,} residents, {WARMUP_YEARS:g}-year warm-up + {args.years:g} "
           f"measured year(s), {args.workers} workers, {args.repeats} repeats (fresh processes and folders)")
     print(f"with checkpoints   : {warmups} warm-ups; wall {', '.join(f'{s:.1f}' for s in shared)} s "
           f"(median {statistics.median(shared):.1f} s)")

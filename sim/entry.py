@@ -115,10 +115,16 @@ def expected_revenue(model: LifeCircleModel, node: int, category: int, *, succes
 def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
     """(n_nodes,) metres from each node to the nearest entrant of ``category`` waiting for its
     licence (inf where none is within walking reach): an entrant weighs them as rivals."""
+    key = ("pending", int(category), model.licence_queue.version.get(int(category), 0), model.reach.limit_m)
+    memo = model.revenue_memo  # cleared with the month's expected revenues
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
     dist = np.full(model.city.graph.shape[0], np.inf)
     for v in model.licence_queue.nodes_of(category):
         nodes, d = model.nodes_within(int(v), model.reach.limit_m)
-        np.minimum.at(dist, nodes, d)
+        dist[nodes] = np.minimum(dist[nodes], d)  # a node appears once per search: no ufunc.at needed
+    memo[key] = dist
     return dist
 
 
@@ -150,11 +156,18 @@ def startup_cost_fen(model: LifeCircleModel, successor: bool | np.ndarray = Fals
 
 
 def _site(model: LifeCircleModel, category: int, rng: np.random.Generator) -> int:
+    """Where a would-be entrant of ``category`` looks: the siting lever's best site while it acts,
+    else the best of ``economy.sites_considered`` premises drawn at random."""
     shops = model.shop_nodes()
     siting = model.levers.get("siting")
     if siting is not None and siting.acting:
         return siting.choose_site(model, category, shops)
-    return int(shops[rng.integers(len(shops))])
+    seen = shops[rng.integers(len(shops), size=model.scenario.economy.sites_considered)]
+    if len(seen) == 1:
+        return int(seen[0])
+    # The best-looking of the premises viewed: expected revenue over expected costs.
+    ratio = [revenue / max(costs, 1.0) for revenue, costs in (expected_revenue(model, int(v), category) for v in seen)]
+    return int(seen[int(np.argmax(ratio))])
 
 
 VACANCY_MONTHS = 6
