@@ -17,7 +17,7 @@ from benchmarks.reference import Household, Merchant, ReferenceModel, Resident  
 from sim.model import LifeCircleModel  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
-TINY = {"population.residents": 500, "city.blocks_x": 4, "city.blocks_y": 4, "years": 61 / 365,
+TINY = {"population.residents": 500, "city.blocks_x": 4, "city.blocks_y": 4, "years": 60 / 365,
         "warmup_years": 0.0, "economy.opening_cash_months": 0.5,
         **{f"levers.{name}.enabled": True for name in ("platform", "lockers", "siting")}}
 
@@ -34,9 +34,9 @@ def run() -> ReferenceModel:
 
 
 def test_it_runs_on_mesas_clock_and_stops_at_the_end(run: ReferenceModel) -> None:
-    assert run.time == run.days_total == 61
+    assert run.time == run.days_total == 60
     assert run.day == run.days_total and not run.running
-    assert len(run.records) == 2  # January and February
+    assert len(run.records) == 2  # January and February (2024: 31 + 29 days)
 
 
 def test_every_need_has_exactly_one_outcome(run: ReferenceModel) -> None:
@@ -56,7 +56,16 @@ def test_the_levers_act_and_the_choice_scores_are_recorded(run: ReferenceModel) 
 def test_agents_are_mesa_agents_of_three_kinds(run: ReferenceModel) -> None:
     kinds = Counter(type(a) for a in run.agents)
     assert kinds[Resident] == 500 and kinds[Household] > 0 and kinds[Merchant] == len(run.open_merchants()) > 0
-    assert all(person in person.household.members for person in run.agents_by_type[Resident])
+    assert all(person in person.household.members for person in run.agents_by_type[Resident].to_list())
+
+
+def test_residents_stand_at_home_and_outlets_at_their_node_in_mesas_street_space(run: ReferenceModel) -> None:
+    assert all(person.cell is run.grid[person.home] for person in run.agents_by_type[Resident].to_list())
+    merchants = run.agents_by_type[Merchant].to_list()
+    assert all(merchant in merchant.cell.agents and merchant.cell is run.grid[merchant.node] for merchant in merchants)
+    # Outlets that closed left the space with the model.
+    in_cells = sum(isinstance(a, Merchant) for cell in run.grid.all_cells for a in cell.agents)
+    assert in_cells == len(merchants)
 
 
 def test_same_seed_same_run_other_seed_other_run() -> None:

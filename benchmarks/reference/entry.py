@@ -6,8 +6,9 @@ Each month, after the levers have acted:
    would-be entrant of its former trade (its customers know the premises; it pays
    ``takeover_cost_share`` of the start-up cost).
 2. **Arrivals.** Would-be entrants arrive per category, Poisson with mean ``entrants_per_month``
-   per 1,000 residents; each looks at one shop-space node at random (or, under the siting lever,
-   the candidate that closes the largest coverage gap).
+   per 1,000 residents; each views ``sites_considered`` shop-space nodes at random and takes the
+   one whose market study (4.) promises the most revenue per unit of cost (or, under the siting
+   lever, the candidate that closes the largest coverage gap).
 3. **Resident founders.** Each freelancer and each recent graduate not running a business founds
    one with ``startup_per_month``: it weighs ``FOUNDER_OPTIONS`` ideas (a trade drawn in proportion
    to last month's unmet needs plus an even share, a random site) and takes the best margin, working
@@ -83,15 +84,28 @@ class Entry:
         n_residents = len(model.residents)
         for category in range(model.catalogue.n):
             for _ in range(int(model.rng.poisson(econ.entrants_per_month * n_residents / 1000.0))):
-                node = model.siting.choose_site(category) if model.siting is not None and model.siting.acting \
-                    else rnd.choice(model.shop_nodes)
-                self.consider(category, node, founder=None, successor=False)
+                self.consider(category, self.site(category), founder=None, successor=False)
         founders = [p for p in model.residents if p.status == FREELANCER and p.owned is None
                     and rnd.random() < econ.startup_per_month]
         founders += [p for p in model.residents if p.graduate and p.owned is None and p.status != OWNER
                      and rnd.random() < econ.startup_per_month]
         for person in founders:
             self.found(person)
+
+    def site(self, category: int) -> int:
+        """Where an arriving entrant of ``category`` looks: under the siting lever, the lever's
+        choice; else it views ``sites_considered`` shop premises drawn at random and takes the one
+        whose market study promises the most revenue per unit of cost (the first of equals)."""
+        model = self.model
+        if model.siting is not None and model.siting.acting:
+            return model.siting.choose_site(category)
+        viewed = [model.random.choice(model.shop_nodes) for _ in range(model.scenario.economy.sites_considered)]
+        best_node, best_ratio = viewed[0], -math.inf
+        for node in viewed:
+            revenue, costs = self.study(node, category)
+            if revenue / max(costs, 1.0) > best_ratio:
+                best_node, best_ratio = node, revenue / max(costs, 1.0)
+        return best_node
 
     def consider(self, category: int, node: int, *, founder: Resident | None, successor: bool) -> bool:
         """An entrant looks at a site; applies for a licence if its market study passes."""

@@ -23,15 +23,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import mesa
+from mesa.discrete_space import CellAgent
 
 if TYPE_CHECKING:
     from benchmarks.reference.model import ReferenceModel
     from benchmarks.reference.resident import Resident
 
 
-class Merchant(mesa.Agent):
-    """An outlet of one category at one street node.
+class Merchant(CellAgent):
+    """An outlet of one category at one street node (its cell of the street space, ``model.grid``).
 
     Args:
         model: The reference model.
@@ -54,6 +54,7 @@ class Merchant(mesa.Agent):
         self.outlet_id = outlet_id
         self.category = category
         self.node = node
+        self.cell = model.grid[node]
         self.price = price
         self.price_term = price / max(model.catalogue.spend_fen[category], 1) - 1  # what the choice rule weighs
         self.capacity = capacity

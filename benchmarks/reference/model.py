@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 
 import mesa
+from mesa.discrete_space import Network
 
 from benchmarks.reference.entry import Entry, Vacancy
 from benchmarks.reference.household import Household
@@ -62,6 +63,9 @@ class ReferenceModel(mesa.Model):
         self.catalogue = load_catalogue(econ.catalogue, base=scenario.resolve_path("."))
         self.city = build_city(scenario, Streams(seed)["city"])
         self.streets = Streets(self.city)
+        # Mesa's discrete space over the streets: residents stand at home, outlets at their node.
+        self.grid = Network(self.streets.graph, layout={v: self.city.node_xy[v] for v in range(self.streets.n_nodes)},
+                            random=self.random)
         self.shop_nodes = [int(v) for v in range(len(self.city.commercial)) if self.city.commercial[v]]
         base = people.walk_speed_m_per_min
         self.walk_speeds = [base, base * people.elderly_walk_factor, base * people.disabled_walk_factor,

@@ -32,7 +32,7 @@ import bisect
 import math
 from typing import TYPE_CHECKING
 
-import mesa
+from mesa.discrete_space import CellAgent
 
 if TYPE_CHECKING:
     from benchmarks.reference.household import Household
@@ -49,8 +49,8 @@ OUTSIDE = "outside"
 """``employer`` of a resident with a job outside the circle."""
 
 
-class Resident(mesa.Agent):
-    """An adult resident.
+class Resident(CellAgent):
+    """An adult resident, standing in its home's cell of the street space (``model.grid``).
 
     Args:
         model: The reference model.
@@ -70,6 +70,7 @@ class Resident(mesa.Agent):
         population = model.scenario.population
         self.household = household
         self.home = household.home
+        self.cell = model.grid[self.home]
         self.age = age
         self.elderly = age >= population.retirement_age
         self.disabled = disabled
