@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.reference.docking import (CHEAPEST_FIRST, MUTATIONS, PARTS, Agreement, Part, compare,  # noqa: E402
-                                          process_pool, run_all, verdict)
+from benchmarks.reference.docking import (BEYOND_POWER, CHEAPEST_FIRST, MUTATIONS, PARTS, Agreement, Part,  # noqa: E402
+                                          compare, process_pool, run_all, verdict)
 
 
 class Runs:
@@ -84,7 +84,8 @@ def main() -> None:
         if not args.mutations:
             return
         rows = []
-        for label, changes in MUTATIONS.items():
+        for label, changes in {**MUTATIONS, **{f"{k} (beyond the docking's power; not tested)": v
+                                               for k, v in BEYOND_POWER.items()}}.items():
             t1 = time.perf_counter()
             changed = runs.get("engine", PARTS, changes)
             failed = {part.name: [a for a in compare(part, changed[part.name], reference[part.name]) if not a.passes]

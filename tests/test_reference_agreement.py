@@ -4,7 +4,7 @@ The reference (``benchmarks/reference``) is a second implementation of the rules
 it builds its own households, residents, outlets and walking distances from the scenario and the
 seed, with its own random draws; both models share only input data (the catalogue file and the
 seed's street network). ``benchmarks/reference/docking.py`` runs both on the same seeds in three
-parts -- the world as built (24 seeds, 16,000 residents), the first month (10 seeds, 6,000
+parts -- the world as built (20 seeds, 16,000 residents), the first month (10 seeds, 6,000
 residents; daily rules with the choice rule's scores, one month end) and three years from the
 synthetic start with the platform, lockers and siting levers from month 12 (8 seeds, 1,500
 residents) -- and, for every statistic, takes the differences engine - reference seed by seed. A

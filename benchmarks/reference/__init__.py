@@ -5,7 +5,9 @@ the plain Mesa way -- a specification to read rule by rule, and the yardstick th
 
 **Its own world.** From the scenario and the seed it builds its own households, residents, outlets
 and walking distances, with its own random draws (Mesa's ``model.random`` and ``model.rng``, seeded
-by ``rng=seed``). Only input data is read with the engine's loaders: the service catalogue
+by ``rng=seed``). Residents and outlets are ``CellAgent`` agents standing in a
+``mesa.discrete_space.Network`` of the streets (``model.grid``); one step is one day on Mesa's clock
+(``model.run_for(days)``). Only input data is read with the engine's loaders: the service catalogue
 (:func:`sim.catalogue.load_catalogue`) and the street network with its shop space
 (:func:`sim.city.build_city`, given the seed's ``"city"`` stream, so that both models of a seed walk
 the same streets); on a real district the mapped shops (``City.initial_outlets``) too. Walking
@@ -23,8 +25,8 @@ distances are networkx Dijkstra (:mod:`benchmarks.reference.streets`), not the e
 * :mod:`~benchmarks.reference.household` -- dibao, pooled cash, spending after necessities.
 * :mod:`~benchmarks.reference.labour` -- separations, vacancies and local hiring, jobs outside,
   gig work, participation.
-* :mod:`~benchmarks.reference.entry` -- successors, would-be entrants, resident founders, the
-  market study, licences and openings.
+* :mod:`~benchmarks.reference.entry` -- successors, would-be entrants (each weighs the best of
+  ``sites_considered`` premises), resident founders, the market study, licences and openings.
 * :mod:`~benchmarks.reference.levers` -- the platform, lockers and siting levers.
 * :mod:`~benchmarks.reference.outlet_map`, :mod:`~benchmarks.reference.streets` -- where outlets are.
 * :mod:`~benchmarks.reference.tally`, :mod:`~benchmarks.reference.records` -- counts and indicators.

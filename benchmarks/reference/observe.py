@@ -127,6 +127,9 @@ def engine_months(scenario: Scenario, seed: int, *, rule: Scenario | None = None
                 **{name: day.scores[i] / day.draws if day.draws else math.nan for i, name in enumerate(SCORES)},
                 "draws": float(day.draws),
                 "unexplained_choices": float(day.mismatched),
+                # Entrants that passed their market study and wait for a licence, after the month's
+                # entry decisions: the entry rule's own outcome (births follow weeks later).
+                "entrants_waiting": float(len(model.licence_queue)),
             })
             day = _Day()
     return months
