@@ -11,18 +11,27 @@ residents) -- and, for every statistic, takes the differences engine - reference
 statistic agrees when the mean difference lies within the paired t interval of those differences,
 ``t(1 - alpha / 2, n - 1) x sd / sqrt(n)``, ``alpha`` being 5 % shared over the part's statistics.
 
-Power. The smallest true difference each statistic detects four times in five is printed by
-``benchmarks/docking_report.py`` and listed in docs/ODD.md, section 9; ``test_docking_mutations.py``
-shows that changing any one rule of the engine alone fails this comparison.
+Power. For each statistic, the smallest true mean difference the test detects with 80 % power at
+its seed count, from the measured SD of the paired differences and the noncentral t distribution
+(:func:`benchmarks.reference.docking.detectable_difference`). Measured at the commit that wrote
+this (every statistic: ``benchmarks/docking_report.py``, docs/ODD.md section 9.1): day one (20
+seeds) -- share of outlets open at night 0.072, local job share 0.032, share of known outlets in
+reach 0.0026; first month (10 seeds) -- needs met 0.026, visits per outlet 133 a month, choice
+scores 0.0088 minutes (walk), 0.00026 (relative price), 0.00053 (load), entrants waiting 9.9;
+three years (8 seeds) -- outlets open 3.6 (years 2-3), births 0.39 and deaths 0.38 a month,
+employment rate 0.011, mean income 322 CNY a month, hand-overs 0.23 a month.
+``test_docking_mutations.py`` shows that changing any one rule of the engine alone fails this
+comparison.
 
-Visits per outlet. Issue 12 found the engine at -8 to -11 visits per outlet a day-month (4,500
-a month) below the reference in all four seeds of the old 62-day test (paired t = -12.4), hidden by
-its +-52.6 band. The old reference shared the engine's constructor, so both started from the same
-outlets; the gap came from the old reference's rules, not the engine's: it counted a walk-in's
-second try as a visit *wanted* (so outlets looked more crowded to it the next day) and, before the
-second try was added to it, met fewer needs at full outlets. In this docking the reference's second
-try counts towards no load, as the engine's does, and visits per outlet agree in every part (first
-month: difference +9 of 4,680, tolerance 106; three years: within 3 % in both windows).
+Visits per outlet. Issue 12 found the engine 8 to 11 visits per outlet a month below the old
+reference (``benchmarks/reference_model.py``) in all four seeds of the old 62-day test (paired
+t = -12.4), hidden by its +-52.6 band. The old reference shared the engine's constructor, so both
+started from the same outlets; the gap came from the old reference's rules, not the engine's: its
+second try of a walk-in turned away calls ``Merchant.serve`` again, which counts the visit as
+*wanted* a second time, so its outlets looked more crowded the next day and drew fewer first
+tries. In this docking the reference's second try counts towards no load, as the engine's does,
+and visits per outlet agree in every part (first month: +9 of 4,680, 95 % interval -48 to +67,
+tolerance 106; three years: -74 and +58 of about 2,900 and 2,300, within their tolerances).
 """
 
 from __future__ import annotations
