@@ -38,7 +38,7 @@ class Runs:
 
     def get(self, which: str, parts: tuple[Part, ...], changes: dict | None = None) -> dict[str, list[dict[str, float]]]:
         """{part name: results seed by seed} of ``which`` ("engine" or "reference")."""
-        keys = {part.name: (which, repr(part), tuple(sorted((changes or {}).items()))) for part in parts}
+        keys = {part.name: (which, part.runs_key, tuple(sorted((changes or {}).items()))) for part in parts}
         todo = [part for part in parts if keys[part.name] not in self.store]
         tasks = [(which, part, seed, changes) for part in todo for seed in part.seeds]
         results = iter(run_all(tasks, self.pool))
