@@ -89,3 +89,21 @@ def test_it_walks_the_engines_streets_but_places_its_own_outlets() -> None:
                          engine.merchants.category[engine.merchants.open].tolist()))
     assert sum(mine.values()) == sum(theirs.values())  # the same densities ...
     assert mine != theirs                               # ... drawn by each model itself
+
+
+@pytest.mark.parametrize("viewed", [1, 3, 8])
+def test_an_arriving_entrant_takes_the_best_of_the_premises_it_views(viewed: int) -> None:
+    model = ReferenceModel(scenario=_tiny(years=1 / 365, **{"economy.sites_considered": viewed,
+                                                          "levers.siting.enabled": False}), seed=11)
+    differing = 0
+    for category in range(model.catalogue.n):
+        state = model.random.getstate()
+        chosen = model.entry.site(category)
+        model.random.setstate(state)
+        seen = [model.random.choice(model.shop_nodes) for _ in range(viewed)]
+        ratio = {node: model.entry.study(node, category)[0] / max(model.entry.study(node, category)[1], 1.0)
+                 for node in seen}
+        assert chosen in seen and ratio[chosen] == max(ratio.values())
+        assert chosen == next(node for node in seen if ratio[node] == ratio[chosen])  # the first of equals
+        differing += len(set(ratio.values())) > 1
+    assert differing > 0 if viewed > 1 else differing == 0  # premises that differ were weighed
