@@ -22,9 +22,10 @@ def test_the_baseline_grid_is_settled_after_its_default_warm_up(tmp_path):
 
 
 def test_without_a_warm_up_the_synthetic_start_is_not_settled(tmp_path):
-    # The same check fails on the first measured years of a run that starts on the synthetic first day.
-    scenario = load_scenario(SCENARIOS / "baseline.toml", updates={
-        "years": 3.0, "warmup_years": 0.0, "population.residents": 6000, "city.blocks_x": 9, "city.blocks_y": 9})
+    # The same check fails on the first measured years of a run that starts on the synthetic first day
+    # (measured: seed 1's basic coverage moves by 0.071 in three years, seed 2's by 0.003; on a 9 x 9
+    # grid of 6,000 residents both stay within the tolerance since entrants weigh three premises).
+    scenario = load_scenario(SCENARIOS / "baseline.toml", updates={"years": 3.0, "warmup_years": 0.0})
     result = settling(scenario, [1, 2], checkpoints=tmp_path)
     assert not result.settled
     drift = result.verdict["coverage_change"].abs().max()
