@@ -8,8 +8,8 @@ and walking distances, with its own random draws (Mesa's ``model.random`` and ``
 by ``rng=seed``). Residents and outlets are ``CellAgent`` agents standing in a
 ``mesa.discrete_space.Network`` of the streets (``model.grid``); one step is one day on Mesa's clock
 (``model.run_for(days)``). Only input data is read with the engine's loaders: the service catalogue
-(:func:`sim.catalogue.load_catalogue`) and the street network with its shop space
-(:func:`sim.city.build_city`, given the seed's ``"city"`` stream, so that both models of a seed walk
+(:func:`sim.services.catalogue.load_catalogue`) and the street network with its shop space
+(:func:`sim.city.grid.build_city`, given the seed's ``"city"`` stream, so that both models of a seed walk
 the same streets); on a real district the mapped shops (``City.initial_outlets``) too. Walking
 distances are networkx Dijkstra (:mod:`benchmarks.reference.streets`), not the engine's tables.
 

@@ -1,4 +1,4 @@
-"""New outlets: would-be entrants, their market study, licences and opening (engine: :mod:`sim.entry`).
+"""New outlets: would-be entrants, their market study, licences and opening (engine: :mod:`sim.economy.entry`).
 
 Each month, after the levers have acted:
 

@@ -1,5 +1,5 @@
 """A household: adults who share a budget, and children counted as members (engine:
-:mod:`sim.households`, :mod:`sim.accounts`).
+:mod:`sim.economy.households`, :mod:`sim.economy.accounts`).
 
 Each month end, after every income is paid: a household whose income per member is below the
 dibao standard is topped up to it; its members pool their cash and share it out equally; it pays

@@ -1,4 +1,4 @@
-"""The month's labour market, resident by resident (engine: :mod:`sim.labour`).
+"""The month's labour market, resident by resident (engine: :mod:`sim.economy.labour`).
 
 1. **Separations.** Each employee (local or outside job) leaves with ``separation_per_month``;
    so does each commuter on a merchant's staff.

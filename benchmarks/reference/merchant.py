@@ -1,7 +1,7 @@
 """An outlet (a merchant): it serves visits up to its capacity, pays its month and closes after
 sustained losses.
 
-Rules (engine: :mod:`sim.kernels`, :mod:`sim.accounts`):
+Rules (engine: :mod:`sim.services.kernels`, :mod:`sim.economy.accounts`):
 
 * **Attraction.** At the start of a day an outlet's attraction is ``exp(-price_weight *
   (price / typical - 1) - crowding_weight * min(load, 2))``, the load being yesterday's visits

@@ -26,8 +26,8 @@ from benchmarks.reference.resident import (EMPLOYED, FREELANCER, OUT_OF_LABOUR, 
                                            Resident)
 from benchmarks.reference.streets import Streets
 from benchmarks.reference.tally import Tally
-from sim.catalogue import load_catalogue
-from sim.city import GridCity, build_city
+from sim.services.catalogue import load_catalogue
+from sim.city.grid import GridCity, build_city
 from sim.scenario import Scenario
 from sim.streams import Streams
 

@@ -1,10 +1,10 @@
 """The engine observed with the reference's indicators (:mod:`benchmarks.reference.records`).
 
-Most come straight from the engine's indicator registry (:mod:`sim.metrics`); those the registry
+Most come straight from the engine's indicator registry (:mod:`sim.metrics.indicators`); those the registry
 has no name for -- the world as built, metres walked per walk-in, the choice rule's scores, the
 share of outlets open at night, outlets with negative cash, the losing months of outlets that
 close -- are computed here from the engine's state: its population, merchants and ledger, and each
-day's needs (:class:`sim.demand.DayBuffers`), read after every step and never written. Distances
+day's needs (:class:`sim.services.demand.DayBuffers`), read after every step and never written. Distances
 and the k nearest outlets are the observer's own (SciPy's Dijkstra), not the engine's tables.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from benchmarks.reference.scores import SCORES, choice_scores
-from sim.merchants import NOT_CLOSED
+from sim.economy.merchants import NOT_CLOSED
 from sim.model import LifeCircleModel
 from sim.scenario import Scenario
 
@@ -200,9 +200,9 @@ def _observe_choices(model: LifeCircleModel, nearest: _Nearest, before: tuple[np
 def engine_world(scenario: Scenario, seed: int) -> dict[str, float]:
     """The world the engine builds on day one (no day simulated; the scenario must have no warm-up),
     named and defined as :func:`benchmarks.reference.records.world_record`."""
-    from sim import metrics
-    from sim.entry import running_costs_fen
-    from sim.population import EMPLOYED, FREELANCER, OUT_OF_LABOUR, OWNER, RETIRED, UNEMPLOYED  # noqa: F401
+    from sim.metrics import indicators as metrics
+    from sim.economy.entry import running_costs_fen
+    from sim.economy.population import EMPLOYED, FREELANCER, OUT_OF_LABOUR, OWNER, RETIRED, UNEMPLOYED  # noqa: F401
 
     model = LifeCircleModel(scenario=scenario, seed=seed, create_agents=False, checkpoints=False)
     cat, mer, pop, hh = model.catalogue, model.merchants, model.population, model.households

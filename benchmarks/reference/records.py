@@ -1,4 +1,4 @@
-"""The month's indicators of the reference, by the definitions of :mod:`sim.metrics` (and a few
+"""The month's indicators of the reference, by the definitions of :mod:`sim.metrics.indicators` (and a few
 statistics of the rules themselves that the engine's registry has no name for; the docking
 computes the same ones from the engine's state: :mod:`benchmarks.reference.docking`)."""
 

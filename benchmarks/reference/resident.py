@@ -1,6 +1,6 @@
 """A resident (an adult): needs services each day, chooses where to go, pays; works, earns, learns.
 
-Daily rules (engine: :mod:`sim.demand`, :mod:`sim.kernels`):
+Daily rules (engine: :mod:`sim.services.demand`, :mod:`sim.services.kernels`):
 
 1. **Needs.** A Poisson number of needs a day with the resident's total rate (its own categories,
    times ``elderly_factor`` at retirement age, plus the children's categories per child for the

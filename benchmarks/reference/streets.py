@@ -1,15 +1,15 @@
 """The street network as the reference sees it: walking distances by networkx's Dijkstra.
 
 The network itself is input data (the scenario's grid or OpenStreetMap file, read by
-:func:`sim.city.build_city`); every distance the reference uses is computed here, independently of
-the engine's compiled tables (:mod:`sim.walk`).
+:func:`sim.city.grid.build_city`); every distance the reference uses is computed here, independently of
+the engine's compiled tables (:mod:`sim.city.walk`).
 """
 
 from __future__ import annotations
 
 import networkx as nx
 
-from sim.city import City
+from sim.city.grid import City
 
 
 class Streets:

@@ -1,5 +1,5 @@
 """The month's counts: every need under exactly one outcome, and merchants' births, deaths and
-hand-overs (the reference's counterpart of :mod:`sim.tally`).
+hand-overs (the reference's counterpart of :mod:`sim.services.tally`).
 
 Needs met are counted when met; needs left unmet wait until the end of the day, when volunteers
 (retirees) may still meet elder care that found no place.
