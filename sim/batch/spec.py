@@ -391,7 +391,7 @@ class BatchSpec(_Strict):
 
     def flat_overrides(self) -> dict[str, Any]:
         """``overrides`` with nested tables flattened to dotted keys."""
-        return _flatten(self.overrides)
+        return flatten_tables(self.overrides)
 
     def package_scenario(self, package: str) -> Scenario:
         """A package's scenario with the batch's overrides, years and indicators applied (a lever
@@ -439,11 +439,12 @@ def _show(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v!r}" for k, v in values.items())
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_tables(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables (as TOML gives them) as one dict of dotted keys."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten_tables(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out

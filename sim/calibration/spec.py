@@ -54,6 +54,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from sim.batch.spec import flatten_tables
 from sim.scenario import WARMUP_YEARS, Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
 
 STATISTICS = ("mean", "ratio", "outlets_per_10k", "outlet_survival", "closure_rate")
@@ -255,7 +256,7 @@ class CalibrationSpec(_Strict):
         for name in self.targets:
             if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
                 raise ValueError(f"targets: name {name!r} may use letters, digits, '_' and '-' only")
-        flat = _flatten(self.overrides)
+        flat = flatten_tables(self.overrides)
         for key in SIMULATION_KEYS:
             if key in flat:
                 raise ValueError(f"overrides: {key!r} is set by the calibration itself (seed: per particle; "
@@ -297,7 +298,7 @@ class CalibrationSpec(_Strict):
 
     def flat_overrides(self) -> dict[str, Any]:
         """``overrides`` with nested tables flattened to dotted keys."""
-        return _flatten(self.overrides)
+        return flatten_tables(self.overrides)
 
     def indicators(self) -> list[str]:
         """The registry indicators the targets read (their families for ``name.suffix``)."""
@@ -335,16 +336,6 @@ class CalibrationSpec(_Strict):
         data["scenario_hash"] = self.base_scenario().content_hash()
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
