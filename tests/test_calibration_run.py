@@ -235,9 +235,13 @@ def test_a_killed_calibration_continues_from_its_last_generation_to_the_uninterr
     assert np.array_equal(drawn, design.X[:, 1].astype(int))
     info = json.loads((tmp_path / "batch" / "batch.json").read_text(encoding="utf-8"))
     assert info["design"] == "posterior" and info["design_options"]["posterior_sha256"] == posterior.digest
-    with pytest.raises(ScenarioError, match="remove \\[parameters\\] and \\[design\\]"):
-        batch_from_dict({**batch, "parameters": {"economy.rent_multiplier": {"low": 1.0, "high": 2.0}},
+    with pytest.raises(ScenarioError, match="remove the other \\[uncertainties\\] ranges and \\[design\\]"):
+        batch_from_dict({**batch, "uncertainties": {**batch["uncertainties"],
+                                                    "economy.rent_multiplier": {"low": 1.0, "high": 2.0}},
                          "design": {"method": "latin"}}, source="b.toml")
+    with pytest.raises(ScenarioError, match="give \\[uncertainties\\] or \\[parameters\\]"):
+        batch_from_dict({**batch, "parameters": {"economy.rent_multiplier": {"low": 1.0, "high": 2.0}}},
+                        source="b.toml")
     with pytest.raises(ScenarioError, match="not a finished calibration folder"):
         batch_from_dict({**batch, "uncertainties": {"from_posterior": str(tmp_path)}}, source="b.toml")
     with pytest.raises(ScenarioError, match="also in \\[overrides\\]"):

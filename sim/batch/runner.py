@@ -438,7 +438,8 @@ def _tasks(spec: BatchSpec, planned: Planned, out: Path, skip: set[str], checkpo
     """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``;
     ``twins``: only the twins (copies), else only the runs that are simulated."""
     design = planned.design
-    variables = [*spec.parameters, *spec.levers]
+    # the run's value of every design variable: the uncertainties' (ranges or posterior keys) and levers'
+    variables = [*design.problem["names"], *spec.levers]
     for plan in planned.plans:
         if plan.run_id in skip or (plan.twin_of is not None) != twins:
             continue
