@@ -13,6 +13,7 @@ timed, each until the page shows the next day. Targets (issue 15): first page <=
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import tempfile
@@ -35,14 +36,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=3, help="fresh page loads to time (default 3)")
     parser.add_argument("--steps", type=int, default=20, help="Step-day clicks to time (default 20)")
+    parser.add_argument("--home", metavar="DIR", help="the server's home folder, kept between calls (default: a "
+                        "fresh empty one): a second call with the same DIR starts from the settled checkpoint "
+                        "the first one saved, as a view started again on the same machine does")
     args = parser.parse_args()
     from playwright import sync_api
 
     view = _browser_test_module()
     chromium = view._chromium()
     pages, steps = [], []
-    with tempfile.TemporaryDirectory() as home, view.solara_server(Path(home)) as url, \
-            sync_api.sync_playwright() as pw:
+    if args.home:
+        Path(args.home).mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(args.home) if args.home else tempfile.TemporaryDirectory()) as home, \
+            view.solara_server(Path(home)) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=view.CHROMIUM_ARGS, headless=True)
         try:
             for _ in range(args.pages):
