@@ -171,7 +171,7 @@ class Discovery:
 
 
 def horizon(out: Path) -> str:
-    """"4 measured years (after a 10-year warm-up), 3 replicates" for captions."""
+    """"4 measured years, 3 replicate(s) per experiment" for captions."""
     info = store.read_batch_info(out)
     return f"{info['years']:g} measured years, {info['replications']} replicate(s) per experiment"
 

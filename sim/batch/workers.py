@@ -19,7 +19,7 @@ import os
 RESIDENT_DAY_SECONDS = 150e-9
 """Seconds one core spends on one resident for one simulated day, small districts included
 (measured on the 2-core development machine: 0.5 s for 2,000 residents x 4 years from a
-checkpoint, 1.1 s for their 10-year warm-up, i.e. 150-190 ns; large districts need less,
+checkpoint, 1.1 s for a 10-year warm-up of them, i.e. 150-190 ns; large districts need less,
 README "Performance"). A low value here makes the default choose workers sooner."""
 WORKER_START_SECONDS = 3.0
 """Wall seconds before local workers run their first run: the fork server imports lifecircle once
