@@ -26,7 +26,10 @@ from sim.services import demand, kernels
 from sim.metrics import indicators as metrics
 from sim.services.catalogue import Catalogue, load_catalogue
 from sim.io.checkpoint import CheckpointStore, default_store, warmup_key
+from sim.city.circles import Circles, build_circles
 from sim.city.grid import City, build_city
+from sim.metrics.circles import per_circle
+from sim.services.circle_tally import CircleTally
 from sim.services.fastrng import pack_alias, seed_state
 from sim.levers import LeverSet
 from sim.economy.ledger import Ledger
@@ -74,6 +77,7 @@ class LifeCircleModel(mesa.Model):
             scenario.economy.catalogue, base=scenario.resolve_path(".")
         )
         self.city: City = city if city is not None else build_city(scenario, self.streams["city"])
+        self.circles: Circles = build_circles(scenario, self.city)
         # This run's shop space: renovation adds to it; a city shared by several runs never changes.
         self.commercial = np.array(self.city.commercial, dtype=bool, copy=True)
         self.warmup_days = _days_in(scenario.start_date, scenario.warmup_years, backwards=True)
@@ -91,6 +95,11 @@ class LifeCircleModel(mesa.Model):
         self.speeds = speed_table(scenario)
         n_nodes = self.city.graph.shape[0]
         self.residents_at_node = np.bincount(pop.home, minlength=n_nodes)
+        self.circle_of_resident = self.circles.of_node[pop.home]
+        # Need outcomes per circle, counted in the measured period when the city has several.
+        self.circle_tally = CircleTally(self.circles.k, self.catalogue.n) if self.circles.k > 1 else None
+        self.circle_evaluations: list[dict] = []  # the city budget's evaluations of each circle
+        self._circle_records: list[tuple[int, int, list[dict[str, float]]]] = []
         # Residents are stored in home order: those of node v are first_resident[v]:first_resident[v + 1].
         self.first_resident = np.concatenate([[0], np.cumsum(self.residents_at_node)]).astype(np.int64)
         self.need_group, group_rates = demand.need_groups(pop, self.households, self.catalogue)
@@ -233,7 +242,11 @@ class LifeCircleModel(mesa.Model):
         if timer is not None:
             timer.start("entry and levers")
         entry.open_due(self)
+        needs_before = int(self.tally.needs["needs"].sum())
         demand.serve_day(self)  # times its own phases: needs, choice, spending
+        if self.circle_tally is not None and self.day >= 0:
+            self.day_needs = int(self.tally.needs["needs"].sum()) - needs_before
+            self.circle_tally.count_day(self, self.circle_of_resident)
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()
@@ -297,12 +310,16 @@ class LifeCircleModel(mesa.Model):
         else:
             values = metrics.compute(self, self.indicator_names)
             self._records.append((self.day, self.month, values))
+            if self.circle_tally is not None:
+                self._circle_records.append((self.day, self.month, per_circle(self, self.indicator_names)))
         self._new_period()
         return values
 
     def _new_period(self) -> None:
         """Start a new tally period (after a collection)."""
         self.tally.reset()
+        if self.circle_tally is not None:
+            self.circle_tally.reset()
         self.tally.spending_at_start = self.ledger.service_spending()
 
     def timeseries(self) -> pd.DataFrame:
@@ -321,6 +338,18 @@ class LifeCircleModel(mesa.Model):
         rows = [(day, self.date_of(day), month, name, value)
                 for day, month, values in records for name, value in values.items()]
         frame = pd.DataFrame(rows, columns=["day", "date", "month", "indicator", "value"])
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
+
+    def circle_timeseries(self) -> pd.DataFrame:
+        """Every indicator collected in the measured period per life circle (city-only ones left
+        out: :data:`sim.metrics.circles.CITY_ONLY`): day, date, month, circle, name, indicator,
+        value. Empty when the city is one circle (its values are :meth:`timeseries`)."""
+        names = self.circles.names
+        rows = [(day, self.date_of(day), month, k, names[k], name, value)
+                for day, month, circles in self._circle_records
+                for k, values in enumerate(circles) for name, value in values.items()]
+        frame = pd.DataFrame(rows, columns=["day", "date", "month", "circle", "name", "indicator", "value"])
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 

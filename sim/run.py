@@ -237,7 +237,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     """Write timeseries.parquet (measured months), warmup.parquet (the warm-up's months, <= 0),
     scorecard.csv, scenario.resolved.toml, accounts.csv, effects.csv and persistence.csv (when the
     run was paired with its counterfactual), outlets.parquet and homes.parquet
-    (:mod:`sim.io.gis_outputs`, when the model was kept), report.md and figures/ into ``out_dir``, a
+    (:mod:`sim.io.gis_outputs`, when the model was kept), the per-circle files of a city divided
+    into life circles (:mod:`sim.io.circle_outputs`), report.md and figures/ into ``out_dir``, a
     folder this run owns (:mod:`sim.io.outdir`: a new folder or an earlier run's, whose other outputs
     are removed; ``force`` writes into a folder with other files)."""
     from sim.io.outdir import claim_run_dir, finish_run_dir
@@ -266,6 +267,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
         from sim.io.gis_outputs import write_gis_outputs
 
         paths.update(write_gis_outputs(result.model, out))
+        from sim.io.circle_outputs import write_circle_outputs
+
+        paths.update(write_circle_outputs(result.model, out, scenario=result.scenario.name, seed=result.seed))
     figure_paths: dict[str, Path] = {}
     if result.model is not None:
         paths["accounts"] = out / "accounts.csv"  # money by account and sector, start and end

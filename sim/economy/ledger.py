@@ -129,6 +129,10 @@ TRANSFERS: tuple[Transfer, ...] = (
     Transfer("public_budget", "suppliers", "lever.flexible_employment.training", "training freelancers"),
     Transfer("public_budget", MERCHANT, "lever.graduate_startups.subsidy", "graduates' start-up subsidy"),
     Transfer("public_budget", "landlords", "lever.renovation.rent", "rent discount on renovated space"),
+    Transfer("public_budget", "fit_out_and_licences", "lever.governance.sites",
+             "fitting out public shop space with the city budget"),
+    Transfer("public_budget", "landlords", "lever.governance.rent", "rent discount on city-budget sites"),
+    Transfer("public_budget", MERCHANT, "lever.governance.operating", "operating subsidy of outlets on city-budget sites"),
     Transfer(MERCHANT, "public_budget", "lever.mobile_vendors.permit", "mobile vendors' stall permits"),
 )
 """Who may pay whom for what: every transfer and booking must match one row.

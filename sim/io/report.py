@@ -85,6 +85,29 @@ def _with_interval(value: float, low: float, high: float, n: int, *, percent: bo
     return fmt(value) if n < 2 or not np.isfinite(low) else f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
 
 
+def _circles_section(model) -> list[str]:
+    """The city scorecard: circles ranked, how many pass, and the budget's evaluations over time."""
+    from sim.metrics.circles import scorecard
+
+    card = scorecard(model)
+    target = model.scenario.circles.target_basic_coverage
+    inhabited = card[card["residents"] > 0]
+    lines = ["## Life circles (city scorecard)", "",
+             f"{int(inhabited['passes'].sum())} of {len(inhabited)} circles with residents have at least "
+             f"{target:.0%} of their residents within 15 minutes of every basic service "
+             f"({model.circles.kind} circles; per-circle indicators in circles.parquet).", "",
+             _table(card.drop(columns=["circle"]))]
+    if model.circle_evaluations:
+        ev = pd.DataFrame(model.circle_evaluations)
+        by_period = ev.groupby(["period", "month"]).agg(
+            circles_passing=("passed", "sum"), circles=("circle", "count"),
+            coverage_min=("basic_coverage_15", "min"), allocated_cny=("allocation_cny", "sum"),
+            sites_built=("sites_built", "sum")).reset_index()
+        lines += ["", "### Evaluations of the circles (city budget)", "", _table(by_period),
+                  "", "Every circle's evaluation: circle_evaluations.csv.", ""]
+    return lines
+
+
 def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path:
     """Write ``out/report.md``; returns its path."""
     model = result.model
@@ -114,6 +137,8 @@ def write_report(result: RunResult, out: Path, figures: dict[str, Path]) -> Path
         parts += _effects_section(result)
     if model is not None and model.evaluations:
         parts += ["## Evaluations (governance)", "", _table(pd.DataFrame(model.evaluations))]
+    if model is not None and model.circles.k > 1:
+        parts += _circles_section(model)
     if figures:
         parts += ["## Figures", ""]
         for name, path in figures.items():

@@ -5,6 +5,9 @@ district leader is responsible: levers act at ``implementation_strength`` from t
 and every ``evaluation_period_months`` the scorecard is evaluated against
 ``target_basic_coverage``; a missed target raises implementation by ``accountability_gain``
 (up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators.
+
+With a city budget (``budget_cny_per_year`` > 0) the system also evaluates every life circle each
+period and allocates the budget between them by a rule (:mod:`sim.levers.city_budget`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ class Governance(Lever):
 
     def setup(self) -> None:
         self.level = self.config.implementation_strength
+        self.budget = None
+        if self.config.budget_cny_per_year > 0:
+            from sim.levers.city_budget import CityBudget
+
+            self.budget = CityBudget(self.config, self.model, self.rng)
+
+    def on_month(self) -> None:
+        if self.budget is not None:
+            self.budget.on_month(self.model.month, self.acting)
 
     def implementation(self, month: int) -> float:
         """Implementation strength in ``month`` (after any evaluation due at its start)."""

@@ -653,3 +653,7 @@ def evaluations_passed(model: LifeCircleModel) -> float:
 def lever_implementation(model: LifeCircleModel) -> float:
     """How fully levers are implemented this month (governance)."""
     return float(model.levers.implementation)
+
+
+# The spread between life circles (registered by its module, which builds on the helpers above).
+from sim.metrics import circles as _circles  # noqa: E402,F401

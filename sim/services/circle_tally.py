@@ -1,0 +1,94 @@
+"""The period's need outcomes per life circle (:mod:`sim.city.circles`), counted from the day's needs.
+
+The daily passes (:mod:`sim.services.kernels`) count outcomes per service category for the whole
+city (:class:`sim.services.tally.Tally`). When the city is divided into circles, one more compiled
+pass over the day's needs, after they are all settled, counts the same outcomes per circle of the
+resident's home: a need met is met on foot (a visit, not delivered), by delivery, by a volunteer
+(elder care met without a visit) or automated (a locker or vending point); an unmet need keeps its
+reason. Summed over the circles, every count equals the city's (a test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from sim.services.kernels import CANNOT_PAY, TURNED_AWAY
+from sim.services.tally import NEED_OUTCOMES
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
+
+#: Columns of :attr:`CircleTally.counts`: the city tally's need outcomes, then the poorest fifth's.
+COLUMNS = NEED_OUTCOMES + ("low_income_needs", "low_income_met")
+_COL = {name: i for i, name in enumerate(COLUMNS)}
+
+
+@njit(cache=True, nogil=True)
+def count_by_circle(E, res, cats, night, served, visited, delivered, any_delivered, outcome, poor,
+                    circle_of_res, n_categories, care_category, counts):  # pragma: no cover - compiled
+    """Add the day's needs to ``counts`` ((circles * categories, len(COLUMNS)), row circle * C + c)."""
+    for e in range(E):
+        r = res[e]
+        c = cats[e]
+        row = circle_of_res[r] * n_categories + c
+        counts[row, 0] += 1                       # needs
+        if night[e]:
+            counts[row, 8] += 1                   # night_needs
+        if poor[r]:
+            counts[row, 10] += 1                  # low_income_needs
+        if served[e]:
+            if night[e]:
+                counts[row, 9] += 1               # night_met
+            if poor[r]:
+                counts[row, 11] += 1              # low_income_met
+            if any_delivered and delivered[e]:
+                counts[row, 2] += 1               # met_delivery
+            elif visited[e]:
+                counts[row, 1] += 1               # met_walk
+            elif c == care_category:
+                counts[row, 4] += 1               # met_volunteer
+            else:
+                counts[row, 3] += 1               # met_automated
+        else:
+            why = outcome[e]
+            if why == TURNED_AWAY:
+                counts[row, 6] += 1               # unmet_capacity
+            elif why == CANNOT_PAY:
+                counts[row, 7] += 1               # unmet_money
+            else:
+                counts[row, 5] += 1               # unmet_range
+
+
+class CircleTally:
+    """Need outcomes of the current period per circle and category (reset with the city's tally)."""
+
+    def __init__(self, n_circles: int, n_categories: int) -> None:
+        self.k, self.n_categories = n_circles, n_categories
+        self.counts = np.zeros((n_circles * n_categories, len(COLUMNS)), dtype=np.int64)
+
+    def reset(self) -> None:
+        self.counts[:] = 0
+
+    def count_day(self, model: LifeCircleModel, circle_of_resident: np.ndarray) -> None:
+        """Count the day's settled needs (call after :func:`sim.services.demand.serve_day`)."""
+        buf = model.day_buffers
+        E = model.day_needs
+        platform = model.levers.get("platform")
+        any_delivered = platform is not None and platform.acting
+        visited = buf.visit[:E] | buf.visit2[:E]
+        count_by_circle(E, buf.res, buf.cats, buf.night, buf.served, visited, buf.delivered, any_delivered,
+                        buf.outcome, model.low_income, circle_of_resident, self.n_categories,
+                        model.care_category, self.counts)
+
+    def needs(self, circle: int) -> dict[str, np.ndarray]:
+        """The city tally's ``needs`` mapping (outcome -> per-category counts) for one circle."""
+        block = self.counts[circle * self.n_categories:(circle + 1) * self.n_categories]
+        return {name: block[:, _COL[name]].copy() for name in NEED_OUTCOMES}
+
+    def low_income(self, circle: int) -> tuple[int, int]:
+        """(needs, needs met) of residents of the poorest fifth of households in ``circle``."""
+        block = self.counts[circle * self.n_categories:(circle + 1) * self.n_categories]
+        return int(block[:, _COL["low_income_needs"]].sum()), int(block[:, _COL["low_income_met"]].sum())
