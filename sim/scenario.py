@@ -476,11 +476,12 @@ class GovernanceLever(LeverConfig):
     """Rise in implementation strength after an evaluation that misses its targets."""
     target_basic_coverage: float = Field(0.9, ge=0.0, le=1.0)
     """Target share of residents with every basic category within 15 minutes."""
-    budget_cny_per_year: float = Field(0.0, ge=0.0, le=1e11, json_schema_extra=teach(
-        "City budget", "CNY per year", 0.0, 50_000_000.0, 1_000_000.0))
-    """The city's yearly budget for life-circle construction, CNY (0: none). Each evaluation
-    period's share is allocated between the circles by ``allocation`` and spent on public shop
-    space for basic services a circle lacks (:mod:`sim.levers.city_budget`)."""
+    budget_cny_per_resident: float = Field(0.0, ge=0.0, le=100_000.0, json_schema_extra=teach(
+        "City budget per resident", "CNY per resident and year", 0.0, 500.0, 10.0))
+    """The city's yearly budget for building life circles, CNY per resident (0: none), so that a
+    city of any size gets the same effort per head. Each evaluation period's share is allocated
+    between the circles by ``allocation`` and spent on public shop space for the basic services a
+    circle lacks (:mod:`sim.levers.city_budget`)."""
     allocation: Literal["equal", "need", "reward", "support", "pilot"] = "need"
     """How the budget is divided between circles: ``equal`` per resident; ``need``, in proportion
     to the residents still without every basic service within 15 minutes (worst coverage first);

@@ -241,7 +241,8 @@ def effects_figure(effects: pd.DataFrame, path: str | Path, *, baseline: str, ca
 def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline: str | None = None,
             figure: bool = True) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Compare every package with the baseline: the end-of-run effects (``DIR/compare.csv``,
-    ``DIR/compare.png``), the effects per period of each package's lever timeline
+    ``DIR/compare.png``), the evaluator's report when the batch kept the indicators of life circles
+    (``DIR/evaluators_report.md``, :mod:`sim.batch.evaluator`), the effects per period of each package's lever timeline
     (``DIR/compare_periods.csv``) and the share of the effect during support that persists after it
     ends (``DIR/compare_persistence.csv``, when support ends within the runs)."""
     out = Path(out)
@@ -251,11 +252,19 @@ def compare(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS, baseline
         raise ScenarioError(f"--baseline {baseline!r}: not a package of this batch; packages: {', '.join(info['packages'])}")
     if len(info["packages"]) < 2:
         raise ScenarioError(f"{out}: the batch has one package ({baseline}); nothing to compare")
-    effects = paired_effects(run_outcomes(out, last_months=last_months), baseline)
+    outcomes = run_outcomes(out, last_months=last_months)
+    effects = paired_effects(outcomes, baseline)
     paths = {"csv": out / "compare.csv"}
     from sim.io.atomic import atomic_write_bytes
 
     atomic_write_bytes(paths["csv"], effects.to_csv(index=False).encode())
+    from sim.batch.evaluator import evaluator_report, has_circle_outcomes
+
+    if has_circle_outcomes(outcomes) and not effects.empty:
+        paths["evaluators_report"] = out / "evaluators_report.md"
+        text = evaluator_report(effects, outcomes, baseline=baseline, title=info.get("name", out.name),
+                                last_months=last_months)
+        atomic_write_bytes(paths["evaluators_report"], text.encode())
     by_period, persisting = period_effects(out, baseline)
     if not by_period.empty:
         paths["periods"] = out / "compare_periods.csv"

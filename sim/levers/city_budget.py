@@ -1,14 +1,14 @@
 """The city budget of the mayor responsibility system, allocated between life circles.
 
 A city evaluates its life circles (:mod:`sim.city.circles`) and funds follow the evaluation. With
-``levers.governance.budget_cny_per_year`` above zero, at the start of the governance lever and of
+``levers.governance.budget_cny_per_resident`` above zero, at the start of the governance lever and of
 every evaluation period after it:
 
 1. **Evaluation.** Each circle is scored: the share of its residents with every basic-guarantee
    service within 15 minutes on foot; it passes at ``circles.target_basic_coverage``. Every
    evaluation is a row of :attr:`LifeCircleModel.circle_evaluations` (period, month, circle,
    residents, coverage, passed, rank, allocation, sites built, funds left).
-2. **Allocation.** The period's budget (``budget_cny_per_year`` x months / 12) is divided between
+2. **Allocation.** The period's budget (``budget_cny_per_resident`` x residents x months / 12) is divided between
    the circles by ``allocation`` (:func:`allocate`); each circle's funds carry over.
 3. **Spending.** A circle's funds fit out public shop space for basic services it lacks: at its
    inhabited nodes with the fewest basic categories within 15 minutes, a site is put to public
@@ -110,7 +110,7 @@ class CityBudget:
             self.scaled_up = bool(gain >= cfg.scale_up_min_gain)
         if self.pilot_start is None:
             self.pilot_start = float(np.nanmean(coverage[self.pilots])) if self.pilots.any() else 0.0
-        budget = cfg.budget_cny_per_year * cfg.evaluation_period_months / 12.0
+        budget = cfg.budget_cny_per_resident * model_residents(self.model) * cfg.evaluation_period_months / 12.0
         share = allocate(cfg.allocation, budget, residents, coverage, self.last_passed if since else passed,
                          bonus=cfg.evaluation_bonus, pilots=self.pilots, scaled_up=self.scaled_up)
         self.funds += share
@@ -242,6 +242,11 @@ class CityBudget:
             model.licence_queue.push(open_day=model.day + days, node=node, category=best,
                                      founder=-1, subsidy=0, applied_day=model.day)
         return best, best_subsidy
+
+
+def model_residents(model: LifeCircleModel) -> int:
+    """The city's residents (adults; the budget is per resident)."""
+    return int(model.population.n)
 
 
 def _on_sites(mer, nodes: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

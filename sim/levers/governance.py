@@ -6,7 +6,7 @@ and every ``evaluation_period_months`` the scorecard is evaluated against
 ``target_basic_coverage``; a missed target raises implementation by ``accountability_gain``
 (up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators.
 
-With a city budget (``budget_cny_per_year`` > 0) the system also evaluates every life circle each
+With a city budget (``budget_cny_per_resident`` > 0) the system also evaluates every life circle each
 period and allocates the budget between them by a rule (:mod:`sim.levers.city_budget`).
 """
 
@@ -18,14 +18,16 @@ from sim.levers.base import Lever
 class Governance(Lever):
     name = "governance"
     measure = "mayor responsibility system; evaluation system; long-term mechanism"
-    mechanism = "levers roll out more fully; indicators scored each period raise effort when targets are missed"
-    indicator = "lever_implementation (and through it every other lever's indicators), evaluations_passed"
+    mechanism = ("levers roll out more fully; indicators scored each period raise effort when targets are missed; "
+                 "with a city budget, circles are evaluated and funded by a rule")
+    indicator = ("lever_implementation (and through it every other lever's indicators), evaluations_passed; "
+                 "with a city budget: circles_passing_share, circle_coverage_min")
     claims = (("lever_implementation", +1),)
 
     def setup(self) -> None:
         self.level = self.config.implementation_strength
         self.budget = None
-        if self.config.budget_cny_per_year > 0:
+        if self.config.budget_cny_per_resident > 0:
             from sim.levers.city_budget import CityBudget
 
             self.budget = CityBudget(self.config, self.model, self.rng)
