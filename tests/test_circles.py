@@ -268,3 +268,11 @@ def test_the_evaluator_report_has_a_section_per_rule_with_the_detectable_differe
     assert ranking.index("| need |") < ranking.index("| equal |")
     assert detectable(0.0, 4) == 0.0 and np.isnan(detectable(1.0, 1))
     assert detectable(2.0, 9) == pytest.approx(2 * detectable(1.0, 9))
+
+
+def test_the_warm_up_is_shared_by_every_division_of_the_city():
+    from sim.io.checkpoint import warmup_key
+
+    base = load_scenario(ROOT / "scenarios" / "baseline.toml")
+    divided = base.with_updates({"circles.kind": "catchments", "circles.centres": 7})
+    assert warmup_key(base, 1) == warmup_key(divided, 1) != warmup_key(base.with_updates({"population.residents": 999}), 1)

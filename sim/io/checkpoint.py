@@ -62,11 +62,11 @@ def engine_fingerprint() -> str:
 def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
     """Everything the warm-up of ``scenario`` with ``seed`` depends on, as plain data.
 
-    The scenario without its name, description, measured years, levers and outputs; the contents
+    The scenario without its name, description, measured years, levers, outputs and life circles (none of which the warm-up reads); the contents
     of every input file it reads (catalogue, city and table files); the seed and the engine.
     """
     data = scenario.to_dict()
-    for key in ("name", "description", "years", "levers", "output"):
+    for key in ("name", "description", "years", "levers", "output", "circles"):
         data.pop(key, None)
     from sim.io.inputs import input_digests
 
