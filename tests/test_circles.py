@@ -217,6 +217,9 @@ def test_every_circle_is_evaluated_each_period_and_spending_stays_within_the_bud
     assert ev["allocation_cny"].groupby(ev["period"]).sum().tolist() == pytest.approx([300.0 * model.population.n] * 2)
     spent = model.ledger.spent_on("lever.governance.") / 100
     assert 0 < spent <= ev["allocation_cny"].sum() + 1e-6
+    last = ev[ev["period"] == ev["period"].max()]
+    # What the circles report spending is what the ledger booked (up to the last evaluation).
+    assert last["spent_cny"].sum() <= spent + 1e-6 and (last["funds_left_cny"] >= -1e-6).all()
     budget = model.levers.get("governance").budget
     assert (budget.funds >= -1e-6).all() and ev["sites_built"].sum() == len(budget.site_node) > 0
     assert budget_runs[11, 0.0].circle_evaluations == []

@@ -7,7 +7,7 @@ every evaluation period after it:
 1. **Evaluation.** Each circle is scored: the share of its residents with every basic-guarantee
    service within 15 minutes on foot; it passes at ``circles.target_basic_coverage``. Every
    evaluation is a row of :attr:`LifeCircleModel.circle_evaluations` (period, month, circle,
-   residents, coverage, passed, rank, allocation, sites built, funds left).
+   residents, coverage, passed, rank, allocation, sites built, funds left, spent so far).
 2. **Allocation.** The period's budget (``budget_cny_per_resident`` x residents x months / 12) is divided between
    the circles by ``allocation`` (:func:`allocate`); each circle's funds carry over.
 3. **Spending.** A circle's funds fit out public shop space for basic services it lacks: at its
@@ -82,6 +82,7 @@ class CityBudget:
         self.config, self.model = config, model
         k = model.circles.k
         self.funds = np.zeros(k)                       # CNY held by each circle
+        self.spent = np.zeros(k)                       # CNY each circle has spent so far
         self.site_node = np.zeros(0, dtype=np.int64)   # budget sites: node, category tendered
         self.site_category = np.zeros(0, dtype=np.int64)
         self.site_circle = np.zeros(0, dtype=np.int64)
@@ -121,7 +122,7 @@ class CityBudget:
                 "period": self.period, "month": month, "circle": k, "name": self.model.circles.names[k],
                 "residents": int(residents[k]), "basic_coverage_15": float(coverage[k]), "passed": bool(passed[k]),
                 "rank": int(rank[k]), "allocation_cny": float(share[k]), "sites_built": int(built[k]),
-                "funds_left_cny": float(self.funds[k]), "pilot": bool(self.pilots[k]),
+                "funds_left_cny": float(self.funds[k]), "spent_cny": float(self.spent[k]), "pilot": bool(self.pilots[k]),
                 "scaled_up": self.scaled_up})
         self.last_passed = passed
         self.period += 1
@@ -157,7 +158,9 @@ class CityBudget:
             model.ledger.transfer("public_budget", "landlords", rent_paid, "lever.governance.rent")
         if subsidy_paid.sum() > 0:
             model.ledger.transfer("public_budget", (MERCHANT, ids), subsidy_paid, "lever.governance.operating")
-        self.funds -= np.bincount(circle, weights=rent_paid + subsidy_paid, minlength=k) / FEN_PER_CNY
+        paid = np.bincount(circle, weights=rent_paid + subsidy_paid, minlength=k) / FEN_PER_CNY
+        self.funds -= paid
+        self.spent += paid
 
     def _tender_all(self) -> np.ndarray:
         """Spend each circle's funds on sites (worst-served circle first); returns sites built per circle."""
@@ -199,6 +202,7 @@ class CityBudget:
                     continue
                 self.site_subsidy = np.append(self.site_subsidy, subsidy)
                 self.funds[circle] -= fit_out[category]
+                self.spent[circle] += fit_out[category]
                 built[circle] += 1
                 missing[node, np.flatnonzero(basic == category)] = False
                 model.commercial[node] = True
