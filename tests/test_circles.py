@@ -222,7 +222,9 @@ def test_every_circle_is_evaluated_each_period_and_spending_stays_within_the_bud
     assert last["spent_cny"].sum() <= spent + 1e-6 and (last["funds_left_cny"] >= -1e-6).all()
     budget = model.levers.get("governance").budget
     assert (budget.funds >= -1e-6).all() and ev["sites_built"].sum() == len(budget.site_node) > 0
-    assert budget_runs[11, 0.0].circle_evaluations == []
+    # Without a budget the circles are still evaluated, and nothing is allocated or built.
+    none = pd.DataFrame(budget_runs[11, 0.0].circle_evaluations)
+    assert len(none) == len(ev) and none["allocation_cny"].sum() == 0 and none["sites_built"].sum() == 0
     assert budget_runs[11, 0.0].ledger.spent_on("lever.governance.") == 0
 
 

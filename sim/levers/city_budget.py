@@ -1,8 +1,9 @@
 """The city budget of the mayor responsibility system, allocated between life circles.
 
 A city evaluates its life circles (:mod:`sim.city.circles`) and funds follow the evaluation. With
-``levers.governance.budget_cny_per_resident`` above zero, at the start of the governance lever and of
-every evaluation period after it:
+the governance lever on in a city of several circles (or with
+``levers.governance.budget_cny_per_resident`` above zero), at the start of the lever and of every
+evaluation period after it:
 
 1. **Evaluation.** Each circle is scored: the share of its residents with every basic-guarantee
    service within 15 minutes on foot; it passes at ``circles.target_basic_coverage``. Every

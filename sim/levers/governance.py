@@ -6,8 +6,9 @@ and every ``evaluation_period_months`` the scorecard is evaluated against
 ``target_basic_coverage``; a missed target raises implementation by ``accountability_gain``
 (up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators.
 
-With a city budget (``budget_cny_per_resident`` > 0) the system also evaluates every life circle each
-period and allocates the budget between them by a rule (:mod:`sim.levers.city_budget`).
+In a city of several life circles, or with a city budget (``budget_cny_per_resident`` > 0), the
+system also evaluates every life circle each period and allocates the budget between them by a
+rule (:mod:`sim.levers.city_budget`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Governance(Lever):
     def setup(self) -> None:
         self.level = self.config.implementation_strength
         self.budget = None
-        if self.config.budget_cny_per_resident > 0:
+        if self.config.budget_cny_per_resident > 0 or self.model.circles.k > 1:
             from sim.levers.city_budget import CityBudget
 
             self.budget = CityBudget(self.config, self.model, self.rng)
