@@ -29,6 +29,20 @@ def seed_state(rng: np.random.Generator) -> np.ndarray:
     return state
 
 
+def block_states(rng: np.random.Generator, n_blocks: int) -> np.ndarray:
+    """(n_blocks, 4) generator states, one per block of a blocked pass (:mod:`sim.services.blocks`).
+
+    Row 0 is exactly :func:`seed_state` of ``rng``: a pass over a population that fits in one block
+    draws what the unblocked pass drew. Further rows are drawn from ``rng`` after it, only when
+    there are more blocks (so a one-block pass leaves ``rng`` as :func:`seed_state` leaves it).
+    """
+    states = np.empty((max(int(n_blocks), 1), 4), dtype=np.uint64)
+    states[0] = seed_state(rng)
+    for b in range(1, states.shape[0]):
+        states[b] = seed_state(rng)
+    return states
+
+
 # The helpers below take and return scalars only: numba inlines them without the reference
 # counting that array arguments of an inlined helper cost on every call. A kernel loads the
 # state into four locals (``s0, s1, s2, s3 = state``), steps them with :func:`step`, and stores
