@@ -47,12 +47,15 @@ def threads_wanted() -> int | None:
     return threads
 
 
-def apply_threads() -> int:
-    """Set numba's thread count from ``LIFECIRCLE_THREADS`` (capped at ``NUMBA_NUM_THREADS``) in
-    the calling thread; returns the count in use."""
+def use_threads() -> int:
+    """Set numba's thread count in the calling thread from ``LIFECIRCLE_THREADS`` (capped at
+    ``NUMBA_NUM_THREADS``) if it asks for one; returns the count in use. Cheap: the blocked passes
+    call it each day, so it holds in whatever thread runs the model."""
     import numba
 
     threads = threads_wanted()
     if threads is not None:
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() != threads:
+            numba.set_num_threads(threads)
     return numba.get_num_threads()

@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from sim.services import kernels
-from sim.services.blocks import resident_blocks
+from sim.services.blocks import resident_blocks, use_threads
 from sim.services.fastrng import block_states, pack_alias, seed_state
 from sim.economy.ledger import MERCHANT, RESIDENT
 
@@ -245,6 +245,8 @@ def serve_day(model: LifeCircleModel) -> None:
     pop, mer, cat, tally, ledger = model.population, model.merchants, model.catalogue, model.tally, model.ledger
     buf, C = model.day_buffers, cat.n
     blocked = buf.n_blocks > 1
+    if blocked:
+        use_threads()
     if timer is not None:
         timer.start("needs")
     E, slots = _draw_needs(model)
@@ -405,6 +407,18 @@ def _settle(model: LifeCircleModel, stream: str, E: int, chosen: np.ndarray, ser
         outcome, buf.deferred, buf.deferred_draw, ob.block_visits, ob.block_walk_ins, buf.block_deferred)
 
 
+def learn_bits(model: LifeCircleModel, mask_table: np.ndarray) -> None:
+    """Word of mouth (:func:`kernels.learn_bits`) over every resident's knowledge, drawing from the
+    ``knowledge`` stream, block by block when the population spans several blocks."""
+    buf, knows = model.day_buffers, model.population.knows
+    if buf.n_blocks == 1:
+        kernels.learn_bits(seed_state(model.streams["knowledge"]), knows.reshape(-1), mask_table)
+    else:
+        use_threads()
+        kernels.learn_bits_blocks(block_states(model.streams["knowledge"], buf.n_blocks), buf.first, knows.shape[1],
+                                  knows.reshape(-1), mask_table)
+
+
 def _homes_sorted(buf: DayBuffers, home: np.ndarray) -> bool:
     """Whether residents are in home-node order (as the population is built; homes never change), so
     that the blocked counts may split the needs at changes of node (checked once)."""
@@ -419,37 +433,44 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
     people to the next shop, not home). What they find is settled like any visit; those who find
     nothing stay turned away. Orders turned away are not tried again."""
     buf, ob, mer = model.day_buffers, model.outlet_buffers, model.merchants
-    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
-    skip = buf.skip[:E]
-    np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
-    if any_delivered:
-        skip |= buf.delivered[:E]
-    if skip.all():
+    blocked = buf.n_blocks > 1
+    served, skip = buf.served[:E], buf.skip[:E]
+    if blocked:
+        retrying = kernels.mark_retry_blocks(buf.need_first, buf.outcome, buf.delivered, any_delivered, buf.skip,
+                                             buf.served2)
+    else:
+        np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
+        if any_delivered:
+            skip |= buf.delivered[:E]
+        retrying = E - np.count_nonzero(skip)
+        np.copyto(buf.served2[:E], skip)
+    if retrying == 0:
         buf.visit2[:E] = False  # nobody tried again today (the views read this)
         return
-    retry = ~skip
     room = ob.visits < mer.capacity
     tables = model.choice_tables
     # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
-    _rank_attraction(buf.n_blocks > 1, np.where(room, factor, 0).astype(np.float32),
+    _rank_attraction(blocked, np.where(room, factor, 0).astype(np.float32),
                      np.where(room, factor_night, 0).astype(np.float32), tables)
     _choose(model, "choice.retry", E, buf.skip, buf.chosen2)
-    no_delivery = buf.delivered[:E] & False
-    _want(model, E, buf.chosen2, buf.skip, no_delivery, False, 0, buf.visit2, ob.demand2, buf.outcome2)
+    # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
+    _want(model, E, buf.chosen2, buf.skip, buf.delivered, False, 0, buf.visit2, ob.demand2, buf.outcome2)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
-    served2 = buf.served2[:E]
-    np.copyto(served2, skip)
-    walk_paid, parcel_paid = _settle(model, "capacity.retry", E, buf.chosen2, buf.served2, no_delivery, False, left,
+    walk_paid, parcel_paid = _settle(model, "capacity.retry", E, buf.chosen2, buf.served2, buf.delivered, False, left,
                                      buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, buf.outcome2)
     model.ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     model.ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
-    found = retry & buf.visit2[:E]
-    served |= found
     # Those still without a place keep their reason: turned away (or, now, unable to pay).
-    outcome = buf.outcome[:E]
-    outcome[found] = kernels.NO_REASON
-    broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
-    outcome[broke] = kernels.CANNOT_PAY
+    if blocked:
+        kernels.merge_retry_blocks(buf.need_first, buf.skip, buf.visit2, buf.outcome2, buf.served, buf.outcome)
+    else:
+        retry = ~skip
+        found = retry & buf.visit2[:E]
+        served |= found
+        outcome = buf.outcome[:E]
+        outcome[found] = kernels.NO_REASON
+        broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
+        outcome[broke] = kernels.CANNOT_PAY
     ob.visits += ob.visits2
     ob.walk_ins += ob.walk_ins2
     ob.takings += ob.takings2

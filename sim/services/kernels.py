@@ -711,6 +711,39 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, served2):  # pragma: no cover - compiled
+    """The needs that try again (:func:`sim.services.demand._try_again`): ``skip`` (and its copy
+    ``served2``) is False for a walk-in turned away, True for every other need. Returns the number
+    of needs that try again."""
+    B = need_first.shape[0] - 1
+    per_block = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        n = 0
+        for e in range(need_first[b], need_first[b + 1]):
+            done = outcome[e] != TURNED_AWAY or (any_delivered and delivered[e])
+            skip[e] = done
+            served2[e] = done
+            n += not done
+        per_block[b] = n
+    return per_block.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def merge_retry_blocks(need_first, skip, visit2, outcome2, served, outcome):  # pragma: no cover - compiled
+    """A need that tried again and found a place is served (its outcome ``NO_REASON``); one that
+    could not pay there is ``CANNOT_PAY``; the others stay turned away."""
+    for b in prange(need_first.shape[0] - 1):
+        for e in range(need_first[b], need_first[b + 1]):
+            if skip[e]:
+                continue
+            if visit2[e]:
+                served[e] = True
+                outcome[e] = NO_REASON
+            elif outcome2[e] == CANNOT_PAY:
+                outcome[e] = CANNOT_PAY
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def learn_bits_blocks(states, first, n_categories, knows, mask_table):  # pragma: no cover - compiled
     """:func:`learn_bits` per block of residents ``first[b]:first[b + 1]`` (their ``n_categories``
     knowledge bytes each)."""
