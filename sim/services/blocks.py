@@ -26,6 +26,13 @@ that need a small population to span many blocks; it is not a setting to tune.""
 THREADS_VARIABLE = "LIFECIRCLE_THREADS"
 """Environment variable: threads of the compiled passes (default: every core)."""
 
+# numba's OpenMP threads wait for work asleep, not spinning: a day launches ~20 short parallel
+# loops, and a spinning thread takes a core from the other (or from another run of a batch) on a
+# busy machine. Measured on the shared 2-core machine under a load of 3 (bench_threads.py, 200,000
+# residents): two threads took 571 % of the one-thread time spinning, 94 % asleep. Set
+# OMP_WAIT_POLICY=active before the first run to spin instead (a little faster on an idle machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def resident_blocks(n_residents: int) -> np.ndarray:
     """(B + 1,) first resident of each block, then ``n_residents``: block b is ``first[b]:first[b + 1]``."""
