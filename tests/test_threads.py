@@ -106,7 +106,8 @@ def _settle_blocked(res, chosen, need_first, cash, capacity, price, states):
     walk, _ = kernels.settle_visits_blocks(
         states, need_first, res, chosen, served, delivered, False, price, np.zeros(M, np.int16), capacity, rcash,
         mcash, -1, 0, visit, demand, visits, walk_ins, takings, met, outcome, np.zeros(E, np.int32),
-        np.zeros(E, np.float64), np.zeros((B, M), np.int64), np.zeros((B, M), np.int64), np.zeros(B, np.int64))
+        np.zeros(E, np.float64), np.zeros(E, np.int32), np.zeros(E, np.float64), np.zeros((B, M), np.int64),
+        np.zeros((B, M), np.int64), np.zeros(B, np.int64))
     return dict(wanted=wanted, served=served, visit=visit, outcome=outcome, visits=visits, rcash=rcash, mcash=mcash,
                 walk=walk, met=met)
 

@@ -210,6 +210,8 @@ class DayBuffers:
         if self.n_blocks > 1:  # visits to full outlets, decided after the blocks (kernels.settle_visits_blocks)
             self.deferred = np.zeros(size, dtype=np.int32)
             self.deferred_draw = np.zeros(size, dtype=np.float64)
+            self.by_outlet = np.zeros(size, dtype=np.int32)
+            self.by_outlet_draw = np.zeros(size, dtype=np.float64)
         self._size = size
 
 
@@ -404,7 +406,8 @@ def _settle(model: LifeCircleModel, stream: str, E: int, chosen: np.ndarray, ser
         block_states(model.streams[stream], buf.n_blocks), buf.need_first, buf.res, chosen, served, delivered,
         any_delivered, mer.price, mer.category, capacity, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings, model.tally.needs["met_walk"],
-        outcome, buf.deferred, buf.deferred_draw, ob.block_visits, ob.block_walk_ins, buf.block_deferred)
+        outcome, buf.deferred, buf.deferred_draw, buf.by_outlet, buf.by_outlet_draw, ob.block_visits, ob.block_walk_ins,
+        buf.block_deferred)
 
 
 def learn_bits(model: LifeCircleModel, mask_table: np.ndarray) -> None:

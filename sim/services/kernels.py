@@ -579,23 +579,26 @@ def want_visits_blocks(need_first, res, chosen, served, delivered, any_delivered
 @njit(cache=True, nogil=True, parallel=True)
 def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any_delivered, outlet_price,
                          outlet_category, capacity, resident_cash, merchant_cash, parcel_category, parcel_fee, visit,
-                         demand, visits, walk_ins, takings, met_walk, outcome, deferred, deferred_draw, block_visits,
-                         block_walk_ins, block_deferred):  # pragma: no cover - compiled
+                         demand, visits, walk_ins, takings, met_walk, outcome, deferred, deferred_draw, by_outlet,
+                         by_outlet_draw, block_visits, block_walk_ins, block_deferred):  # pragma: no cover - compiled
     """:func:`settle_visits` per block of needs, with the same rule.
 
     Every wanted visit takes its draw from its block's generator, in need order. A visit to an
     outlet that is not full is kept at once (no draw decides it), counted in the block's partial
     counts. A visit to a full outlet is deferred with its draw (``deferred``, ``deferred_draw``
-    from ``need_first[b]``; ``block_deferred[b]`` of them); after the blocks, the deferred visits
-    are decided serially, block after block, so in need order: the selection sampling of each full
-    outlet sees its visits in the order and with the draws :func:`settle_visits` gives them (with
-    one block, the very same draws), whatever the number of threads.
+    from ``need_first[b]``; ``block_deferred[b]`` of them). The deferred visits are then grouped by
+    outlet, block after block, so each outlet's in need order (``by_outlet``, ``by_outlet_draw``),
+    and each full outlet runs its selection sampling over them: it sees its visits in the order
+    and with the draws :func:`settle_visits` gives them (with one block, the very same draws),
+    whatever the number of threads. The kept ones pay last, block by block.
     """
     M = demand.shape[0]
     B = states.shape[0]
     for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
         if demand[o] <= capacity[o]:
             demand[o] = 0
+    # 1. Per block: visits to outlets with room are kept; those to full outlets wait, with their draw.
+    #    block_visits[b, o]: visits kept at o if it has room, else visits deferred at o.
     for b in prange(B):
         s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
         block_visits[b, :] = 0
@@ -607,6 +610,7 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
                 continue
             o = np.uint64(chosen[e])
             x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            block_visits[b, o] += 1
             if demand[o] > 0:
                 deferred[lo + n_deferred] = e
                 deferred_draw[lo + n_deferred] = unit53(x)
@@ -615,33 +619,64 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
             walks = not (any_delivered and delivered[e])
             served[e] = True
             outcome[e] = NO_REASON
-            block_visits[b, o] += 1
             block_walk_ins[b, o] += walks
             resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
         states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
         block_deferred[b] = n_deferred
+    # 2. Per outlet: totals of an outlet with room; where each block's deferred visits go for a full one.
     for o in prange(M):
         v = 0
         w = 0
         for b in range(B):
             v += block_visits[b, o]
             w += block_walk_ins[b, o]
-        visits[o] = v
+        visits[o] = v if demand[o] == 0 else 0
         walk_ins[o] = w
-    for b in range(B):  # the full outlets' visits, serially in need order
+    start = np.zeros(M + 1, dtype=np.int64)
+    for o in range(M):  # a full outlet's deferred visits are its wanted visits: demand[o] of them
+        start[o + 1] = start[o] + demand[o]
+    for o in prange(M):
+        if demand[o] > 0:
+            at = start[o]
+            for b in range(B):
+                n = block_visits[b, o]
+                block_visits[b, o] = at
+                at += n
+    for b in prange(B):
         lo = need_first[b]
         for j in range(block_deferred[b]):
             e = deferred[lo + j]
             o = np.uint64(chosen[e])
-            left = demand[o]
-            keep = deferred_draw[lo + j] * left < capacity[o] - visits[o]
-            demand[o] = left - 1
+            at = block_visits[b, o]
+            block_visits[b, o] = at + 1
+            by_outlet[at] = e
+            by_outlet_draw[at] = deferred_draw[lo + j]
+    # 3. Per full outlet: selection sampling over its visits in need order.
+    for o in prange(M):
+        left = demand[o]
+        kept = 0
+        walked = 0
+        for at in range(start[o], start[o + 1]):
+            e = by_outlet[at]
+            keep = by_outlet_draw[at] * left < capacity[o] - kept
+            left -= 1
             walks = keep and not (any_delivered and delivered[e])
             visit[e] = keep
             served[e] = keep
             outcome[e] = NO_REASON if keep else TURNED_AWAY
-            visits[o] += keep
-            walk_ins[o] += walks
+            kept += keep
+            walked += walks
+        demand[o] = left
+        if start[o + 1] > start[o]:
+            visits[o] = kept
+            walk_ins[o] = walked
+    # 4. Per block: the kept visits to full outlets pay (a resident's cash is only its block's).
+    for b in prange(B):
+        lo = need_first[b]
+        for j in range(block_deferred[b]):
+            e = deferred[lo + j]
+            o = np.uint64(chosen[e])
+            walks = visit[e] and not (any_delivered and delivered[e])
             resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
     return _pay_outlets(outlet_price, outlet_category, parcel_category, parcel_fee, visits, walk_ins,
                         merchant_cash, takings, met_walk)
