@@ -41,7 +41,7 @@ def _count_range(s0, s1, s2, s3, lo, hi, group, count_table, counts):  # pragma:
     """:func:`count_needs` for residents ``lo:hi``: (their needs, the generator's new state)."""
     J = count_table.shape[1]
     total = 0
-    for i in range(lo, hi):
+    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         j = alias_column(x, J)
         k = alias_resolve(x, j, count_table[group[i], np.uint64(j)])
@@ -71,7 +71,7 @@ def _fill_range(s0, s1, s2, s3, lo, hi, first_need, end, group, counts, slot_tab
     written at or beyond ``end`` (the next block's needs). Returns (end of these needs, state)."""
     e = np.uint64(first_need)  # unsigned indices: no wrap-around checks
     u_end = np.uint64(end)
-    for i in range(lo, hi):  # expand counts to resident ids; most residents have < 4
+    for i in range(np.uint64(lo), np.uint64(hi)):  # expand counts to resident ids; most residents have < 4
         k = np.uint64(counts[i])
         if e + np.uint64(4) <= u_end:
             res[e] = i
@@ -187,7 +187,7 @@ def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class,
     K = len(ranks)
     uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
     zero = np.float32(0.0)
-    for e in range(lo, hi):
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         chosen[e] = -1
         if served[e]:
             continue
@@ -339,7 +339,7 @@ def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, 
 def _want_range(lo, hi, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price, resident_cash,
                 visit, demand, outcome):  # pragma: no cover - compiled
     """:func:`want_visits` for needs ``lo:hi``, adding to ``demand``."""
-    for e in range(lo, hi):
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         visit[e] = False
         outcome[e] = NO_REASON
         if chosen[e] < 0 or served[e]:
@@ -489,7 +489,7 @@ def _volunteers(state, E, cats, served, care_category, places, waiting, met_volu
 def _count_unmet(lo, hi, res, cats, night, served, outcome, home, n_categories, unmet_range, unmet_capacity,
                  unmet_money, unmet_at, night_met):  # pragma: no cover - compiled
     """The counting part of :func:`close_day`, for needs ``lo:hi``."""
-    for e in range(lo, hi):
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         c = np.uint64(cats[e])  # unsigned indices: no wrap-around checks
         if served[e]:
             if night[e]:
@@ -605,7 +605,7 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
         block_walk_ins[b, :] = 0
         lo = need_first[b]
         n_deferred = 0
-        for e in range(lo, need_first[b + 1]):
+        for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):  # unsigned: no wrap-around checks
             if not visit[e]:
                 continue
             o = np.uint64(chosen[e])
@@ -644,20 +644,20 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
                 at += n
     for b in prange(B):
         lo = need_first[b]
-        for j in range(block_deferred[b]):
-            e = deferred[lo + j]
-            o = np.uint64(chosen[e])
+        for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):  # unsigned: no wrap-around checks
+            e = deferred[j]
+            o = np.uint64(chosen[np.uint64(e)])
             at = block_visits[b, o]
             block_visits[b, o] = at + 1
-            by_outlet[at] = e
-            by_outlet_draw[at] = deferred_draw[lo + j]
+            by_outlet[np.uint64(at)] = e
+            by_outlet_draw[np.uint64(at)] = deferred_draw[j]
     # 3. Per full outlet: selection sampling over its visits in need order.
     for o in prange(M):
         left = demand[o]
         kept = 0
         walked = 0
-        for at in range(start[o], start[o + 1]):
-            e = by_outlet[at]
+        for at in range(np.uint64(start[o]), np.uint64(start[o + 1])):
+            e = np.uint64(by_outlet[at])
             keep = by_outlet_draw[at] * left < capacity[o] - kept
             left -= 1
             walks = keep and not (any_delivered and delivered[e])
@@ -673,8 +673,8 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
     # 4. Per block: the kept visits to full outlets pay (a resident's cash is only its block's).
     for b in prange(B):
         lo = need_first[b]
-        for j in range(block_deferred[b]):
-            e = deferred[lo + j]
+        for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):
+            e = np.uint64(deferred[j])
             o = np.uint64(chosen[e])
             walks = visit[e] and not (any_delivered and delivered[e])
             resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
@@ -689,7 +689,7 @@ def count_waiting_blocks(need_first, cats, served, category):  # pragma: no cove
     per_block = np.zeros(B, dtype=np.int64)
     for b in prange(B):
         n = 0
-        for e in range(need_first[b], need_first[b + 1]):
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             n += (not served[e]) and cats[e] == category
         per_block[b] = n
     return per_block.sum()
@@ -730,7 +730,7 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
                      counts[1], counts[2], unmet_at, counts[3])
         n = 0
         met = 0
-        for e in range(bounds[b], bounds[b + 1]):
+        for e in range(np.uint64(bounds[b]), np.uint64(bounds[b + 1])):
             is_poor = low_income[np.uint64(res[e])]
             n += is_poor
             met += is_poor and served[e]
@@ -754,7 +754,7 @@ def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, serve
     per_block = np.zeros(B, dtype=np.int64)
     for b in prange(B):
         n = 0
-        for e in range(need_first[b], need_first[b + 1]):
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             done = outcome[e] != TURNED_AWAY or (any_delivered and delivered[e])
             skip[e] = done
             served2[e] = done
@@ -768,7 +768,7 @@ def merge_retry_blocks(need_first, skip, visit2, outcome2, served, outcome):  # 
     """A need that tried again and found a place is served (its outcome ``NO_REASON``); one that
     could not pay there is ``CANNOT_PAY``; the others stay turned away."""
     for b in prange(need_first.shape[0] - 1):
-        for e in range(need_first[b], need_first[b + 1]):
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             if skip[e]:
                 continue
             if visit2[e]:
