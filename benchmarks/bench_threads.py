@@ -9,8 +9,9 @@ Run from the repository root (each measurement in a fresh subprocess; figures to
 The scenario is ``bench_model.py``'s scaling point: ``scenarios/baseline.toml`` with the grid scaled
 to ~7,800 residents per km2, no warm-up, 61 days from 1 January (two month ends). The thread count is
 set with ``LIFECIRCLE_THREADS`` (:mod:`sim.services.blocks`). Printed per thread count: wall ms per
-simulated day (and process CPU ms: with two threads CPU exceeds wall), ms per day of each phase
-(``sim.timing.PhaseTimer``), the ratio of each to the one-thread time, and whether every run gave
+simulated day (and process CPU ms: with two threads CPU exceeds wall), the same for the days without
+a month end (the daily rules) and seconds per month end (accounts, jobs, entry, indicators: mostly
+serial), ms per day of each phase (``sim.timing.PhaseTimer``), the ratio of each to the one-thread time, and whether every run gave
 bit-identical indicator records and final state (a digest of them). The machine's load average is
 printed before and after: on a shared machine other work steals the second core and the ratio with it.
 """
@@ -54,17 +55,26 @@ def run_child(residents: int, days: int) -> dict[str, object]:
     model = LifeCircleModel(scenario=scenario, create_agents=False)
     build_s = time.perf_counter() - t0
     model.phase_timer = PhaseTimer()
+    scenario_month = model.month
+    ordinary, month_end = 0.0, 0.0  # wall seconds of days without and with a month end
     t1, c1 = time.perf_counter(), time.process_time()
     for _ in range(days):
+        month, t = model.month, time.perf_counter()
         model.step()
+        if model.month == month:
+            ordinary += time.perf_counter() - t
+        else:
+            month_end += time.perf_counter() - t
     wall, cpu = time.perf_counter() - t1, time.process_time() - c1
+    month_ends = model.month - scenario_month
     digest = hashlib.sha256(model.timeseries().to_csv().encode())
     for array in (model.ledger.resident_cash, model.ledger.merchant_cash, model.population.knows,
                   model.merchants.open, model.merchants.visits_month, model.merchants.revenue_month,
                   model.unmet_this_month, model.day_buffers.chosen, model.day_buffers.outcome):
         digest.update(array.tobytes())
     return {"threads": threads, "residents": model.population.n, "blocks": model.day_buffers.n_blocks,
-            "days": days, "build_s": build_s, "wall_s": wall, "cpu_s": cpu,
+            "days": days, "build_s": build_s, "wall_s": wall, "cpu_s": cpu, "ordinary_s": ordinary,
+            "month_end_s": month_end, "month_ends": month_ends,
             "phases": dict(model.phase_timer.seconds), "digest": digest.hexdigest()}
 
 
@@ -107,6 +117,16 @@ def main() -> None:
         print(f"  {r['threads']} thread(s): {per_day:7.2f} ms per day wall ({r['cpu_s'] / r['days'] * 1e3:7.2f} CPU), "
               f"{per_day / ref:6.1%} of the {first['threads']}-thread time; build {r['build_s']:.1f} s; "
               f"all runs: {', '.join(f'{x['wall_s'] / x['days'] * 1e3:.1f}' for x in runs[t])} ms per day")
+    print("== days without a month end (the daily rules alone), and month ends")
+    for t in args.threads:
+        r = best[t]
+        n_ordinary = r["days"] - r["month_ends"]
+        ordinary = r["ordinary_s"] / max(n_ordinary, 1) * 1e3
+        base = first["ordinary_s"] / max(n_ordinary, 1) * 1e3
+        month_end = r["month_end_s"] / max(r["month_ends"], 1)
+        print(f"  {r['threads']} thread(s): {ordinary:7.2f} ms per ordinary day ({ordinary / base:6.1%}); "
+              f"{month_end:5.2f} s per month end ({r['month_ends']}), "
+              f"{r['month_end_s'] / r['wall_s']:.0%} of the run")
     print("== phases, ms per day (ratio to the first thread count)")
     phases = sorted(first["phases"], key=lambda p: -first["phases"][p])
     print("  " + f"{'phase':20s}" + "".join(f"{str(t) + ' thr':>18s}" for t in args.threads))
