@@ -8,6 +8,9 @@ Run from the repository root:
     .venv/bin/python benchmarks/profile_model.py --pyinstrument        # also a call-tree profile
                                                                        # (.venv/bin/pip install -e '.[profile]')
 
+Threads: numba's default (every core) for a population of more than 65,536 residents; set
+``LIFECIRCLE_THREADS=1`` for one.
+
 Printed: milliseconds per simulated day for each phase of the model (``sim.timing.PhaseTimer``)
 and for each compiled kernel of the daily demand (``sim.services.kernels``, timed by wrapping them), with
 nanoseconds per need. The first ``--warm`` days run untimed (kernels load from numba's cache,
