@@ -62,6 +62,9 @@ def test_block_states_first_row_is_the_unblocked_state():
         reference = np.random.default_rng(7)
         assert np.array_equal(states[0], fastrng.seed_state(reference))
         assert states.shape == (n_blocks, 4) and len({tuple(row) for row in states}) == n_blocks
+        # Every row is what successive seed_state calls draw (one bulk draw for speed).
+        successive = np.random.default_rng(7)
+        assert np.array_equal(states, [fastrng.seed_state(successive) for _ in range(n_blocks)])
         if n_blocks == 1:  # nothing more drawn: the stream continues as after seed_state
             assert rng.integers(1 << 62) == reference.integers(1 << 62)
 
