@@ -182,3 +182,43 @@ def test_one_block_draws_what_the_unblocked_passes_draw(seed):
     kernels.learn_bits(fastrng.seed_state(np.random.default_rng(seed + 1)), knows, table)
     kernels.learn_bits_blocks(fastrng.block_states(np.random.default_rng(seed + 1), 1), first, 2, knows_b, table)
     assert np.array_equal(knows, knows_b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_blocks=st.integers(1, 5), places=st.integers(0, 30))
+def test_blocked_day_close_equals_the_unblocked_one_for_any_blocks(seed, n_blocks, places):
+    """Volunteers (one stream, in need order) and the day's counts: the same with any blocks."""
+    rng, res, _ = _needs(seed, 50, 1)
+    E, C, care = len(res), 3, 1
+    home = np.sort(rng.integers(0, 8, 50)).astype(np.int32)  # residents in home-node order
+    cats = rng.integers(0, C, E).astype(np.int32)
+    night = rng.random(E) < 0.3
+    outcome = rng.integers(0, 3, E).astype(np.uint8)
+    poor = rng.random(50) < 0.3
+    first = np.linspace(0, 50, n_blocks + 1).astype(np.int64)
+    need_first = np.searchsorted(res, first).astype(np.int64)
+    results = []
+    for blocked in (False, True):
+        served = rng.random(E) < 0.6 if not results else results[0]["served0"].copy()
+        served0 = served.copy()
+        counts = [np.zeros(C, np.int64) for _ in range(5)]
+        unmet_at = np.zeros(8 * C, np.int64)
+        waiting = kernels.count_waiting(E, cats, served, care)
+        state = fastrng.seed_state(np.random.default_rng(seed))
+        if blocked:
+            assert kernels.count_waiting_blocks(need_first, cats, served, care) == waiting
+            helped, n_poor, poor_met = kernels.close_day_blocks(
+                state, need_first, res, cats, night, served, outcome, home, C, care, places, waiting, counts[0],
+                counts[1], counts[2], counts[3], unmet_at, counts[4], poor, np.zeros((n_blocks, 4, C), np.int64),
+                np.zeros(E, np.int32))
+            assert n_poor == poor[res].sum() and poor_met == (poor[res] & served).sum()
+        else:
+            helped = kernels.close_day(state, E, res, cats, night, served, outcome, home, C, care, places, waiting,
+                                       *counts[:4], unmet_at, counts[4])
+        results.append(dict(served0=served0, served=served, helped=helped, counts=counts, unmet_at=unmet_at,
+                            state=state))
+    serial, blocked = results
+    assert serial["helped"] == blocked["helped"] == min(places, int((~serial["served0"] & (cats == care)).sum()))
+    assert np.array_equal(serial["served"], blocked["served"]) and np.array_equal(serial["state"], blocked["state"])
+    assert all(np.array_equal(a, b) for a, b in zip(serial["counts"], blocked["counts"]))
+    assert np.array_equal(serial["unmet_at"], blocked["unmet_at"])

@@ -313,7 +313,8 @@ def serve_day(model: LifeCircleModel) -> None:
         helped, poor_needs, poor_met = kernels.close_day_blocks(
             state, buf.need_first, res, cats, night, served, buf.outcome, pop.home, C, care, places, waiting,
             needs["met_volunteer"], needs["unmet_range"], needs["unmet_capacity"], needs["unmet_money"],
-            model.unmet_this_month, needs["night_met"], model.low_income, np.zeros((buf.n_blocks, 4, C), np.int64))
+            model.unmet_this_month, needs["night_met"], model.low_income, np.zeros((buf.n_blocks, 4, C), np.int64),
+            buf.deferred)
     else:
         helped = kernels.close_day(state, E, res, cats, night, served, buf.outcome, pop.home, C,
                                    care, places, waiting, needs["met_volunteer"], needs["unmet_range"],

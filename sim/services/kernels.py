@@ -698,11 +698,12 @@ def count_waiting_blocks(need_first, cats, served, category):  # pragma: no cove
 @njit(cache=True, nogil=True, parallel=True)
 def close_day_blocks(state, need_first, res, cats, night, served, outcome, home, n_categories, care_category,
                      places, waiting, met_volunteer, unmet_range, unmet_capacity, unmet_money, unmet_at, night_met,
-                     low_income, block_counts):  # pragma: no cover - compiled
+                     low_income, block_counts, waiting_at):  # pragma: no cover - compiled
     """:func:`close_day`, its counts shared among threads; also the needs of low-income residents.
 
     The volunteers choose serially with the one generator ``state`` (in need order, as
-    :func:`close_day`). The counts are made per chunk of needs, each with its partial counts
+    :func:`close_day`), among the waiting elder-care needs each block lists first (``waiting_at``
+    from ``need_first[b]``, a work buffer). The counts are made per chunk of needs, each with its partial counts
     ``block_counts[b]`` (4, C: unmet for want of range, capacity, money; night needs met); the
     chunks are the blocks with their bounds moved forward to the next change of home node, so that no two chunks count at the same node of ``unmet_at``
     (residents are stored in home-node order, which the caller checks).
@@ -712,7 +713,35 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
     """
     E = need_first[-1]
     B = need_first.shape[0] - 1
-    helped = _volunteers(state, E, cats, served, care_category, places, waiting, met_volunteer)
+    helped = 0
+    if waiting > 0:
+        listed = np.zeros(B, dtype=np.int64)
+        for b in prange(B):
+            lo = need_first[b]
+            n = 0
+            for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):  # unsigned: no wrap-around checks
+                if cats[e] == care_category and not served[e]:
+                    waiting_at[lo + n] = e
+                    n += 1
+            listed[b] = n
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        take_left = min(places, waiting)
+        wait_left = waiting
+        for b in range(B):
+            lo = need_first[b]
+            for j in range(np.uint64(lo), np.uint64(lo + listed[b])):
+                e = np.uint64(waiting_at[j])
+                take = take_left >= wait_left
+                if not take:
+                    x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    take = unit53(x) * wait_left < take_left
+                wait_left -= 1
+                if take:
+                    take_left -= 1
+                    served[e] = True
+                    met_volunteer[np.uint64(cats[e])] += 1
+                    helped += 1
+        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
     bounds = np.empty(B + 1, dtype=np.int64)
     bounds[0] = 0
     bounds[B] = E
