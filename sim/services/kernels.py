@@ -5,7 +5,9 @@ numbers owns a small generator (:mod:`sim.services.fastrng`) seeded that day fro
 so results depend on the seed alone, never on the compiler. Outputs go into buffers that live for
 the whole run (:class:`sim.services.demand.DayBuffers`): fresh arrays of a day's size cost more in page
 faults than the loops themselves. Compiled functions are cached on disk (``cache=True``), so only
-the first process pays for compilation.
+the first process pays for compilation. Above 65,536 residents the passes run as their ``*_blocks``
+versions (below): the same rules over fixed blocks of residents, each with its own generator,
+shared among threads (:mod:`sim.services.blocks`).
 """
 
 from __future__ import annotations
