@@ -705,10 +705,11 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
 
     The volunteers choose serially with the one generator ``state`` (in need order, as
     :func:`close_day`), among the waiting elder-care needs each block lists first (``waiting_at``
-    from ``need_first[b]``, a work buffer). The counts are made per chunk of needs, each with its partial counts
-    ``block_counts[b]`` (4, C: unmet for want of range, capacity, money; night needs met); the
-    chunks are the blocks with their bounds moved forward to the next change of home node, so that no two chunks count at the same node of ``unmet_at``
-    (residents are stored in home-node order, which the caller checks).
+    from ``need_first[b]``, a work buffer). The counts are made per chunk of needs, each with its
+    partial counts ``block_counts[b]`` (4, C: unmet for want of range, capacity, money; night needs
+    met); the chunks are the blocks with their bounds moved forward to the next change of home
+    node, so that no two chunks count at the same node of ``unmet_at`` (residents are stored in
+    home-node order, which the caller checks).
 
     Returns:
         (needs the volunteers met, needs of ``low_income`` residents, of them met).
