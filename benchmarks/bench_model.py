@@ -125,6 +125,7 @@ def _child(kind: str, **kw: object) -> dict[str, object]:
     """Run one measurement in a fresh interpreter (own peak memory; single-threaded NumPy)."""
     cmd = [sys.executable, __file__, "--child", json.dumps({"kind": kind, **kw})]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "LIFECIRCLE_THREADS": "1",  # one core: the threaded daily passes are bench_threads.py's
            "PYTHONPATH": str(ROOT)}
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -8,6 +8,9 @@ Run from the repository root:
     .venv/bin/python benchmarks/profile_model.py --pyinstrument        # also a call-tree profile
                                                                        # (.venv/bin/pip install -e '.[profile]')
 
+Threads: numba's default (every core) for a population of more than 65,536 residents; set
+``LIFECIRCLE_THREADS=1`` for one.
+
 Printed: milliseconds per simulated day for each phase of the model (``sim.timing.PhaseTimer``)
 and for each compiled kernel of the daily demand (``sim.services.kernels``, timed by wrapping them), with
 nanoseconds per need. The first ``--warm`` days run untimed (kernels load from numba's cache,
@@ -34,7 +37,10 @@ from sim.scenario import load_scenario  # noqa: E402
 from sim.timing import PhaseTimer  # noqa: E402
 
 KERNELS = ("count_needs", "fill_needs", "intercept_automated", "rank_attraction", "choose_outlets",
-           "route_orders", "want_visits", "settle_visits", "settle_orders", "count_waiting", "close_day")
+           "route_orders", "want_visits", "settle_visits", "settle_orders", "count_waiting", "close_day",
+           # blocked passes (populations of more than one block, sim.services.blocks)
+           "count_needs_blocks", "fill_needs_blocks", "rank_attraction_blocks", "choose_outlets_blocks",
+           "want_visits_blocks", "settle_visits_blocks", "count_waiting_blocks", "close_day_blocks")
 
 
 def _timed(seconds: dict[str, float], name: str):
@@ -47,6 +53,8 @@ def _timed(seconds: dict[str, float], name: str):
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t
         if name == "count_needs":  # returns the day's number of needs
             seconds["needs drawn"] = seconds.get("needs drawn", 0) + result
+        elif name == "count_needs_blocks":  # writes each block's number of needs
+            seconds["needs drawn"] = seconds.get("needs drawn", 0) + int(args[-1].sum())
         return result
 
     return run

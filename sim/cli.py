@@ -34,6 +34,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: allowed: a whole number >= 1")
+    return value
+
+
 def _scenario_from_args(args: argparse.Namespace):
     from sim.scenario import load_scenario, parse_set_option
 
@@ -53,6 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.io.outdir import claim_run_dir, default_run_dir
     from sim.run import format_scorecard, run_scenario, write_outputs
 
+    if args.threads is not None:  # read by sim.services.blocks; inherited by any worker process
+        os.environ["LIFECIRCLE_THREADS"] = str(args.threads)
     scenario = _scenario_from_args(args)
     # Everything that can be known to fail is found before the simulation: indicators, input files,
     # memory, --out.
@@ -208,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when levers are on, also run the counterfactual (every lever off) and report each "
                           f"effect as the paired difference over N seeds, the run's own first (default {DEFAULT_REPLICATES}; "
                           "0: no counterfactual)")
+    run.add_argument("--threads", type=_positive_int, metavar="N",
+                     help="threads of the compiled daily rules of a population of more than 65,536 residents "
+                          "(default: every core, or $LIFECIRCLE_THREADS); results do not depend on it")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario or batch file without running it (a batch: its runs, "

@@ -494,7 +494,7 @@ class LifeCircleModel(mesa.Model):
         # Each rank is learnt independently with probability p: mask m has p^|m| (1-p)^(K-|m|).
         prob_of_mask = p ** learnt * (1 - p) ** (K - learnt)
         table = pack_alias(*demand.alias_table(prob_of_mask))[None, :]
-        kernels.learn_bits(seed_state(self.streams["knowledge"]), self.population.knows.reshape(-1), table)
+        demand.learn_bits(self, table)
 
     def _refresh_volunteering(self) -> None:
         """Volunteers and their monthly elder-care visits (retirees lever raises both)."""

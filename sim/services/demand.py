@@ -36,7 +36,8 @@ import math
 import numpy as np
 
 from sim.services import kernels
-from sim.services.fastrng import pack_alias, seed_state
+from sim.services.blocks import resident_blocks, use_threads
+from sim.services.fastrng import block_states, pack_alias, seed_state
 from sim.economy.ledger import MERCHANT, RESIDENT
 
 if TYPE_CHECKING:
@@ -170,11 +171,20 @@ class DayBuffers:
     """Arrays of one day's needs, kept for the whole run and grown when a day needs more.
 
     A fresh array of a day's size costs more in page faults than the loops that fill it, so the
-    daily loops write into these. Views of the first ``E`` entries are today's needs.
+    daily loops write into these. Views of the first ``E`` entries are today's needs. The
+    population's blocks (:mod:`sim.services.blocks`): ``first`` (B + 1,) their first residents,
+    ``need_first`` (B + 1,) their first needs today.
     """
 
     def __init__(self, n_residents: int) -> None:
         self.counts = np.zeros(n_residents, dtype=np.uint8)
+        self.first = resident_blocks(n_residents)
+        self.n_blocks = len(self.first) - 1
+        self.block_needs = np.zeros(self.n_blocks, dtype=np.int64)
+        self.need_first = np.zeros(self.n_blocks + 1, dtype=np.int64)
+        self.block_slots = np.zeros((self.n_blocks, 0), dtype=np.int64)
+        self.block_deferred = np.zeros(self.n_blocks, dtype=np.int64)
+        self.homes_sorted: bool | None = None  # residents in home-node order (checked once, when blocked)
         self._size = 0
         self.grow(0)
 
@@ -197,18 +207,25 @@ class DayBuffers:
         self.chosen2 = np.zeros(size, dtype=np.int32)
         self.visit2 = np.zeros(size, dtype=np.bool_)
         self.outcome2 = np.zeros(size, dtype=np.uint8)
+        if self.n_blocks > 1:  # visits to full outlets, decided after the blocks (kernels.settle_visits_blocks)
+            self.deferred = np.zeros(size, dtype=np.int32)
+            self.deferred_draw = np.zeros(size, dtype=np.float64)
+            self.by_outlet = np.zeros(size, dtype=np.int32)
+            self.by_outlet_draw = np.zeros(size, dtype=np.float64)
         self._size = size
 
 
 class OutletBuffers:
-    """Per-outlet arrays of the daily loops, grown with the merchant arrays."""
+    """Per-outlet arrays of the daily loops, grown with the merchant arrays (and per-block partial
+    counts when the population spans several blocks)."""
 
     def __init__(self) -> None:
         self.size = -1
+        self.blocks = 0
         self.ensure(0)
 
-    def ensure(self, M: int) -> None:
-        if M == self.size:
+    def ensure(self, M: int, blocks: int = 1) -> None:
+        if M == self.size and blocks == self.blocks:
             return
         self.demand = np.zeros(M, dtype=np.int64)
         self.visits = np.zeros(M, dtype=np.int64)
@@ -218,7 +235,10 @@ class OutletBuffers:
         self.visits2 = np.zeros(M, dtype=np.int64)
         self.walk_ins2 = np.zeros(M, dtype=np.int64)
         self.takings2 = np.zeros(M, dtype=np.int64)
-        self.size = M
+        if blocks > 1:
+            self.block_visits = np.zeros((blocks, M), dtype=np.int64)
+            self.block_walk_ins = np.zeros((blocks, M), dtype=np.int64)
+        self.size, self.blocks = M, blocks
 
 
 def serve_day(model: LifeCircleModel) -> None:
@@ -226,14 +246,12 @@ def serve_day(model: LifeCircleModel) -> None:
     timer = model.phase_timer
     pop, mer, cat, tally, ledger = model.population, model.merchants, model.catalogue, model.tally, model.ledger
     buf, C = model.day_buffers, cat.n
+    blocked = buf.n_blocks > 1
+    if blocked:
+        use_threads()
     if timer is not None:
         timer.start("needs")
-    rates, state = model.need_rates, seed_state(model.streams["needs"])
-    E = kernels.count_needs(state, model.need_group, rates.count_table, buf.counts)
-    buf.grow(E + 4)
-    slots = np.zeros(2 * C, dtype=np.int64)
-    kernels.fill_needs(state, model.need_group, buf.counts, rates.slot_table, C,
-                       buf.res, buf.cats, buf.night, slots)
+    E, slots = _draw_needs(model)
     tally.needs["needs"] += slots[:C] + slots[C:]
     tally.needs["night_needs"] += slots[C:]
     tally.days += 1
@@ -249,18 +267,13 @@ def serve_day(model: LifeCircleModel) -> None:
         timer.start("choice")
     factor, factor_night = model.outlet_attraction()
     tables = model.choice_tables
-    outlets = tables.outlet.reshape(-1)
-    kernels.rank_attraction(factor, outlets, tables.attraction)
-    kernels.rank_attraction(factor_night, outlets, tables.night_attraction)
+    _rank_attraction(blocked, factor, factor_night, tables)
     platform = model.levers.get("platform")
     orders = platform is not None and platform.acting
     ob = model.outlet_buffers
-    ob.ensure(mer.n)
+    ob.ensure(mer.n, buf.n_blocks)
     needs = tally.needs
-    kernels.choose_outlets(seed_state(model.streams["choice"]), E, res, cats, night, served,
-                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
-                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
-                           len(tables.speeds), C, buf.chosen, tuple(range(tables.width)))
+    _choose(model, "choice", E, served, buf.chosen)
     chosen = buf.chosen[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
@@ -272,16 +285,13 @@ def serve_day(model: LifeCircleModel) -> None:
     if timer is not None:
         timer.start("spending")
     fee = platform.order_surcharge(model) if any_delivered else 0
-    kernels.want_visits(E, res, chosen, served, delivered, any_delivered, fee, mer.price,
-                        ledger.resident_cash, buf.visit, ob.demand, buf.outcome)
+    _want(model, E, buf.chosen, buf.served, buf.delivered, any_delivered, fee, buf.visit, ob.demand, buf.outcome)
     # Crowding reads the visits wanted (served or turned away), so excess demand is visible.
     np.divide(ob.demand, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
     mer.wanted_month += ob.demand
-    walk_paid, parcel_paid = kernels.settle_visits(
-        seed_state(model.streams["capacity"]), E, res, chosen, served, delivered, any_delivered,
-        mer.price, mer.category, mer.capacity, ledger.resident_cash, ledger.merchant_cash,
-        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
-        buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings, needs["met_walk"], buf.outcome)
+    walk_paid, parcel_paid = _settle(model, "capacity", E, buf.chosen, buf.served, buf.delivered, any_delivered,
+                                     mer.capacity, buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings,
+                                     buf.outcome)
     ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
@@ -293,18 +303,132 @@ def serve_day(model: LifeCircleModel) -> None:
 
     # Elder care that found no place: volunteers (retirees) deliver what their hours allow.
     care, places = model.care_category, int(model.volunteer_visits_left)
-    waiting = kernels.count_waiting(E, cats, served, care) if care >= 0 and places > 0 else 0
+    if care >= 0 and places > 0:
+        waiting = kernels.count_waiting_blocks(buf.need_first, cats, served, care) if blocked \
+            else kernels.count_waiting(E, cats, served, care)
+    else:
+        waiting = 0
     state = seed_state(model.streams["volunteer_care"]) if waiting > places else np.ones(4, dtype=np.uint64)
-    helped = kernels.close_day(state, E, res, cats, night, served, buf.outcome, pop.home, C,
-                               care, places, waiting, needs["met_volunteer"], needs["unmet_range"],
-                               needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
-                               needs["night_met"])
+    if blocked and _homes_sorted(buf, pop.home):
+        helped, poor_needs, poor_met = kernels.close_day_blocks(
+            state, buf.need_first, res, cats, night, served, buf.outcome, pop.home, C, care, places, waiting,
+            needs["met_volunteer"], needs["unmet_range"], needs["unmet_capacity"], needs["unmet_money"],
+            model.unmet_this_month, needs["night_met"], model.low_income, np.zeros((buf.n_blocks, 4, C), np.int64),
+            buf.deferred)
+    else:
+        helped = kernels.close_day(state, E, res, cats, night, served, buf.outcome, pop.home, C,
+                                   care, places, waiting, needs["met_volunteer"], needs["unmet_range"],
+                                   needs["unmet_capacity"], needs["unmet_money"], model.unmet_this_month,
+                                   needs["night_met"])
+        poor = model.low_income[res]
+        poor_needs, poor_met = np.count_nonzero(poor), np.count_nonzero(poor & served)
     model.volunteer_visits_left -= helped
-    poor = model.low_income[res]
-    tally.low_income_needs += int(np.count_nonzero(poor))
-    tally.low_income_met += int(np.count_nonzero(poor & served))
+    tally.low_income_needs += int(poor_needs)
+    tally.low_income_met += int(poor_met)
     if timer is not None:
         timer.stop()
+
+
+# The passes of a day, unblocked (a population of one block, with the draws it always had) or
+# blocked (each block its own generator; blocks shared among threads): kernels.*_blocks.
+
+
+def _draw_needs(model: LifeCircleModel) -> tuple[int, np.ndarray]:
+    """Draw the day's needs into the day buffers; (number of needs, slots drawn (2C,))."""
+    buf, rates, C = model.day_buffers, model.need_rates, model.catalogue.n
+    slots = np.zeros(2 * C, dtype=np.int64)
+    if buf.n_blocks == 1:
+        state = seed_state(model.streams["needs"])
+        E = kernels.count_needs(state, model.need_group, rates.count_table, buf.counts)
+        buf.grow(E + 4)
+        kernels.fill_needs(state, model.need_group, buf.counts, rates.slot_table, C,
+                           buf.res, buf.cats, buf.night, slots)
+        buf.need_first[1] = E
+        return E, slots
+    states = block_states(model.streams["needs"], buf.n_blocks)
+    kernels.count_needs_blocks(states, buf.first, model.need_group, rates.count_table, buf.counts, buf.block_needs)
+    np.cumsum(buf.block_needs, out=buf.need_first[1:])
+    E = int(buf.need_first[-1])
+    buf.grow(E + 4)
+    if buf.block_slots.shape[1] != 2 * C:
+        buf.block_slots = np.zeros((buf.n_blocks, 2 * C), dtype=np.int64)
+    kernels.fill_needs_blocks(states, buf.first, buf.need_first, model.need_group, buf.counts, rates.slot_table, C,
+                              buf.res, buf.cats, buf.night, buf.block_slots)
+    buf.block_slots.sum(axis=0, out=slots)
+    return E, slots
+
+
+def _rank_attraction(blocked: bool, factor: np.ndarray, factor_night: np.ndarray, tables: ChoiceTables) -> None:
+    """Today's attraction of the outlet at each rank of the choice tables, by day and at night."""
+    outlets = tables.outlet.reshape(-1)
+    rank = kernels.rank_attraction_blocks if blocked else kernels.rank_attraction
+    rank(factor, outlets, tables.attraction)
+    rank(factor_night, outlets, tables.night_attraction)
+
+
+def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray) -> None:
+    """Each need's outlet by the choice rule (``skip``: needs that do not choose), drawing from ``stream``."""
+    buf, pop, tables, C = model.day_buffers, model.population, model.choice_tables, model.catalogue.n
+    args = (buf.res, buf.cats, buf.night, skip, pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+            tables.walk.reshape(-1), tables.attraction, tables.night_attraction, tables.outlet.reshape(-1),
+            len(tables.speeds), C, chosen, tuple(range(tables.width)))
+    if buf.n_blocks == 1:
+        kernels.choose_outlets(seed_state(model.streams[stream]), E, *args)
+    else:
+        kernels.choose_outlets_blocks(block_states(model.streams[stream], buf.n_blocks), buf.need_first, *args)
+
+
+def _want(model: LifeCircleModel, E: int, chosen: np.ndarray, served: np.ndarray, delivered: np.ndarray,
+          any_delivered: bool, fee: int, visit: np.ndarray, demand: np.ndarray, outcome: np.ndarray) -> None:
+    """The visits wanted and affordable (:func:`kernels.want_visits`)."""
+    buf, mer, cash = model.day_buffers, model.merchants, model.ledger.resident_cash
+    if buf.n_blocks == 1:
+        kernels.want_visits(E, buf.res, chosen, served, delivered, any_delivered, fee, mer.price, cash, visit,
+                            demand, outcome)
+    else:
+        kernels.want_visits_blocks(buf.need_first, buf.res, chosen, served, delivered, any_delivered, fee,
+                                   mer.price, cash, visit, demand, outcome, model.outlet_buffers.block_visits)
+
+
+def _settle(model: LifeCircleModel, stream: str, E: int, chosen: np.ndarray, served: np.ndarray,
+            delivered: np.ndarray, any_delivered: bool, capacity: np.ndarray, visit: np.ndarray, demand: np.ndarray,
+            visits: np.ndarray, walk_ins: np.ndarray, takings: np.ndarray, outcome: np.ndarray) -> tuple[int, int]:
+    """Capacity and walk-in payments (:func:`kernels.settle_visits`), drawing from ``stream``."""
+    buf, mer, ledger, cat = model.day_buffers, model.merchants, model.ledger, model.catalogue
+    parcel_fee = int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0
+    if buf.n_blocks == 1:
+        return kernels.settle_visits(
+            seed_state(model.streams[stream]), E, buf.res, chosen, served, delivered, any_delivered,
+            mer.price, mer.category, capacity, ledger.resident_cash, ledger.merchant_cash,
+            model.parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
+            model.tally.needs["met_walk"], outcome)
+    ob = model.outlet_buffers
+    return kernels.settle_visits_blocks(
+        block_states(model.streams[stream], buf.n_blocks), buf.need_first, buf.res, chosen, served, delivered,
+        any_delivered, mer.price, mer.category, capacity, ledger.resident_cash, ledger.merchant_cash,
+        model.parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings, model.tally.needs["met_walk"],
+        outcome, buf.deferred, buf.deferred_draw, buf.by_outlet, buf.by_outlet_draw, ob.block_visits, ob.block_walk_ins,
+        buf.block_deferred)
+
+
+def learn_bits(model: LifeCircleModel, mask_table: np.ndarray) -> None:
+    """Word of mouth (:func:`kernels.learn_bits`) over every resident's knowledge, drawing from the
+    ``knowledge`` stream, block by block when the population spans several blocks."""
+    buf, knows = model.day_buffers, model.population.knows
+    if buf.n_blocks == 1:
+        kernels.learn_bits(seed_state(model.streams["knowledge"]), knows.reshape(-1), mask_table)
+    else:
+        use_threads()
+        kernels.learn_bits_blocks(block_states(model.streams["knowledge"], buf.n_blocks), buf.first, knows.shape[1],
+                                  knows.reshape(-1), mask_table)
+
+
+def _homes_sorted(buf: DayBuffers, home: np.ndarray) -> bool:
+    """Whether residents are in home-node order (as the population is built; homes never change), so
+    that the blocked counts may split the needs at changes of node (checked once)."""
+    if buf.homes_sorted is None:
+        buf.homes_sorted = bool(np.all(home[1:] >= home[:-1]))
+    return buf.homes_sorted
 
 
 def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray, any_delivered: bool) -> None:
@@ -312,48 +436,45 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
     outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
     people to the next shop, not home). What they find is settled like any visit; those who find
     nothing stay turned away. Orders turned away are not tried again."""
-    buf, ob, mer, pop, ledger = model.day_buffers, model.outlet_buffers, model.merchants, model.population, model.ledger
-    res, cats, night, served = buf.res[:E], buf.cats[:E], buf.night[:E], buf.served[:E]
-    skip = buf.skip[:E]
-    np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
-    if any_delivered:
-        skip |= buf.delivered[:E]
-    if skip.all():
+    buf, ob, mer = model.day_buffers, model.outlet_buffers, model.merchants
+    blocked = buf.n_blocks > 1
+    served, skip = buf.served[:E], buf.skip[:E]
+    if blocked:
+        retrying = kernels.mark_retry_blocks(buf.need_first, buf.outcome, buf.delivered, any_delivered, buf.skip,
+                                             buf.served2)
+    else:
+        np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
+        if any_delivered:
+            skip |= buf.delivered[:E]
+        retrying = E - np.count_nonzero(skip)
+        np.copyto(buf.served2[:E], skip)
+    if retrying == 0:
         buf.visit2[:E] = False  # nobody tried again today (the views read this)
         return
-    retry = ~skip
     room = ob.visits < mer.capacity
     tables = model.choice_tables
-    outlets = tables.outlet.reshape(-1)
     # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
-    kernels.rank_attraction(np.where(room, factor, 0).astype(np.float32), outlets, tables.attraction)
-    kernels.rank_attraction(np.where(room, factor_night, 0).astype(np.float32), outlets, tables.night_attraction)
-    chosen2 = buf.chosen2[:E]
-    kernels.choose_outlets(seed_state(model.streams["choice.retry"]), E, res, cats, night, skip,
-                           pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
-                           tables.walk.reshape(-1), tables.attraction, tables.night_attraction, outlets,
-                           len(tables.speeds), model.catalogue.n, buf.chosen2, tuple(range(tables.width)))
-    no_delivery = buf.delivered[:E] & False
-    kernels.want_visits(E, res, chosen2, skip, no_delivery, False, 0, mer.price, ledger.resident_cash,
-                        buf.visit2, ob.demand2, buf.outcome2)
+    _rank_attraction(blocked, np.where(room, factor, 0).astype(np.float32),
+                     np.where(room, factor_night, 0).astype(np.float32), tables)
+    _choose(model, "choice.retry", E, buf.skip, buf.chosen2)
+    # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
+    _want(model, E, buf.chosen2, buf.skip, buf.delivered, False, 0, buf.visit2, ob.demand2, buf.outcome2)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
-    cat = model.catalogue
-    served2 = buf.served2[:E]
-    np.copyto(served2, skip)
-    walk_paid, parcel_paid = kernels.settle_visits(
-        seed_state(model.streams["capacity.retry"]), E, res, chosen2, served2, no_delivery, False,
-        mer.price, mer.category, left, ledger.resident_cash, ledger.merchant_cash,
-        model.parcel_category, int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0,
-        buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, model.tally.needs["met_walk"], buf.outcome2)
-    ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
-    ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
-    found = retry & buf.visit2[:E]
-    served |= found
+    walk_paid, parcel_paid = _settle(model, "capacity.retry", E, buf.chosen2, buf.served2, buf.delivered, False, left,
+                                     buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, buf.outcome2)
+    model.ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
+    model.ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     # Those still without a place keep their reason: turned away (or, now, unable to pay).
-    outcome = buf.outcome[:E]
-    outcome[found] = kernels.NO_REASON
-    broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
-    outcome[broke] = kernels.CANNOT_PAY
+    if blocked:
+        kernels.merge_retry_blocks(buf.need_first, buf.skip, buf.visit2, buf.outcome2, buf.served, buf.outcome)
+    else:
+        retry = ~skip
+        found = retry & buf.visit2[:E]
+        served |= found
+        outcome = buf.outcome[:E]
+        outcome[found] = kernels.NO_REASON
+        broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
+        outcome[broke] = kernels.CANNOT_PAY
     ob.visits += ob.visits2
     ob.walk_ins += ob.walk_ins2
     ob.takings += ob.takings2

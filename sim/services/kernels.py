@@ -5,13 +5,15 @@ numbers owns a small generator (:mod:`sim.services.fastrng`) seeded that day fro
 so results depend on the seed alone, never on the compiler. Outputs go into buffers that live for
 the whole run (:class:`sim.services.demand.DayBuffers`): fresh arrays of a day's size cost more in page
 faults than the loops themselves. Compiled functions are cached on disk (``cache=True``), so only
-the first process pays for compilation.
+the first process pays for compilation. Above 65,536 residents the passes run as their ``*_blocks``
+versions (below): the same rules over fixed blocks of residents, each with its own generator,
+shared among threads (:mod:`sim.services.blocks`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from sim.services.fastrng import alias_column, alias_resolve, step, unit24, unit53
 
@@ -30,17 +32,24 @@ def count_needs(state, group, count_table, counts):  # pragma: no cover - compil
     Returns:
         The total number of needs.
     """
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    total, s0, s1, s2, s3 = _count_range(state[0], state[1], state[2], state[3], 0, group.shape[0],
+                                         group, count_table, counts)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _count_range(s0, s1, s2, s3, lo, hi, group, count_table, counts):  # pragma: no cover - compiled
+    """:func:`count_needs` for residents ``lo:hi``: (their needs, the generator's new state)."""
     J = count_table.shape[1]
     total = 0
-    for i in range(group.shape[0]):
+    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         j = alias_column(x, J)
         k = alias_resolve(x, j, count_table[group[i], np.uint64(j)])
         counts[i] = k
         total += k
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return total
+    return total, s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
@@ -51,19 +60,34 @@ def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night,
     table): slot j is category ``j % C``, by day (j < C) or at night (j >= C). ``slot_tally``
     counts the slots drawn.
     """
-    e = np.uint64(0)  # unsigned indices: no wrap-around checks
-    for i in range(group.shape[0]):  # expand counts to resident ids; most residents have < 4
+    e, s0, s1, s2, s3 = _fill_range(state[0], state[1], state[2], state[3], 0, group.shape[0], 0, res.shape[0],
+                                    group, counts, slot_table, n_categories, res, cats, night, slot_tally)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return e
+
+
+@njit(cache=True, nogil=True)
+def _fill_range(s0, s1, s2, s3, lo, hi, first_need, end, group, counts, slot_table, n_categories, res, cats, night,
+                slot_tally):  # pragma: no cover - compiled
+    """:func:`fill_needs` for residents ``lo:hi``, whose needs start at ``first_need``; nothing is
+    written at or beyond ``end`` (the next block's needs). Returns (end of these needs, state)."""
+    e = np.uint64(first_need)  # unsigned indices: no wrap-around checks
+    u_end = np.uint64(end)
+    for i in range(np.uint64(lo), np.uint64(hi)):  # expand counts to resident ids; most residents have < 4
         k = np.uint64(counts[i])
-        res[e] = i
-        res[e + np.uint64(1)] = i
-        res[e + np.uint64(2)] = i
-        res[e + np.uint64(3)] = i
-        for t in range(4, k):
-            res[e + np.uint64(t)] = i
+        if e + np.uint64(4) <= u_end:
+            res[e] = i
+            res[e + np.uint64(1)] = i
+            res[e + np.uint64(2)] = i
+            res[e + np.uint64(3)] = i
+            for t in range(4, k):
+                res[e + np.uint64(t)] = i
+        else:
+            for t in range(k):
+                res[e + np.uint64(t)] = i
         e += k
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     J = slot_table.shape[1]
-    for f in range(e):
+    for f in range(np.uint64(first_need), e):
         x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
         col = alias_column(x, J)
         j = alias_resolve(x, col, slot_table[group[np.uint64(res[f])], np.uint64(col)])
@@ -71,8 +95,7 @@ def fill_needs(state, group, counts, slot_table, n_categories, res, cats, night,
         cats[f] = j - n_categories * is_night
         night[f] = is_night
         slot_tally[np.uint64(j)] += 1
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return np.int64(e)
+    return np.int64(e), s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
@@ -153,11 +176,20 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
     A need's weights are recomputed from its table row in each pass rather than kept in a
     scratch array: the row is in cache, and this measured faster.
     """
+    s0, s1, s2, s3 = _choose_range(state[0], state[1], state[2], state[3], 0, E, res, cats, night, served,
+                                   speed_class, home, knows, map_user, walk_flat, day_att, night_att,
+                                   outlet_flat, S, C, chosen, ranks)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
+                  day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+    """:func:`choose_outlets` for needs ``lo:hi``; returns the generator's new state."""
     K = len(ranks)
     uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
     zero = np.float32(0.0)
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    for e in range(E):
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         chosen[e] = -1
         if served[e]:
             continue
@@ -197,7 +229,7 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
                     pick = r
             knows[r_id * uC + c] |= np.uint8(1 << pick)
         chosen[e] = outlet_flat[slot + np.uint64(pick)]
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
@@ -301,7 +333,15 @@ def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, 
     an order, out of the cash held at the start of the day; otherwise its ``outcome`` is
     ``CANNOT_PAY`` (``NO_REASON`` for every other need)."""
     demand[:] = 0
-    for e in range(E):
+    _want_range(0, E, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price, resident_cash,
+                visit, demand, outcome)
+
+
+@njit(cache=True, nogil=True)
+def _want_range(lo, hi, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price, resident_cash,
+                visit, demand, outcome):  # pragma: no cover - compiled
+    """:func:`want_visits` for needs ``lo:hi``, adding to ``demand``."""
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
         visit[e] = False
         outcome[e] = NO_REASON
         if chosen[e] < 0 or served[e]:
@@ -336,7 +376,8 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
     (whether a visit is kept is a coin toss the processor cannot predict); the merchants' money
     and the per-category tallies follow per outlet afterwards (an outlet has one price and one
     category). ``demand`` is a per-outlet work buffer; ``visits``, ``walk_ins`` and ``takings``
-    are written, the tallies incremented.
+    are written, the tallies incremented. Every wanted visit takes one draw, full outlet or not
+    (as :func:`settle_visits_blocks` does, block by block).
 
     Returns:
         (fen paid by walk-ins to merchants, fen of parcel fees paid by couriers).
@@ -366,9 +407,17 @@ def settle_visits(state, E, res, chosen, served, delivered, any_delivered,
         walk_ins[o] += walks
         resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return _pay_outlets(outlet_price, outlet_category, parcel_category, parcel_fee, visits, walk_ins,
+                        merchant_cash, takings, met_walk)
+
+
+@njit(cache=True, nogil=True)
+def _pay_outlets(outlet_price, outlet_category, parcel_category, parcel_fee, visits, walk_ins, merchant_cash,
+                 takings, met_walk):  # pragma: no cover - compiled
+    """Step 3 of :func:`settle_visits` per outlet: walk-ins' payments and parcel fees to the merchants."""
     walk_total = 0
     parcel_total = 0
-    for o in range(M):
+    for o in range(visits.shape[0]):
         paid = outlet_price[o] * walk_ins[o]
         fees = parcel_fee * visits[o] if outlet_category[o] == parcel_category else 0
         merchant_cash[o] += paid + fees
@@ -406,13 +455,24 @@ def close_day(state, E, res, cats, night, served, outcome, home, n_categories,
     Returns:
         The number of needs the volunteers met.
     """
+    helped = _volunteers(state, E, cats, served, care_category, places, waiting, met_volunteer)
+    _count_unmet(0, E, res, cats, night, served, outcome, home, n_categories, unmet_range, unmet_capacity,
+                 unmet_money, unmet_at, night_met)
+    return helped
+
+
+@njit(cache=True, nogil=True)
+def _volunteers(state, E, cats, served, care_category, places, waiting, met_volunteer):  # pragma: no cover - compiled
+    """The volunteers' part of :func:`close_day` (one generator, in need order); returns the needs met."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     take_left = min(places, waiting)
     wait_left = waiting
     helped = 0
     for e in range(E):
+        if wait_left <= 0:
+            break
         c = np.uint64(cats[e])  # unsigned indices: no wrap-around checks
-        if wait_left > 0 and c == care_category and not served[e]:
+        if c == care_category and not served[e]:
             take = take_left >= wait_left
             if not take:
                 x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
@@ -423,6 +483,16 @@ def close_day(state, E, res, cats, night, served, outcome, home, n_categories,
                 served[e] = True
                 met_volunteer[c] += 1
                 helped += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return helped
+
+
+@njit(cache=True, nogil=True)
+def _count_unmet(lo, hi, res, cats, night, served, outcome, home, n_categories, unmet_range, unmet_capacity,
+                 unmet_money, unmet_at, night_met):  # pragma: no cover - compiled
+    """The counting part of :func:`close_day`, for needs ``lo:hi``."""
+    for e in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wrap-around checks
+        c = np.uint64(cats[e])  # unsigned indices: no wrap-around checks
         if served[e]:
             if night[e]:
                 night_met[c] += 1
@@ -435,8 +505,324 @@ def close_day(state, E, res, cats, night, served, outcome, home, n_categories,
         else:
             unmet_range[c] += 1
         unmet_at[np.uint64(home[np.uint64(res[e])]) * np.uint64(n_categories) + c] += 1
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return helped
+
+
+# Blocked passes (issue 18): the same rules over fixed blocks of residents (:mod:`sim.services.blocks`),
+# each block with its own generator (row b of ``states``; row 0 is the unblocked pass's state), the
+# blocks shared among threads (``prange``). A block's needs are ``need_first[b]:need_first[b + 1]``
+# (needs are in resident order). What a block writes is its own (its needs, its residents' cash and
+# knowledge) or a per-block partial count (``block_*`` arrays, added up afterwards in a fixed order),
+# so the results do not depend on which thread ran which block, nor on how many threads there are.
+# Where a rule is ordered across residents (capacity of an outlet), the order-dependent part runs
+# serially in need order after the parallel part.
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_needs_blocks(states, first, group, count_table, counts, block_needs):  # pragma: no cover - compiled
+    """:func:`count_needs` per block of residents ``first[b]:first[b + 1]``; ``block_needs[b]``: the block's needs."""
+    for b in prange(states.shape[0]):
+        total, s0, s1, s2, s3 = _count_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3],
+                                             first[b], first[b + 1], group, count_table, counts)
+        states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
+        block_needs[b] = total
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fill_needs_blocks(states, first, need_first, group, counts, slot_table, n_categories, res, cats, night,
+                      block_slots):  # pragma: no cover - compiled
+    """:func:`fill_needs` per block (each block's needs from ``need_first[b]``); ``block_slots[b]``:
+    the slots its needs drew."""
+    B = states.shape[0]
+    for b in prange(B):
+        end = need_first[b + 1] if b + 1 < B else res.shape[0]
+        block_slots[b, :] = 0
+        e, s0, s1, s2, s3 = _fill_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], first[b], first[b + 1],
+                                        need_first[b], end, group, counts, slot_table, n_categories, res, cats,
+                                        night, block_slots[b])
+        states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def rank_attraction_blocks(factor, outlet_flat, out):  # pragma: no cover - compiled
+    """:func:`rank_attraction`, its slots shared among threads (no random numbers)."""
+    for i in prange(outlet_flat.shape[0]):
+        o = outlet_flat[i]
+        out[i] = factor[max(o, 0)] if o >= 0 else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def choose_outlets_blocks(states, need_first, res, cats, night, served, speed_class, home, knows, map_user,
+                          walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+    """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block)."""
+    for b in prange(states.shape[0]):
+        s0, s1, s2, s3 = _choose_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], need_first[b],
+                                       need_first[b + 1], res, cats, night, served, speed_class, home, knows,
+                                       map_user, walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks)
+        states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def want_visits_blocks(need_first, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price,
+                       resident_cash, visit, demand, outcome, block_counts):  # pragma: no cover - compiled
+    """:func:`want_visits` per block of needs, each counting its demand in ``block_counts[b]``, then
+    added up per outlet (exact integers: the same counts in any order)."""
+    B = need_first.shape[0] - 1
+    for b in prange(B):
+        block_counts[b, :] = 0
+        _want_range(need_first[b], need_first[b + 1], res, chosen, served, delivered, any_delivered, delivery_fee,
+                    outlet_price, resident_cash, visit, block_counts[b], outcome)
+    for o in prange(demand.shape[0]):
+        total = 0
+        for b in range(B):
+            total += block_counts[b, o]
+        demand[o] = total
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any_delivered, outlet_price,
+                         outlet_category, capacity, resident_cash, merchant_cash, parcel_category, parcel_fee, visit,
+                         demand, visits, walk_ins, takings, met_walk, outcome, deferred, deferred_draw, by_outlet,
+                         by_outlet_draw, block_visits, block_walk_ins, block_deferred):  # pragma: no cover - compiled
+    """:func:`settle_visits` per block of needs, with the same rule.
+
+    Every wanted visit takes its draw from its block's generator, in need order. A visit to an
+    outlet that is not full is kept at once (no draw decides it), counted in the block's partial
+    counts. A visit to a full outlet is deferred with its draw (``deferred``, ``deferred_draw``
+    from ``need_first[b]``; ``block_deferred[b]`` of them). The deferred visits are then grouped by
+    outlet, block after block, so each outlet's in need order (``by_outlet``, ``by_outlet_draw``),
+    and each full outlet runs its selection sampling over them: it sees its visits in the order
+    and with the draws :func:`settle_visits` gives them (with one block, the very same draws),
+    whatever the number of threads. The kept ones pay last, block by block.
+    """
+    M = demand.shape[0]
+    B = states.shape[0]
+    for o in range(M):  # from here on: visits still to decide at a full outlet (0: not full)
+        if demand[o] <= capacity[o]:
+            demand[o] = 0
+    # 1. Per block: visits to outlets with room are kept; those to full outlets wait, with their draw.
+    #    block_visits[b, o]: visits kept at o if it has room, else visits deferred at o.
+    for b in prange(B):
+        s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
+        block_visits[b, :] = 0
+        block_walk_ins[b, :] = 0
+        lo = need_first[b]
+        n_deferred = 0
+        for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):  # unsigned: no wrap-around checks
+            if not visit[e]:
+                continue
+            o = np.uint64(chosen[e])
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            block_visits[b, o] += 1
+            if demand[o] > 0:
+                deferred[lo + n_deferred] = e
+                deferred_draw[lo + n_deferred] = unit53(x)
+                n_deferred += 1
+                continue
+            walks = not (any_delivered and delivered[e])
+            served[e] = True
+            outcome[e] = NO_REASON
+            block_walk_ins[b, o] += walks
+            resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
+        states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
+        block_deferred[b] = n_deferred
+    # 2. Per outlet: totals of an outlet with room; where each block's deferred visits go for a full one.
+    for o in prange(M):
+        v = 0
+        w = 0
+        for b in range(B):
+            v += block_visits[b, o]
+            w += block_walk_ins[b, o]
+        visits[o] = v if demand[o] == 0 else 0
+        walk_ins[o] = w
+    start = np.zeros(M + 1, dtype=np.int64)
+    for o in range(M):  # a full outlet's deferred visits are its wanted visits: demand[o] of them
+        start[o + 1] = start[o] + demand[o]
+    for o in prange(M):
+        if demand[o] > 0:
+            at = start[o]
+            for b in range(B):
+                n = block_visits[b, o]
+                block_visits[b, o] = at
+                at += n
+    for b in prange(B):
+        lo = need_first[b]
+        for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):  # unsigned: no wrap-around checks
+            e = deferred[j]
+            o = np.uint64(chosen[np.uint64(e)])
+            at = block_visits[b, o]
+            block_visits[b, o] = at + 1
+            by_outlet[np.uint64(at)] = e
+            by_outlet_draw[np.uint64(at)] = deferred_draw[j]
+    # 3. Per full outlet: selection sampling over its visits in need order.
+    for o in prange(M):
+        left = demand[o]
+        kept = 0
+        walked = 0
+        for at in range(np.uint64(start[o]), np.uint64(start[o + 1])):
+            e = np.uint64(by_outlet[at])
+            keep = by_outlet_draw[at] * left < capacity[o] - kept
+            left -= 1
+            walks = keep and not (any_delivered and delivered[e])
+            visit[e] = keep
+            served[e] = keep
+            outcome[e] = NO_REASON if keep else TURNED_AWAY
+            kept += keep
+            walked += walks
+        demand[o] = left
+        if start[o + 1] > start[o]:
+            visits[o] = kept
+            walk_ins[o] = walked
+    # 4. Per block: the kept visits to full outlets pay (a resident's cash is only its block's).
+    for b in prange(B):
+        lo = need_first[b]
+        for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):
+            e = np.uint64(deferred[j])
+            o = np.uint64(chosen[e])
+            walks = visit[e] and not (any_delivered and delivered[e])
+            resident_cash[np.uint64(res[e])] -= outlet_price[o] * walks
+    return _pay_outlets(outlet_price, outlet_category, parcel_category, parcel_fee, visits, walk_ins,
+                        merchant_cash, takings, met_walk)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_waiting_blocks(need_first, cats, served, category):  # pragma: no cover - compiled
+    """:func:`count_waiting`, blocks shared among threads (an integer count: the same in any order)."""
+    B = need_first.shape[0] - 1
+    per_block = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        n = 0
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
+            n += (not served[e]) and cats[e] == category
+        per_block[b] = n
+    return per_block.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def close_day_blocks(state, need_first, res, cats, night, served, outcome, home, n_categories, care_category,
+                     places, waiting, met_volunteer, unmet_range, unmet_capacity, unmet_money, unmet_at, night_met,
+                     low_income, block_counts, waiting_at):  # pragma: no cover - compiled
+    """:func:`close_day`, its counts shared among threads; also the needs of low-income residents.
+
+    The volunteers choose serially with the one generator ``state`` (in need order, as
+    :func:`close_day`), among the waiting elder-care needs each block lists first (``waiting_at``
+    from ``need_first[b]``, a work buffer). The counts are made per chunk of needs, each with its
+    partial counts ``block_counts[b]`` (4, C: unmet for want of range, capacity, money; night needs
+    met); the chunks are the blocks with their bounds moved forward to the next change of home
+    node, so that no two chunks count at the same node of ``unmet_at`` (residents are stored in
+    home-node order, which the caller checks).
+
+    Returns:
+        (needs the volunteers met, needs of ``low_income`` residents, of them met).
+    """
+    E = need_first[-1]
+    B = need_first.shape[0] - 1
+    helped = 0
+    if waiting > 0:
+        listed = np.zeros(B, dtype=np.int64)
+        for b in prange(B):
+            lo = need_first[b]
+            n = 0
+            for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):  # unsigned: no wrap-around checks
+                if cats[e] == care_category and not served[e]:
+                    waiting_at[lo + n] = e
+                    n += 1
+            listed[b] = n
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        take_left = min(places, waiting)
+        wait_left = waiting
+        for b in range(B):
+            lo = need_first[b]
+            for j in range(np.uint64(lo), np.uint64(lo + listed[b])):
+                e = np.uint64(waiting_at[j])
+                take = take_left >= wait_left
+                if not take:
+                    x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    take = unit53(x) * wait_left < take_left
+                wait_left -= 1
+                if take:
+                    take_left -= 1
+                    served[e] = True
+                    met_volunteer[np.uint64(cats[e])] += 1
+                    helped += 1
+        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    bounds = np.empty(B + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[B] = E
+    for b in range(1, B):
+        s = max(need_first[b], bounds[b - 1])
+        while 0 < s < E and home[res[s]] == home[res[s - 1]]:
+            s += 1
+        bounds[b] = s
+    poor = np.zeros(B, dtype=np.int64)
+    poor_met = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        counts = block_counts[b]
+        counts[:, :] = 0
+        _count_unmet(bounds[b], bounds[b + 1], res, cats, night, served, outcome, home, n_categories, counts[0],
+                     counts[1], counts[2], unmet_at, counts[3])
+        n = 0
+        met = 0
+        for e in range(np.uint64(bounds[b]), np.uint64(bounds[b + 1])):
+            is_poor = low_income[np.uint64(res[e])]
+            n += is_poor
+            met += is_poor and served[e]
+        poor[b] = n
+        poor_met[b] = met
+    for b in range(B):
+        for c in range(n_categories):
+            unmet_range[c] += block_counts[b, 0, c]
+            unmet_capacity[c] += block_counts[b, 1, c]
+            unmet_money[c] += block_counts[b, 2, c]
+            night_met[c] += block_counts[b, 3, c]
+    return helped, poor.sum(), poor_met.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, served2):  # pragma: no cover - compiled
+    """The needs that try again (:func:`sim.services.demand._try_again`): ``skip`` (and its copy
+    ``served2``) is False for a walk-in turned away, True for every other need. Returns the number
+    of needs that try again."""
+    B = need_first.shape[0] - 1
+    per_block = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        n = 0
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
+            done = outcome[e] != TURNED_AWAY or (any_delivered and delivered[e])
+            skip[e] = done
+            served2[e] = done
+            n += not done
+        per_block[b] = n
+    return per_block.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def merge_retry_blocks(need_first, skip, visit2, outcome2, served, outcome):  # pragma: no cover - compiled
+    """A need that tried again and found a place is served (its outcome ``NO_REASON``); one that
+    could not pay there is ``CANNOT_PAY``; the others stay turned away."""
+    for b in prange(need_first.shape[0] - 1):
+        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
+            if skip[e]:
+                continue
+            if visit2[e]:
+                served[e] = True
+                outcome[e] = NO_REASON
+            elif outcome2[e] == CANNOT_PAY:
+                outcome[e] = CANNOT_PAY
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def learn_bits_blocks(states, first, n_categories, knows, mask_table):  # pragma: no cover - compiled
+    """:func:`learn_bits` per block of residents ``first[b]:first[b + 1]`` (their ``n_categories``
+    knowledge bytes each)."""
+    J = mask_table.shape[1]
+    C = np.uint64(n_categories)
+    for b in prange(states.shape[0]):
+        s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
+        for i in range(np.uint64(first[b]) * C, np.uint64(first[b + 1]) * C):
+            x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            j = alias_column(x, J)
+            knows[i] |= np.uint8(alias_resolve(x, j, mask_table[0, j]))
+        states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)

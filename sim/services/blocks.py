@@ -1,0 +1,68 @@
+"""Fixed blocks of residents for the compiled daily passes, and the number of threads they use.
+
+The daily passes (:mod:`sim.services.kernels`) split the population into blocks of
+``RESIDENT_BLOCK`` consecutive residents (and so of their needs, which are in resident order). Each
+block draws from its own generator (:func:`sim.services.fastrng.block_states`), and the blocks are
+shared among numba's threads. The block size is a constant, never derived from the number of
+threads, so the same scenario and seed give the same results on any number of threads. A
+population that fits in one block (up to 65,536 residents: the shipped grid, Helsinki and Beijing
+districts) runs the unblocked passes with the very same draws as before blocks existed.
+
+Threads: numba's, all the cores by default; ``LIFECIRCLE_THREADS=N`` (or ``lifecircle run --threads
+N``, which sets it) uses ``N`` (at most numba's ``NUMBA_NUM_THREADS``, the cores by default).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+RESIDENT_BLOCK = int(os.environ.get("LIFECIRCLE_BLOCK_RESIDENTS", 2**16))
+"""Residents per block of the daily passes (65,536). Results depend on it (each block has its own
+random stream), never on the thread count. ``LIFECIRCLE_BLOCK_RESIDENTS`` overrides it, for tests
+that need a small population to span many blocks; it is not a setting to tune."""
+
+THREADS_VARIABLE = "LIFECIRCLE_THREADS"
+"""Environment variable: threads of the compiled passes (default: every core)."""
+
+# numba's OpenMP threads wait for work asleep, not spinning: a day launches ~20 short parallel
+# loops, and a spinning thread takes a core from the other (or from another run of a batch) on a
+# busy machine. Measured on the shared 2-core machine under a load of 3 (bench_threads.py, 200,000
+# residents): two threads took 571 % of the one-thread time spinning, 94 % asleep. Set
+# OMP_WAIT_POLICY=active before the first run to spin instead (a little faster on an idle machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def resident_blocks(n_residents: int) -> np.ndarray:
+    """(B + 1,) first resident of each block, then ``n_residents``: block b is ``first[b]:first[b + 1]``."""
+    n_blocks = max(1, -(-int(n_residents) // RESIDENT_BLOCK))
+    return np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * RESIDENT_BLOCK, n_residents)
+
+
+def threads_wanted() -> int | None:
+    """The thread count ``LIFECIRCLE_THREADS`` asks for (None: not set, numba's default)."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads, not {value!r}") from None
+    if threads < 1:
+        raise ValueError(f"{THREADS_VARIABLE} must be at least 1, not {threads}")
+    return threads
+
+
+def use_threads() -> int:
+    """Set numba's thread count in the calling thread from ``LIFECIRCLE_THREADS`` (capped at
+    ``NUMBA_NUM_THREADS``) if it asks for one; returns the count in use. Cheap: the blocked passes
+    call it each day, so it holds in whatever thread runs the model."""
+    import numba
+
+    threads = threads_wanted()
+    if threads is not None:
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() != threads:
+            numba.set_num_threads(threads)
+    return numba.get_num_threads()
