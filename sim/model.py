@@ -14,6 +14,7 @@ view onto its row of the arrays, so ``model.agents_by_type[Resident]`` and
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import mesa
@@ -133,10 +134,14 @@ class LifeCircleModel(mesa.Model):
         self.resident_agents: dict[int, Resident] = {}
         self.merchant_agents: dict[int, Merchant] = {}
 
+        self.start_seconds = {"warmup": 0.0, "checkpoint": 0.0}
+        """Wall seconds of building the settled start: the warm-up simulated here, and loading or saving
+        its checkpoint (the rest of building is the city, arrays and agents; :class:`sim.timing.RunTimings`)."""
+        clock = time.perf_counter()
         store = _store(checkpoints) if self.warmup_days > 0 else None
         settled = None
         if store is None:
-            self._warm_up()
+            self._timed_warm_up()
         else:
             key = warmup_key(scenario, seed)
             settled = store.load(key)
@@ -144,14 +149,20 @@ class LifeCircleModel(mesa.Model):
                 with store.lock(key):
                     settled = store.load(key)  # another process may have saved it while we waited
                     if settled is None:
-                        self._warm_up()
+                        self._timed_warm_up()
                         store.save(key, capture(self))
             if settled is not None:
                 restore(self, settled)
+        self.start_seconds["checkpoint"] = time.perf_counter() - clock - self.start_seconds["warmup"]
         self.warmup_source = "none" if self.warmup_days == 0 else "checkpoint" if settled is not None else "computed"
         """Where the settled start came from: ``computed`` here, loaded from a ``checkpoint``, or
         ``none`` (no warm-up)."""
         self._begin_measured(create_agents)
+
+    def _timed_warm_up(self) -> None:
+        clock = time.perf_counter()
+        self._warm_up()
+        self.start_seconds["warmup"] = time.perf_counter() - clock
 
     def _warm_up(self) -> None:
         """The synthetic first day, then every warm-up day (if any), with every lever off."""
