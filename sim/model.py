@@ -329,11 +329,22 @@ class LifeCircleModel(mesa.Model):
                             for d, m, values in self._warmup_records])
 
     def _frame(self, records: list[tuple[int, int, dict[str, float]]]) -> pd.DataFrame:
-        rows = [(day, self.date_of(day), month, name, value)
-                for day, month, values in records for name, value in values.items()]
-        frame = pd.DataFrame(rows, columns=["day", "date", "month", "indicator", "value"])
-        frame["date"] = pd.to_datetime(frame["date"])
-        return frame
+        if not records:
+            frame = pd.DataFrame([], columns=["day", "date", "month", "indicator", "value"])
+            frame["date"] = pd.to_datetime(frame["date"])
+            return frame
+        # Built column by column, dates converted once per collection: a 20-year warm-up's ~50,000
+        # rows took 0.15 s as row tuples.
+        counts = [len(values) for _, _, values in records]
+        days = [day for day, _, _ in records]
+        dates = pd.to_datetime(pd.Series([self.date_of(day) for day in days])).to_numpy()
+        return pd.DataFrame({
+            "day": np.repeat(np.array(days, dtype=np.int64), counts),
+            "date": np.repeat(dates, counts),
+            "month": np.repeat(np.array([month for _, month, _ in records], dtype=np.int64), counts),
+            "indicator": [name for _, _, values in records for name in values],
+            "value": [value for _, _, values in records for value in values.values()],
+        })
 
     def roll_unmet(self) -> None:
         """Turn this month's unmet needs into the map entrants read next month."""
