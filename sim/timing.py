@@ -84,12 +84,14 @@ class RunTimings:
     arm's build, checkpoint and days to the same phases.
 
     Args:
-        origin: ``time.perf_counter()`` reading taken as the start; default: the process's start
-            (:func:`process_age`), or now if that cannot be read.
+        origin: Clock reading taken as the start; default: the process's start (:func:`process_age`),
+            or now if that cannot be read.
+        clock: The clock (seconds): ``time.perf_counter``.
     """
 
-    def __init__(self, origin: float | None = None) -> None:
-        now = time.perf_counter()
+    def __init__(self, origin: float | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        now = clock()
         if origin is None:
             age = process_age()
             origin = now - age if age is not None else now
@@ -109,7 +111,7 @@ class RunTimings:
     def lap(self, phase: str) -> float:
         """Add the time since the previous lap (or the start), less what :meth:`add` counted in it, to
         ``phase``; returns those seconds. Every second from the start is thus counted once."""
-        now = time.perf_counter()
+        now = self.clock()
         seconds = now - self._mark - self._added
         self.add(phase, seconds)
         self._mark, self._added = now, 0.0
@@ -118,7 +120,7 @@ class RunTimings:
     def record(self) -> dict:
         """The timings as plain data (``timings.json``): seconds per phase, the total from the
         process's start, the simulated seconds and the share of the total outside them."""
-        total = time.perf_counter() - self.origin
+        total = self.clock() - self.origin
         simulated = sum(self.seconds[p] for p in SIMULATED_PHASES)
         return {
             "phases": {name: round(value, 4) for name, value in self.seconds.items()},
