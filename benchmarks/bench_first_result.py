@@ -111,6 +111,10 @@ def main() -> None:
         for i in range(args.runs):
             warm.append(_run(args, work / f"warm{i}", store))
             _print_run(f"warm {i + 1}/{args.runs} (loads the checkpoint)", warm[-1])
+            if warm[-1]["settled_start"] != "checkpoint":
+                # A checkpoint is keyed by the engine's code: editing sim/ during the benchmark voids it.
+                raise SystemExit("the warm run did not load the checkpoint (did files under sim/ change while "
+                                 "the benchmark ran?); run it again")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
