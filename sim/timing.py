@@ -100,6 +100,9 @@ class RunTimings:
         self.seconds["startup"] = now - origin
         self._mark = now
         self._added = 0.0  # seconds added to phases since the mark (not to be counted again by lap)
+        self.first_day: tuple[float, int] | None = None
+        """(seconds of the run's first measured day, measured days of the run), when timed apart: in a
+        process that did not warm up, the first day also loads the compiled rules from numba's cache."""
 
     def add(self, phase: str, seconds: float) -> None:
         """Add ``seconds``, timed by the caller, to ``phase`` (one of :data:`RUN_PHASES`)."""
@@ -127,5 +130,7 @@ class RunTimings:
             "total": round(total, 4),
             "simulated": round(simulated, 4),
             "outside_simulated_share": round(1.0 - simulated / total, 4) if total > 0 else 0.0,
+            "first_measured_day": round(self.first_day[0], 4) if self.first_day else None,
+            "measured_days": self.first_day[1] if self.first_day else None,
             "units": "seconds of wall time",
         }
