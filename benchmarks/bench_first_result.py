@@ -90,7 +90,7 @@ def _print_run(label: str, run: dict) -> None:
         if phase == "measured" and run["first_day"] is not None:
             rest = (seconds - run["first_day"]) / max(run["days"] - 1, 1)
             print(f"      {'of which the first day':<50} {run['first_day']:7.2f} s  (other days: "
-                  f"{1000 * rest:.1f} ms each; the first also loads the compiled rules unless the warm-up did)")
+                  f"{1000 * rest:.1f} ms each, month ends included)")
     unaccounted = run["record_total"] - sum(run["phases"][p] for p in ORDER if p != "exit")
     print(f"    {'(record total less its phases)':<52} {unaccounted:7.2f} s")
 

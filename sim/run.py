@@ -179,8 +179,8 @@ def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool 
                 model.run_for(chunk)
                 bar.update(chunk)
     elif timings is not None and timings.first_day is None and days > 1:
-        # The run's first day also loads the compiled daily rules from numba's cache (when the warm-up
-        # has not): the record shows it apart.
+        # The first day is timed apart: a compiled rule not yet loaded from numba's cache loads at its
+        # first call, and the record shows whether start-up work hides in the measured days.
         model.run_for(1)
         timings.first_day = (time.perf_counter() - clock, days)
         model.run_for(days - 1)

@@ -101,8 +101,8 @@ class RunTimings:
         self._mark = now
         self._added = 0.0  # seconds added to phases since the mark (not to be counted again by lap)
         self.first_day: tuple[float, int] | None = None
-        """(seconds of the run's first measured day, measured days of the run), when timed apart: in a
-        process that did not warm up, the first day also loads the compiled rules from numba's cache."""
+        """(seconds of the run's first measured day, measured days of the run), when timed apart: a
+        compiled rule not yet loaded from numba's cache loads at its first call."""
 
     def add(self, phase: str, seconds: float) -> None:
         """Add ``seconds``, timed by the caller, to ``phase`` (one of :data:`RUN_PHASES`)."""
