@@ -160,6 +160,7 @@ class LifeCircleModel(mesa.Model):
         self._begin_measured(create_agents)
 
     def _timed_warm_up(self) -> None:
+        """:meth:`_warm_up`, its wall seconds kept in ``start_seconds``."""
         clock = time.perf_counter()
         self._warm_up()
         self.start_seconds["warmup"] = time.perf_counter() - clock
