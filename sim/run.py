@@ -7,6 +7,8 @@ resolved scenario with seed and version, and figures) into a folder.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from sim.city.grid import City
 from sim.metrics.effects import support_span
 from sim.model import LifeCircleModel
 from sim.scenario import Scenario
+from sim.timing import RunTimings
 
 # Headline indicators of the scorecard and their targets (None: reported without a target).
 # Sources: coverage and satisfaction targets, national notice on life circles (2025): resident
@@ -79,6 +82,8 @@ class RunResult:
         warmup: The warm-up's monthly indicators (months <= 0), same columns.
         paired: The run against its counterfactual over replicate seeds (None when not asked for
             or when every lever is off).
+        timings: Wall seconds per phase, when the caller timed the run (the command line does:
+            ``timings.json``).
     """
 
     scenario: Scenario
@@ -87,6 +92,7 @@ class RunResult:
     model: LifeCircleModel | None
     warmup: pd.DataFrame | None = None
     paired: PairedRuns | None = None
+    timings: RunTimings | None = None
 
     @property
     def scorecard(self) -> pd.DataFrame:
@@ -116,6 +122,7 @@ def run_scenario(
     keep_model: bool = True,
     replicates: int = 0,
     checkpoints: Any = None,
+    timings: RunTimings | None = None,
 ) -> RunResult:
     """Build and run a model for a scenario (after its warm-up; see :class:`LifeCircleModel`).
 
@@ -130,6 +137,8 @@ def run_scenario(
             scenario for ``replicates`` paired seeds (the run's own first) and report the effects
             (:class:`PairedRuns`); 0: no counterfactual.
         checkpoints: Where settled starts are kept (see :class:`LifeCircleModel`; None: the default store).
+        timings: Adds this run's (and its counterfactual's) build, checkpoint, warm-up and measured
+            seconds to these timings, and keeps them in the result (:func:`write_outputs` writes them).
     """
     updates = {}
     if seed is not None:
@@ -138,18 +147,28 @@ def run_scenario(
         updates["years"] = float(years)
     if updates:
         scenario = scenario.with_updates(updates)
-    model = _run_model(scenario, scenario.seed, city, progress, checkpoints)
+    model = _run_model(scenario, scenario.seed, city, progress, checkpoints, timings)
+    clock = time.perf_counter()
     result = RunResult(scenario=scenario, seed=scenario.seed, timeseries=model.timeseries(),
-                       model=model if keep_model else None, warmup=model.warmup_timeseries())
+                       model=model if keep_model else None, warmup=model.warmup_timeseries(), timings=timings)
+    if timings is not None:
+        timings.add("outputs", time.perf_counter() - clock)
     if replicates > 0 and support_span(scenario.levers) is not None:
         result.paired = _paired(scenario, result.timeseries, replicate_seeds(scenario.seed, replicates), model.city,
-                                checkpoints)
+                                checkpoints, timings)
     return result
 
 
 def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool = False,
-               checkpoints: Any = None) -> LifeCircleModel:
+               checkpoints: Any = None, timings: RunTimings | None = None) -> LifeCircleModel:
+    clock = time.perf_counter()
     model = LifeCircleModel(scenario=scenario, seed=seed, city=city, checkpoints=checkpoints)
+    if timings is not None:
+        start = model.start_seconds
+        timings.add("build", time.perf_counter() - clock - start["warmup"] - start["checkpoint"])
+        timings.add("warmup", start["warmup"])
+        timings.add("checkpoint", start["checkpoint"])
+        clock = time.perf_counter()
     days = model.days_total
     if progress:
         from tqdm.auto import tqdm
@@ -159,12 +178,21 @@ def _run_model(scenario: Scenario, seed: int, city: City | None, progress: bool 
                 chunk = min(30, days - model.day)
                 model.run_for(chunk)
                 bar.update(chunk)
+    elif timings is not None and timings.first_day is None and days > 1:
+        # The first day is timed apart: a compiled rule not yet loaded from numba's cache loads at its
+        # first call, and the record shows whether start-up work hides in the measured days.
+        model.run_for(1)
+        timings.first_day = (time.perf_counter() - clock, days)
+        model.run_for(days - 1)
     else:
         model.run_for(days)
+    if timings is not None:
+        timings.add("measured", time.perf_counter() - clock)
     return model
 
 
-def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City, checkpoints: Any) -> PairedRuns:
+def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: City, checkpoints: Any,
+            timings: RunTimings | None = None) -> PairedRuns:
     """Both arms for every replicate seed (the policy arm of the first seed is ``first``)."""
     from sim.metrics.effects import paired_differences, period_means, periods, persistence, summarise
 
@@ -172,8 +200,10 @@ def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: Cit
     policy, baseline = [first.assign(seed=seeds[0])], []
     for i, s in enumerate(seeds):
         if i:
-            policy.append(_run_model(scenario, s, city, checkpoints=checkpoints).timeseries().assign(seed=s))
-        baseline.append(_run_model(counterfactual, s, city, checkpoints=checkpoints).timeseries().assign(seed=s))
+            policy.append(_run_model(scenario, s, city, checkpoints=checkpoints, timings=timings)
+                          .timeseries().assign(seed=s))
+        baseline.append(_run_model(counterfactual, s, city, checkpoints=checkpoints, timings=timings)
+                        .timeseries().assign(seed=s))
     policy_frame, baseline_frame = pd.concat(policy, ignore_index=True), pd.concat(baseline, ignore_index=True)
     months = int(first["month"].max()) if len(first) else 0
     spans = periods(scenario.levers, months)
@@ -238,7 +268,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     scorecard.csv, scenario.resolved.toml, accounts.csv, effects.csv and persistence.csv (when the
     run was paired with its counterfactual), outlets.parquet and homes.parquet
     (:mod:`sim.io.gis_outputs`, when the model was kept), the per-circle files of a city divided
-    into life circles (:mod:`sim.io.circle_outputs`), report.md and figures/ into ``out_dir``, a
+    into life circles (:mod:`sim.io.circle_outputs`), report.md, figures/ and timings.json (wall
+    seconds per phase, when the run was timed: :class:`sim.timing.RunTimings`) into ``out_dir``, a
     folder this run owns (:mod:`sim.io.outdir`: a new folder or an earlier run's, whose other outputs
     are removed; ``force`` writes into a folder with other files)."""
     from sim.io.outdir import claim_run_dir, finish_run_dir
@@ -275,12 +306,23 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
         paths["accounts"] = out / "accounts.csv"  # money by account and sector, start and end
         atomic_write_bytes(paths["accounts"], result.model.ledger.accounts_csv().encode())
     if figures and result.model is not None:
+        clock = time.perf_counter()
         from sim.io.figures import write_figures
 
         figure_paths = write_figures(result.model, result.timeseries, out / "figures")
         paths.update(figure_paths)
+        if result.timings is not None:
+            result.timings.add("figures", time.perf_counter() - clock)
     from sim.io.report import write_report
 
     paths["report"] = write_report(result, out, figure_paths)
+    if result.timings is not None:
+        result.timings.lap("outputs")
+        paths["timings"] = out / "timings.json"
+        record = {"scenario": result.scenario.name, "residents": result.scenario.population.residents,
+                  "warmup_years": result.scenario.warmup_years, "years": result.scenario.years,
+                  "settled_start": result.model.warmup_source if result.model is not None else None,
+                  **result.timings.record()}
+        atomic_write_bytes(paths["timings"], (json.dumps(record, indent=1) + "\n").encode())
     finish_run_dir(out, paths.values())
     return paths

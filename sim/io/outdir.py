@@ -30,7 +30,7 @@ RESULTS = Path("results")
 MARKER = ".lifecircle-run.json"
 """The file by which a run marks a folder as its own, listing what it wrote."""
 KNOWN_OUTPUTS = ("timeseries.parquet", "scorecard.csv", "scenario.resolved.toml", "report.md", "accounts.csv",
-                 "outlets.parquet", "homes.parquet", "figures")
+                 "outlets.parquet", "homes.parquet", "figures", "timings.json")
 """What ``lifecircle run`` writes (``figures`` is a folder of PNGs): replaced under ``force``."""
 
 

@@ -154,7 +154,8 @@ def cmd_district(args: argparse.Namespace) -> int:
     print(f"wrote {scenario_file}: {data['description']}")
     run_args = argparse.Namespace(scenario=str(scenario_file), out=str(out), years=args.years, seed=args.seed,
                                   set=args.set, no_figures=args.no_figures, progress=False, quiet=True,
-                                  force=args.force, replicates=args.replicates)
+                                  force=args.force, replicates=args.replicates, started=args.started,
+                                  own_process=args.own_process)
     return cmd_run(run_args)
 
 
