@@ -55,6 +55,7 @@ def main() -> None:
                         help="warm-up years before the measured ones (the scenario default is 20)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-agents", action="store_true", help="no Mesa agent views (arrays only)")
+    parser.add_argument("--phases", action="store_true", help="print CPU time per phase of the day")
     parser.add_argument("--keep-mapped-shops", action="store_true",
                         help="keep a file's mapped shops even when it maps under one per 10,000 residents")
     args = parser.parse_args()
@@ -124,6 +125,10 @@ def main() -> None:
           f"({stages['warmup'] / max(warm_days, 1) * 1e3:.1f} ms per day); peak {_peak_mb():,.0f} MB", flush=True)
 
     days_total = model.days_total
+    if args.phases:
+        from sim.timing import PhaseTimer
+
+        model.phase_timer = PhaseTimer(time.process_time)
     t2, c2 = time.perf_counter(), time.process_time()
     day_of_year, year_start, year_cpu, year = 0, t2, c2, 1
     for _ in range(days_total):
@@ -131,7 +136,8 @@ def main() -> None:
         day_of_year += 1
         if day_of_year == 365 or model.day >= days_total:
             now, cpu = time.perf_counter(), time.process_time()
-            print(f"  year {year:>2}: {day_of_year} days in {now - year_start:6.1f} s wall, {cpu - year_cpu:6.1f} s CPU "
+            label = f"year {year:>2}" if day_of_year == 365 else "the rest"
+            print(f"  {label}: {day_of_year} days in {now - year_start:6.1f} s wall, {cpu - year_cpu:6.1f} s CPU "
                   f"({(now - year_start) / day_of_year * 1e3:6.1f} ms per day), {int(model.merchants.open.sum()):,} "
                   f"outlets open; peak {_peak_mb():,.0f} MB; {_load()}", flush=True)
             day_of_year, year_start, year_cpu, year = 0, now, cpu, year + 1
@@ -141,6 +147,12 @@ def main() -> None:
     print(f"simulated  : {days_total:,} days ({years:.2f} years) in {run_s:.1f} s wall ({run_cpu:.1f} s CPU), "
           f"{per_day_ms:.1f} ms per day, "
           f"{args.residents * days_total / run_s / 1e6:.2f} M resident-days/s; peak {_peak_mb():,.0f} MB")
+    if args.phases:
+        print("phases     : CPU seconds of the simulated days, by phase of the day (sim.timing)")
+        seconds = dict(model.phase_timer.seconds)
+        for phase, spent in sorted(seconds.items(), key=lambda kv: -kv[1]):
+            print(f"  {phase:18s} {spent:8.1f} s  {spent / max(days_total, 1) * 1e3:7.1f} ms per day  "
+                  f"{spent / max(sum(seconds.values()), 1e-9):6.1%}")
     total = city_s + build_s + stages["warmup"] + run_s
     print(f"total      : {total:.1f} s = read {city_s:.1f} + build {build_s:.1f} + warm-up {stages['warmup']:.1f} "
           f"+ simulated {run_s:.1f}")
