@@ -118,6 +118,41 @@ def test_osm_homes_weigh_floor_area_and_estimate_residents() -> None:
     assert city.floor_area_m2 > footprint and 10_000 < city.estimated_residents < 100_000
 
 
+def _street_city(n_nodes: int, building_nodes: list[int]) -> OsmCity:
+    """A straight street of ``n_nodes`` nodes 10 m apart (east along the equator) with one 20 x 20 m
+    residential building beside each of ``building_nodes``, built by the OSM rules."""
+    from sim.city.osm import EARTH_RADIUS_M, _RawOsm, check_tag_table
+
+    step = 10.0 / (EARTH_RADIUS_M * np.pi / 180)  # degrees of longitude per 10 m at the equator
+    lonlat = np.column_stack([np.arange(n_nodes) * step, np.zeros(n_nodes)])
+    edges = np.column_stack([np.arange(n_nodes - 1), np.arange(1, n_nodes)])
+    side = 2 * step
+    homes = [shapely.box(v * step - side / 2, side / 2, v * step + side / 2, 3 * side / 2) for v in building_nodes]
+    raw = _RawOsm(node_lonlat=lonlat, edges=edges, lengths_m=np.full(n_nodes - 1, 10.0),
+                  highway=np.full(n_nodes - 1, "residential", dtype=object),
+                  building_geoms=np.array(homes, dtype=object) if homes else None)
+    catalogue = load_catalogue()
+    return OsmCity._build(raw, check_tag_table(catalogue), catalogue, "street.osm.pbf", "street", 0.0)
+
+
+def test_buildings_at_too_few_nodes_spread_residents_evenly() -> None:
+    """A street-only extract with stray buildings (2 of 3,000 nodes, under 0.1 %) weighs every node
+    the same and says so; 3 of 3,000 (0.1 %) is enough: residents live at those nodes only."""
+    from sim.city.osm import MIN_HOME_NODE_SHARE
+
+    assert MIN_HOME_NODE_SHARE == 0.001
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sparse = _street_city(3000, [100, 2000])
+        enough = _street_city(3000, [100, 1500, 2000])
+    about_homes = [str(w.message) for w in caught if "residential buildings" in str(w.message)]
+    assert len(about_homes) == 1 and "stand at 2 of the network's 3,000 nodes" in about_homes[0]
+    assert np.array_equal(sparse.residential_weight, np.ones(3000))
+    assert sparse.floor_area_m2 == 0.0 and sparse.estimated_residents == 0
+    assert np.flatnonzero(enough.residential_weight).tolist() == [100, 1500, 2000]
+    assert enough.floor_area_m2 == pytest.approx(3 * 400.0, rel=1e-3)
+
+
 def test_input_paths_list_every_file_the_city_reads(tmp_path) -> None:
     scenario = load_scenario(ROOT / "scenarios" / "beijing_tables.toml", updates={"city.poi_codes": "codes.toml"})
     paths = scenario.city.input_paths(Path(scenario.base_dir))
