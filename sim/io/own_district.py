@@ -155,7 +155,7 @@ def cmd_district(args: argparse.Namespace) -> int:
     run_args = argparse.Namespace(scenario=str(scenario_file), out=str(out), years=args.years, seed=args.seed,
                                   set=args.set, no_figures=args.no_figures, progress=False, quiet=True,
                                   force=args.force, replicates=args.replicates, started=args.started,
-                                  own_process=args.own_process)
+                                  own_process=args.own_process, threads=None)
     return cmd_run(run_args)
 
 
