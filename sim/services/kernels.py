@@ -972,3 +972,30 @@ def expected_visits(nodes, dist_m, wanted, speeds, minute_weight, max_minutes, w
                     r += 1
             total += n * aware * w_new / denominator
     return total
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def known_in_reach(in_range, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
+    """(outlets in reach, of them known) summed over residents, for ``known_outlet_share``.
+
+    ``in_range[v, s, c]`` is the bit mask of the ranks of category ``c`` within walking reach of
+    node ``v`` at speed class ``s``; a resident knows what ``knows`` says, a map user all of them.
+    Residents are counted per block ``first[b]:first[b + 1]`` (the blocks shared among threads) and
+    the block counts added up: whole numbers, so the same on any number of threads.
+    """
+    B = first.shape[0] - 1
+    C = knows.shape[1]
+    block_reach = np.zeros(B, dtype=np.int64)
+    block_known = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        reach = 0
+        known = 0
+        for i in range(first[b], first[b + 1]):
+            u, s = home[i], speed_class[i]
+            for c in range(C):
+                mine = in_range[u, s, c]
+                reach += popcount[mine]
+                known += popcount[mine] if map_user[i] else popcount[knows[i, c] & mine]
+        block_reach[b] = reach
+        block_known[b] = known
+    return block_reach.sum(), block_known.sum()
