@@ -393,6 +393,15 @@ class LifeCircleModel(mesa.Model):
             self._within_cache[key] = hit
         return hit
 
+    def nodes_within_many(self, nodes, limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`nodes_within` for each of ``nodes``; those not yet memoised are searched in one
+        call (each source's search is its own: the same answers as one call per node)."""
+        missing = [v for v in dict.fromkeys(int(v) for v in nodes) if (v, float(limit_m)) not in self._within_cache]
+        if missing:
+            for v, hit in zip(missing, reach_of(self.city.graph, np.array(missing), limit_m)):
+                self._within_cache[(v, float(limit_m))] = hit
+        return [self._within_cache[(int(v), float(limit_m))] for v in nodes]
+
     def shop_nodes(self) -> np.ndarray:
         """Nodes with shop space for new outlets (renovation adds some)."""
         return np.flatnonzero(self.commercial)
