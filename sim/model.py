@@ -39,6 +39,7 @@ from sim.economy.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOY
                             newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.io.state import capture, restore
+from sim.sorting import stable_argsort
 from sim.streams import Streams
 from sim.services.tally import Tally
 from sim.timing import PhaseTimer
@@ -287,7 +288,7 @@ class LifeCircleModel(mesa.Model):
         """Mark the residents of the poorest fifth of households (by per-capita ``income``, over persons)."""
         hh = self.households
         per_head = hh.total(income) / np.maximum(hh.persons, 1)
-        order = np.argsort(per_head, kind="stable")
+        order = stable_argsort(per_head)
         cum = np.cumsum(hh.persons[order])
         poorest = np.zeros(hh.n, dtype=bool)
         poorest[order[: int(np.searchsorted(cum, 0.2 * cum[-1])) + 1]] = True

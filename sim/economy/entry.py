@@ -186,15 +186,29 @@ def _expected_revenues(model: LifeCircleModel, nodes: list[int], category: int,
             first, near, dist, model.class_demand[category], tables.speeds,
             econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), tables.attraction,
             model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width, p_aware)
-    per_visit = cat.spend_fen[category] + (cat.money["parcel_fee"] if category == model.parcel_category else 0)
-    payback = startup_cost_fen(model, successor) / econ.payback_months
-    running = expected_revenue_costs_only(model, category)
+    terms = ranked.get(("money", category, successor)) if ranked is not None else None
+    if terms is None:
+        terms = _money_terms(model, category, successor)
+        if ranked is not None:
+            ranked[("money", category, successor)] = terms
+    capacity, per_visit, cogs_share, spend, running, payback = terms
     answers = []
     for site_visits in visits.tolist():
-        revenue = float(min(site_visits, cat.capacity[category]) * DAYS_PER_MONTH * per_visit)
-        goods = revenue * cat.cogs_share[category] * cat.spend_fen[category] / max(per_visit, 1)
+        revenue = float(min(site_visits, capacity) * DAYS_PER_MONTH * per_visit)
+        goods = revenue * cogs_share * spend / max(per_visit, 1)
         answers.append((revenue, float(running + goods + payback)))
     return answers
+
+
+def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tuple:
+    """(capacity, takings per visit, cost-of-goods share, typical spend, running costs, start-up
+    cost per month of payback) of a new outlet of ``category``, as Python numbers (the same values,
+    and the same double arithmetic, as the catalogue's NumPy scalars)."""
+    cat, econ = model.catalogue, model.scenario.economy
+    per_visit = cat.spend_fen[category] + (cat.money["parcel_fee"] if category == model.parcel_category else 0)
+    payback = startup_cost_fen(model, successor) / econ.payback_months
+    return (cat.capacity[category].item(), np.asarray(per_visit).item(), cat.cogs_share[category].item(),
+            cat.spend_fen[category].item(), expected_revenue_costs_only(model, category), float(payback))
 
 
 _ENTRY_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

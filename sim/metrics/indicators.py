@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.economy.population import DISABLED_CLASSES, ELDERLY_CLASSES, EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
 from sim.services import blocks, kernels
+from sim.sorting import stable_argsort
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -478,7 +479,7 @@ def _per_head_sorted(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray, np
     shared = _COLLECTION.get(model, {})
     order = shared.get("per_head_order")
     if order is None:
-        order = np.argsort(per_head, kind="stable")
+        order = stable_argsort(per_head)
         if model in _COLLECTION:
             shared["per_head_order"] = order
     return per_head, persons, order
