@@ -1053,16 +1053,25 @@ def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def known_in_reach(in_range, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
+def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
     """(outlets in reach, of them known) summed over residents, for ``known_outlet_share``.
 
-    ``in_range[v, s, c]`` is the bit mask of the ranks of category ``c`` within walking reach of
-    node ``v`` at speed class ``s``; a resident knows what ``knows`` says, a map user all of them.
-    Residents are counted per block ``first[b]:first[b + 1]`` (the blocks shared among threads) and
+    The bit mask of the ranks of category ``c`` within walking reach of node ``v`` at speed class
+    ``s`` has bit ``r`` set where ``walk[v, s, c, r] > 0`` (``r < k``); a resident knows what
+    ``knows`` says of them, a map user all of them. Residents are counted per block ``first[b]:first[b + 1]`` (the blocks shared among threads) and
     the block counts added up: whole numbers, so the same on any number of threads.
     """
     B = first.shape[0] - 1
-    C = knows.shape[1]
+    V, S, C = walk.shape[0], walk.shape[1], walk.shape[2]
+    in_range = np.zeros((V, S, C), dtype=np.uint8)
+    for v in prange(V):
+        for s in range(S):
+            for c in range(C):
+                bits = 0
+                for r in range(k):
+                    if walk[v, s, c, r] > 0:
+                        bits |= 1 << r
+                in_range[v, s, c] = bits
     block_reach = np.zeros(B, dtype=np.int64)
     block_known = np.zeros(B, dtype=np.int64)
     for b in prange(B):
