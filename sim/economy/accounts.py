@@ -33,7 +33,7 @@ from sim.economy.households import pool_cash
 from sim.economy.ledger import MERCHANT, RESIDENT
 from sim.economy.labour import lose_jobs
 from sim.economy.population import FREELANCER, OUTSIDE_JOB, UNEMPLOYED
-from sim.services.kernels import scatter_add
+from sim.services.kernels import scatter_add, split_among_members
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -172,11 +172,7 @@ def _household_spending(model: LifeCircleModel) -> None:
     cash = hh.total(ledger.resident_cash)
     pay = np.round(np.clip(elsewhere, 0, np.maximum(cash, 0))).astype(np.int64)
     # Paid from the members' pooled (equal) shares.
-    adults = hh.adults
-    share, remainder = np.divmod(pay, np.maximum(adults, 1))
-    each = np.repeat(share, adults)
-    rank = np.arange(pop.n) - np.repeat(hh.first[:-1], adults)
-    each += (rank < np.repeat(remainder, adults)).astype(np.int64)
+    each = split_among_members(hh.first.astype(np.int64, copy=False), pay)
     each = np.minimum(each, np.maximum(ledger.resident_cash, 0))
     if each.any():
         ledger.transfer((RESIDENT, np.arange(pop.n)), "outside_consumption", each, "other_consumption")

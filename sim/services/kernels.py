@@ -1086,3 +1086,38 @@ def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount)
         block_reach[b] = reach
         block_known[b] = known
     return block_reach.sum(), block_known.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def member_sums(first, values):  # pragma: no cover - compiled
+    """``np.add.reduceat(values, first[:-1])`` for int64 ``values`` (households' totals of their
+    residents ``first[h]:first[h + 1]``, the last to the end of ``values``), households shared among
+    threads: whole numbers, so exactly NumPy's answer on any number of threads. As ``reduceat``, an
+    empty household gets ``values[first[h]]``."""
+    H = first.shape[0] - 1
+    out = np.empty(H, dtype=np.int64)
+    for h in prange(H):
+        lo = first[h]
+        hi = first[h + 1] if h + 1 < H else values.shape[0]
+        total = values[lo]
+        for i in range(lo + 1, hi):
+            total += values[i]
+        out[h] = total
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def split_among_members(first, amount):  # pragma: no cover - compiled
+    """(N,) int64: household ``h``'s ``amount[h]`` shared equally among its residents
+    ``first[h]:first[h + 1]``, the remainder one fen each to its first members (``np.divmod`` by the
+    members, at least 1, floor rounding), households shared among threads."""
+    H = first.shape[0] - 1
+    out = np.empty(first[H], dtype=np.int64)
+    for h in prange(H):
+        lo, hi = first[h], first[h + 1]
+        members = max(hi - lo, 1)
+        share = amount[h] // members
+        rest = amount[h] - share * members
+        for i in range(lo, hi):
+            out[i] = share + 1 if i - lo < rest else share
+    return out
