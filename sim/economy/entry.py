@@ -220,9 +220,7 @@ def rank_weights(model: LifeCircleModel, category: int) -> np.ndarray:
     """(n_nodes, S, width) float32: walk weight x today's attraction of the outlet of ``category``
     at each rank (the products :func:`sim.services.kernels.expected_visits` forms), laid out for
     :func:`sim.services.kernels.expected_visits_ranked`."""
-    tables = model.choice_tables
-    n, C, W = tables.walk.shape[0], tables.C, tables.width
-    return np.ascontiguousarray(tables.walk[:, :, category, :] * tables.attraction.reshape(n, C, W)[:, None, category, :])
+    return kernels.rank_weights_of(model.choice_tables.walk, model.choice_tables.attraction, int(category))
 
 
 def startup_cost_fen(model: LifeCircleModel, successor: bool | np.ndarray = False) -> np.ndarray | int:

@@ -201,11 +201,38 @@ def _share(num: float, den: float) -> float:
     return float(num / den) if den else float("nan")
 
 
-def _employment_rate(model: LifeCircleModel, mask: np.ndarray) -> float:
-    pop = model.population
-    status = np.bincount(pop.status[mask & ~pop.elderly], minlength=OWNER + 1)
+def _employment_rate(model: LifeCircleModel, mask: np.ndarray | str) -> float:
+    """Employment rate of the working-age residents in ``mask`` (or of a group named ``"all"``,
+    ``"disabled"``, ``"not_disabled"``: counted once per :func:`compute` call and shared)."""
+    status = _status_counts(model, mask)
     working = status[EMPLOYED] + status[FREELANCER] + status[OWNER]
     return _share(working, working + status[UNEMPLOYED])
+
+
+def _status_counts(model: LifeCircleModel, mask: np.ndarray | str) -> np.ndarray:
+    """Working-age residents in ``mask`` by status (``np.bincount``). The named groups are kept for
+    the collection: employment, unemployment and the disability gap counted the same residents four
+    times (18 ms at 1,000,000 residents); those without a disability are all minus those with one
+    (whole numbers: exact)."""
+    pop = model.population
+    if not isinstance(mask, str):
+        return np.bincount(pop.status[mask & ~pop.elderly], minlength=OWNER + 1)
+    shared = _COLLECTION.get(model, {})
+    counts = shared.get(("status", mask))
+    if counts is None:
+        if mask == "all":
+            counts = np.bincount(pop.status[~pop.elderly], minlength=OWNER + 1)
+        elif mask == "disabled":
+            counts = np.bincount(pop.status[pop.disabled & ~pop.elderly], minlength=OWNER + 1)
+        elif mask == "not_disabled":
+            every, disabled = _status_counts(model, "all"), _status_counts(model, "disabled")
+            width = max(len(every), len(disabled))
+            counts = np.pad(every, (0, width - len(every))) - np.pad(disabled, (0, width - len(disabled)))
+        else:
+            raise ValueError(f"_status_counts: unknown group {mask!r}")
+        if model in _COLLECTION:
+            shared[("status", mask)] = counts
+    return counts
 
 
 def gini(values: np.ndarray) -> float:
@@ -393,7 +420,7 @@ def outlet_load_cv(model: LifeCircleModel) -> float:
 def employment_rate(model: LifeCircleModel) -> float:
     """Working-age residents in work (employed, freelance, own business) over the labour force
     (those outside it -- students, homemakers, early retirees -- are not counted)."""
-    return _employment_rate(model, np.ones(model.population.n, dtype=bool))
+    return _employment_rate(model, "all")
 
 
 @indicator("local_job_share", "employment", "share", label="Shop jobs held by residents")
@@ -422,8 +449,7 @@ def freelancer_income_mean(model: LifeCircleModel) -> float:
 @indicator("disability_employment_gap", "employment", "share points", label="Disability employment gap")
 def disability_employment_gap(model: LifeCircleModel) -> float:
     """Employment rate of working-age residents without a disability minus that of those with one."""
-    pop = model.population
-    return _employment_rate(model, ~pop.disabled) - _employment_rate(model, pop.disabled)
+    return _employment_rate(model, "not_disabled") - _employment_rate(model, "disabled")
 
 
 @indicator("graduate_entrepreneurs", "employment", "residents", label="Graduate entrepreneurs")
@@ -567,7 +593,7 @@ def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
 def unemployment_rate(model: LifeCircleModel) -> float:
     """Unemployed working-age residents over the working-age labour force (employed, freelancing,
     running a business or looking for work): the surveyed urban unemployment rate."""
-    return 1.0 - _employment_rate(model, np.ones(model.population.n, dtype=bool))
+    return 1.0 - _employment_rate(model, "all")
 
 
 @indicator("service_spending", "income", "CNY per person per month", label="Spending on the catalogue's services per person")

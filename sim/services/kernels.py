@@ -1052,6 +1052,20 @@ def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, 
     return out
 
 
+
+@njit(cache=True, nogil=True, parallel=True)
+def rank_weights_of(walk, attraction, c):  # pragma: no cover - compiled
+    """(n_nodes, S, width) float32 ``walk[v, s, c, r] * attraction[(v * C + c) * width + r]`` (float32
+    products, as :func:`expected_visits` forms them), nodes shared among threads."""
+    V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
+    out = np.empty((V, S, W), dtype=np.float32)
+    for v in prange(V):
+        for s in range(S):
+            for r in range(W):
+                out[v, s, r] = walk[v, s, c, r] * attraction[(v * C + c) * W + r]
+    return out
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
     """(outlets in reach, of them known) summed over residents, for ``known_outlet_share``.
