@@ -14,6 +14,7 @@ view onto its row of the arrays, so ``model.agents_by_type[Resident]`` and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import mesa
@@ -394,7 +395,8 @@ class LifeCircleModel(mesa.Model):
             self._within_cache[key] = hit
         return hit
 
-    def nodes_within_many(self, nodes, limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    def nodes_within_many(self, nodes: Sequence[int] | np.ndarray,
+                          limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`nodes_within` for each of ``nodes``; those not yet memoised are searched in one
         call (each source's search is its own: the same answers as one call per node)."""
         missing = [v for v in dict.fromkeys(int(v) for v in nodes) if (v, float(limit_m)) not in self._within_cache]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
 DAYS_PER_MONTH = 30.0
 
+
+_ENTRY_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Per model, only while :func:`month_entry` runs: category -> :func:`rank_weights`, and
+("money", category, successor) -> :func:`_money_terms`. Neither the choice tables, today's
+attraction, the lever parameters nor the catalogue change while would-be entrants decide (they only
+join the licence queue), so each is worked out once a month instead of once per site."""
 
 QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
 
@@ -105,15 +112,16 @@ def expected_revenue(model: LifeCircleModel, node: int, category: int, *, succes
     return expected_revenues(model, (node,), category, successor=successor)[0]
 
 
-def expected_revenues(model: LifeCircleModel, nodes, category: int, *,
+def expected_revenues(model: LifeCircleModel, nodes: Sequence[int] | np.ndarray, category: int, *,
                       successor: bool = False) -> list[tuple[float, float]]:
     """:func:`expected_revenue` at each of ``nodes`` (in order; a node may repeat), for the sites an
     entrant or the siting lever weighs together.
 
-    The answers already kept are reused; the others are computed in one compiled call
-    (:func:`sim.services.kernels.expected_visits_sites`, each site exactly as
-    :func:`~sim.services.kernels.expected_visits` alone), their reach in one search. A 1,000,000-resident
-    month end weighs ~16,000 sites: one call per site cost 70 us of Python around 25 us of kernel.
+    The answers already kept are reused; the others are computed in one compiled call, their reach
+    in one search: :func:`sim.services.kernels.expected_visits_ranked` while :func:`month_entry`
+    runs, else :func:`sim.services.kernels.expected_visits_sites`, each site exactly (to the bit) as
+    :func:`~sim.services.kernels.expected_visits` alone. A 1,000,000-resident month end weighs
+    ~16,000 sites: one call per site cost 70 us of Python around 25 us of kernel.
     """
     stamp = (model.month, model.reach.version)
     memo = model.revenue_memo
@@ -200,7 +208,7 @@ def _expected_revenues(model: LifeCircleModel, nodes: list[int], category: int,
     return answers
 
 
-def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tuple:
+def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tuple[float, ...]:
     """(capacity, takings per visit, cost-of-goods share, typical spend, running costs, start-up
     cost per month of payback) of a new outlet of ``category``, as Python numbers (the same values,
     and the same double arithmetic, as the catalogue's NumPy scalars)."""
@@ -209,11 +217,6 @@ def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tupl
     payback = startup_cost_fen(model, successor) / econ.payback_months
     return (cat.capacity[category].item(), np.asarray(per_visit).item(), cat.cogs_share[category].item(),
             cat.spend_fen[category].item(), expected_revenue_costs_only(model, category), float(payback))
-
-
-_ENTRY_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Per model, while :func:`month_entry` runs: category -> :func:`rank_weights` (the choice tables
-and today's attraction do not change while would-be entrants decide)."""
 
 
 def rank_weights(model: LifeCircleModel, category: int) -> np.ndarray:

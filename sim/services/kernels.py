@@ -1072,8 +1072,9 @@ def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount)
 
     The bit mask of the ranks of category ``c`` within walking reach of node ``v`` at speed class
     ``s`` has bit ``r`` set where ``walk[v, s, c, r] > 0`` (``r < k``); a resident knows what
-    ``knows`` says of them, a map user all of them. Residents are counted per block ``first[b]:first[b + 1]`` (the blocks shared among threads) and
-    the block counts added up: whole numbers, so the same on any number of threads.
+    ``knows`` says of them, a map user all of them. Residents are counted per block
+    ``first[b]:first[b + 1]`` (the blocks shared among threads) and the block counts added up: whole
+    numbers, so the same on any number of threads.
     """
     B = first.shape[0] - 1
     V, S, C = walk.shape[0], walk.shape[1], walk.shape[2]
