@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import mesa
@@ -40,6 +41,7 @@ from sim.economy.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOY
                             newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.io.state import capture, restore
+from sim.sorting import stable_argsort
 from sim.streams import Streams
 from sim.services.tally import Tally
 from sim.timing import PhaseTimer
@@ -299,7 +301,7 @@ class LifeCircleModel(mesa.Model):
         """Mark the residents of the poorest fifth of households (by per-capita ``income``, over persons)."""
         hh = self.households
         per_head = hh.total(income) / np.maximum(hh.persons, 1)
-        order = np.argsort(per_head, kind="stable")
+        order = stable_argsort(per_head)
         cum = np.cumsum(hh.persons[order])
         poorest = np.zeros(hh.n, dtype=bool)
         poorest[order[: int(np.searchsorted(cum, 0.2 * cum[-1])) + 1]] = True
@@ -415,6 +417,16 @@ class LifeCircleModel(mesa.Model):
             hit = reach_of(self.city.graph, np.array([node]), limit_m)[0]
             self._within_cache[key] = hit
         return hit
+
+    def nodes_within_many(self, nodes: Sequence[int] | np.ndarray,
+                          limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`nodes_within` for each of ``nodes``; those not yet memoised are searched in one
+        call (each source's search is its own: the same answers as one call per node)."""
+        missing = [v for v in dict.fromkeys(int(v) for v in nodes) if (v, float(limit_m)) not in self._within_cache]
+        if missing:
+            for v, hit in zip(missing, reach_of(self.city.graph, np.array(missing), limit_m)):
+                self._within_cache[(v, float(limit_m))] = hit
+        return [self._within_cache[(int(v), float(limit_m))] for v in nodes]
 
     def shop_nodes(self) -> np.ndarray:
         """Nodes with shop space for new outlets (renovation adds some)."""

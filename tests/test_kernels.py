@@ -350,3 +350,21 @@ def test_online_orders_route_beyond_walking_range_and_pay_merchant_platform_and_
     assert cash.tolist() == [10_000 - 1500, 10_000 - 2505, 10_000, 10_000 + 600, 10_000, 10_000] and income[3] == 600
     assert met.tolist() == [2, 0]
     assert cash.sum() + mcash.sum() + out[1] == 6 * 10_000  # the platform's share left the residents
+
+
+def test_household_kernels_equal_numpy():
+    """member_sums is reduceat (empty households included), split_among_members NumPy's divmod,
+    repeat and remainder rule; whole numbers, so exact."""
+    from sim.services.kernels import member_sums, split_among_members
+
+    rng = np.random.default_rng(11)
+    members = rng.integers(0, 5, size=500)
+    members[[0, -1]] = 2  # reduceat's empty-segment rule needs an index inside the array
+    first = np.concatenate([[0], np.cumsum(members)]).astype(np.int64)
+    values = rng.integers(-10**12, 10**12, size=int(first[-1]))
+    assert np.array_equal(member_sums(first, values), np.add.reduceat(values, first[:-1]))
+    amount = rng.integers(-10**9, 10**9, size=len(members))
+    share, rest = np.divmod(amount, np.maximum(members, 1))
+    rank = np.arange(first[-1]) - np.repeat(first[:-1], members)
+    expected = np.repeat(share, members) + (rank < np.repeat(rest, members))
+    assert np.array_equal(split_among_members(first, amount), expected)

@@ -56,3 +56,26 @@ def test_platform_takes_no_orders_for_services_that_cannot_be_delivered():
     cat = model.catalogue
     assert delivered[cat.deliverable].sum() > 0
     assert delivered[~cat.deliverable].sum() == 0
+
+
+def test_one_collection_equals_each_indicator_on_its_own():
+    """compute() shares the per-head incomes and their sort order among the income indicators, and
+    counts known outlets in a compiled loop: every value equals the indicator evaluated alone, and
+    known_outlet_share the NumPy count it replaced (map users included)."""
+    model = LifeCircleModel(scenario=small_scenario(), seed=5, create_agents=False)
+    model.run_for(31)
+    model.population.map_user[::5] = True
+    names = ["income_mean", "income_median", "income_gini", "income_quintile", "poverty_share", "known_outlet_share"]
+    together = metrics.compute(model, names)
+    alone = {}
+    for name in names:
+        value = metrics.REGISTRY[name].fn(model)
+        alone.update({f"{name}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {name: value})
+    assert together == alone
+    assert not metrics._COLLECTION  # the shared values lived for the call only
+    pop, k = model.population, model.reach.k
+    bits = (model.choice_tables.walk[..., :k] > 0).astype(np.uint8) << np.arange(k, dtype=np.uint8)
+    mine = bits.sum(axis=-1, dtype=np.uint8)[pop.home, pop.speed_class]
+    known = np.where(pop.map_user[:, None], mine, pop.knows & mine)
+    assert 0 < together["known_outlet_share"] < 1
+    assert together["known_outlet_share"] == metrics._POPCOUNT[known].sum() / metrics._POPCOUNT[mine].sum()

@@ -33,6 +33,7 @@ from sim.economy.households import pool_cash
 from sim.economy.ledger import MERCHANT, RESIDENT
 from sim.economy.labour import lose_jobs
 from sim.economy.population import FREELANCER, OUTSIDE_JOB, UNEMPLOYED
+from sim.services.kernels import scatter_add, split_among_members
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -106,7 +107,7 @@ def pay_month(model: LifeCircleModel) -> None:
     if (owned & (payout > 0)).any():
         sel = owned & (payout > 0)
         ledger.transfer((MERCHANT, ids[sel]), (RESIDENT, mer.owner[ids[sel]]), payout[sel], "payout.owner")
-        np.add.at(pop.income_month, mer.owner[ids[sel]], payout[sel])
+        scatter_add(pop.income_month, mer.owner[ids[sel]].astype(np.int64), payout[sel], 1)
     if (~owned & (payout > 0)).any():
         sel = ~owned & (payout > 0)
         ledger.transfer((MERCHANT, ids[sel]), "outside_owners", payout[sel], "payout.owner")
@@ -127,7 +128,8 @@ def _income(model: LifeCircleModel, source: str, who: np.ndarray, amount: np.nda
     amount = np.asarray(amount, dtype=np.int64)
     if len(who) and amount.any():
         model.ledger.transfer(source, (RESIDENT, who), amount, purpose)
-        np.add.at(model.population.income_month, who, amount)
+        # Compiled, in exact integers (np.add.at took 30 ms of a 1,000,000-resident month end).
+        scatter_add(model.population.income_month, np.asarray(who, dtype=np.int64), amount, 1)
 
 
 def household_income(model: LifeCircleModel, income: np.ndarray | None = None) -> np.ndarray:
@@ -170,11 +172,7 @@ def _household_spending(model: LifeCircleModel) -> None:
     cash = hh.total(ledger.resident_cash)
     pay = np.round(np.clip(elsewhere, 0, np.maximum(cash, 0))).astype(np.int64)
     # Paid from the members' pooled (equal) shares.
-    adults = hh.adults
-    share, remainder = np.divmod(pay, np.maximum(adults, 1))
-    each = np.repeat(share, adults)
-    rank = np.arange(pop.n) - np.repeat(hh.first[:-1], adults)
-    each += (rank < np.repeat(remainder, adults)).astype(np.int64)
+    each = split_among_members(hh.first.astype(np.int64, copy=False), pay)
     each = np.minimum(each, np.maximum(ledger.resident_cash, 0))
     if each.any():
         ledger.transfer((RESIDENT, np.arange(pop.n)), "outside_consumption", each, "other_consumption")

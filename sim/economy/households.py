@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.services.kernels import member_sums, split_among_members
 
 CHILD_AGE_GROUPS = ("young_children", "school_children")
 """Children by the needs they bring: under six (childcare) and six to seventeen (classes)."""
@@ -62,7 +63,13 @@ class Households:
 
     def total(self, per_resident: np.ndarray) -> np.ndarray:
         """(H,) sum over each household's residents of ``per_resident``."""
-        return np.add.reduceat(per_resident, self.first[:-1]) if len(per_resident) else np.zeros(self.n)
+        if not len(per_resident):
+            return np.zeros(self.n)
+        if per_resident.dtype == np.int64 and per_resident.ndim == 1:
+            # Money and incomes in fen: whole numbers, added in a compiled loop over households
+            # (both threads) with exactly reduceat's answer; floats keep reduceat's own order.
+            return member_sums(self.first.astype(np.int64, copy=False), per_resident)
+        return np.add.reduceat(per_resident, self.first[:-1])
 
 
 def draw_households(adults: int, size_shares: list[float], children_per_adult: float, young_share: float,
@@ -105,12 +112,7 @@ def pool_cash(ledger, households: Households) -> None:
     """Members of a household share their cash: each month it is pooled and shared out equally
     (remainders in fen to the first members), through the ledger (``household.pooling``)."""
     cash = ledger.resident_cash
-    totals = households.total(cash)
-    adults = households.adults
-    share, rest = np.divmod(totals, np.maximum(adults, 1))
-    target = np.repeat(share, adults)
-    rank = np.arange(len(cash)) - np.repeat(households.first[:-1], adults)
-    target += (rank < np.repeat(rest, adults)).astype(np.int64)
+    target = split_among_members(households.first.astype(np.int64, copy=False), households.total(cash))
     move = target - cash
     give, take = np.flatnonzero(move < 0), np.flatnonzero(move > 0)
     if len(give):  # money moves within households only: each household's total is unchanged

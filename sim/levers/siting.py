@@ -25,7 +25,7 @@ class Siting(Lever):
 
     def choose_site(self, model, category: int, shops: np.ndarray) -> int:
         """The shop-space node a demand-informed entrant of ``category`` opens at."""
-        from sim.economy.entry import expected_revenue
+        from sim.economy.entry import expected_revenues
 
         limit = model.catalogue.tier_minutes[category] * model.scenario.population.walk_speed_m_per_min
         uncovered = model.residents_at_node * (model.nearest_m[:, category] > limit)
@@ -38,7 +38,7 @@ class Siting(Lever):
         near_hot = [shops[int(np.argmin(np.abs(xy[shops] - xy[h]).sum(axis=1)))] for h in hot]
         random_part = shops[self.rng.integers(len(shops), size=max(1, n_cand - len(near_hot)))]
         candidates = np.unique(np.concatenate([np.array(near_hot, dtype=np.int64), random_part]))
-        scores = [expected_revenue(model, int(v), category) for v in candidates]
+        scores = expected_revenues(model, candidates, category)  # weighed together: one compiled call
         margin = np.array([rev - cost * model.scenario.economy.entry_hurdle for rev, cost in scores])
         gain = np.array([demand[model.nodes_within(int(v), limit)[0]].sum() for v in candidates])
         viable = margin >= 0

@@ -972,3 +972,167 @@ def expected_visits(nodes, dist_m, wanted, speeds, minute_weight, max_minutes, w
                     r += 1
             total += n * aware * w_new / denominator
     return total
+
+
+
+@njit(cache=True, nogil=True)
+def expected_visits_sites(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, walk_flat,
+                          day_att, reach_dist, pending_dist, c, C, W, p_aware):  # pragma: no cover - compiled
+    """:func:`expected_visits` at several sites of category ``c`` in one call: site ``j``'s home
+    nodes and distances are ``nodes[first[j]:first[j + 1]]``, ``dist_m[...]`` (the sites an entrant
+    weighs together; one call each cost more in dispatch than in arithmetic).
+
+    Returns:
+        (sites,) expected visits a day at each site, each exactly what :func:`expected_visits` gives.
+    """
+    out = np.empty(first.shape[0] - 1)
+    for j in range(out.shape[0]):
+        out[j] = expected_visits(nodes[first[j]:first[j + 1]], dist_m[first[j]:first[j + 1]], wanted, speeds,
+                                 minute_weight, max_minutes, walk_flat, day_att, reach_dist, pending_dist, c, C, W,
+                                 p_aware)
+    return out
+
+
+
+@njit(cache=True, nogil=True)
+def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
+                           reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
+    """:func:`expected_visits_sites` with the rivals' weights of category ``c`` read from
+    ``rank_weight`` (n_nodes, S, width) float32: walk weight x today's attraction of the outlet at
+    each rank, the float32 products :func:`expected_visits` forms from the node-major choice tables.
+
+    The same rule and arithmetic as :func:`expected_visits`, line for line, so each site's answer is
+    the same to the bit; only the memory read differs: a node's weights for one category are one
+    cache line here, five in the choice tables (a month end's ~16,000 sites at 1,000,000 residents
+    spent most of their time waiting for memory).
+    """
+    S = speeds.shape[0]
+    k = reach_dist.shape[1]
+    out = np.empty(first.shape[0] - 1)
+    for j in range(out.shape[0]):
+        total = 0.0
+        for i in range(first[j], first[j + 1]):
+            u = nodes[i]
+            d = dist_m[i]
+            dp = pending_dist[u]
+            has_pending = dp < np.inf
+            existing = 0
+            nearer = 0
+            for r in range(k):
+                existing += reach_dist[u, r] < np.inf
+                nearer += reach_dist[u, r] <= d
+            nearer += has_pending and dp <= d
+            if nearer >= k:
+                continue
+            rivals = existing + has_pending
+            keep = rivals if rivals < k else k - 1
+            aware = 1.0 if nearer == 0 else p_aware
+            for s in range(S):
+                n = wanted[u, s]
+                if n == 0:
+                    continue
+                minutes = d / speeds[s]
+                if minutes > max_minutes:
+                    continue
+                w_new = np.exp(-minute_weight * minutes)
+                denominator = w_new
+                r = 0
+                pending_left = has_pending
+                for _ in range(keep):
+                    if pending_left and (r >= existing or dp < reach_dist[u, r]):
+                        pending_minutes = dp / speeds[s]
+                        if pending_minutes <= max_minutes:
+                            denominator += np.exp(-minute_weight * pending_minutes)
+                        pending_left = False
+                    else:
+                        denominator += rank_weight[u, s, r]
+                        r += 1
+                total += n * aware * w_new / denominator
+        out[j] = total
+    return out
+
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def rank_weights_of(walk, attraction, c):  # pragma: no cover - compiled
+    """(n_nodes, S, width) float32 ``walk[v, s, c, r] * attraction[(v * C + c) * width + r]`` (float32
+    products, as :func:`expected_visits` forms them), nodes shared among threads."""
+    V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
+    out = np.empty((V, S, W), dtype=np.float32)
+    for v in prange(V):
+        for s in range(S):
+            for r in range(W):
+                out[v, s, r] = walk[v, s, c, r] * attraction[(v * C + c) * W + r]
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
+    """(outlets in reach, of them known) summed over residents, for ``known_outlet_share``.
+
+    The bit mask of the ranks of category ``c`` within walking reach of node ``v`` at speed class
+    ``s`` has bit ``r`` set where ``walk[v, s, c, r] > 0`` (``r < k``); a resident knows what
+    ``knows`` says of them, a map user all of them. Residents are counted per block
+    ``first[b]:first[b + 1]`` (the blocks shared among threads) and the block counts added up: whole
+    numbers, so the same on any number of threads.
+    """
+    B = first.shape[0] - 1
+    V, S, C = walk.shape[0], walk.shape[1], walk.shape[2]
+    in_range = np.zeros((V, S, C), dtype=np.uint8)
+    for v in prange(V):
+        for s in range(S):
+            for c in range(C):
+                bits = 0
+                for r in range(k):
+                    if walk[v, s, c, r] > 0:
+                        bits |= 1 << r
+                in_range[v, s, c] = bits
+    block_reach = np.zeros(B, dtype=np.int64)
+    block_known = np.zeros(B, dtype=np.int64)
+    for b in prange(B):
+        reach = 0
+        known = 0
+        for i in range(first[b], first[b + 1]):
+            u, s = home[i], speed_class[i]
+            for c in range(C):
+                mine = in_range[u, s, c]
+                reach += popcount[mine]
+                known += popcount[mine] if map_user[i] else popcount[knows[i, c] & mine]
+        block_reach[b] = reach
+        block_known[b] = known
+    return block_reach.sum(), block_known.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def member_sums(first, values):  # pragma: no cover - compiled
+    """``np.add.reduceat(values, first[:-1])`` for int64 ``values`` (households' totals of their
+    residents ``first[h]:first[h + 1]``, the last to the end of ``values``), households shared among
+    threads: whole numbers, so exactly NumPy's answer on any number of threads. As ``reduceat``, an
+    empty household gets ``values[first[h]]``."""
+    H = first.shape[0] - 1
+    out = np.empty(H, dtype=np.int64)
+    for h in prange(H):
+        lo = first[h]
+        hi = first[h + 1] if h + 1 < H else values.shape[0]
+        total = values[lo]
+        for i in range(lo + 1, hi):
+            total += values[i]
+        out[h] = total
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def split_among_members(first, amount):  # pragma: no cover - compiled
+    """(N,) int64: household ``h``'s ``amount[h]`` shared equally among its residents
+    ``first[h]:first[h + 1]``, the remainder one fen each to its first members (``np.divmod`` by the
+    members, at least 1, floor rounding), households shared among threads."""
+    H = first.shape[0] - 1
+    out = np.empty(first[H], dtype=np.int64)
+    for h in prange(H):
+        lo, hi = first[h], first[h + 1]
+        members = max(hi - lo, 1)
+        share = amount[h] // members
+        rest = amount[h] - share * members
+        for i in range(lo, hi):
+            out[i] = share + 1 if i - lo < rest else share
+    return out

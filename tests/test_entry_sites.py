@@ -1,0 +1,70 @@
+"""Entry's batched site evaluation (issue 18's month end): the same answers, to the bit, as one
+``expected_visits`` call per site, with the per-category rank weights and the pending rivals kept
+up to date from the queue's new rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.economy import entry
+from sim.model import LifeCircleModel
+from sim.services import kernels
+from tests.conftest import small_scenario
+
+
+def _model() -> LifeCircleModel:
+    model = LifeCircleModel(scenario=small_scenario(), seed=3, create_agents=False)
+    model.run_for(31)
+    rng = np.random.default_rng(0)
+    shops = model.shop_nodes()
+    for node, category in zip(rng.choice(shops, 40), rng.integers(model.catalogue.n, size=40)):
+        model.licence_queue.push(open_day=model.day + 20, node=int(node), category=int(category), applied_day=model.day)
+    return model
+
+
+def test_ranked_and_batched_kernels_equal_one_call_per_site():
+    model = _model()
+    econ, t = model.scenario.economy, model.choice_tables
+    shops = model.shop_nodes()
+    reach = model.nodes_within_many(shops, model.reach.limit_m)
+    first = np.array([0, *np.cumsum([len(near) for near, _ in reach])], dtype=np.int64)
+    near, dist = np.concatenate([n for n, _ in reach]), np.concatenate([d for _, d in reach])
+    for c in range(model.catalogue.n):
+        pending = entry.pending_distance(model, c)
+        for aware in (1.0, econ.initial_knowledge):
+            one = np.array([kernels.expected_visits(n, d, model.class_demand[c], t.speeds, econ.walk_minute_weight,
+                                                    econ.max_walk_minutes, t.walk.reshape(-1), t.attraction,
+                                                    model.reach.dist_m[c], pending, c, t.C, t.width, aware)
+                            for n, d in reach])
+            sites = kernels.expected_visits_sites(first, near, dist, model.class_demand[c], t.speeds,
+                                                  econ.walk_minute_weight, econ.max_walk_minutes, t.walk.reshape(-1),
+                                                  t.attraction, model.reach.dist_m[c], pending, c, t.C, t.width, aware)
+            ranked = kernels.expected_visits_ranked(first, near, dist, model.class_demand[c], t.speeds,
+                                                    econ.walk_minute_weight, econ.max_walk_minutes,
+                                                    entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
+            assert one.any()
+            assert np.array_equal(one.view(np.int64), sites.view(np.int64))
+            assert np.array_equal(one.view(np.int64), ranked.view(np.int64))
+
+
+def test_pending_distance_updated_from_new_rows_equals_a_rebuild():
+    model = _model()
+    limit = model.reach.limit_m
+    shops = model.shop_nodes()
+
+    def rebuilt(category: int) -> np.ndarray:
+        dist = np.full(model.city.graph.shape[0], np.inf)
+        for v in model.licence_queue.nodes_of(category):
+            nodes, d = model.nodes_within(int(v), limit)
+            dist[nodes] = np.minimum(dist[nodes], d)
+        return dist
+
+    category = int(model.licence_queue.category[0])
+    assert np.array_equal(entry.pending_distance(model, category), rebuilt(category))
+    for node in shops[:5]:  # pushes: brought up to date from the new rows
+        model.licence_queue.push(open_day=model.day + 20, node=int(node), category=category, applied_day=model.day)
+        assert np.array_equal(entry.pending_distance(model, category), rebuilt(category))
+    model.licence_queue.pop_due(model.day + 20)  # removals: rebuilt from the whole queue
+    model.licence_queue.push(open_day=model.day + 30, node=int(shops[-1]), category=category, applied_day=model.day)
+    assert np.array_equal(entry.pending_distance(model, category), rebuilt(category))
+    assert np.isfinite(entry.pending_distance(model, category)).any()
