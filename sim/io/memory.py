@@ -10,7 +10,8 @@ The coefficients were measured (peak RSS, ``resource.getrusage``) on the grid ci
 agent: about 235-300 MB for the interpreter and libraries, ~0.6 kB per resident (population arrays,
 agents, outlets in proportion, daily buffers: 1,000,000 residents peak at ~890 MB) and ~3.1 kB
 per street intersection (walking tables and per-node arrays; 300 x 300 blocks add ~280 MB), plus
-the indicator records. Each is rounded up by about a quarter, so the estimate errs on the safe
+the indicator records; and, for a population of several blocks, numba compiling the parallel
+loops on the first run after installing (~210 MB). Each is rounded up by about a quarter, so the estimate errs on the safe
 side. A real district's street network is estimated from its file's size (pyrosm reads an
 ``.osm.pbf`` into tables about a hundred times its size).
 """
@@ -42,6 +43,10 @@ OSM_BYTES_PER_FILE_BYTE = {".pbf": 100, ".osm": 10, ".xml": 10, ".graphml": 20}
 """Memory per byte of a district file while it is read, by type (compressed PBF expands most)."""
 ALL_INDICATORS = 250
 """Values collected per collection when ``output.indicators = ["all"]`` (families included)."""
+COMPILE_BYTES = 224 * 2**20
+"""A population of several blocks (:mod:`sim.services.blocks`) runs the parallel kernels, which the
+first run after installing compiles: LLVM's working memory (measured: a 300,000-resident run
+peaked at 665 MB compiling them and at 458 MB with them cached; a little over the difference)."""
 
 
 @dataclass(frozen=True)
@@ -52,16 +57,18 @@ class Estimate:
     network: int
     records: int
     base: int = BASE_BYTES
+    compile: int = 0
 
     @property
     def total(self) -> int:
         """Everything, bytes."""
-        return self.base + self.residents + self.network + self.records
+        return self.base + self.residents + self.network + self.records + self.compile
 
     def describe(self) -> str:
         """``about 13.4 GB (residents 12.1 GB, street network 0.0 GB, ...)``."""
         return (f"about {gb(self.total)} (residents {gb(self.residents)}, street network {gb(self.network)}, "
-                f"indicator records {gb(self.records)}, libraries {gb(self.base)})")
+                f"indicator records {gb(self.records)}, libraries {gb(self.base)}"
+                + (f", compiling the parallel loops {gb(self.compile)})" if self.compile else ")"))
 
 
 def gb(nbytes: float) -> str:
@@ -84,8 +91,11 @@ def estimate(scenario: Scenario) -> Estimate:
     collections = days if scenario.output.collect_every == "day" else days / 30.4
     indicators = scenario.output.indicators
     per_collection = ALL_INDICATORS if "all" in indicators else 10 * len(indicators)
+    from sim.services.blocks import RESIDENT_BLOCK
+
+    compile_bytes = COMPILE_BYTES if scenario.population.residents > RESIDENT_BLOCK else 0
     return Estimate(residents=scenario.population.residents * PER_RESIDENT_BYTES, network=int(network),
-                    records=int(collections * per_collection * PER_VALUE_BYTES))
+                    records=int(collections * per_collection * PER_VALUE_BYTES), compile=compile_bytes)
 
 
 def available_bytes() -> int:
