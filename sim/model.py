@@ -259,8 +259,8 @@ class LifeCircleModel(mesa.Model):
         needs_before = int(self.tally.needs["needs"].sum())
         demand.serve_day(self)  # times its own phases: needs, choice, spending
         if self.circle_tally is not None and self.day >= 0:
-            self.day_needs = int(self.tally.needs["needs"].sum()) - needs_before
-            self.circle_tally.count_day(self, self.circle_of_resident)
+            needs_today = int(self.tally.needs["needs"].sum()) - needs_before
+            self.circle_tally.count_day(self, self.circle_of_resident, needs_today)
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()

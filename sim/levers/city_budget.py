@@ -86,7 +86,6 @@ class CityBudget:
         self.spent = np.zeros(k)                       # CNY each circle has spent so far
         self.site_node = np.zeros(0, dtype=np.int64)   # budget sites: node, category tendered
         self.site_category = np.zeros(0, dtype=np.int64)
-        self.site_circle = np.zeros(0, dtype=np.int64)
         self.site_subsidy = np.zeros(0, dtype=np.int64)    # fen a month promised to each site's outlet
         n_pilots = max(1, int(round(config.pilot_share * k)))
         self.pilots = np.zeros(k, dtype=bool)
@@ -112,7 +111,7 @@ class CityBudget:
             self.scaled_up = bool(gain >= cfg.scale_up_min_gain)
         if self.pilot_start is None:
             self.pilot_start = float(np.nanmean(coverage[self.pilots])) if self.pilots.any() else 0.0
-        budget = cfg.budget_cny_per_resident * model_residents(self.model) * cfg.evaluation_period_months / 12.0
+        budget = cfg.budget_cny_per_resident * self.model.population.n * cfg.evaluation_period_months / 12.0
         share = allocate(cfg.allocation, budget, residents, coverage, self.last_passed if since else passed,
                          bonus=cfg.evaluation_bonus, pilots=self.pilots, scaled_up=self.scaled_up)
         self.funds += share
@@ -211,7 +210,6 @@ class CityBudget:
                                       np.array([int(round(fit_out[category] * FEN_PER_CNY))]), "lever.governance.sites")
                 self.site_node = np.append(self.site_node, node)
                 self.site_category = np.append(self.site_category, category)
-                self.site_circle = np.append(self.site_circle, circle)
         return built
 
     def _tender(self, node: int, categories: list[int]) -> tuple[int | None, int]:
@@ -228,13 +226,13 @@ class CityBudget:
         econ = model.scenario.economy
         hurdle = econ.entry_hurdle
         # The city fits the site out, so the entrant's start-up cost is not among its costs.
-        fitted = startup_cost_fen(model) / econ.payback_months
+        fitted = startup_cost_fen(model) / econ.payback_months  # fen a month
         best, best_key, best_subsidy = None, None, 0
         for category in categories:
             revenue, costs = expected_revenue(model, node, category)
             discount = model.catalogue.area_m2[category] * model.rent_fen_per_m2() * self.config.rent_discount
             net = max(costs - discount - fitted, 1.0)
-            running = costs - startup_cost_fen(model) / econ.payback_months
+            running = costs - fitted
             # The subsidy that makes revenue + subsidy pass the entry test, if within the cap.
             subsidy = max(0.0, hurdle * net - revenue)
             if subsidy > self.config.operating_subsidy_share * running:
@@ -247,11 +245,6 @@ class CityBudget:
             model.licence_queue.push(open_day=model.day + days, node=node, category=best,
                                      founder=-1, subsidy=0, applied_day=model.day)
         return best, best_subsidy
-
-
-def model_residents(model: LifeCircleModel) -> int:
-    """The city's residents (adults; the budget is per resident)."""
-    return int(model.population.n)
 
 
 def _on_sites(mer, nodes: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -72,10 +72,9 @@ class CircleTally:
     def reset(self) -> None:
         self.counts[:] = 0
 
-    def count_day(self, model: LifeCircleModel, circle_of_resident: np.ndarray) -> None:
-        """Count the day's settled needs (call after :func:`sim.services.demand.serve_day`)."""
+    def count_day(self, model: LifeCircleModel, circle_of_resident: np.ndarray, E: int) -> None:
+        """Count the day's ``E`` settled needs (call after :func:`sim.services.demand.serve_day`)."""
         buf = model.day_buffers
-        E = model.day_needs
         platform = model.levers.get("platform")
         any_delivered = platform is not None and platform.acting
         visited = buf.visit[:E] | buf.visit2[:E]
