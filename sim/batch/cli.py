@@ -206,7 +206,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "DIR/checkpoints (same results, more time)")
     batch.set_defaults(func=cmd_batch)
 
-    comp = sub.add_parser("compare", help="each package's effect on each indicator vs the baseline (paired, 95%% CI)")
+    comp = sub.add_parser("compare", help="each package's effect on each indicator vs the baseline (paired, 95%% CI)",
+                          description="Writes DIR/compare.csv and compare.png, the effects per period of each "
+                                      "package's timeline, and, when the batch kept the life-circle indicators "
+                                      "(e.g. scenarios/batches/city_budget.toml), DIR/evaluators_report.md: one "
+                                      "section per package with the smallest difference the batch can detect.")
     comp.add_argument("dir", help="a batch output folder")
     comp.add_argument("--last-months", type=int, default=DEFAULT_LAST_MONTHS,
                       help=f"a run's outcome is the mean over its last N months (default {DEFAULT_LAST_MONTHS})")
