@@ -3,8 +3,11 @@ hand-worked answers."""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sim.services import fastrng, kernels
@@ -260,6 +263,53 @@ def test_an_outlet_new_to_a_list_is_known_with_the_awareness_probability():
                             np.full(9, 0.6))
     share = ((knows[:, 0] >> 1) & 1).mean()
     assert abs(share - 0.6) < 4 * np.sqrt(0.6 * 0.4 / n)  # binomial, 4 standard errors
+
+
+def _remap_serially(state, knows, cat, old, new, first_resident, awareness):
+    """The remapping rule as one serial loop (the kernel's reference): nodes, residents, ranks in
+    order, one draw per resident for each outlet new to its node's list."""
+    s = tuple(state)  # numpy uint64s, for the compiled step
+    for v in range(old.shape[0]):
+        if np.array_equal(old[v], new[v]):
+            continue
+        moved = [(list(old[v]).index(o) if o in old[v] else -2) if o >= 0 else -1 for o in new[v]]
+        for i in range(first_resident[v], first_resident[v + 1]):
+            bits, out = int(knows[i, cat]), 1
+            for r in range(1, old.shape[1]):
+                if moved[r] >= 0:
+                    out |= ((bits >> moved[r]) & 1) << r
+                elif moved[r] == -2:
+                    x, *s = (np.uint64(y) for y in fastrng.step(*s))
+                    out |= int(fastrng.unit53(x) < awareness[new[v, r]]) << r
+            knows[i, cat] = out
+    state[:] = np.array(s, dtype=np.uint64)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), threads=st.sampled_from([1, 2]))
+def test_knowledge_remap_draws_what_a_serial_loop_draws_on_any_threads(seed, threads):
+    """The remap compares nodes and rewrites knowledge in parallel but draws in one serial run: the
+    knowledge and the generator's state after it are a serial loop's, bit for bit."""
+    rng = np.random.default_rng(seed)
+    V, K, O = int(rng.integers(1, 40)), int(rng.integers(1, 6)), 12
+    old = np.where(rng.random((V, K)) < 0.2, -1, rng.integers(0, O, (V, K))).astype(np.int32)
+    new = old.copy()
+    redo = rng.random(V) < 0.6
+    new[redo] = np.where(rng.random((int(redo.sum()), K)) < 0.2, -1, rng.integers(0, O, (int(redo.sum()), K)))
+    first_resident = np.concatenate([[0], np.cumsum(rng.integers(0, 5, V))]).astype(np.int64)
+    knows = rng.integers(0, 2**K, (first_resident[-1], 3)).astype(np.uint8)
+    awareness = rng.random(O)
+    state = fastrng.seed_state(np.random.default_rng(seed + 1))
+    want_knows, want_state = knows.copy(), state.copy()
+    _remap_serially(want_state, want_knows, 2, old, new, first_resident, awareness)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        kernels.remap_knowledge(state, knows, 2, old, new, first_resident, awareness)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(knows, want_knows)
+    assert np.array_equal(state, want_state)
 
 
 def test_volunteers_meet_a_uniform_subset_of_waiting_care_needs_and_unmet_needs_are_mapped():

@@ -222,3 +222,15 @@ def test_blocked_day_close_equals_the_unblocked_one_for_any_blocks(seed, n_block
     assert np.array_equal(serial["served"], blocked["served"]) and np.array_equal(serial["state"], blocked["state"])
     assert all(np.array_equal(a, b) for a, b in zip(serial["counts"], blocked["counts"]))
     assert np.array_equal(serial["unmet_at"], blocked["unmet_at"])
+
+
+def test_blocks_are_dealt_to_threads_spread_over_the_city():
+    """dealt_order: a permutation of 0..n-1 for any n; for 16 blocks, bit-reversed (0, 8, 4, 12, ...),
+    so the run of positions numba gives each of 2 threads holds every other block, and each of 4
+    threads every fourth: dense and sparse parts of the city (consecutive blocks) shared out."""
+    for n in range(1, 130):
+        assert sorted(kernels.dealt_order(n).tolist()) == list(range(n))
+    order = kernels.dealt_order(16).tolist()
+    assert order == [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]
+    assert sorted(order[:8]) == list(range(0, 16, 2))
+    assert [sorted(order[t * 4:(t + 1) * 4]) for t in range(4)] == [list(range(t, 16, 4)) for t in (0, 2, 1, 3)]

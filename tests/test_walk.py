@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -12,6 +13,7 @@ from sim.city.grid import GridCity, edges_to_graph
 from sim.metrics.indicators import basic_coverage, compute, walk_minutes
 from sim.model import LifeCircleModel
 from sim.economy.population import EMPLOYED
+from sim.city import walk
 from sim.city.walk import OutletReach, nearest_distance, reach_of
 from tests.conftest import small_scenario
 
@@ -126,6 +128,29 @@ def test_bounded_search_equals_scipy_dijkstra_bit_for_bit(seed):
     # the kernel put its scratch back: a second call answers the same
     again = reach_of(graph, sources, 400.0)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(again, scipy_reach(graph, sources, 400.0)))
+
+
+def test_many_searches_shared_among_threads_answer_as_one_thread(monkeypatch):
+    """A day's openings search from many sources at once: on two threads (sources dealt out in turn,
+    each thread its own scratch) the answers, in the order asked, are scipy's, as on one thread."""
+    rng = np.random.default_rng(7)
+    n = 300
+    chords = rng.integers(0, n, (600, 2))
+    edges = np.vstack([np.column_stack([np.arange(n - 1), np.arange(1, n)]), chords])
+    graph = edges_to_graph(edges, rng.uniform(1.0, 90.0, len(edges)), n)
+    sources = rng.integers(0, n, 3 * walk.PARALLEL_SEARCHES + 5)  # repeats included
+    want = scipy_reach(graph, sources, 250.0)
+    before = numba.get_num_threads()
+    try:
+        for threads in ("1", "2"):
+            monkeypatch.setenv("LIFECIRCLE_THREADS", threads)
+            assert walk._threads_for(len(sources)) == min(int(threads), numba.config.NUMBA_NUM_THREADS)
+            got = reach_of(graph, sources, 250.0)
+            assert len(got) == len(want)
+            for (gn, gd), (wn, wd) in zip(got, want, strict=True):
+                assert np.array_equal(gn, wn) and np.array_equal(gd, wd)
+    finally:
+        numba.set_num_threads(before)
 
 
 def test_bounded_search_on_a_large_sparse_network_sorts_its_few_nodes():

@@ -17,6 +17,7 @@ Two structures serve the model:
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,12 +55,38 @@ def reach_of(graph: sp.csr_array, nodes: np.ndarray, limit_m: float) -> list[tup
     least of ``dist[u] + length(u, v)`` over its neighbours ``u``, a sum rounded once per edge.
     """
     indptr, indices, lengths = _csr_arrays(graph)
-    scratch = _scratch(graph.shape[0])
-    out: list[tuple[np.ndarray, np.ndarray]] = []
-    for node in np.asarray(nodes, dtype=np.int64).reshape(-1):
-        hit, dist = _bounded_dijkstra(indptr, indices, lengths, int(node), float(limit_m), scratch)
-        out.append((hit, dist))
-    return out
+    sources = np.asarray(nodes, dtype=np.int64).reshape(-1).tolist()
+    threads = _threads_for(len(sources))
+    if threads > 1:  # many searches (a day's openings): shared among threads, each its own scratch
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(lambda part: _search_all(indptr, indices, lengths, part, limit_m, graph.shape[0]),
+                                  [sources[t::threads] for t in range(threads)]))
+        out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(sources)  # type: ignore[list-item]
+        for t, part in enumerate(parts):
+            out[t::threads] = part
+        return out
+    return _search_all(indptr, indices, lengths, sources, limit_m, graph.shape[0])
+
+
+PARALLEL_SEARCHES = 64
+"""Searches from at least this many sources in one :func:`reach_of` call are shared among the
+model's threads (:func:`sim.services.blocks.use_threads`); each search is independent, so the
+answer is the same on any number of threads."""
+
+
+def _threads_for(n_sources: int) -> int:
+    if n_sources < PARALLEL_SEARCHES:
+        return 1
+    from sim.services.blocks import use_threads
+
+    return min(use_threads(), n_sources)
+
+
+def _search_all(indptr: np.ndarray, indices: np.ndarray, lengths: np.ndarray, sources: list[int], limit_m: float,
+                n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_bounded_dijkstra` from each of ``sources`` in turn, with this thread's scratch."""
+    scratch = _scratch(n)
+    return [_bounded_dijkstra(indptr, indices, lengths, node, float(limit_m), scratch) for node in sources]
 
 
 def _csr_arrays(graph: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,6 +25,29 @@ TURNED_AWAY = 2
 
 
 @njit(cache=True, nogil=True)
+def dealt_order(n):  # pragma: no cover - compiled
+    """(n,) the items 0..n-1 in bit-reversed order (0, 8, 4, 12, 2, ... for 16), for a parallel loop
+    to take in turn: numba gives each of T threads one run of consecutive loop positions, and a run
+    of this order holds items spread evenly over 0..n-1 (every other one for 2 threads, every fourth
+    for 4). Blocks of residents are stored in home-node order, so consecutive blocks cover one part
+    of the city and cost alike; dealt out like this, each thread gets its share of the dense and the
+    sparse parts. Only speed depends on the order: every block writes its own results."""
+    bits = 0
+    while (1 << bits) < n:
+        bits += 1
+    order = np.empty(n, dtype=np.int64)
+    k = 0
+    for j in range(1 << bits):
+        r = 0
+        for q in range(bits):
+            r |= ((j >> q) & 1) << (bits - 1 - q)
+        if r < n:
+            order[k] = r
+            k += 1
+    return order
+
+
+@njit(cache=True, nogil=True)
 def count_needs(state, group, count_table, counts):  # pragma: no cover - compiled
     """Each resident's number of needs today, drawn from their group's row of ``count_table`` (a
     packed alias table of the Poisson distribution, :func:`sim.services.fastrng.pack_alias`).
@@ -520,7 +543,9 @@ def _count_unmet(lo, hi, res, cats, night, served, outcome, home, n_categories, 
 @njit(cache=True, nogil=True, parallel=True)
 def count_needs_blocks(states, first, group, count_table, counts, block_needs):  # pragma: no cover - compiled
     """:func:`count_needs` per block of residents ``first[b]:first[b + 1]``; ``block_needs[b]``: the block's needs."""
-    for b in prange(states.shape[0]):
+    order = dealt_order(states.shape[0])
+    for i_b in prange(states.shape[0]):
+        b = order[i_b]
         total, s0, s1, s2, s3 = _count_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3],
                                              first[b], first[b + 1], group, count_table, counts)
         states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
@@ -533,7 +558,9 @@ def fill_needs_blocks(states, first, need_first, group, counts, slot_table, n_ca
     """:func:`fill_needs` per block (each block's needs from ``need_first[b]``); ``block_slots[b]``:
     the slots its needs drew."""
     B = states.shape[0]
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         end = need_first[b + 1] if b + 1 < B else res.shape[0]
         block_slots[b, :] = 0
         e, s0, s1, s2, s3 = _fill_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], first[b], first[b + 1],
@@ -554,7 +581,9 @@ def rank_attraction_blocks(factor, outlet_flat, out):  # pragma: no cover - comp
 def choose_outlets_blocks(states, need_first, res, cats, night, served, speed_class, home, knows, map_user,
                           walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
     """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block)."""
-    for b in prange(states.shape[0]):
+    order = dealt_order(states.shape[0])
+    for i_b in prange(states.shape[0]):
+        b = order[i_b]
         s0, s1, s2, s3 = _choose_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], need_first[b],
                                        need_first[b + 1], res, cats, night, served, speed_class, home, knows,
                                        map_user, walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks)
@@ -567,7 +596,9 @@ def want_visits_blocks(need_first, res, chosen, served, delivered, any_delivered
     """:func:`want_visits` per block of needs, each counting its demand in ``block_counts[b]``, then
     added up per outlet (exact integers: the same counts in any order)."""
     B = need_first.shape[0] - 1
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         block_counts[b, :] = 0
         _want_range(need_first[b], need_first[b + 1], res, chosen, served, delivered, any_delivered, delivery_fee,
                     outlet_price, resident_cash, visit, block_counts[b], outcome)
@@ -576,6 +607,11 @@ def want_visits_blocks(need_first, res, chosen, served, delivered, any_delivered
         for b in range(B):
             total += block_counts[b, o]
         demand[o] = total
+
+
+SAMPLING_CHUNKS = 64
+"""Runs of full outlets of about equal deferred visits that :func:`settle_visits_blocks` shares among
+threads (more runs than threads, so that an outlet with many visits does not leave a thread idle)."""
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -601,7 +637,9 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
             demand[o] = 0
     # 1. Per block: visits to outlets with room are kept; those to full outlets wait, with their draw.
     #    block_visits[b, o]: visits kept at o if it has room, else visits deferred at o.
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
         block_visits[b, :] = 0
         block_walk_ins[b, :] = 0
@@ -644,7 +682,9 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
                 n = block_visits[b, o]
                 block_visits[b, o] = at
                 at += n
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         lo = need_first[b]
         for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):  # unsigned: no wrap-around checks
             e = deferred[j]
@@ -653,27 +693,36 @@ def settle_visits_blocks(states, need_first, res, chosen, served, delivered, any
             block_visits[b, o] = at + 1
             by_outlet[np.uint64(at)] = e
             by_outlet_draw[np.uint64(at)] = deferred_draw[j]
-    # 3. Per full outlet: selection sampling over its visits in need order.
-    for o in prange(M):
-        left = demand[o]
-        kept = 0
-        walked = 0
-        for at in range(np.uint64(start[o]), np.uint64(start[o + 1])):
-            e = np.uint64(by_outlet[at])
-            keep = by_outlet_draw[at] * left < capacity[o] - kept
-            left -= 1
-            walks = keep and not (any_delivered and delivered[e])
-            visit[e] = keep
-            served[e] = keep
-            outcome[e] = NO_REASON if keep else TURNED_AWAY
-            kept += keep
-            walked += walks
-        demand[o] = left
-        if start[o + 1] > start[o]:
-            visits[o] = kept
-            walk_ins[o] = walked
+    # 3. Per full outlet: selection sampling over its visits in need order. The full outlets are
+    #    cut into SAMPLING_CHUNKS runs of about equal visits (a few outlets in the dense part of the
+    #    city hold most of them), the runs shared among threads.
+    chunks = SAMPLING_CHUNKS
+    bounds = np.searchsorted(start, np.arange(chunks + 1) * (start[M] / chunks), side="left")
+    bounds[0] = 0
+    bounds[chunks] = M
+    for j in prange(chunks):
+        for o in range(bounds[j], bounds[j + 1]):
+            left = demand[o]
+            kept = 0
+            walked = 0
+            for at in range(np.uint64(start[o]), np.uint64(start[o + 1])):
+                e = np.uint64(by_outlet[at])
+                keep = by_outlet_draw[at] * left < capacity[o] - kept
+                left -= 1
+                walks = keep and not (any_delivered and delivered[e])
+                visit[e] = keep
+                served[e] = keep
+                outcome[e] = NO_REASON if keep else TURNED_AWAY
+                kept += keep
+                walked += walks
+            demand[o] = left
+            if start[o + 1] > start[o]:
+                visits[o] = kept
+                walk_ins[o] = walked
     # 4. Per block: the kept visits to full outlets pay (a resident's cash is only its block's).
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         lo = need_first[b]
         for j in range(np.uint64(lo), np.uint64(lo + block_deferred[b])):
             e = np.uint64(deferred[j])
@@ -689,7 +738,9 @@ def count_waiting_blocks(need_first, cats, served, category):  # pragma: no cove
     """:func:`count_waiting`, blocks shared among threads (an integer count: the same in any order)."""
     B = need_first.shape[0] - 1
     per_block = np.zeros(B, dtype=np.int64)
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         n = 0
         for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             n += (not served[e]) and cats[e] == category
@@ -719,7 +770,9 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
     helped = 0
     if waiting > 0:
         listed = np.zeros(B, dtype=np.int64)
-        for b in prange(B):
+        order = dealt_order(B)
+        for i_b in prange(B):
+            b = order[i_b]
             lo = need_first[b]
             n = 0
             for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):  # unsigned: no wrap-around checks
@@ -755,7 +808,9 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
         bounds[b] = s
     poor = np.zeros(B, dtype=np.int64)
     poor_met = np.zeros(B, dtype=np.int64)
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         counts = block_counts[b]
         counts[:, :] = 0
         _count_unmet(bounds[b], bounds[b + 1], res, cats, night, served, outcome, home, n_categories, counts[0],
@@ -784,7 +839,9 @@ def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, serve
     of needs that try again."""
     B = need_first.shape[0] - 1
     per_block = np.zeros(B, dtype=np.int64)
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         n = 0
         for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             done = outcome[e] != TURNED_AWAY or (any_delivered and delivered[e])
@@ -799,7 +856,9 @@ def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, serve
 def merge_retry_blocks(need_first, skip, visit2, outcome2, served, outcome):  # pragma: no cover - compiled
     """A need that tried again and found a place is served (its outcome ``NO_REASON``); one that
     could not pay there is ``CANNOT_PAY``; the others stay turned away."""
-    for b in prange(need_first.shape[0] - 1):
+    order = dealt_order(need_first.shape[0] - 1)
+    for i_b in prange(need_first.shape[0] - 1):
+        b = order[i_b]
         for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
             if skip[e]:
                 continue
@@ -816,7 +875,9 @@ def learn_bits_blocks(states, first, n_categories, knows, mask_table):  # pragma
     knowledge bytes each)."""
     J = mask_table.shape[1]
     C = np.uint64(n_categories)
-    for b in prange(states.shape[0]):
+    order = dealt_order(states.shape[0])
+    for i_b in prange(states.shape[0]):
+        b = order[i_b]
         s0, s1, s2, s3 = states[b, 0], states[b, 1], states[b, 2], states[b, 3]
         for i in range(np.uint64(first[b]) * C, np.uint64(first[b + 1]) * C):
             x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
@@ -839,7 +900,7 @@ def learn_bits(state, knows, mask_table):  # pragma: no cover - compiled
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def remap_knowledge(state, knows, cat, old, new, first_resident, awareness):  # pragma: no cover - compiled
     """Keep residents' knowledge of category ``cat`` attached to outlets, not ranks, when the
     category's rank table changes from ``old`` to ``new`` (both (n_nodes, k) outlet ids).
@@ -849,39 +910,62 @@ def remap_knowledge(state, knows, cat, old, new, first_resident, awareness):  # 
     touched. A known outlet stays known at its new rank; an outlet ``o`` new to the list (it opened,
     or a closure brought it into the k nearest) is known with ``awareness[o]`` (each resident
     independently, one draw of the generator ``state`` each), and everyone knows the nearest (rank 0).
+
+    The draws go in node order, then resident, then rank. How many each node takes is known before
+    any is drawn (its residents x the outlets new to its list), so the nodes are compared and
+    counted in parallel, the draws made in one serial run into a buffer, and the knowledge then
+    rewritten in parallel, each node reading its own stretch of draws: the very draws, in the
+    very order, of a serial loop, on any number of threads.
     """
-    K = old.shape[1]
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    old_rank = np.empty(K, dtype=np.int64)
-    for v in range(old.shape[0]):
+    V, K = old.shape[0], old.shape[1]
+    moved = np.empty((V, K), dtype=np.int8)  # old rank of the outlet now at each rank (-1 none, -2 new)
+    first_draw = np.zeros(V + 1, dtype=np.int64)
+    changed = np.zeros(V, dtype=np.bool_)
+    for v in prange(V):
         same = True
         for r in range(K):
             if old[v, r] != new[v, r]:
                 same = False
         if same:
             continue
-        for r in range(K):  # the old rank of the outlet now at rank r (-1: new to the list)
-            old_rank[r] = -1
+        changed[v] = True
+        fresh = 0
+        for r in range(K):
+            q = -1
             if new[v, r] >= 0:
-                for q in range(K):
-                    if old[v, q] == new[v, r]:
-                        old_rank[r] = q
+                q = -2  # an outlet new to the list, unless found below
+                for p in range(K):
+                    if old[v, p] == new[v, r]:
+                        q = p
                         break
-                if old_rank[r] < 0:
-                    old_rank[r] = -2  # an outlet new to the list
+            moved[v, r] = q
+            fresh += r >= 1 and q == -2
+        first_draw[v + 1] = fresh * (first_resident[v + 1] - first_resident[v])
+    for v in range(V):
+        first_draw[v + 1] += first_draw[v]
+    draws = np.empty(first_draw[V], dtype=np.float64)
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for j in range(draws.shape[0]):
+        x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        draws[j] = unit53(x)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    for v in prange(V):
+        if not changed[v]:
+            continue
+        j = first_draw[v]
         for i in range(first_resident[v], first_resident[v + 1]):
             bits = knows[i, cat]
             out = 1
             for r in range(1, K):
-                if old_rank[r] >= 0:
-                    if (bits >> old_rank[r]) & 1:
+                q = moved[v, r]
+                if q >= 0:
+                    if (bits >> q) & 1:
                         out |= 1 << r
-                elif old_rank[r] == -2:
-                    x, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    if unit53(x) < awareness[np.uint64(new[v, r])]:
+                elif q == -2:
+                    if draws[j] < awareness[np.uint64(new[v, r])]:
                         out |= 1 << r
+                    j += 1
             knows[i, cat] = out
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
@@ -1089,7 +1173,9 @@ def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount)
                 in_range[v, s, c] = bits
     block_reach = np.zeros(B, dtype=np.int64)
     block_known = np.zeros(B, dtype=np.int64)
-    for b in prange(B):
+    order = dealt_order(B)
+    for i_b in prange(B):
+        b = order[i_b]
         reach = 0
         known = 0
         for i in range(first[b], first[b + 1]):
