@@ -494,19 +494,25 @@ class LifeCircleModel(mesa.Model):
     def _update_reach(self, added: np.ndarray | None = None, removed: np.ndarray | None = None,
                       already_removed: bool = False) -> None:
         mer = self.merchants
-        old = self.reach.outlet.copy()
         touched = set()
         if removed is not None and len(removed):
-            self.reach.remove(removed)
             touched |= set(mer.category[removed].tolist())
         if added is not None and len(added):
-            self.reach.add(added, mer.node[added], mer.category[added])
             touched |= set(mer.category[added].tolist())
+        old = {c: self.reach.outlet[c].copy() for c in touched}  # the rank tables before
+        if removed is not None and len(removed):
+            self.reach.remove(removed)
+        if added is not None and len(added):
+            self.reach.add(added, mer.node[added], mer.category[added])
         if not touched:
             return
         cats = np.array(sorted(touched))
         econ = self.scenario.economy
-        self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes)
+        # Only the nodes whose k nearest changed: the same outlet ids in a row are at the same
+        # distances, unless an outlet moved (its removal was not seen here: every row then).
+        rows = None if already_removed else \
+            {c: np.flatnonzero((old[c] != self.reach.outlet[c]).any(axis=1)) for c in touched}
+        self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes, rows)
         state = seed_state(self.streams["knowledge.new"])
         for c in cats:
             open_nodes = mer.node[(mer.category == c) & mer.open]

@@ -296,3 +296,24 @@ def test_closing_an_outlet_updates_walk_times_incrementally():
     assert model.nearest_m[19, c] == 700.0
     assert model.reach.outlet[c, 19, 0] == np.flatnonzero((model.merchants.category == c) & (model.merchants.node == 0))[0]
     assert (model.population.employer[model.population.status == EMPLOYED] != near[0]).all()
+
+
+@pytest.mark.parametrize("scenario_name", ["baseline", "full_plan"])
+def test_choice_tables_updated_row_by_row_equal_a_full_rebuild(scenario_name):
+    """Openings and closures update only the nodes whose k nearest changed (mobile vendors'
+    moves every node of their categories): after a year of churn the tables are what a
+    rebuild of every row of every category gives, bit for bit."""
+    from tests.conftest import SCENARIOS, SMALL
+    from sim.scenario import load_scenario
+
+    model = LifeCircleModel(scenario=load_scenario(SCENARIOS / f"{scenario_name}.toml",
+                                                   updates={**SMALL, "years": 1.0}), create_agents=False)
+    start = model.merchants.n
+    model.run_for(365)
+    assert model.merchants.n > start and not model.merchants.open.all()  # outlets opened and closed
+    tables = model.choice_tables
+    walk, outlet = tables.walk.copy(), tables.outlet.copy()
+    econ = model.scenario.economy
+    tables.update(np.arange(model.catalogue.n), model.reach, econ.walk_minute_weight, econ.max_walk_minutes)
+    assert np.array_equal(tables.outlet, outlet)
+    assert np.array_equal(tables.walk, walk)

@@ -71,14 +71,20 @@ class ChoiceTables:
         self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
         self.night_attraction = np.zeros(self.outlet.size, dtype=np.float32)
 
-    def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float) -> None:
-        """Recompute the rows of ``categories`` from the reach table."""
+    def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float,
+               rows: dict[int, np.ndarray] | None = None) -> None:
+        """Recompute the rows of ``categories`` from the reach table: every node's, or only the nodes
+        ``rows[c]`` of category c (those whose k nearest changed: an opening or closure touches the
+        nodes within walking reach of it, not the whole network). The same values either way."""
         k = self.k
         for cat in np.atleast_1d(categories):
-            self.outlet[:, cat, :k] = reach.outlet[cat]
+            cat = int(cat)
+            nodes = slice(None) if rows is None else rows[cat]
+            self.outlet[nodes, cat, :k] = reach.outlet[cat][nodes]
+            dist = reach.dist_m[cat][nodes]
             for s, speed in enumerate(self.speeds):
-                minutes = reach.dist_m[cat] / speed                                   # (n, k)
-                self.walk[:, s, cat, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
+                minutes = dist / speed                                                # (n, k)
+                self.walk[nodes, s, cat, :k] = np.where(minutes <= max_minutes, np.exp(-minute_weight * minutes), 0.0)
 
 
 MAX_CHILDREN = 3
