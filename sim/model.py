@@ -264,7 +264,7 @@ class LifeCircleModel(mesa.Model):
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()
-        month_end = self.month_ends_today()
+        month_end = self.date_of(self.day + 1).month != self.date.month or self.day + 1 == self.days_total
         if month_end:
             if timer is not None:
                 timer.start("monthly accounts")
@@ -279,10 +279,6 @@ class LifeCircleModel(mesa.Model):
         if month_end:
             self._start_month()
         self.day += 1
-
-    def month_ends_today(self) -> bool:
-        """Whether today is the last day of a month (or of the run): the month's accounts close tonight."""
-        return self.date_of(self.day + 1).month != self.date.month or self.day + 1 == self.days_total
 
     def _month_end(self) -> None:
         accounts.pay_month(self)

@@ -114,13 +114,17 @@ def _choose(bits: int, weights: list[float], n: int = 1, night: bool = False, ma
     outlets = np.arange(K, dtype=np.int32) + 10
     factor = np.zeros(14, dtype=np.float32)
     factor[10:] = 1.0
+    att = np.zeros(K, dtype=np.float32)
+    kernels.rank_attraction(factor, outlets, att)
     factor_night = factor.copy()
     factor_night[10] = 0.0  # outlet 10 is shut at night
+    night_att = np.zeros(K, dtype=np.float32)
+    kernels.rank_attraction(factor_night, outlets, night_att)
     chosen = np.zeros(n, dtype=np.int32)
     zeros = np.zeros(n, dtype=np.int32)
     kernels.choose_outlets(
         fastrng.seed_state(np.random.default_rng(seed)), n, zeros, zeros, np.full(n, night), np.zeros(n, bool),
-        np.zeros(1, np.int8), zeros[:1], knows, np.array([map_user]), walk, factor, factor_night, outlets,
+        np.zeros(1, np.int8), zeros[:1], knows, np.array([map_user]), walk, att, night_att, outlets,
         1, 1, chosen, tuple(range(K)))
     return chosen, int(knows[0])
 

@@ -58,10 +58,8 @@ class ChoiceTables:
             minutes) to the r-th nearest outlet of category c from node v at speed class s, 0
             beyond the walking limit.
         outlet: (n_nodes, C, width) int32 outlet id at each rank (-1: none).
-        attraction: (n_nodes * C * width,) float32 the day attraction of the outlet at each rank,
-            as the month's last choices saw it (:func:`serve_day` writes it on the last day of a
-            month): what would-be entrants weigh at the month end. The daily choice reads the
-            outlets' attraction directly.
+        attraction, night_attraction: (n_nodes * C * width,) float32 today's attraction of the
+            outlet at each rank, by day and at night.
     """
 
     def __init__(self, speeds_m_per_min: np.ndarray, n_categories: int, n_nodes: int, k: int) -> None:
@@ -71,6 +69,7 @@ class ChoiceTables:
         self.walk = np.zeros((n_nodes, len(self.speeds), n_categories, self.width), dtype=np.float32)
         self.outlet = np.full((n_nodes, n_categories, self.width), -1, dtype=np.int32)
         self.attraction = np.zeros(self.outlet.size, dtype=np.float32)
+        self.night_attraction = np.zeros(self.outlet.size, dtype=np.float32)
 
     def update(self, categories: np.ndarray, reach: OutletReach, minute_weight: float, max_minutes: float,
                rows: dict[int, np.ndarray] | None = None) -> None:
@@ -273,12 +272,14 @@ def serve_day(model: LifeCircleModel) -> None:
     if timer is not None:
         timer.start("choice")
     factor, factor_night = model.outlet_attraction()
+    tables = model.choice_tables
+    _rank_attraction(blocked, factor, factor_night, tables)
     platform = model.levers.get("platform")
     orders = platform is not None and platform.acting
     ob = model.outlet_buffers
     ob.ensure(mer.n, buf.n_blocks)
     needs = tally.needs
-    _choose(model, "choice", E, served, buf.chosen, factor, factor_night)
+    _choose(model, "choice", E, served, buf.chosen)
     chosen = buf.chosen[:E]
 
     # 4. Online orders and deliveries, when the platform lever is on.
@@ -301,9 +302,7 @@ def serve_day(model: LifeCircleModel) -> None:
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
         platform.settle_orders(model, res, cats, chosen, buf.visit[:E], delivered)
-    last_factor = _try_again(model, E, factor, factor_night, any_delivered)
-    if model.month_ends_today():  # what entrants weigh at the month end: the last choices' attraction
-        _rank_attraction(blocked, last_factor, model.choice_tables)
+    _try_again(model, E, factor, factor_night, any_delivered)
     mer.visits_today[:] = ob.visits
     mer.visits_month += ob.visits
     mer.revenue_month += ob.takings
@@ -365,19 +364,19 @@ def _draw_needs(model: LifeCircleModel) -> tuple[int, np.ndarray]:
     return E, slots
 
 
-def _rank_attraction(blocked: bool, factor: np.ndarray, tables: ChoiceTables) -> None:
-    """The day attraction ``factor`` of the outlet at each rank of the choice tables (``tables.attraction``)."""
+def _rank_attraction(blocked: bool, factor: np.ndarray, factor_night: np.ndarray, tables: ChoiceTables) -> None:
+    """Today's attraction of the outlet at each rank of the choice tables, by day and at night."""
+    outlets = tables.outlet.reshape(-1)
     rank = kernels.rank_attraction_blocks if blocked else kernels.rank_attraction
-    rank(factor, tables.outlet.reshape(-1), tables.attraction)
+    rank(factor, outlets, tables.attraction)
+    rank(factor_night, outlets, tables.night_attraction)
 
 
-def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray, factor: np.ndarray,
-            factor_night: np.ndarray) -> None:
-    """Each need's outlet by the choice rule (``skip``: needs that do not choose; ``factor``,
-    ``factor_night``: each outlet's attraction today), drawing from ``stream``."""
+def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray) -> None:
+    """Each need's outlet by the choice rule (``skip``: needs that do not choose), drawing from ``stream``."""
     buf, pop, tables, C = model.day_buffers, model.population, model.choice_tables, model.catalogue.n
     args = (buf.res, buf.cats, buf.night, skip, pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
-            tables.walk.reshape(-1), factor, factor_night, tables.outlet.reshape(-1),
+            tables.walk.reshape(-1), tables.attraction, tables.night_attraction, tables.outlet.reshape(-1),
             len(tables.speeds), C, chosen, tuple(range(tables.width)))
     if buf.n_blocks == 1:
         kernels.choose_outlets(seed_state(model.streams[stream]), E, *args)
@@ -438,15 +437,11 @@ def _homes_sorted(buf: DayBuffers, home: np.ndarray) -> bool:
     return buf.homes_sorted
 
 
-def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray,
-               any_delivered: bool) -> np.ndarray:
+def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray, any_delivered: bool) -> None:
     """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
     outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
     people to the next shop, not home). What they find is settled like any visit; those who find
-    nothing stay turned away. Orders turned away are not tried again.
-
-    Returns the day attraction of each outlet the last choices saw (the full ones shut, if anyone
-    tried again)."""
+    nothing stay turned away. Orders turned away are not tried again."""
     buf, ob, mer = model.day_buffers, model.outlet_buffers, model.merchants
     blocked = buf.n_blocks > 1
     served, skip = buf.served[:E], buf.skip[:E]
@@ -461,11 +456,13 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
         np.copyto(buf.served2[:E], skip)
     if retrying == 0:
         buf.visit2[:E] = False  # nobody tried again today (the views read this)
-        return factor
+        return
     room = ob.visits < mer.capacity
-    # Today's attraction, with the outlets that are full shut.
-    factor, factor_night = np.where(room, factor, 0).astype(np.float32), np.where(room, factor_night, 0).astype(np.float32)
-    _choose(model, "choice.retry", E, buf.skip, buf.chosen2, factor, factor_night)
+    tables = model.choice_tables
+    # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
+    _rank_attraction(blocked, np.where(room, factor, 0).astype(np.float32),
+                     np.where(room, factor_night, 0).astype(np.float32), tables)
+    _choose(model, "choice.retry", E, buf.skip, buf.chosen2)
     # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
     _want(model, E, buf.chosen2, buf.skip, buf.delivered, False, 0, buf.visit2, ob.demand2, buf.outcome2)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
@@ -487,4 +484,3 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
     ob.visits += ob.visits2
     ob.walk_ins += ob.walk_ins2
     ob.takings += ob.takings2
-    return factor

@@ -173,15 +173,9 @@ def rank_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
         out[i] = factor[max(o, 0)] if o >= 0 else np.float32(0.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _attraction(factor, o):  # pragma: no cover - compiled
-    """Today's attraction of outlet ``o`` (0 for an empty rank, ``o`` = -1)."""
-    return factor[np.uint64(o)] if o >= 0 else np.float32(0.0)
-
-
 @njit(cache=True, nogil=True)
 def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                   factor, night_factor, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                   day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
     """Each need's outlet (-1: none within walking range); knowledge gained by searching.
 
     Args:
@@ -193,10 +187,8 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         map_user: Per resident: uses the service map (knows every outlet in reach).
         walk_flat: (n * S * C * width,) walk weight of each rank by home node, speed class and
             category, exp(-b * minutes), 0 beyond the limit and for padding ranks.
-        factor, night_factor: (M,) today's attraction of each outlet by day and at night (0 if shut,
-            or shut at night): a rank's weight is its walk weight x the attraction of the outlet
-            there, read through ``outlet_flat`` (the outlets' factors are a small array that stays
-            in cache; a per-rank table of them cost four passes a day over n x C x width slots).
+        day_att, night_att: (n * C * width,) today's attraction of the outlet at each rank, by day
+            and at night (0 if shut at night), from :func:`rank_attraction`.
         outlet_flat: (n * C * width,) outlet id of each rank (-1: none).
         S, C: Numbers of speed classes and categories.
         chosen: Per need, written.
@@ -208,14 +200,14 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
     scratch array: the row is in cache, and this measured faster.
     """
     s0, s1, s2, s3 = _choose_range(state[0], state[1], state[2], state[3], 0, E, res, cats, night, served,
-                                   speed_class, home, knows, map_user, walk_flat, factor, night_factor,
+                                   speed_class, home, knows, map_user, walk_flat, day_att, night_att,
                                    outlet_flat, S, C, chosen, ranks)
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
 def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                  factor, night_factor, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                  day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
     """:func:`choose_outlets` for needs ``lo:hi``; returns the generator's new state."""
     K = len(ranks)
     uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
@@ -230,12 +222,12 @@ def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class,
         v = np.uint64(home[r_id])
         base = ((v * uS + np.uint64(speed_class[r_id])) * uC + c) * uK
         slot = (v * uC + c) * uK
-        fac = night_factor if night[e] else factor
+        att = night_att if night[e] else day_att
         bits = 0xFF if map_user[r_id] else np.int64(knows[r_id * uC + c])
         total = zero
         known = zero
         for r in range(K):
-            wr = walk_flat[base + np.uint64(r)] * _attraction(fac, outlet_flat[slot + np.uint64(r)])
+            wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
             total += wr
             known += wr if (bits >> r) & 1 else zero
         if total <= zero:
@@ -248,13 +240,13 @@ def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class,
             target = unit24(x) * known
             run = zero
             for r in range(K):
-                wr = walk_flat[base + np.uint64(r)] * _attraction(fac, outlet_flat[slot + np.uint64(r)])
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
                 run += wr if (bits >> r) & 1 else zero
                 pick += run <= target
         else:  # knows none in reach: searches, finds the best, and learns it
             best = np.float32(-1.0)
             for r in range(K):
-                wr = walk_flat[base + np.uint64(r)] * _attraction(fac, outlet_flat[slot + np.uint64(r)])
+                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
                 if wr > best:
                     best = wr
                     pick = r
@@ -587,14 +579,14 @@ def rank_attraction_blocks(factor, outlet_flat, out):  # pragma: no cover - comp
 
 @njit(cache=True, nogil=True, parallel=True)
 def choose_outlets_blocks(states, need_first, res, cats, night, served, speed_class, home, knows, map_user,
-                          walk_flat, factor, night_factor, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                          walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
     """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block)."""
     order = dealt_order(states.shape[0])
     for i_b in prange(states.shape[0]):
         b = order[i_b]
         s0, s1, s2, s3 = _choose_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], need_first[b],
                                        need_first[b + 1], res, cats, night, served, speed_class, home, knows,
-                                       map_user, walk_flat, factor, night_factor, outlet_flat, S, C, chosen, ranks)
+                                       map_user, walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks)
         states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
 
 
