@@ -173,6 +173,18 @@ def test_a_node_table_naming_nodes_the_city_lacks_is_refused_and_kind_table_need
         small_scenario(**{"circles.kind": "table"})
 
 
+def test_a_node_table_joins_the_scenario_hash_but_not_the_warm_up_key(tmp_path):
+    from sim.io.checkpoint import warmup_key
+
+    path = _write_table(tmp_path / "nodes.csv", pd.DataFrame({"node": [0, 1], "name": ["a", "b"]}))
+    base = small_scenario()
+    table = small_scenario(**{"circles.kind": "table", "circles.path": str(path)})
+    before = table.content_hash()
+    assert warmup_key(base, 1) == warmup_key(table, 1)
+    _write_table(path, pd.DataFrame({"node": [0, 1], "name": ["a", "a"]}))
+    assert table.content_hash() != before and warmup_key(table, 1) == warmup_key(base, 1)
+
+
 def test_the_command_line_exits_2_on_a_bad_node_table(tmp_path, capsys):
     from sim.cli import main
 
