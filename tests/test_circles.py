@@ -12,12 +12,14 @@ import scipy.sparse.csgraph as csgraph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.city.circles import Circles, catchments, farthest_centres, grid_cells, polygon_labels
+from sim.city.circles import (Circles, build_circles, catchments, farthest_centres, grid_cells, polygon_labels,
+                              read_circle_table, table_labels)
 from sim.city.grid import GridCity
 from sim.errors import ScenarioError
 from sim.levers.city_budget import RULES, allocate
 from sim.model import LifeCircleModel
 from sim.scenario import load_scenario
+from tests.conftest import SCENARIOS, small_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +85,121 @@ def test_polygons_on_a_grid_city_and_without_a_file_are_refused():
 def test_circles_from_labels_drop_empty_labels_and_keep_names():
     circles = Circles.from_labels(np.array([5, 2, 5, 9]), names={2: "b", 5: "a", 9: "c"}, kind="x")
     assert circles.of_node.tolist() == [1, 0, 1, 2] and circles.names == ("b", "a", "c") and circles.k == 3
+
+
+# ----------------------------------------------------------------------------- a node table
+
+def _write_table(path: Path, frame: pd.DataFrame) -> Path:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_node_table_names_each_node_s_circle_and_an_unlisted_node_joins_the_nearest_listed_one(tmp_path):
+    # Five nodes on a line; node 2 (x = 150) is not listed and is nearest node 1 (50 m), a "west" node.
+    xy = np.array([[0, 0], [100, 0], [150, 0], [300, 0], [400, 0]], dtype=float)
+    path = _write_table(tmp_path / "nodes.csv", pd.DataFrame({"node": [4, 0, 3, 1], "name": ["unit 2", "west", "unit 10", "west"]}))
+    nodes, names = read_circle_table(path, "name", "test")
+    with pytest.warns(UserWarning, match=r"1 of the city's 5 nodes is not in the table \(2\); each joins the circle of the nearest"):
+        label, ordered = table_labels(nodes, names, xy, path, "test")
+    # Numbered in the order of the names, numbers compared as numbers: unit 2, unit 10, west.
+    assert ordered == ["unit 2", "unit 10", "west"] and label.tolist() == [2, 2, 2, 1, 0]
+
+
+def test_a_parquet_node_table_with_a_named_circle_column_builds_the_circles_of_a_grid_city(tmp_path):
+    city = _grid(2)  # 3 x 3 nodes
+    n = city.graph.shape[0]
+    circle = np.where(city.node_xy[:, 0] < 150, 10, 2)  # west column: circle 10, the rest: circle 2
+    path = _write_table(tmp_path / "nodes.parquet", pd.DataFrame({"Node": np.arange(n), " Circle ": circle, "note": "x"}))
+    scenario = small_scenario(**{"circles.kind": "table", "circles.path": str(path), "circles.name_field": "circle"})
+    circles = build_circles(scenario, city)
+    assert circles.kind == "table" and circles.names == ("2", "10")
+    assert (circles.of_node == np.where(circle == 2, 0, 1)).all()
+
+
+def test_a_run_s_circle_nodes_csv_read_back_as_a_table_gives_its_circles_and_edited_names_merge_them(tmp_path):
+    from sim.io.circle_outputs import write_circle_outputs
+
+    run = LifeCircleModel(scenario=small_scenario(**{"circles.kind": "grid", "circles.cells_x": 2, "circles.cells_y": 2,
+                                                     "years": 0.1}), checkpoints=False, create_agents=False)
+    run.run_for(run.days_total)
+    written = pd.read_csv(write_circle_outputs(run, tmp_path)["circle_nodes"])
+    assert list(written.columns) == ["node", "circle", "name"]
+    scenario_file = tmp_path / "city.toml"  # circles.path relative to the scenario file
+    scenario_file.write_text(f'extends = "{SCENARIOS / "baseline.toml"}"\n[circles]\nkind = "table"\npath = "circle_nodes.csv"\n')
+    scenario = load_scenario(scenario_file, updates={"population.residents": 2000, "city.blocks_x": 6, "city.blocks_y": 6})
+    same = build_circles(scenario, run.city)
+    assert same.names == run.circles.names == ("unit 1-1", "unit 1-2", "unit 2-1", "unit 2-2")
+    assert (same.of_node == run.circles.of_node).all()
+    # The evaluator merges the two southern units and renames the north-east one.
+    edited = written.assign(name=written["name"].replace({"unit 1-2": "unit 1-1", "unit 2-2": "market"}))
+    edited.to_csv(tmp_path / "circle_nodes.csv", index=False)
+    model = LifeCircleModel(scenario=scenario, checkpoints=False, create_agents=False)
+    assert model.circles.names == ("market", "unit 1-1", "unit 2-1")
+    expected = np.array([1, 1, 2, 0])[run.circles.of_node]
+    assert (model.circles.of_node == expected).all() and model.circles.k == 3
+
+
+@pytest.mark.parametrize("suffix, content, name_field, problem", [
+    (".csv", None, "name", "file .* not found"),
+    (".txt", "node,name\n0,a\n", "name", r"unsupported table type '.txt'; allowed: .csv, .parquet"),
+    (".csv", "", "name", "not a readable CSV table"),
+    (".parquet", "not parquet", "name", "not a readable PARQUET table"),
+    (".csv", "node,name\n", "name", "the table has no rows"),
+    (".csv", "osm_id,name\n123,a\n", "name", r"no column 'node' .* its columns: 'osm_id', 'name'; OpenStreetMap node ids"),
+    (".csv", "node,circle\n0,a\n", "name", r"circles.name_field = 'name': .* has no such column .* its columns: 'node', 'circle'"),
+    (".csv", "node,name\n0,a\nx,b\n-1,c\n2.5,d\n", "name", r"whole numbers >= 0\); 3 of its 4 rows do not: row 2: 'x', row 3: '-1', row 4: '2.5'"),
+    (".csv", "node,name\n0,a\n1,\n", "name", r"column 'name' is empty in 1 of its 2 rows; .* row 2 \(node 1\)"),
+    (".csv", "node,name\n0,a\n1,b\n0,c\n", "name", r"1 node is listed more than once; .* node 0 \(rows 1, 3\)"),
+])
+def test_a_bad_node_table_is_an_error_naming_the_file_and_the_problem(tmp_path, suffix, content, name_field, problem):
+    path = tmp_path / f"nodes{suffix}"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ScenarioError, match=problem) as err:
+        read_circle_table(path, name_field, "city.toml")
+    assert str(err.value).startswith("city.toml: circles.") and str(path) in str(err.value)
+
+
+def test_a_node_table_naming_nodes_the_city_lacks_is_refused_and_kind_table_needs_a_path(tmp_path):
+    city = _grid(2)  # nodes 0 .. 8
+    path = _write_table(tmp_path / "nodes.csv", pd.DataFrame({"node": [0, 9, 12], "name": ["a", "b", "c"]}))
+    scenario = small_scenario(**{"circles.kind": "table", "circles.path": str(path)})
+    with pytest.raises(ScenarioError, match=r"names 2 nodes this city does not have \(its nodes are 0 .. 8; .*node 9 in row 2, node 12 in row 3"):
+        build_circles(scenario, city)
+    with pytest.raises(ScenarioError, match="kind = 'table' needs circles.path"):
+        small_scenario(**{"circles.kind": "table"})
+
+
+def test_a_node_table_joins_the_scenario_hash_but_not_the_warm_up_key(tmp_path):
+    from sim.io.checkpoint import warmup_key
+
+    path = _write_table(tmp_path / "nodes.csv", pd.DataFrame({"node": [0, 1], "name": ["a", "b"]}))
+    base = small_scenario()
+    table = small_scenario(**{"circles.kind": "table", "circles.path": str(path)})
+    before = table.content_hash()
+    assert warmup_key(base, 1) == warmup_key(table, 1)
+    _write_table(path, pd.DataFrame({"node": [0, 1], "name": ["a", "a"]}))
+    assert table.content_hash() != before and warmup_key(table, 1) == warmup_key(base, 1)
+
+
+def test_the_command_line_exits_2_on_a_bad_node_table(tmp_path, capsys):
+    from sim.cli import main
+
+    small = ["--set", "population.residents=1500", "--set", "city.blocks_x=6", "--set", "city.blocks_y=6",
+             "--set", "warmup_years=0", "--set", "years=0.1", "--set", "circles.kind='table'"]
+    twice = _write_table(tmp_path / "twice.csv", pd.DataFrame({"node": [3, 3], "name": ["a", "b"]}))
+    assert main(["validate", str(SCENARIOS / "baseline.toml"), *small, "--set", f"circles.path='{twice}'"]) == 2
+    err = capsys.readouterr().err
+    assert "baseline.toml: circles.path" in err and str(twice) in err and "listed more than once" in err
+    assert "Traceback" not in err
+    beyond = _write_table(tmp_path / "beyond.csv", pd.DataFrame({"node": [0, 5000], "name": ["a", "b"]}))
+    assert main(["run", str(SCENARIOS / "baseline.toml"), *small, "--set", f"circles.path='{beyond}'",
+                 "--out", str(tmp_path / "out"), "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert str(beyond) in err and "node 5000 in row 2" in err
 
 
 # ----------------------------------------------------------------------------- indicators per circle

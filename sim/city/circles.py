@@ -14,18 +14,34 @@ its node. The partition comes from the scenario's ``[circles]`` table:
   15-minute catchments of community centres, derived from the network alone.
 * ``kind = "polygons"``: a GeoJSON file of polygons (real districts only), one circle per feature,
   named by ``name_field``; a node outside every polygon joins the nearest one.
+* ``kind = "table"``: a CSV or Parquet file (``path``) with one row per street node: its column
+  ``node`` holds the model's node index (0 .. n-1) and the column ``name_field`` (default
+  ``name``) the name of its circle; other columns are ignored. A run's own ``circle_nodes.csv``
+  (columns ``node``, ``circle``, ``name``; :mod:`sim.io.circle_outputs`) is such a table: rename or
+  merge circles by editing its names and feed it back (its ``circle`` numbers are not read).
+  Column names are matched without regard to case or surrounding spaces, like the city's tables.
+  A node the table does not list joins the circle of the nearest listed node (straight line, as a
+  node outside every polygon does), with a warning saying how many did. A node listed twice, a
+  node the city does not have, a row without a circle name, and a table with no rows are errors.
+  The model does not keep its nodes' OpenStreetMap ids, so a table cannot name nodes by them.
 
-Circles with no node are dropped; circles are numbered 0 .. K-1 in the order of their names.
+Circles with no node are dropped; the rest are numbered 0 .. K-1 in the order of their names,
+numbers within a name compared as numbers (``unit 1-2`` before ``unit 1-10``): grid units row by
+row from the south-west, catchments in the order their centres were chosen, table circles by name;
+polygons are the exception, numbered in the order of the file's features.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import scipy.sparse.csgraph as csgraph
 
 from sim.errors import ScenarioError
@@ -156,6 +172,132 @@ def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarr
     return label, names
 
 
+TABLE_SUFFIXES = (".csv", ".parquet")
+"""File types a node table (``kind = "table"``) may have."""
+
+NODE_COLUMN = "node"
+"""The node table's column of node indices (as in a run's ``circle_nodes.csv``)."""
+
+_EXAMPLES = 5
+"""How many offending rows or nodes an error message shows."""
+
+
+def natural_key(name: str) -> tuple[list[str | int], str]:
+    """Sort key ordering names with the numbers in them compared as numbers (``unit 1-2`` before
+    ``unit 1-10``); names equal that way (``01``, ``1``) fall back to their text."""
+    parts = re.split(r"([0-9]+)", name)
+    return [int(part) if i % 2 else part for i, part in enumerate(parts)], name
+
+
+def _examples(items: list[str], total: int) -> str:
+    shown = ", ".join(items[:_EXAMPLES])
+    return shown + (f" ... ({total} in all)" if total > _EXAMPLES else "")
+
+
+def read_circle_table(path: Path, name_field: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """(node of each row, circle name of each row) of a node table, checked as far as it can be
+    without the city (the node indices' upper bound is checked by :func:`table_labels`).
+
+    Args:
+        path: A CSV (read as text: UTF-8 or GB18030) or Parquet file.
+        name_field: The column naming each row's circle (``circles.name_field``).
+        source: The scenario, as named in messages.
+
+    Raises:
+        ScenarioError: The file is missing, of another type or unreadable, has no rows, lacks the
+            ``node`` or the ``name_field`` column, or has a node that is not a whole number >= 0, a
+            node listed twice or a row without a circle name.
+    """
+    from sim.city.tables import read_csv_text
+
+    path = Path(path)
+    where = f"{source}: circles.path: {path}"
+    if not path.is_file():
+        raise ScenarioError(f"{source}: circles.path: file {path} not found")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ScenarioError(f"{where}: unsupported table type {path.suffix or '(none)'!r}; allowed: {', '.join(TABLE_SUFFIXES)}")
+    try:
+        frame = read_csv_text(path) if suffix == ".csv" else pd.read_parquet(path)
+    except Exception as err:  # pandas and pyarrow raise many kinds for a damaged file
+        raise ScenarioError(f"{where}: not a readable {suffix[1:].upper()} table ({type(err).__name__}: {err})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    text = frame.astype(object).where(frame.notna(), "").astype(str).apply(lambda col: col.str.strip())
+    columns = ", ".join(map(repr, text.columns)) or "none"
+    name_column = name_field.strip().lower()
+    if NODE_COLUMN not in text.columns:
+        hint = ""
+        if {"osm_id", "osmid", "id"} & set(text.columns):
+            hint = "; OpenStreetMap node ids cannot be used: the model does not keep them"
+        raise ScenarioError(f"{where}: no column {NODE_COLUMN!r} (the model's node index, 0 .. n-1, as in a "
+                            f"run's circle_nodes.csv); its columns: {columns}{hint}")
+    if name_column not in text.columns:
+        raise ScenarioError(f"{source}: circles.name_field = {name_field!r}: {path} has no such column to name "
+                            f"each node's circle; its columns: {columns} (set circles.name_field to one of them)")
+    if len(text) == 0:
+        raise ScenarioError(f"{where}: the table has no rows (one row per street node is expected)")
+    raw_nodes, names = text[NODE_COLUMN].tolist(), text[name_column].to_numpy(str)
+    number = pd.to_numeric(text[NODE_COLUMN], errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(~np.isfinite(number) | (number < 0) | (number != np.floor(number)) | (number > 2.0**53))
+    if len(bad):
+        rows = [f"row {r + 1}: {raw_nodes[r]!r}" for r in bad[:_EXAMPLES]]
+        raise ScenarioError(f"{where}: column {NODE_COLUMN!r} must hold node indices (whole numbers >= 0); "
+                            f"{len(bad)} of its {len(text)} rows do not: {_examples(rows, len(bad))}")
+    nodes = number.astype(np.int64)
+    blank = np.flatnonzero(names == "")
+    if len(blank):
+        rows = [f"row {r + 1} (node {nodes[r]})" for r in blank[:_EXAMPLES]]
+        raise ScenarioError(f"{where}: column {name_column!r} is empty in {len(blank)} of its {len(text)} rows; every "
+                            f"listed node needs a circle: {_examples(rows, len(blank))}")
+    listed, count = np.unique(nodes, return_counts=True)
+    twice = np.flatnonzero(count > 1)
+    if len(twice):
+        items = [f"node {listed[i]} (rows {', '.join(str(r + 1) for r in np.flatnonzero(nodes == listed[i])[:3])}"
+                 f"{' ...' if count[i] > 3 else ''})" for i in twice[:_EXAMPLES]]
+        raise ScenarioError(f"{where}: {len(twice)} node{'s are' if len(twice) > 1 else ' is'} listed more than once; "
+                            f"each node belongs to one circle: {_examples(items, len(twice))}")
+    return nodes, names
+
+
+def table_labels(nodes: np.ndarray, names: np.ndarray, xy: np.ndarray, path: Path, source: str) -> tuple[np.ndarray, list[str]]:
+    """(label of each node, names) from a node table's rows (:func:`read_circle_table`): labels
+    numbered in the order of the names (:func:`natural_key`); a node the table does not list takes
+    the label of the nearest listed node (straight line), with a warning.
+
+    Args:
+        nodes: (rows,) node index of each row, distinct, >= 0.
+        names: (rows,) circle name of each row.
+        xy: (n, 2) the city's node positions, metres.
+        path: The table, for messages.
+        source: The scenario, for messages.
+
+    Raises:
+        ScenarioError: The table names a node the city does not have (index >= n).
+    """
+    n = len(xy)
+    unknown = np.flatnonzero(nodes >= n)
+    if len(unknown):
+        rows = [f"node {nodes[r]} in row {r + 1}" for r in unknown[:_EXAMPLES]]
+        raise ScenarioError(f"{source}: circles.path: {path} names {len(unknown)} node{'s' if len(unknown) > 1 else ''} this city does not have "
+                            f"(its nodes are 0 .. {n - 1}; a table from another district or city size?): "
+                            f"{_examples(rows, len(unknown))}")
+    distinct, of_row = np.unique(names, return_inverse=True)
+    ordered = sorted(distinct.tolist(), key=natural_key)
+    position = {name: i for i, name in enumerate(ordered)}
+    label = np.full(n, -1, dtype=np.int64)
+    label[nodes] = np.array([position[name] for name in distinct.tolist()], dtype=np.int64)[of_row]
+    missing = np.flatnonzero(label < 0)
+    if len(missing):  # like a node outside every polygon: the circle of the nearest listed node
+        from scipy.spatial import cKDTree
+
+        _, nearest = cKDTree(xy[nodes]).query(xy[missing])
+        label[missing] = label[nodes[nearest]]
+        warnings.warn(f"{path} (circles.path): {len(missing):,} of the city's {n:,} nodes {'are' if len(missing) > 1 else 'is'} not in the table "
+                      f"({_examples([str(v) for v in missing[:_EXAMPLES]], len(missing))}); each joins the circle "
+                      "of the nearest listed node", stacklevel=3)
+    return label, ordered
+
+
 def build_circles(scenario: Scenario, city: City) -> Circles:
     """The circles the scenario's ``[circles]`` table asks for on ``city``."""
     cfg = scenario.circles
@@ -170,6 +312,11 @@ def build_circles(scenario: Scenario, city: City) -> Circles:
         centres = farthest_centres(city.graph, city.node_xy, cfg.centres)
         return Circles.from_labels(catchments(city.graph, centres), kind="catchments",
                                    names=[f"centre {i + 1:02d}" for i in range(len(centres))])
+    if cfg.kind == "table":
+        path = scenario.resolve_path(cfg.path)
+        nodes, names = read_circle_table(path, cfg.name_field, source)
+        label, ordered = table_labels(nodes, names, city.node_xy, path, source)
+        return Circles.from_labels(label, names=ordered, kind="table")
     lonlat = getattr(city, "node_lonlat", None)
     if lonlat is None:
         raise ScenarioError(f"{source}: circles.kind = 'polygons' needs a real district (city.kind = 'osm'); "

@@ -88,7 +88,7 @@ def read_table(path: Path, *, key: str) -> Table:
     geometry = None
     try:
         if suffix == ".csv":
-            frame = _read_csv(path)
+            frame = read_csv_text(path)
         elif suffix == ".xlsx":
             frame = pd.read_excel(path, dtype=str, engine="openpyxl")
         else:
@@ -104,7 +104,9 @@ def read_table(path: Path, *, key: str) -> Table:
     return Table(frame=frame.reset_index(drop=True), geometry=geometry, source=source, key=key)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """A CSV file with every cell as text ("" where empty): UTF-8 (with or without a byte-order
+    mark) or, failing that, GB18030 (Excel's CSV encoding on Chinese systems)."""
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError:

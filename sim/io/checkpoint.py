@@ -63,15 +63,16 @@ def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
     """Everything the warm-up of ``scenario`` with ``seed`` depends on, as plain data.
 
     The scenario without its name, description, measured years, levers, outputs and life circles (none of which the warm-up reads); the contents
-    of every input file it reads (catalogue, city and table files); the seed and the engine.
+    of every input file it reads (catalogue, city and table files) except the life circles' file
+    (``circles.path``: polygons or a node table); the seed and the engine.
     """
     data = scenario.to_dict()
     for key in ("name", "description", "years", "levers", "output", "circles"):
         data.pop(key, None)
     from sim.io.inputs import input_digests
 
-    return {"format": FORMAT, "engine": engine_fingerprint(), "seed": int(seed), "scenario": data,
-            "inputs": input_digests(scenario)}
+    inputs = {key: digest for key, digest in input_digests(scenario).items() if not key.startswith("circles.")}
+    return {"format": FORMAT, "engine": engine_fingerprint(), "seed": int(seed), "scenario": data, "inputs": inputs}
 
 
 def warmup_key(scenario: Any, seed: int) -> str:

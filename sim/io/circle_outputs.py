@@ -6,7 +6,8 @@
 * ``circle_evaluations.csv``: the city budget's evaluation of every circle in every period
   (:mod:`sim.levers.city_budget`), with its allocation and the sites it built;
 * ``circle_nodes.csv``: the circle of every street node (to map them with ``outlets.parquet`` and
-  ``homes.parquet``).
+  ``homes.parquet``); node, circle number, name. With its names edited it is read back as a
+  scenario's ``circles.kind = "table"`` (:func:`sim.city.circles.read_circle_table`).
 
 A district run as one circle writes none of them (its values are the city's).
 """

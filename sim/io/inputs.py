@@ -10,7 +10,8 @@ in ``Scenario.input_files``; :func:`file_digest` hashes any file.
 
 :func:`check_inputs` reads every input far enough to find, before a simulation starts, the errors
 a run would otherwise meet late or as a traceback: a catalogue that does not parse, a lever naming a
-service category the catalogue lacks, a missing, truncated or non-OSM district file. Each is a
+service category the catalogue lacks, a missing, truncated or non-OSM district file, a life circles'
+node table that is missing or lacks its columns. Each is a
 :class:`~sim.scenario.ScenarioError` naming the file, the key, the value and what is allowed.
 """
 
@@ -84,7 +85,9 @@ def check_inputs(scenario: Scenario, *, source: str) -> Catalogue:
     Raises:
         ScenarioError: the catalogue is missing or invalid; an enabled lever names a service
             category the catalogue does not have; the district file is missing, of an unknown
-            type, truncated or not OSM data.
+            type, truncated or not OSM data; the life circles' node table (``circles.kind =
+            "table"``) is missing, unreadable, empty, lacks its columns, or lists a node twice or
+            without a circle (whether its nodes exist is known once the city is built).
     """
     from sim.services.catalogue import load_catalogue
 
@@ -95,6 +98,10 @@ def check_inputs(scenario: Scenario, *, source: str) -> Catalogue:
     _check_lever_categories(scenario, catalogue, source)
     if scenario.city.kind == "osm" and scenario.city.path:
         _check_city_file(scenario, source)
+    if scenario.circles.kind == "table" and scenario.circles.path:
+        from sim.city.circles import read_circle_table
+
+        read_circle_table(scenario.resolve_path(scenario.circles.path), scenario.circles.name_field, source)
     return catalogue
 
 
