@@ -45,7 +45,7 @@ from sim.sorting import stable_argsort
 from sim.streams import Streams
 from sim.services.tally import Tally
 from sim.timing import PhaseTimer
-from sim.city.walk import OutletReach, nearest_distance, reach_of
+from sim.city.walk import OutletReach, nearest_distances, reach_of
 
 
 class LifeCircleModel(mesa.Model):
@@ -513,10 +513,10 @@ class LifeCircleModel(mesa.Model):
         rows = None if already_removed else \
             {c: np.flatnonzero((old[c] != self.reach.outlet[c]).any(axis=1)) for c in touched}
         self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes, rows)
+        open_nodes = [mer.node[(mer.category == c) & mer.open] for c in cats]
+        self.nearest_m[:, cats] = nearest_distances(self.city.graph, open_nodes).T
         state = seed_state(self.streams["knowledge.new"])
         for c in cats:
-            open_nodes = mer.node[(mer.category == c) & mer.open]
-            self.nearest_m[:, c] = nearest_distance(self.city.graph, open_nodes)
             kernels.remap_knowledge(state, self.population.knows, int(c), old[c], self.reach.outlet[c],
                                     self.first_resident, mer.awareness)
         self.nearest_version += 1

@@ -317,3 +317,31 @@ def test_choice_tables_updated_row_by_row_equal_a_full_rebuild(scenario_name):
     tables.update(np.arange(model.catalogue.n), model.reach, econ.walk_minute_weight, econ.max_walk_minutes)
     assert np.array_equal(tables.outlet, outlet)
     assert np.array_equal(tables.walk, walk)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nearest_distances_of_many_sets_equal_scipy_bit_for_bit(seed, monkeypatch):
+    """The compiled multi-source search (each category's set of open outlets, sets shared among
+    threads) gives scipy's float64 distances exactly: irrational and whole-metre lengths (ties),
+    a network in two parts (inf beyond), empty sets and repeated sources, on one thread and two."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 600))
+    chords = rng.integers(0, n, (int(rng.integers(0, 3 * n)), 2))
+    edges = np.vstack([np.column_stack([np.arange(n - 1), np.arange(1, n)]), chords])
+    lengths = rng.uniform(0.01, 150.0, len(edges)) if seed % 2 else rng.integers(1, 60, len(edges)).astype(float)
+    if seed >= 4:  # two parts: drop the chain's middle link and every chord across it
+        half = n // 2
+        keep = (np.minimum(edges[:, 0], edges[:, 1]) >= half) | (np.maximum(edges[:, 0], edges[:, 1]) < half)
+        edges, lengths = edges[keep], lengths[keep]
+    graph = edges_to_graph(edges, lengths, n)
+    sets = [rng.integers(0, n, int(rng.integers(0, 12))) for _ in range(5)] + [np.array([0, 0, 0])]
+    want = np.array([nearest_distance(graph, s) for s in sets])
+    before = numba.get_num_threads()
+    try:
+        for threads in ("1", "2"):
+            monkeypatch.setenv("LIFECIRCLE_THREADS", threads)
+            got = walk.nearest_distances(graph, sets)
+            assert got.dtype == np.float64 and np.array_equal(got, want)
+    finally:
+        numba.set_num_threads(before)
+    assert np.isinf(want[-1]).any() == (seed >= 4)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import njit, prange
 from scipy.sparse.csgraph import dijkstra
 
 
@@ -40,6 +40,98 @@ def nearest_distance(graph: sp.csr_array, sources: np.ndarray, limit_m: float = 
     # directed=True on a graph that stores both directions of every edge (edges_to_graph) gives
     # the undirected distances without SciPy building the transpose first.
     return dijkstra(graph, directed=True, indices=sources, min_only=True, limit=limit_m)
+
+
+def nearest_distances(graph: sp.csr_array, source_sets: list[np.ndarray]) -> np.ndarray:
+    """(len(source_sets), n) float64: for each set of source nodes, :func:`nearest_distance` from it
+    (no limit), the sets shared among threads (:func:`sim.services.blocks.use_threads`): a compiled
+    multi-source Dijkstra per set (:func:`_nearest_into`). An opening or a closure needs the nearest
+    open outlet of each category it touches; SciPy's Dijkstra holds the interpreter lock, so its
+    calls could not share the cores. The distances are SciPy's bit for bit (``tests/test_walk.py``):
+    a node's distance is the least of ``dist[u] + length(u, v)`` over its neighbours, whatever the
+    order the search takes."""
+    indptr, indices, lengths = _csr_arrays(graph)
+    sets = [np.unique(np.asarray(s, dtype=np.int64)) for s in source_sets]
+    first = np.zeros(len(sets) + 1, dtype=np.int64)
+    first[1:] = np.cumsum([len(s) for s in sets])
+    flat = np.concatenate(sets) if sets else np.empty(0, dtype=np.int64)
+    out = np.full((len(sets), graph.shape[0]), np.inf)
+    if len(sets) > 1:
+        from sim.services.blocks import use_threads
+
+        use_threads()
+    _nearest_sets(indptr, indices, lengths.astype(np.float64, copy=False), flat, first, out)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _nearest_sets(indptr, indices, lengths, sources, first, out):  # pragma: no cover - compiled
+    """:func:`_nearest_into` for each set ``sources[first[j]:first[j + 1]]`` into ``out[j]``, sets shared among threads."""
+    for j in prange(first.shape[0] - 1):
+        _nearest_into(indptr, indices, lengths, sources[first[j]:first[j + 1]], out[j])
+
+
+@njit(cache=True, nogil=True)
+def _nearest_into(indptr, indices, lengths, sources, dist):  # pragma: no cover - compiled
+    """Multi-source Dijkstra: ``dist`` (all inf on entry) gets each node's distance to the nearest
+    of ``sources`` (inf where none is reachable). A binary heap with lazy deletion."""
+    cap = max(64, 2 * sources.shape[0])
+    heap_d = np.empty(cap, dtype=np.float64)
+    heap_v = np.empty(cap, dtype=np.int64)
+    size = 0
+    for s in sources:  # all at distance 0: any order is a heap
+        if dist[s] != 0.0:
+            dist[s] = 0.0
+            heap_d[size] = 0.0
+            heap_v[size] = s
+            size += 1
+    while size > 0:
+        d = heap_d[0]
+        u = heap_v[0]
+        size -= 1
+        if size > 0:  # pop: the last entry to the root, sifted down
+            ld = heap_d[size]
+            lv = heap_v[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_d[c + 1] < heap_d[c]:
+                    c += 1
+                if heap_d[c] < ld:
+                    heap_d[i] = heap_d[c]
+                    heap_v[i] = heap_v[c]
+                    i = c
+                else:
+                    break
+            heap_d[i] = ld
+            heap_v[i] = lv
+        if d > dist[u]:
+            continue  # stale
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            nd = d + lengths[e]
+            if nd < dist[v]:
+                dist[v] = nd
+                if size == heap_d.shape[0]:
+                    gd = np.empty(2 * size, dtype=np.float64)
+                    gv = np.empty(2 * size, dtype=np.int64)
+                    gd[:size] = heap_d
+                    gv[:size] = heap_v
+                    heap_d, heap_v = gd, gv
+                i = size  # push: appended and sifted up
+                size += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if heap_d[p] > nd:
+                        heap_d[i] = heap_d[p]
+                        heap_v[i] = heap_v[p]
+                        i = p
+                    else:
+                        break
+                heap_d[i] = nd
+                heap_v[i] = v
 
 
 def reach_of(graph: sp.csr_array, nodes: np.ndarray, limit_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -84,9 +176,38 @@ def _threads_for(n_sources: int) -> int:
 
 def _search_all(indptr: np.ndarray, indices: np.ndarray, lengths: np.ndarray, sources: list[int], limit_m: float,
                 n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_bounded_dijkstra` from each of ``sources`` in turn, with this thread's scratch."""
-    scratch = _scratch(n)
-    return [_bounded_dijkstra(indptr, indices, lengths, node, float(limit_m), scratch) for node in sources]
+    """:func:`_bounded_dijkstra` from each of ``sources`` in turn, with this thread's scratch (one
+    compiled call for them all: a day's openings search from thousands of nodes)."""
+    if len(sources) == 1:
+        return [_bounded_dijkstra(indptr, indices, lengths, sources[0], float(limit_m), _scratch(n))]
+    nodes, dist, first = _search_many(indptr, indices, lengths, np.asarray(sources, dtype=np.int64), float(limit_m),
+                                      _scratch(n))
+    cuts = first[1:-1]
+    return list(zip(np.split(nodes, cuts), np.split(dist, cuts), strict=True))
+
+
+@njit(cache=True, nogil=True)
+def _search_many(indptr, indices, lengths, sources, limit, dist):  # pragma: no cover - compiled
+    """:func:`_bounded_dijkstra` from each of ``sources``, the answers end to end: (nodes, distances,
+    (S + 1,) first entry of each source's answer)."""
+    first = np.zeros(sources.shape[0] + 1, dtype=np.int64)
+    nodes = np.empty(1024, dtype=np.int32)
+    dists = np.empty(1024, dtype=np.float32)
+    m = 0
+    for i in range(sources.shape[0]):
+        hit, d = _bounded_dijkstra(indptr, indices, lengths, sources[i], limit, dist)
+        if m + hit.shape[0] > nodes.shape[0]:
+            size = max(2 * nodes.shape[0], m + hit.shape[0])
+            grown_n = np.empty(size, dtype=np.int32)
+            grown_d = np.empty(size, dtype=np.float32)
+            grown_n[:m] = nodes[:m]
+            grown_d[:m] = dists[:m]
+            nodes, dists = grown_n, grown_d
+        nodes[m:m + hit.shape[0]] = hit
+        dists[m:m + hit.shape[0]] = d
+        m += hit.shape[0]
+        first[i + 1] = m
+    return nodes[:m], dists[:m], first
 
 
 def _csr_arrays(graph: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
