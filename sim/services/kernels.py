@@ -532,8 +532,8 @@ def _count_unmet(lo, hi, res, cats, night, served, outcome, home, n_categories, 
 
 # Blocked passes (issue 18): the same rules over fixed blocks of residents (:mod:`sim.services.blocks`),
 # each block with its own generator (row b of ``states``; row 0 is the unblocked pass's state), the
-# blocks shared among threads (``prange``). A block's needs are ``need_first[b]:need_first[b + 1]``
-# (needs are in resident order). What a block writes is its own (its needs, its residents' cash and
+# blocks shared among threads (``prange``, the blocks taken in :func:`dealt_order`). A block's needs
+# are ``need_first[b]:need_first[b + 1]`` (needs are in resident order). What a block writes is its own (its needs, its residents' cash and
 # knowledge) or a per-block partial count (``block_*`` arrays, added up afterwards in a fixed order),
 # so the results do not depend on which thread ran which block, nor on how many threads there are.
 # Where a rule is ordered across residents (capacity of an outlet), the order-dependent part runs
