@@ -280,6 +280,12 @@ class LifeCircleModel(mesa.Model):
             self._start_month()
         self.day += 1
 
+    def count_circle_events(self, name: str, nodes: np.ndarray, amounts: np.ndarray | int = 1) -> None:
+        """Count outlet events ``name`` (:data:`sim.services.circle_tally.EVENTS`) at ``nodes`` per
+        circle, in the measured period of a city divided into circles (as the need outcomes are)."""
+        if self.circle_tally is not None and self.day >= 0 and len(nodes):
+            self.circle_tally.add_events(name, self.circles.of(nodes), amounts)
+
     def _month_end(self) -> None:
         accounts.pay_month(self)
         self.mark_low_income(self.population.income_month)

@@ -216,7 +216,8 @@ def city_run():
 
 
 ADDITIVE = ["needs", "unmet_needs", "trips_saved", "merchants_open", "merchant_births", "merchant_deaths",
-            "freelancers", "retirees_working", "volunteer_hours", "graduate_entrepreneurs",
+            "freelancers", "retirees_working", "volunteer_hours", "graduate_entrepreneurs", "merchant_transfers",
+            "complaints",
             *[f"needs_met_by.{k}" for k in ("met_walk", "met_delivery", "met_automated", "met_volunteer",
                                             "unmet_range", "unmet_capacity", "unmet_money")]]
 
@@ -230,6 +231,48 @@ def test_additive_indicators_summed_over_the_circles_equal_the_city(city_run):
         per = circles[circles["month"] == month].groupby("indicator")["value"].sum()
         for name in ADDITIVE:
             assert per[name] == pytest.approx(c[name]), (month, name)
+
+
+def test_outlet_events_are_counted_in_the_circle_of_the_outlet_and_add_up_to_the_city_s():
+    """Licences granted (with their waits), ownership transfers and complaints about vendors are
+    counted at the circle of the outlet's node (complaints: the day's city count shared out by the
+    residents at each circle's stops). With vendors trading in quiet hours and owners leaving often,
+    each month: transfers and complaints summed over the circles are the city's, and the city's
+    mean licence wait lies within the circles' (their mean weighted by the licences each granted)."""
+    scenario = load_scenario(ROOT / "scenarios" / "full_plan.toml", updates={
+        "population.residents": 3000, "city.blocks_x": 8, "city.blocks_y": 8, "circles.kind": "grid",
+        "circles.cells_x": 2, "circles.cells_y": 2, "warmup_years": 0.0, "years": 0.25,
+        "levers.mobile_vendors.quiet_hours": False, "economy.exit_per_month": 0.05})
+    model = LifeCircleModel(scenario=scenario, checkpoints=False, create_agents=False)
+    model.run_for(model.days_total)
+    city, circles = model.timeseries(), model.circle_timeseries()
+    seen = {"merchant_transfers": 0.0, "complaints": 0.0, "licences": 0}
+    for month in city["month"].unique():
+        c = city[city["month"] == month].set_index("indicator")["value"]
+        per = circles[circles["month"] == month].pivot(index="circle", columns="indicator", values="value")
+        for name in ("merchant_transfers", "complaints"):
+            assert per[name].sum() == c[name], (month, name)
+            seen[name] += c[name]
+        if not np.isnan(c["licence_wait_days"]):
+            seen["licences"] += 1
+            assert per["licence_wait_days"].min() <= c["licence_wait_days"] <= per["licence_wait_days"].max()
+    assert all(v > 0 for v in seen.values()), seen
+
+
+def test_shares_of_a_whole_count_add_up_and_follow_the_weights():
+    from sim.services.circle_tally import shares_of
+
+    assert shares_of(10, np.array([1, 1, 1])).tolist() == [4, 3, 3]  # ties to the lower index
+    assert shares_of(7, np.array([0, 5, 2])).tolist() == [0, 5, 2]
+    assert shares_of(3, np.array([0, 0])).tolist() == [0, 0]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        w = rng.integers(0, 50, rng.integers(1, 9))
+        total = int(rng.integers(0, 400))
+        got = shares_of(total, w)
+        assert got.sum() == (total if w.sum() else 0) and (got >= 0).all()
+        if w.sum():
+            assert np.all(np.abs(got - total * w / w.sum()) < 1)  # within one of the exact quota
 
 
 def test_shares_per_circle_average_to_the_city_share(city_run):

@@ -206,6 +206,7 @@ def transfer_businesses(model: LifeCircleModel, ids: np.ndarray) -> None:
     lose_jobs(model, owners, model.streams["labour.losses"])
     mer.owner[ids] = -1
     model.tally.transfers += len(ids)
+    model.count_circle_events("transfers", mer.node[ids])
     model.roles_changed(owners)
 
 

@@ -420,6 +420,9 @@ def open_due(model: LifeCircleModel) -> None:
     model.tally.births += len(ids)
     model.tally.licensed += len(rows)
     model.tally.licence_days += sum(model.day - r["applied_day"] for r in rows)
+    nodes = model.merchants.node[ids]
+    model.count_circle_events("licensed", nodes)
+    model.count_circle_events("licence_days", nodes, np.array([model.day - r["applied_day"] for r in rows]))
 
 
 def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.services.catalogue import FEN_PER_CNY
+from sim.services.circle_tally import shares_of
 from sim.economy.ledger import MERCHANT
 from sim.levers.base import Lever
 from sim.economy.population import OWNER, UNEMPLOYED
@@ -97,7 +98,12 @@ class MobileVendors(Lever):
         vendors = self._vendors()
         if len(vendors):
             stops = model.merchants.node[vendors]
-            model.tally.complaints += int(model.residents_at_node[stops].sum() // 20)
+            complaints = int(model.residents_at_node[stops].sum() // 20)
+            model.tally.complaints += complaints
+            if model.circle_tally is not None:  # the day's complaints shared out by the residents at each circle's stops
+                near = np.bincount(model.circles.of(stops), weights=model.residents_at_node[stops],
+                                   minlength=model.circles.k)
+                model.count_circle_events("complaints", np.arange(model.circles.k), shares_of(complaints, near))
 
     def _stops(self, categories: np.ndarray) -> np.ndarray:
         """This month's stop of each vendor (by category), outside the exclusion zones.

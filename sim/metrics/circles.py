@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 #: Indicators reported for the city only, and why.
 CITY_ONLY: dict[str, str] = {
     "service_spending": "the ledger books residents' service spending for the city as a whole",
-    "merchant_transfers": "ownership transfers are counted for the city as a whole",
-    "licence_wait_days": "licence waits are counted for the city as a whole",
-    "complaints": "complaints about vendors are counted for the city as a whole",
     "public_spending": "the public budget is the city's",
     "public_spending_by_lever": "the public budget is the city's",
     "evaluations_passed": "the governance lever evaluates the city (circles' evaluations: circle_evaluations)",
@@ -64,6 +61,8 @@ class _CircleTallyView:
         self.births = int(((mer.opened_day[outlets] >= since) & (mer.opened_day[outlets] <= model.day)).sum())
         closed = mer.closed_day[outlets]
         self.deaths = int(((closed >= since) & (closed <= model.day) & ~mer.open[outlets]).sum())
+        for name, counts in model.circle_tally.events.items():  # licences, transfers, complaints
+            setattr(self, name, int(counts[circle]))
 
 
 #: Indicators about a circle's outlets rather than its residents: computed with the city's

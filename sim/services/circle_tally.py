@@ -62,15 +62,41 @@ def count_by_circle(E, res, cats, night, served, visited, delivered, any_deliver
                 counts[row, 5] += 1               # unmet_range
 
 
+#: Outlet events of the period counted per circle of the outlet's node, as the city tally counts them
+#: (:class:`sim.services.tally.Tally`): licences granted and the days they took, ownership
+#: transfers, residents' complaints about mobile vendors.
+EVENTS = ("licensed", "licence_days", "transfers", "complaints")
+
+
+def shares_of(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` whole units shared in proportion to whole-number ``weights`` by largest remainders
+    (ties to the lower index), in exact integer arithmetic: the shares add up to ``total``."""
+    w = np.asarray(weights).astype(np.int64)
+    whole = int(w.sum())
+    if total <= 0 or whole <= 0:
+        return np.zeros(len(w), dtype=np.int64)
+    share, rest = np.divmod(total * w, whole)
+    share[np.argsort(-rest, kind="stable")[: total - int(share.sum())]] += 1
+    return share
+
+
 class CircleTally:
-    """Need outcomes of the current period per circle and category (reset with the city's tally)."""
+    """Need outcomes of the current period per circle and category, and outlet events per circle
+    (reset with the city's tally)."""
 
     def __init__(self, n_circles: int, n_categories: int) -> None:
         self.k, self.n_categories = n_circles, n_categories
         self.counts = np.zeros((n_circles * n_categories, len(COLUMNS)), dtype=np.int64)
+        self.events = {name: np.zeros(n_circles, dtype=np.int64) for name in EVENTS}
 
     def reset(self) -> None:
         self.counts[:] = 0
+        for counts in self.events.values():
+            counts[:] = 0
+
+    def add_events(self, name: str, circles: np.ndarray, amounts: np.ndarray | int = 1) -> None:
+        """Add ``amounts`` (each, or one for all) of event ``name`` to ``circles`` (repeats add up)."""
+        np.add.at(self.events[name], np.asarray(circles, dtype=np.int64), amounts)
 
     def count_day(self, model: LifeCircleModel, circle_of_resident: np.ndarray, E: int) -> None:
         """Count the day's ``E`` settled needs (call after :func:`sim.services.demand.serve_day`)."""
