@@ -74,7 +74,10 @@ def _nearest_sets(indptr, indices, lengths, sources, first, out):  # pragma: no 
 @njit(cache=True, nogil=True)
 def _nearest_into(indptr, indices, lengths, sources, dist):  # pragma: no cover - compiled
     """Multi-source Dijkstra: ``dist`` (all inf on entry) gets each node's distance to the nearest
-    of ``sources`` (inf where none is reachable). A binary heap with lazy deletion."""
+    of ``sources`` (inf where none is reachable). A binary heap with lazy deletion, as in
+    :func:`_bounded_dijkstra`, written out again on purpose: one core shared by both (several
+    sources, an optional list of the nodes reached) made the bounded searches that would-be
+    entrants ask for 20 % slower (4,400 searches on the 1,000,000-resident grid: 174 against 144 ms)."""
     cap = max(64, 2 * sources.shape[0])
     heap_d = np.empty(cap, dtype=np.float64)
     heap_v = np.empty(cap, dtype=np.int64)
