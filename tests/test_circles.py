@@ -275,6 +275,20 @@ def test_shares_of_a_whole_count_add_up_and_follow_the_weights():
             assert np.all(np.abs(got - total * w / w.sum()) < 1)  # within one of the exact quota
 
 
+def test_service_spending_per_circle_adds_up_to_the_city_s(city_run):
+    """Residents' service spending is counted at their home circle (the fall in their cash during
+    the day's services): per person in each circle, times the circle's household members, it adds
+    up to the city's every month -- the ledger's service flows, every lever on."""
+    hh = city_run.households
+    persons = np.bincount(city_run.circles.of_node[hh.home], weights=hh.persons, minlength=city_run.circles.k)
+    city, circles = city_run.timeseries(), city_run.circle_timeseries()
+    for month in city["month"].unique():
+        c = city[(city["month"] == month) & (city["indicator"] == "service_spending")]["value"].item()
+        per = circles[(circles["month"] == month) & (circles["indicator"] == "service_spending")].sort_values("circle")
+        assert c > 0
+        assert (per["value"].to_numpy() * persons).sum() == pytest.approx(c * persons.sum(), rel=1e-12), month
+
+
 def test_shares_per_circle_average_to_the_city_share(city_run):
     circles = city_run.circle_timeseries()
     city = city_run.timeseries()

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 #: Indicators reported for the city only, and why.
 CITY_ONLY: dict[str, str] = {
-    "service_spending": "the ledger books residents' service spending for the city as a whole",
     "public_spending": "the public budget is the city's",
     "public_spending_by_lever": "the public budget is the city's",
     "evaluations_passed": "the governance lever evaluates the city (circles' evaluations: circle_evaluations)",
@@ -63,6 +62,11 @@ class _CircleTallyView:
         self.deaths = int(((closed >= since) & (closed <= model.day) & ~mer.open[outlets]).sum())
         for name, counts in model.circle_tally.events.items():  # licences, transfers, complaints
             setattr(self, name, int(counts[circle]))
+        self._spent = int(model.circle_tally.spent[circle])
+
+    def service_spent(self, model: LifeCircleModel) -> int:
+        """Fen the circle's residents paid for services in the period."""
+        return self._spent
 
 
 #: Indicators about a circle's outlets rather than its residents: computed with the city's

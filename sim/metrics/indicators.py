@@ -600,7 +600,7 @@ def unemployment_rate(model: LifeCircleModel) -> float:
 def service_spending(model: LifeCircleModel) -> float:
     """What residents paid at the catalogue's outlets in the period (walk-ins, orders with their fees,
     vending), per household member (children counted) and per 30 days."""
-    spent = model.ledger.service_spending() - model.tally.spending_at_start
+    spent = model.tally.service_spent(model)
     days = max(model.tally.days, 1)
     return spent / 100 / max(int(model.households.persons.sum()), 1) * 30 / days
 

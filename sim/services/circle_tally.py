@@ -80,6 +80,13 @@ def shares_of(total: int, weights: np.ndarray) -> np.ndarray:
     return share
 
 
+@njit(cache=True, nogil=True)
+def spent_by_circle(before, after, circle_of_res, out):  # pragma: no cover - compiled
+    """``out[circle_of_res[r]] += before[r] - after[r]`` for every resident r (exact integers)."""
+    for r in range(before.shape[0]):
+        out[circle_of_res[r]] += before[r] - after[r]
+
+
 class CircleTally:
     """Need outcomes of the current period per circle and category, and outlet events per circle
     (reset with the city's tally)."""
@@ -88,11 +95,25 @@ class CircleTally:
         self.k, self.n_categories = n_circles, n_categories
         self.counts = np.zeros((n_circles * n_categories, len(COLUMNS)), dtype=np.int64)
         self.events = {name: np.zeros(n_circles, dtype=np.int64) for name in EVENTS}
+        self.spent = np.zeros(n_circles, dtype=np.int64)  # fen residents paid for services, by home circle
 
     def reset(self) -> None:
         self.counts[:] = 0
+        self.spent[:] = 0
         for counts in self.events.values():
             counts[:] = 0
+
+    def count_spending(self, cash_before: np.ndarray, cash_after: np.ndarray, circle_of_resident: np.ndarray,
+                       earned_before: np.ndarray | None = None, earned_after: np.ndarray | None = None) -> None:
+        """Add what each resident paid during the day's services to their home circle: the fall in
+        their cash from before :func:`sim.services.demand.serve_day` to after it, plus what they
+        earned meanwhile (``earned_*``: the month's income before and after, when the platform's
+        freelance couriers are paid delivery fees by other residents). Nothing else moves residents'
+        cash or income then; summed over the circles this is the ledger's service spending (a test)."""
+        if earned_before is None:
+            spent_by_circle(cash_before, cash_after, circle_of_resident, self.spent)
+        else:
+            spent_by_circle(cash_before - earned_before, cash_after - earned_after, circle_of_resident, self.spent)
 
     def add_events(self, name: str, circles: np.ndarray, amounts: np.ndarray | int = 1) -> None:
         """Add ``amounts`` (each, or one for all) of event ``name`` to ``circles`` (repeats add up)."""

@@ -7,8 +7,12 @@ it after each collection. Nothing else keeps running totals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import LifeCircleModel
 
 NEED_OUTCOMES = (
     "needs",            # needs that arose
@@ -44,6 +48,10 @@ class Tally:
 
     def __post_init__(self) -> None:
         self.reset()
+
+    def service_spent(self, model: LifeCircleModel) -> int:
+        """Fen residents paid for services in the period (the ledger's service flows since it began)."""
+        return model.ledger.service_spending() - self.spending_at_start
 
     def reset(self) -> None:
         """Zero every count (start of a new period)."""
