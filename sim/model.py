@@ -258,17 +258,14 @@ class LifeCircleModel(mesa.Model):
         entry.open_due(self)
         needs_before = int(self.tally.needs["needs"].sum())
         by_circle = self.circle_tally is not None and self.day >= 0
-        if by_circle:  # what residents pay today, by home circle: their cash before and after, and the
-            # platform's couriers' earnings (delivery fees other residents pay them)
-            platform = self.levers.get("platform")
-            cash_before = self.ledger.resident_cash.copy()
-            earned_before = self.population.income_month.copy() if platform is not None and platform.acting else None
+        if by_circle:  # residents' cash less this month's earnings: what falls today is what they pay
+            held_before = self.ledger.resident_cash - self.population.income_month
         demand.serve_day(self)  # times its own phases: needs, choice, spending
         if by_circle:
             needs_today = int(self.tally.needs["needs"].sum()) - needs_before
             self.circle_tally.count_day(self, self.circle_of_resident, needs_today)
-            self.circle_tally.count_spending(cash_before, self.ledger.resident_cash, self.circle_of_resident,
-                                             earned_before, None if earned_before is None else self.population.income_month)
+            self.circle_tally.count_spending(held_before, self.ledger.resident_cash, self.population.income_month,
+                                             self.circle_of_resident)
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()

@@ -81,10 +81,10 @@ def shares_of(total: int, weights: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def spent_by_circle(before, after, circle_of_res, out):  # pragma: no cover - compiled
-    """``out[circle_of_res[r]] += before[r] - after[r]`` for every resident r (exact integers)."""
-    for r in range(before.shape[0]):
-        out[circle_of_res[r]] += before[r] - after[r]
+def spent_by_circle(held_before, cash, earned, circle_of_res, out):  # pragma: no cover - compiled
+    """``out[circle_of_res[r]] += held_before[r] - (cash[r] - earned[r])`` for every resident r (exact integers)."""
+    for r in range(cash.shape[0]):
+        out[circle_of_res[r]] += held_before[r] - (cash[r] - earned[r])
 
 
 class CircleTally:
@@ -103,17 +103,15 @@ class CircleTally:
         for counts in self.events.values():
             counts[:] = 0
 
-    def count_spending(self, cash_before: np.ndarray, cash_after: np.ndarray, circle_of_resident: np.ndarray,
-                       earned_before: np.ndarray | None = None, earned_after: np.ndarray | None = None) -> None:
-        """Add what each resident paid during the day's services to their home circle: the fall in
-        their cash from before :func:`sim.services.demand.serve_day` to after it, plus what they
-        earned meanwhile (``earned_*``: the month's income before and after, when the platform's
-        freelance couriers are paid delivery fees by other residents). Nothing else moves residents'
-        cash or income then; summed over the circles this is the ledger's service spending (a test)."""
-        if earned_before is None:
-            spent_by_circle(cash_before, cash_after, circle_of_resident, self.spent)
-        else:
-            spent_by_circle(cash_before - earned_before, cash_after - earned_after, circle_of_resident, self.spent)
+    def count_spending(self, held_before: np.ndarray, cash: np.ndarray, earned: np.ndarray,
+                       circle_of_resident: np.ndarray) -> None:
+        """Add what each resident paid during the day's services to their home circle: the fall, from
+        before :func:`sim.services.demand.serve_day` (``held_before``: cash less the month's income)
+        to after it, of their cash less their income this month (``cash``, ``earned``). Only service
+        payments move residents' cash then, and the platform's couriers' pay (delivery fees other
+        residents pay them), which adds to their income too; summed over the circles this is the
+        ledger's service spending (a test)."""
+        spent_by_circle(held_before, cash, earned, circle_of_resident, self.spent)
 
     def add_events(self, name: str, circles: np.ndarray, amounts: np.ndarray | int = 1) -> None:
         """Add ``amounts`` (each, or one for all) of event ``name`` to ``circles`` (repeats add up)."""
