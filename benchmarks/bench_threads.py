@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_child(residents: int, days: int) -> dict[str, object]:
+def run_child(residents: int, days: int, settled: str | None = None) -> dict[str, object]:
     """Build and run the scenario in this process; timings, phases and a digest of the results."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -50,9 +50,12 @@ def run_child(residents: int, days: int) -> dict[str, object]:
     blocks.RESIDENT_BLOCK = block
 
     threads = blocks.use_threads()
-    scenario = load_scenario(ROOT / "scenarios/baseline.toml", updates=grid_updates(residents, 1.0))
+    updates = grid_updates(residents, 1.0)
+    if settled:  # the scenario's own warm-up, kept in (or loaded from) the checkpoint store ``settled``
+        del updates["warmup_years"]
+    scenario = load_scenario(ROOT / "scenarios/baseline.toml", updates=updates)
     t0 = time.perf_counter()
-    model = LifeCircleModel(scenario=scenario, create_agents=False)
+    model = LifeCircleModel(scenario=scenario, create_agents=False, checkpoints=settled or None)
     build_s = time.perf_counter() - t0
     model.phase_timer = PhaseTimer()
     scenario_month = model.month
@@ -78,12 +81,12 @@ def run_child(residents: int, days: int) -> dict[str, object]:
             "phases": dict(model.phase_timer.seconds), "digest": digest.hexdigest()}
 
 
-def measure(residents: int, days: int, threads: int) -> dict[str, object]:
+def measure(residents: int, days: int, threads: int, settled: str | None = None) -> dict[str, object]:
     """One run in a fresh interpreter with ``LIFECIRCLE_THREADS=threads`` (NumPy single-threaded)."""
     env = {**os.environ, "LIFECIRCLE_THREADS": str(threads), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     env.pop("LIFECIRCLE_BLOCK_RESIDENTS", None)
-    spec = json.dumps({"residents": residents, "days": days})
+    spec = json.dumps({"residents": residents, "days": days, "settled": settled})
     out = subprocess.run([sys.executable, __file__, "--child", spec], check=True, capture_output=True, text=True,
                          cwd=ROOT, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -95,6 +98,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=61, help="days from 1 January (61: two month ends)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (the first is the reference)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each thread count, in turn; the best is kept")
+    parser.add_argument("--settled", metavar="STORE",
+                        help="start from the settled city (the scenario's 20-year warm-up, computed once into the "
+                             "checkpoint folder STORE and loaded by every measured run)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -102,10 +108,14 @@ def main() -> None:
         return
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+    if args.settled:  # warm up once (on the most threads: same state on any count), not timed
+        start = time.perf_counter()
+        measure(args.residents, 1, max(args.threads), args.settled)
+        print(f"settled start ready in {args.settled} ({time.perf_counter() - start:.0f} s)")
     runs: dict[int, list[dict[str, object]]] = {t: [] for t in args.threads}
     for _ in range(args.repeats):
         for t in args.threads:
-            runs[t].append(measure(args.residents, args.days, t))
+            runs[t].append(measure(args.residents, args.days, t, args.settled))
     best = {t: min(rs, key=lambda r: r["wall_s"]) for t, rs in runs.items()}
     first = best[args.threads[0]]
     print(f"== {first['residents']:,} residents ({first['blocks']} blocks), {args.days} days from 1 January, "

@@ -5,6 +5,7 @@ up to date from the queue's new rows."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.economy import entry
 from sim.model import LifeCircleModel
@@ -12,8 +13,8 @@ from sim.services import kernels
 from tests.conftest import small_scenario
 
 
-def _model() -> LifeCircleModel:
-    model = LifeCircleModel(scenario=small_scenario(), seed=3, create_agents=False)
+def _model(**updates: object) -> LifeCircleModel:
+    model = LifeCircleModel(scenario=small_scenario(**updates), seed=3, create_agents=False)
     model.run_for(31)
     rng = np.random.default_rng(0)
     shops = model.shop_nodes()
@@ -42,9 +43,13 @@ def test_ranked_and_batched_kernels_equal_one_call_per_site():
             ranked = kernels.expected_visits_ranked(first, near, dist, model.class_demand[c], t.speeds,
                                                     econ.walk_minute_weight, econ.max_walk_minutes,
                                                     entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
+            threads = kernels.expected_visits_ranked_threads(
+                first, near, dist, model.class_demand[c], t.speeds, econ.walk_minute_weight, econ.max_walk_minutes,
+                entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
             assert one.any()
             assert np.array_equal(one.view(np.int64), sites.view(np.int64))
             assert np.array_equal(one.view(np.int64), ranked.view(np.int64))
+            assert np.array_equal(one.view(np.int64), threads.view(np.int64))
 
 
 def test_pending_distance_updated_from_new_rows_equals_a_rebuild():
@@ -68,3 +73,31 @@ def test_pending_distance_updated_from_new_rows_equals_a_rebuild():
     model.licence_queue.push(open_day=model.day + 30, node=int(shops[-1]), category=category, applied_day=model.day)
     assert np.array_equal(entry.pending_distance(model, category), rebuilt(category))
     assert np.isfinite(entry.pending_distance(model, category)).any()
+
+
+@pytest.mark.parametrize("hurdle", [0.2, 0.6, 1.0])
+def test_entrants_weighed_in_windows_equal_one_by_one(hurdle):
+    """Month entry weighs would-be entrants a window at a time, ahead of those that pass
+    (:func:`entry._weigh_arrivals`): the same entrants queue at the same sites in the same order,
+    and the entry stream ends where weighing them one by one (:func:`entry._consider`) leaves it."""
+    def weighed(windows: bool) -> tuple[LifeCircleModel, np.random.Generator]:
+        model = _model(**{"economy.entry_hurdle": hurdle})
+        rng, shops = np.random.default_rng(11), model.shop_nodes()
+        categories = np.random.default_rng(12).integers(model.catalogue.n, size=700).tolist()
+        entry._ENTRY_TABLES[model] = {}  # the month end's rank tables, as month_entry sets them
+        try:
+            if windows:
+                entry._weigh_arrivals(model, categories, rng, shops)
+            else:
+                for category in categories:
+                    entry._consider(model, category, founder=-1, subsidy=0, rng=rng, shops=shops)
+        finally:
+            entry._ENTRY_TABLES.pop(model, None)
+        return model, rng
+
+    (ahead, rng_ahead), (alone, rng_alone) = weighed(True), weighed(False)
+    queued = len(alone.licence_queue) - 40
+    assert 0 < queued < 700 * 0.9  # entrants passed and failed
+    for key in entry.QUEUE_COLUMNS:
+        assert getattr(ahead.licence_queue, key) == getattr(alone.licence_queue, key), key
+    assert rng_ahead.bit_generator.state == rng_alone.bit_generator.state

@@ -1079,6 +1079,53 @@ def expected_visits_sites(first, nodes, dist_m, wanted, speeds, minute_weight, m
 
 
 @njit(cache=True, nogil=True)
+def _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight, reach_dist,
+                 pending_dist, p_aware):  # pragma: no cover - compiled
+    """Expected visits a day to site ``j`` (:func:`expected_visits_ranked`)."""
+    S = speeds.shape[0]
+    k = reach_dist.shape[1]
+    total = 0.0
+    for i in range(first[j], first[j + 1]):
+        u = nodes[i]
+        d = dist_m[i]
+        dp = pending_dist[u]
+        has_pending = dp < np.inf
+        existing = 0
+        nearer = 0
+        for r in range(k):
+            existing += reach_dist[u, r] < np.inf
+            nearer += reach_dist[u, r] <= d
+        nearer += has_pending and dp <= d
+        if nearer >= k:
+            continue
+        rivals = existing + has_pending
+        keep = rivals if rivals < k else k - 1
+        aware = 1.0 if nearer == 0 else p_aware
+        for s in range(S):
+            n = wanted[u, s]
+            if n == 0:
+                continue
+            minutes = d / speeds[s]
+            if minutes > max_minutes:
+                continue
+            w_new = np.exp(-minute_weight * minutes)
+            denominator = w_new
+            r = 0
+            pending_left = has_pending
+            for _ in range(keep):
+                if pending_left and (r >= existing or dp < reach_dist[u, r]):
+                    pending_minutes = dp / speeds[s]
+                    if pending_minutes <= max_minutes:
+                        denominator += np.exp(-minute_weight * pending_minutes)
+                    pending_left = False
+                else:
+                    denominator += rank_weight[u, s, r]
+                    r += 1
+            total += n * aware * w_new / denominator
+    return total
+
+
+@njit(cache=True, nogil=True)
 def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
                            reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
     """:func:`expected_visits_sites` with the rivals' weights of category ``c`` read from
@@ -1090,51 +1137,23 @@ def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, 
     cache line here, five in the choice tables (a month end's ~16,000 sites at 1,000,000 residents
     spent most of their time waiting for memory).
     """
-    S = speeds.shape[0]
-    k = reach_dist.shape[1]
     out = np.empty(first.shape[0] - 1)
     for j in range(out.shape[0]):
-        total = 0.0
-        for i in range(first[j], first[j + 1]):
-            u = nodes[i]
-            d = dist_m[i]
-            dp = pending_dist[u]
-            has_pending = dp < np.inf
-            existing = 0
-            nearer = 0
-            for r in range(k):
-                existing += reach_dist[u, r] < np.inf
-                nearer += reach_dist[u, r] <= d
-            nearer += has_pending and dp <= d
-            if nearer >= k:
-                continue
-            rivals = existing + has_pending
-            keep = rivals if rivals < k else k - 1
-            aware = 1.0 if nearer == 0 else p_aware
-            for s in range(S):
-                n = wanted[u, s]
-                if n == 0:
-                    continue
-                minutes = d / speeds[s]
-                if minutes > max_minutes:
-                    continue
-                w_new = np.exp(-minute_weight * minutes)
-                denominator = w_new
-                r = 0
-                pending_left = has_pending
-                for _ in range(keep):
-                    if pending_left and (r >= existing or dp < reach_dist[u, r]):
-                        pending_minutes = dp / speeds[s]
-                        if pending_minutes <= max_minutes:
-                            denominator += np.exp(-minute_weight * pending_minutes)
-                        pending_left = False
-                    else:
-                        denominator += rank_weight[u, s, r]
-                        r += 1
-                total += n * aware * w_new / denominator
-        out[j] = total
+        out[j] = _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
+                              reach_dist, pending_dist, p_aware)
     return out
 
+
+@njit(cache=True, nogil=True, parallel=True)
+def expected_visits_ranked_threads(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
+                                   reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
+    """:func:`expected_visits_ranked` with the sites shared among threads (each site's answer the
+    same to the bit: a site is one thread's, summed in the same order)."""
+    out = np.empty(first.shape[0] - 1)
+    for j in prange(out.shape[0]):
+        out[j] = _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
+                              reach_dist, pending_dist, p_aware)
+    return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
