@@ -13,7 +13,7 @@ from mesa.discrete_space import Network
 from scipy.sparse.csgraph import dijkstra
 
 from sim.metrics import indicators as metrics
-from sim.view.animation import COURIER_RIDE, RESIDENT_WALK, DayAnimation
+from sim.view.animation import COURIER_RIDE, RESIDENT_WALK, VENDOR_DRIVE, DayAnimation
 from sim.view.day_trips import AUTOMATED, DELIVERY, WALK, step_day
 from sim.view.live_run import LiveRun, scenario_title
 from sim.view.map_layers import node_coverage
@@ -122,6 +122,15 @@ def test_a_shown_day_moves_agents_along_their_paths_at_their_own_speed_and_home_
     assert _agents_in_cells(model) == len(model.agents)
     payload = animation.payload()
     assert len(payload["offset"]) == len(animation.legs) + 1 and payload["offset"][-1] == len(payload["nodes"])
+    # One trip at a time: an agent with several trips sets out on the next once back from the last.
+    by_agent: dict[tuple[bool, int], list[tuple[float, float]]] = {}
+    for leg in animation.legs:
+        by_agent.setdefault((leg.kind == VENDOR_DRIVE, leg.agent), []).append((leg.minutes[0], leg.minutes[-1]))
+    several = [spans for spans in by_agent.values() if len(spans) > 1]
+    assert several  # residents with more than one trip that day
+    for spans in several:
+        for (_, end), (begin, _) in zip(spans, spans[1:]):
+            assert begin >= end
 
 
 def test_move_to_is_how_an_agent_changes_cell():

@@ -3,7 +3,8 @@
 The model has no clock inside a day (a day's needs are met or not as a whole), so a shown day plays
 all of the day's trips as one wave, for the picture: each sets out at a minute drawn uniformly in
 the first :data:`WAVE_MINUTES` (from the view's own random stream, which no rule reads), so that a
-class sees many residents on the streets at once. Everything else comes
+class sees many residents on the streets at once, or, for a resident's (or courier's) later trip
+of the day, when the last one is over (one trip at a time). Everything else comes
 from the model: who goes, where to (:mod:`sim.view.day_trips`), the shortest path along the streets
 (:meth:`sim.city.space.StreetSpace.path`) and the walker's own speed (slower for older and disabled
 residents). A walker stays :data:`DWELL_MINUTES` at the outlet and walks back. A courier (a
@@ -87,6 +88,7 @@ class DayAnimation:
         start = rng.uniform(0.0, WAVE_MINUTES, len(trips))
         freelancers = np.flatnonzero(model.population.status == FREELANCER)
         legs: list[Leg] = []
+        free: dict[int, float] = {}  # resident -> minute it is back from its last trip (one trip at a time)
         for i in range(len(trips)):
             resident, home, place = int(trips.resident[i]), int(trips.home[i]), int(trips.place[i])
             if trips.kind[i] == DELIVERY:
@@ -95,14 +97,17 @@ class DayAnimation:
                 courier = int(freelancers[rng.integers(len(freelancers))])
                 nodes, metres = space.path(place, home)
                 if len(nodes):
-                    legs.append(Leg(COURIER_RIDE, courier, nodes, start[i] + DWELL_MINUTES + metres / COURIER_M_PER_MIN))
+                    ride = max(start[i] + DWELL_MINUTES, free.get(courier, 0.0)) + metres / COURIER_M_PER_MIN
+                    free[courier] = ride[-1]
+                    legs.append(Leg(COURIER_RIDE, courier, nodes, ride))
                 continue
             nodes, metres = space.path(home, place)
             if not len(nodes):
                 continue
             kind = LOCKER_WALK if trips.kind[i] == AUTOMATED else RESIDENT_WALK
-            there = start[i] + metres / speeds[resident]
+            there = max(start[i], free.get(resident, 0.0)) + metres / speeds[resident]
             back = there[-1] + DWELL_MINUTES + (metres[-1] - metres[::-1]) / speeds[resident]
+            free[resident] = back[-1]
             legs.append(Leg(kind, resident, np.concatenate([nodes, nodes[::-1]]), np.concatenate([there, back])))
         for merchant, old, new in vendor_moves:
             nodes, metres = space.path(old, new)
