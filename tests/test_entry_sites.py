@@ -30,16 +30,17 @@ def test_ranked_and_batched_kernels_equal_one_call_per_site():
     reach = model.nodes_within_many(shops, model.reach.limit_m)
     first = np.array([0, *np.cumsum([len(near) for near, _ in reach])], dtype=np.int64)
     near, dist = np.concatenate([n for n, _ in reach]), np.concatenate([d for _, d in reach])
+    rivals = entry.rival_attraction(model)
     for c in range(model.catalogue.n):
         pending = entry.pending_distance(model, c)
         for aware in (1.0, econ.initial_knowledge):
             one = np.array([kernels.expected_visits(n, d, model.class_demand[c], t.speeds, econ.walk_minute_weight,
-                                                    econ.max_walk_minutes, t.walk.reshape(-1), t.attraction,
+                                                    econ.max_walk_minutes, t.walk.reshape(-1), rivals,
                                                     model.reach.dist_m[c], pending, c, t.C, t.width, aware)
                             for n, d in reach])
             sites = kernels.expected_visits_sites(first, near, dist, model.class_demand[c], t.speeds,
                                                   econ.walk_minute_weight, econ.max_walk_minutes, t.walk.reshape(-1),
-                                                  t.attraction, model.reach.dist_m[c], pending, c, t.C, t.width, aware)
+                                                  rivals, model.reach.dist_m[c], pending, c, t.C, t.width, aware)
             ranked = kernels.expected_visits_ranked(first, near, dist, model.class_demand[c], t.speeds,
                                                     econ.walk_minute_weight, econ.max_walk_minutes,
                                                     entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
@@ -101,3 +102,33 @@ def test_entrants_weighed_in_windows_equal_one_by_one(hurdle):
     for key in entry.QUEUE_COLUMNS:
         assert getattr(ahead.licence_queue, key) == getattr(alone.licence_queue, key), key
     assert rng_ahead.bit_generator.state == rng_alone.bit_generator.state
+
+
+def test_entrants_weigh_rivals_as_residents_saw_them_that_day():
+    """After a day's second try the day's rank table has the full outlets shut; entrants weigh
+    their rivals at the attraction residents saw at the day's first choice instead (price and
+    the day before's crowding), and an outlet that has closed since counts for nothing."""
+    model = LifeCircleModel(scenario=small_scenario(), seed=3, create_agents=False)
+    model.run_for(40)
+    mer, tables = model.merchants, model.choice_tables
+    mer.capacity[mer.open_ids()[::4]] = 1  # a quarter of the outlets fill up today
+    load_before = mer.load_today.copy()
+    model.step()
+    assert np.array_equal(mer.load_yesterday, load_before)  # the load that set the day's crowding
+    typical = np.maximum(model.catalogue.spend_fen[np.maximum(mer.category, 0)], 1)
+    econ = model.scenario.economy
+    seen = np.where(mer.open, np.exp(-econ.price_weight * (mer.price / typical - 1)
+                                     - econ.crowding_weight * np.minimum(load_before, 2.0)), 0.0).astype(np.float32)
+    outlet = tables.outlet.reshape(-1)
+    rivals = entry.rival_attraction(model)
+    assert np.array_equal(rivals, np.where(outlet >= 0, seen[outlet], 0).astype(np.float32))
+    shut_today = (outlet >= 0) & (tables.attraction == 0) & (rivals > 0)
+    assert shut_today.any()  # full outlets were shut for the second try; entrants still see them
+    # An outlet that closes is no rival, and its ranks go to the outlets that move up.
+    closing = mer.open_ids()[:3]
+    mer.open[closing] = False
+    model.on_outlets_closed(closing)
+    outlet = tables.outlet.reshape(-1)
+    rivals = entry.rival_attraction(model)
+    assert not np.isin(outlet, closing).any()
+    assert np.array_equal(rivals, np.where(outlet >= 0, seen[outlet], 0).astype(np.float32))

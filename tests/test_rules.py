@@ -60,8 +60,12 @@ def test_crowding_counts_attempted_visits_so_excess_demand_is_seen():
     mer.capacity[busy] = 2  # far below the visits it draws
     model.step()
     assert mer.visits_today[busy] == 2
-    # Yesterday's load is what residents weigh: wanted visits over capacity, capped at 2 in choice.
-    assert mer.load_yesterday[busy] > 5
+    load = mer.load_today[busy]  # wanted visits over capacity: the turned away count too
+    assert load > 5
+    model.step()
+    # Yesterday's load is what residents weigh today (capped at 2 in choice), and what an entrant
+    # weighing this outlet as a rival at the day's end sees.
+    assert mer.load_yesterday[busy] == load
     assert model.outlet_attraction()[0][busy] == pytest.approx(
         np.exp(-model.scenario.economy.price_weight * (mer.price[busy] / model.catalogue.spend_fen[mer.category[busy]] - 1)
                - model.scenario.economy.crowding_weight * 2.0), rel=1e-5)
@@ -98,7 +102,7 @@ def test_a_walk_in_turned_away_tries_the_next_outlet_with_room():
     cash = model.ledger.merchant_cash[trade].sum()
     model.step()
     t = model.tally.needs
-    turned = int(round(mer.load_yesterday[busy] * 3)) - 3  # wanted it, minus the three it served
+    turned = int(round(mer.load_today[busy] * 3)) - 3  # wanted it, minus the three it served
     assert mer.visits_today[busy] == 3 and turned > 100
     assert (mer.visits_today <= mer.capacity).all()
     assert t["unmet_capacity"][c] < 0.1 * turned          # nearly all found a store with room

@@ -8,16 +8,17 @@ Mechanism (each month, per category):
    ideas (a trade, more likely one with unmet demand, and a site) and takes the best that passes.
    Each shop vacated in the last ``VACANCY_MONTHS`` is also looked at, each month, by a would-be
    entrant of its former trade (succession: a viable site is soon re-let).
-2. **Siting.** By default an entrant looks at one random node with shop space. Under the
-   demand-informed siting lever it ranks ``candidate_nodes`` nodes, half of them next to the
+2. **Siting.** By default an entrant views ``sites_considered`` premises drawn at random among
+   the nodes with shop space and weighs the best-looking one (expected revenue over costs). Under
+   the demand-informed siting lever it ranks ``candidate_nodes`` nodes, half of them next to the
    homes with the most unmet needs of the category last month, and takes the best.
 3. **Decision.** Expected monthly revenue at a node = the visits the outlet would draw by the
    residents' own choice rule (:func:`sim.services.kernels.expected_visits`: for every home in walking
    reach, the new outlet's logit share among the nearest outlets it would join, at a typical price,
-   among the residents who would know of it on opening) x 30 days x typical spend, up to its
-   capacity. The entrant proceeds if that covers
-   ``entry_hurdle`` x expected monthly costs (staff, rent, fixed costs, goods, and the start-up
-   cost spread over ``payback_months``).
+   among the residents who would know of it on opening; rivals at the attraction residents saw
+   that day: :func:`rival_attraction`) x 30 days x typical spend, up to its capacity. The
+   entrant proceeds if that covers ``entry_hurdle`` x expected monthly costs (staff, rent, fixed
+   costs, goods, and the start-up cost spread over ``payback_months``).
 4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
    waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
    founder, with any subsidy from the public budget) fund the start-up cost and
@@ -203,7 +204,7 @@ def _expected_revenues(model: LifeCircleModel, nodes: list[int], category: int,
     else:
         visits = kernels.expected_visits_sites(
             first, near, dist, model.class_demand[category], tables.speeds,
-            econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), tables.attraction,
+            econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), rival_attraction(model),
             model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width, p_aware)
     terms = ranked.get(("money", category, successor)) if ranked is not None else None
     if terms is None:
@@ -231,10 +232,28 @@ def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tupl
 
 
 def rank_weights(model: LifeCircleModel, category: int) -> np.ndarray:
-    """(n_nodes, S, width) float32: walk weight x today's attraction of the outlet of ``category``
-    at each rank (the products :func:`sim.services.kernels.expected_visits` forms), laid out for
-    :func:`sim.services.kernels.expected_visits_ranked`."""
-    return kernels.rank_weights_of(model.choice_tables.walk, model.choice_tables.attraction, int(category))
+    """(n_nodes, S, width) float32: walk weight x the rival's attraction (:func:`rival_attraction`)
+    of the outlet of ``category`` at each rank (the products :func:`sim.services.kernels.expected_visits`
+    forms), laid out for :func:`sim.services.kernels.expected_visits_ranked`."""
+    return kernels.rank_weights_of(model.choice_tables.walk, rival_attraction(model), int(category))
+
+
+def rival_attraction(model: LifeCircleModel) -> np.ndarray:
+    """(n_nodes * C * width,) float32: the attraction of the outlet at each rank of the choice
+    tables as residents saw it at the day's first choice (its price and the day before's
+    crowding), 0 for an outlet shut since and, for one opened since, its own (no crowding yet):
+    what a would-be entrant weighs its rivals by. Not the day's own table, which after a second
+    try has the full outlets shut (an entrant would not see a crowded rival) and, after the month
+    end's closures, rows whose outlets have moved rank. Kept for the day (until outlets change)."""
+    memo, stamp = model.revenue_memo, (model.day, model.reach.version)
+    kept = memo.get("rivals")
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    tables = model.choice_tables
+    table = np.empty_like(tables.attraction)
+    kernels.rank_attraction(model.outlet_attraction()[0], tables.outlet.reshape(-1), table)
+    memo["rivals"] = (stamp, table)
+    return table
 
 
 def startup_cost_fen(model: LifeCircleModel, successor: bool | np.ndarray = False) -> np.ndarray | int:

@@ -37,7 +37,8 @@ _SPEC: dict[str, tuple[type, object]] = {
     "visits_today": (np.int32, 0),
     "visits_month": (np.int64, 0),
     "wanted_month": (np.int64, 0),      # visits wanted this month (served or turned away at capacity)
-    "load_yesterday": (np.float32, 0.0),  # visits wanted / capacity yesterday (crowding; > 1 when full)
+    "load_yesterday": (np.float32, 0.0),  # visits wanted / capacity yesterday: today's crowding (> 1 when full)
+    "load_today": (np.float32, 0.0),      # the same today, once served (tomorrow's load_yesterday)
     "source": (np.int8, 3),             # where it came from: sim.city.outlet_sources (3 = opened by the model)
 }
 
@@ -77,6 +78,7 @@ class Merchants:
     visits_month: np.ndarray
     wanted_month: np.ndarray
     load_yesterday: np.ndarray
+    load_today: np.ndarray
     source: np.ndarray
 
     @classmethod

@@ -271,6 +271,7 @@ def serve_day(model: LifeCircleModel) -> None:
     # 3. Walking choice.
     if timer is not None:
         timer.start("choice")
+    np.copyto(mer.load_yesterday, mer.load_today)  # a new day: yesterday's load sets today's crowding
     factor, factor_night = model.outlet_attraction()
     tables = model.choice_tables
     _rank_attraction(blocked, factor, factor_night, tables)
@@ -292,8 +293,10 @@ def serve_day(model: LifeCircleModel) -> None:
         timer.start("spending")
     fee = platform.order_surcharge(model) if any_delivered else 0
     _want(model, E, buf.chosen, buf.served, buf.delivered, any_delivered, fee, buf.visit, ob.demand, buf.outcome)
-    # Crowding reads the visits wanted (served or turned away), so excess demand is visible.
-    np.divide(ob.demand, np.maximum(mer.capacity, 1), out=mer.load_yesterday, casting="unsafe")
+    # Tomorrow's crowding reads the visits wanted (served or turned away), so excess demand is
+    # visible. Until tomorrow the outlets keep the attraction residents saw today (month-end
+    # decisions weigh rivals by it: :meth:`LifeCircleModel.outlet_attraction`).
+    np.divide(ob.demand, np.maximum(mer.capacity, 1), out=mer.load_today, casting="unsafe")
     mer.wanted_month += ob.demand
     walk_paid, parcel_paid = _settle(model, "capacity", E, buf.chosen, buf.served, buf.delivered, any_delivered,
                                      mer.capacity, buf.visit, ob.demand, ob.visits, ob.walk_ins, ob.takings,
