@@ -175,8 +175,8 @@ def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
 
 
 THREADED_SITES = 64
-"""Sites weighed in one call from which their expected visits are shared among threads (each
-site takes ~6 us on the 1,000,000-resident grid; waking a sleeping thread ~50 us)."""
+"""Sites weighed in one call from which their expected visits are shared among threads (a site
+takes ~2.3 us on the 1,000,000-resident grid, 292 homes in reach; waking a sleeping thread ~50 us)."""
 
 
 def _expected_revenues(model: LifeCircleModel, nodes: list[int], category: int,
@@ -308,8 +308,9 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
     is a rival for its own trade. So a window's entrants draw their premises as if none passed,
     are weighed together (one :func:`expected_revenues` call per trade), and the first that passes
     ends the window: the stream is put back to just after its premises, it applies, and the next
-    window starts after it. In a settled city a few dozen of ~5,000 would-be entrants a month pass
-    (1,000,000 residents): one call per entrant cost 42 us of Python each. Answers weighed past
+    window starts after it. In a settled city a few dozen of ~5,400 would-be entrants a month pass
+    (1,000,000 residents; one by one they took 0.23 s a month, 0.19 s in windows, 0.14 s with the
+    sites' expected visits on two threads). Answers weighed past
     the passing entrant stay in the memo (keyed by each trade's queue version) and are reused if
     still valid. Under the siting lever, or with one premises viewed, entrants are weighed one by one.
     """
