@@ -7,7 +7,9 @@ Run from the repository root (each measurement in a fresh subprocess; figures to
     .venv/bin/python benchmarks/bench_threads.py --residents 200000 --threads 1 2 4
 
 The scenario is ``bench_model.py``'s scaling point: ``scenarios/baseline.toml`` with the grid scaled
-to ~7,800 residents per km2, no warm-up, 61 days from 1 January (two month ends). The thread count is
+to ~7,800 residents per km2, no warm-up, 61 days from 1 January (two month ends); with ``--settled
+STORE``, from the settled city instead (the scenario's 20-year warm-up, made once into the
+checkpoint folder STORE and loaded by every run). The thread count is
 set with ``LIFECIRCLE_THREADS`` (:mod:`sim.services.blocks`). Printed per thread count: wall ms per
 simulated day (and process CPU ms: with two threads CPU exceeds wall), the same for the days without
 a month end (the daily rules) and seconds per month end (accounts, jobs, entry, indicators: mostly
