@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -455,3 +456,24 @@ def test_the_warm_up_is_shared_by_every_division_of_the_city():
     base = load_scenario(ROOT / "scenarios" / "baseline.toml")
     divided = base.with_updates({"circles.kind": "catchments", "circles.centres": 7})
     assert warmup_key(base, 1) == warmup_key(divided, 1) != warmup_key(base.with_updates({"population.residents": 999}), 1)
+
+
+def test_validate_reads_a_polygons_file_and_exits_2_on_a_bad_one(tmp_path, capsys):
+    from sim.cli import main
+
+    polygons = ["--set", "circles.kind='polygons'"]
+    good = tmp_path / "good.geojson"
+    good.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "all"},
+         "geometry": {"type": "Polygon", "coordinates": [[[116, 39], [117, 39], [117, 41], [116, 41], [116, 39]]]}}]}))
+    assert main(["validate", str(SCENARIOS / "beijing.toml"), *polygons, "--set", f"circles.path='{good}'"]) == 0
+    capsys.readouterr()
+    point = tmp_path / "point.geojson"
+    point.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "Point", "coordinates": [116.3, 40.0]}}]}))
+    for path, says in ((point, "feature 0 of .* is not a Polygon"), (tmp_path / "none.geojson", "not found")):
+        assert main(["validate", str(SCENARIOS / "beijing.toml"), *polygons, "--set", f"circles.path='{path}'"]) == 2
+        err = capsys.readouterr().err
+        assert re.search(f"beijing.toml: circles.path: .*{says}", err) and "Traceback" not in err, err
+    assert main(["validate", str(SCENARIOS / "baseline.toml"), *polygons, "--set", f"circles.path='{good}'"]) == 2
+    assert "needs a real district" in capsys.readouterr().err

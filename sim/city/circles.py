@@ -131,8 +131,10 @@ def catchments(graph, centres: np.ndarray) -> np.ndarray:
     return label
 
 
-def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarray, source: str) -> tuple[np.ndarray, list[str]]:
-    """(label of each node, names) from a GeoJSON file of polygons in lon/lat degrees."""
+def read_circle_polygons(path: Path, name_field: str, source: str) -> tuple[list, list[str]]:
+    """(shapely polygons, names) of a GeoJSON file of life circles in lon/lat degrees, one per
+    feature; a missing or unreadable file, no features, a feature that is not a polygon or lacks
+    the name property are :class:`ScenarioError` naming the file (``lifecircle validate`` checks it)."""
     import shapely
 
     try:
@@ -155,6 +157,14 @@ def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarr
                                 f"its properties: {', '.join(map(str, props)) or 'none'}")
         shapes.append(geom)
         names.append(str(props[name_field]))
+    return shapes, names
+
+
+def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarray, source: str) -> tuple[np.ndarray, list[str]]:
+    """(label of each node, names) from a GeoJSON file of polygons in lon/lat degrees."""
+    import shapely
+
+    shapes, names = read_circle_polygons(path, name_field, source)
     label = np.full(len(lonlat), -1, dtype=np.int64)
     for i, geom in enumerate(shapes):
         inside = shapely.contains_xy(geom, lonlat[:, 0], lonlat[:, 1]) & (label < 0)
@@ -171,6 +181,10 @@ def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarr
         label[outside] = label[inside_ids[nearest]]
     return label, names
 
+
+POLYGONS_NEED_A_PLACE = ("circles.kind = 'polygons' needs a real district (city.kind = 'osm'); a grid city has "
+                         "no place on Earth: use circles.kind = 'grid' or 'catchments'")
+"""The error of polygons given for a grid city (found by ``lifecircle validate`` and by the build)."""
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 """File types a node table (``kind = "table"``) may have."""
@@ -319,7 +333,6 @@ def build_circles(scenario: Scenario, city: City) -> Circles:
         return Circles.from_labels(label, names=ordered, kind="table")
     lonlat = getattr(city, "node_lonlat", None)
     if lonlat is None:
-        raise ScenarioError(f"{source}: circles.kind = 'polygons' needs a real district (city.kind = 'osm'); "
-                            "a grid city has no place on Earth: use circles.kind = 'grid' or 'catchments'")
+        raise ScenarioError(f"{source}: {POLYGONS_NEED_A_PLACE}")
     label, names = polygon_labels(scenario.resolve_path(cfg.path), cfg.name_field, lonlat, city.node_xy, source)
     return Circles.from_labels(label, names=names, kind="polygons")

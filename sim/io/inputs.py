@@ -87,7 +87,10 @@ def check_inputs(scenario: Scenario, *, source: str) -> Catalogue:
             category the catalogue does not have; the district file is missing, of an unknown
             type, truncated or not OSM data; the life circles' node table (``circles.kind =
             "table"``) is missing, unreadable, empty, lacks its columns, or lists a node twice or
-            without a circle (whether its nodes exist is known once the city is built).
+            without a circle (whether its nodes exist is known once the city is built); the
+            polygons file (``circles.kind = "polygons"``) is missing, not GeoJSON, has no
+            features or a feature that is not a polygon or lacks the name property, or the city
+            is a grid (whether the polygons cover the district is known once it is built).
     """
     from sim.services.catalogue import load_catalogue
 
@@ -102,6 +105,12 @@ def check_inputs(scenario: Scenario, *, source: str) -> Catalogue:
         from sim.city.circles import read_circle_table
 
         read_circle_table(scenario.resolve_path(scenario.circles.path), scenario.circles.name_field, source)
+    if scenario.circles.kind == "polygons" and scenario.circles.path:
+        from sim.city.circles import POLYGONS_NEED_A_PLACE, read_circle_polygons
+
+        if scenario.city.kind != "osm":
+            raise ScenarioError(f"{source}: {POLYGONS_NEED_A_PLACE}")
+        read_circle_polygons(scenario.resolve_path(scenario.circles.path), scenario.circles.name_field, source)
     return catalogue
 
 
