@@ -225,8 +225,8 @@ class EconomyConfig(_Strict):
     within five years, 40 % of small ones survive ten (SAIC 2013, national report on enterprise
     survival time)."""
     entrants_per_month: float = Field(0.3, ge=0.0, le=10.0)
-    """Would-be entrants per category per month per 1,000 residents, each looking at one site
-    (before they judge demand there). Assumption, to be calibrated: 6 a month per category in a
+    """Would-be entrants per category per month per 1,000 residents, each viewing
+    ``sites_considered`` premises (before they judge demand there). Assumption, to be calibrated: 6 a month per category in a
     20,000-resident district, so that a viable gap is found within months, not years (most look,
     few open: see the entry test)."""
     sites_considered: int = Field(3, ge=1, le=50)

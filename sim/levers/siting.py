@@ -1,6 +1,7 @@
 """Big-data monitoring for precise outlet siting.
 
-Without the lever a would-be entrant looks at one node with shop space, drawn at random. With it,
+Without the lever a would-be entrant views ``economy.sites_considered`` nodes with shop space,
+drawn at random, and weighs the best-looking. With it,
 the entrant reads the monitoring map of the category: how many residents live beyond the
 category's walking tier from any outlet (a coverage gap) and how many needs went unmet last month,
 node by node. It looks at ``candidate_nodes`` shop-space nodes -- half the ones nearest to the
