@@ -1081,7 +1081,9 @@ def expected_visits_sites(first, nodes, dist_m, wanted, speeds, minute_weight, m
 @njit(cache=True, nogil=True)
 def _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight, reach_dist,
                  pending_dist, p_aware):  # pragma: no cover - compiled
-    """Expected visits a day to site ``j`` (:func:`expected_visits_ranked`)."""
+    """Expected visits a day to site ``j`` (:func:`expected_visits_ranked`): :func:`expected_visits`
+    line for line over the rank-weight layout, written out twice on purpose (one memory read per
+    home and rank instead of two; the tests hold the two equal to the bit)."""
     S = speeds.shape[0]
     k = reach_dist.shape[1]
     total = 0.0
