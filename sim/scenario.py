@@ -226,9 +226,9 @@ class EconomyConfig(_Strict):
     survival time)."""
     entrants_per_month: float = Field(0.3, ge=0.0, le=10.0)
     """Would-be entrants per category per month per 1,000 residents, each viewing
-    ``sites_considered`` premises (before they judge demand there). Assumption, to be calibrated: 6 a month per category in a
-    20,000-resident district, so that a viable gap is found within months, not years (most look,
-    few open: see the entry test)."""
+    ``sites_considered`` premises (before they judge demand there). Assumption, to be calibrated:
+    6 a month per category in a 20,000-resident district, so that a viable gap is found within
+    months, not years (most look, few open: see the entry test)."""
     sites_considered: int = Field(3, ge=1, le=50)
     """Sites (shop premises drawn at random) a would-be entrant looks at; it weighs the best of them
     (highest expected revenue over costs). Assumption, to be calibrated: an independent shopkeeper

@@ -273,10 +273,15 @@ def _site(model: LifeCircleModel, category: int, rng: np.random.Generator,
     siting = model.levers.get("siting")
     if siting is not None and siting.acting:
         return siting.choose_site(model, category, shops), None
-    seen = shops[rng.integers(len(shops), size=model.scenario.economy.sites_considered)]
+    seen = _premises(rng, shops, model.scenario.economy.sites_considered)
     if len(seen) == 1:
         return int(seen[0]), None
     return _best_site(seen, expected_revenues(model, seen, category))
+
+
+def _premises(rng: np.random.Generator, shops: np.ndarray, viewed: int) -> np.ndarray:
+    """The ``viewed`` premises a would-be entrant looks at: nodes of ``shops`` drawn at random."""
+    return shops[rng.integers(len(shops), size=viewed)]
 
 
 def _best_site(seen: np.ndarray, answers: list[tuple[float, float]]) -> tuple[int, tuple[float, float]]:
@@ -325,7 +330,7 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
     while start < len(categories):
         batch = categories[start:start + window]
         before = rng.bit_generator.state
-        seen = [shops[rng.integers(len(shops), size=viewed)] for _ in batch]
+        seen = [_premises(rng, shops, viewed) for _ in batch]
         by_trade: dict[int, list[int]] = {}
         for i, category in enumerate(batch):
             by_trade.setdefault(category, []).append(i)
@@ -341,7 +346,7 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
             continue
         rng.bit_generator.state = before  # the stream as it was after the passing entrant's premises
         for _ in range(first + 1):
-            rng.integers(len(shops), size=viewed)
+            _premises(rng, shops, viewed)
         _apply(model, batch[first], best[first][0], founder=-1, subsidy=0, rng=rng)
         start += first + 1
         window = max(window // 2, fewest)
@@ -461,7 +466,7 @@ def _found(model: LifeCircleModel, founder: int, subsidy: int, rng: np.random.Ge
     business (one employee fewer to pay, like most of China's individual businesses), and a
     start-up subsidy lowers the start-up cost to pay back."""
     categories = rng.choice(len(trade_odds), size=FOUNDER_OPTIONS, p=trade_odds)
-    nodes = shops[rng.integers(len(shops), size=FOUNDER_OPTIONS)]
+    nodes = _premises(rng, shops, FOUNDER_OPTIONS)
     hurdle = model.scenario.economy.entry_hurdle
     relief = subsidy / model.scenario.economy.payback_months
     wage = model.shop_wage_fen()
