@@ -33,6 +33,34 @@ def test_agents_are_mesa_agents_and_views_of_the_arrays(small):
     assert set(resident.known_outlets(merchant.category)) <= set(model.reach.outlet[model.catalogue.index(merchant.category), resident.home].tolist())
 
 
+def _views_in_step(model: LifeCircleModel) -> None:
+    """One view per resident, of its status's class, and one per open outlet, no more."""
+    pop = model.population
+    kinds = {idx: type(agent) for idx, agent in model.resident_agents.items()}
+    assert sorted(kinds) == list(range(pop.n))
+    expected = {RETIRED: Retiree, FREELANCER: Freelancer}
+    assert all(kind is expected.get(int(pop.status[idx]), Resident) for idx, kind in kinds.items())
+    assert sorted(model.merchant_agents) == np.flatnonzero(model.merchants.open).tolist()
+    assert len(model.agents) == pop.n + int(model.merchants.open.sum())
+
+
+def test_agent_views_are_made_at_their_first_use_and_kept_in_step():
+    model = LifeCircleModel(scenario=small_scenario(**{"years": 1.0}))
+    classes = {RETIRED: 1, FREELANCER: 2}
+    kind = lambda: np.array([classes.get(int(s), 0) for s in model.population.status])  # noqa: E731
+    start_kinds, start_outlets = kind(), len(model.merchants.open)
+    model.run_for(120)  # outlets open, residents change roles: no view follows them yet
+    assert (kind() != start_kinds).any() and len(model.merchants.open) > start_outlets
+    assert len(model._all_agents) == 0  # Mesa's own set: nothing made while nobody looked
+    _views_in_step(model)  # made now, from this day's state
+    made_kinds, made_outlets = kind(), model.merchants.open.copy()
+    model.run_for(model.days_total - 120)  # more open, some close, roles change
+    assert (kind() != made_kinds).any() and len(model.merchants.open) > len(made_outlets)
+    assert not model.merchants.open[:len(made_outlets)][made_outlets].all()
+    _views_in_step(model)  # and kept in step since
+    assert not LifeCircleModel(scenario=small_scenario(), create_agents=False).agents
+
+
 def test_slower_walkers_walk_longer():
     model = LifeCircleModel(scenario=small_scenario(**{"population.disabled_share": 0.3}))
     residents = model.agents_by_type[Resident].to_list() + model.agents_by_type[Retiree].to_list()
