@@ -31,26 +31,27 @@ def test_ranked_and_batched_kernels_equal_one_call_per_site():
     first = np.array([0, *np.cumsum([len(near) for near, _ in reach])], dtype=np.int64)
     near, dist = np.concatenate([n for n, _ in reach]), np.concatenate([d for _, d in reach])
     rivals = entry.rival_attraction(model)
-    for c in range(model.catalogue.n):
-        pending = entry.pending_distance(model, c)
-        for aware in (1.0, econ.initial_knowledge):
-            one = np.array([kernels.expected_visits(n, d, model.class_demand[c], t.speeds, econ.walk_minute_weight,
-                                                    econ.max_walk_minutes, t.walk.reshape(-1), rivals,
-                                                    model.reach.dist_m[c], pending, c, t.C, t.width, aware)
-                            for n, d in reach])
+    C = model.catalogue.n
+    weights = np.stack([entry.rank_weights(model, c) for c in range(C)])
+    pending = np.stack([entry.pending_distance(model, c).copy() for c in range(C)])
+    assert np.isfinite(pending).any()
+    mixed = np.random.default_rng(1).integers(C, size=len(reach))  # sites of every trade in one call
+    for aware in (1.0, econ.initial_knowledge):
+        one = np.array([[kernels.expected_visits(n, d, model.class_demand[c], t.speeds, econ.walk_minute_weight,
+                                                 econ.max_walk_minutes, t.walk.reshape(-1), rivals,
+                                                 model.reach.dist_m[c], pending[c], c, t.C, t.width, aware)
+                         for n, d in reach] for c in range(C)])
+        for c in range(C):
             sites = kernels.expected_visits_sites(first, near, dist, model.class_demand[c], t.speeds,
                                                   econ.walk_minute_weight, econ.max_walk_minutes, t.walk.reshape(-1),
-                                                  rivals, model.reach.dist_m[c], pending, c, t.C, t.width, aware)
-            ranked = kernels.expected_visits_ranked(first, near, dist, model.class_demand[c], t.speeds,
-                                                    econ.walk_minute_weight, econ.max_walk_minutes,
-                                                    entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
-            threads = kernels.expected_visits_ranked_threads(
-                first, near, dist, model.class_demand[c], t.speeds, econ.walk_minute_weight, econ.max_walk_minutes,
-                entry.rank_weights(model, c), model.reach.dist_m[c], pending, aware)
-            assert one.any()
-            assert np.array_equal(one.view(np.int64), sites.view(np.int64))
-            assert np.array_equal(one.view(np.int64), ranked.view(np.int64))
-            assert np.array_equal(one.view(np.int64), threads.view(np.int64))
+                                                  rivals, model.reach.dist_m[c], pending[c], c, t.C, t.width, aware)
+            assert one[c].any()
+            assert np.array_equal(one[c].view(np.int64), sites.view(np.int64))
+        for trades, expected in ((np.full(len(reach), 4), one[4]), (mixed, one[mixed, np.arange(len(reach))])):
+            for kernel in (kernels.expected_visits_ranked, kernels.expected_visits_ranked_threads):
+                got = kernel(first, near, dist, trades, model.class_demand, t.speeds, econ.walk_minute_weight,
+                             econ.max_walk_minutes, weights, model.reach.dist_m, pending, aware)
+                assert np.array_equal(expected.view(np.int64), got.view(np.int64))
 
 
 def test_pending_distance_updated_from_new_rows_equals_a_rebuild():

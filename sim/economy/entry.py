@@ -47,8 +47,8 @@ DAYS_PER_MONTH = 30.0
 
 
 _ENTRY_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""Per model, only while :func:`month_entry` runs: category -> :func:`rank_weights`, and
-("money", category, successor) -> :func:`_money_terms`. Neither the choice tables, today's
+"""Per model, only while :func:`month_entry` runs: every category's :func:`rank_weights`
+(:func:`_rank_weight_rows`), and ("money", category, successor) -> :func:`_money_terms`. Neither the choice tables, today's
 attraction, the lever parameters nor the catalogue change while would-be entrants decide (they only
 join the licence queue), so each is worked out once a month instead of once per site."""
 
@@ -117,26 +117,34 @@ def expected_revenue(model: LifeCircleModel, node: int, category: int, *, succes
 def expected_revenues(model: LifeCircleModel, nodes: Sequence[int] | np.ndarray, category: int, *,
                       successor: bool = False) -> list[tuple[float, float]]:
     """:func:`expected_revenue` at each of ``nodes`` (in order; a node may repeat), for the sites an
-    entrant or the siting lever weighs together.
+    entrant or the siting lever weighs together (:func:`_site_answers`)."""
+    category = int(category)
+    return _site_answers(model, [int(v) for v in nodes], [category] * len(nodes), bool(successor))
+
+
+def _site_answers(model: LifeCircleModel, nodes: list[int], categories: list[int],
+                  successor: bool) -> list[tuple[float, float]]:
+    """:func:`expected_revenue` of an outlet of ``categories[i]`` at ``nodes[i]``, for each i.
 
     The answers already kept are reused; the others are computed in one compiled call, their reach
     in one search: :func:`sim.services.kernels.expected_visits_ranked` while :func:`month_entry`
-    runs, else :func:`sim.services.kernels.expected_visits_sites`, each site exactly (to the bit) as
-    :func:`~sim.services.kernels.expected_visits` alone. A 1,000,000-resident month end weighs
-    ~16,000 sites: one call per site cost 70 us of Python around 25 us of kernel.
+    runs (sites of any trades together), else :func:`sim.services.kernels.expected_visits_sites`
+    (one trade), each site exactly (to the bit) as :func:`~sim.services.kernels.expected_visits`
+    alone. A 1,000,000-resident month end weighs ~16,000 sites: one call per site cost 70 us of
+    Python around 25 us of kernel.
     """
     stamp = (model.month, model.reach.version)
     memo = model.revenue_memo
     if memo.get("stamp") != stamp:
         memo.clear()
         memo["stamp"] = stamp
-    category, successor = int(category), bool(successor)
-    version = model.licence_queue.version.get(category, 0)
-    keys = [(int(v), category, successor, version) for v in nodes]
-    missing = list(dict.fromkeys(key[0] for key in keys if key not in memo))
+    versions = model.licence_queue.version
+    keys = [(v, c, successor, versions.get(c, 0)) for v, c in zip(nodes, categories)]
+    missing = [key for key in dict.fromkeys(keys) if key not in memo]
     if missing:
-        for v, answer in zip(missing, _expected_revenues(model, missing, category, successor)):
-            memo[(v, category, successor, version)] = answer
+        found = _expected_revenues(model, [key[0] for key in missing], [key[1] for key in missing], successor)
+        for key, answer in zip(missing, found):
+            memo[key] = answer
     return [memo[key] for key in keys]
 
 
@@ -144,8 +152,8 @@ def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
     """(n_nodes,) metres from each node to the nearest entrant of ``category`` waiting for its
     licence (inf where none is within walking reach): an entrant weighs them as rivals.
 
-    The array is the model's own and is brought up to date in place when entrants join the queue:
-    read it before the queue changes again.
+    The array is the model's own (row ``category`` of :func:`_pending_rows`) and is brought up to
+    date in place when entrants join the queue: read it before the queue changes again.
     """
     category = int(category)
     queue, limit = model.licence_queue, model.reach.limit_m
@@ -165,8 +173,12 @@ def pending_distance(model: LifeCircleModel, category: int) -> np.ndarray:
     if last is not None and last[0] is queue and length - last[2] == changes - last[3]:
         dist = last[4]
         new = [v for v, c in zip(queue.node[last[2]:], queue.category[last[2]:]) if c == category]
-    else:
-        dist, new = np.full(model.city.graph.shape[0], np.inf), queue.nodes_of(category)
+    else:  # every category's answer is a row of one array, so sites of several trades read theirs
+        rows = memo.get(("pending rows", limit))
+        if rows is None:
+            rows = memo[("pending rows", limit)] = np.full((model.catalogue.n, model.city.graph.shape[0]), np.inf)
+        dist, new = rows[category], queue.nodes_of(category)
+        dist[:] = np.inf
     for v in new:
         nodes, d = model.nodes_within(int(v), limit)
         dist[nodes] = np.minimum(dist[nodes], d)  # a node appears once per search: no ufunc.at needed
@@ -179,45 +191,76 @@ THREADED_SITES = 64
 takes ~2.3 us on the 1,000,000-resident grid, 292 homes in reach; waking a sleeping thread ~50 us)."""
 
 
-def _expected_revenues(model: LifeCircleModel, nodes: list[int], category: int,
+def _pending_rows(model: LifeCircleModel, categories: Sequence[int]) -> np.ndarray:
+    """(C, n_nodes) :func:`pending_distance` of every category, the rows of ``categories`` up to date."""
+    for c in categories:
+        pending_distance(model, c)
+    return model.revenue_memo[("pending rows", model.reach.limit_m)]
+
+
+def _expected_revenues(model: LifeCircleModel, nodes: list[int], categories: list[int],
                        successor: bool) -> list[tuple[float, float]]:
-    cat = model.catalogue
     econ = model.scenario.economy
     reach = model.nodes_within_many(nodes, model.reach.limit_m)
     first = np.array([0, *itertools.accumulate(len(near) for near, _ in reach)], dtype=np.int64)
     tables = model.choice_tables
     near, dist = np.concatenate([near for near, _ in reach]), np.concatenate([d for _, d in reach])
     p_aware = 1.0 if successor else econ.initial_knowledge
+    trades = sorted(set(categories))
+    site_category = np.array(categories, dtype=np.int64)
     ranked = _ENTRY_TABLES.get(model)
     if ranked is not None:
-        weight = ranked.get(category)
-        if weight is None:
-            weight = ranked[category] = rank_weights(model, category)
         if len(nodes) >= THREADED_SITES:
             use_threads()
             ranked_visits = kernels.expected_visits_ranked_threads
         else:
             ranked_visits = kernels.expected_visits_ranked
         visits = ranked_visits(
-            first, near, dist, model.class_demand[category], tables.speeds, econ.walk_minute_weight,
-            econ.max_walk_minutes, weight, model.reach.dist_m[category], pending_distance(model, category), p_aware)
+            first, near, dist, site_category, model.class_demand, tables.speeds, econ.walk_minute_weight,
+            econ.max_walk_minutes, _rank_weight_rows(model, ranked, trades), model.reach.dist_m,
+            _pending_rows(model, trades), p_aware)
     else:
+        if len(trades) != 1:
+            raise ValueError("sites of several trades are weighed together only while month_entry runs")
+        c = trades[0]
         visits = kernels.expected_visits_sites(
-            first, near, dist, model.class_demand[category], tables.speeds,
-            econ.walk_minute_weight, econ.max_walk_minutes, tables.walk.reshape(-1), rival_attraction(model),
-            model.reach.dist_m[category], pending_distance(model, category), category, cat.n, tables.width, p_aware)
+            first, near, dist, model.class_demand[c], tables.speeds, econ.walk_minute_weight, econ.max_walk_minutes,
+            tables.walk.reshape(-1), rival_attraction(model), model.reach.dist_m[c], pending_distance(model, c), c,
+            model.catalogue.n, tables.width, p_aware)
+    terms = np.array([_terms(model, ranked, c, successor) for c in trades])[np.searchsorted(trades, site_category)]
+    capacity, per_visit, cogs_share, spend, running, payback = terms.T
+    # The same double arithmetic, in the same order, as one site at a time in Python floats.
+    revenue = np.minimum(visits, capacity) * DAYS_PER_MONTH * per_visit
+    goods = revenue * cogs_share * spend / np.maximum(per_visit, 1.0)
+    costs = running + goods + payback
+    return list(zip(revenue.tolist(), costs.tolist()))
+
+
+def _terms(model: LifeCircleModel, ranked: dict | None, category: int, successor: bool) -> tuple[float, ...]:
+    """:func:`_money_terms`, kept for the month entry when it runs."""
     terms = ranked.get(("money", category, successor)) if ranked is not None else None
     if terms is None:
         terms = _money_terms(model, category, successor)
         if ranked is not None:
             ranked[("money", category, successor)] = terms
-    capacity, per_visit, cogs_share, spend, running, payback = terms
-    answers = []
-    for site_visits in visits.tolist():
-        revenue = float(min(site_visits, capacity) * DAYS_PER_MONTH * per_visit)
-        goods = revenue * cogs_share * spend / max(per_visit, 1)
-        answers.append((revenue, float(running + goods + payback)))
-    return answers
+    return terms
+
+
+def _rank_weight_rows(model: LifeCircleModel, ranked: dict, categories: Sequence[int]) -> np.ndarray:
+    """(C, n_nodes, S, width) float32: :func:`rank_weights` of every category, those of
+    ``categories`` filled (each once a month entry; the others are never read)."""
+    rows = ranked.get("rank weights")
+    if rows is None:
+        walk = model.choice_tables.walk
+        rows = ranked["rank weights"] = np.empty((walk.shape[2], walk.shape[0], walk.shape[1], walk.shape[3]),
+                                                 dtype=np.float32)
+        ranked["rank weights filled"] = set()
+    filled = ranked["rank weights filled"]
+    for c in categories:
+        if c not in filled:
+            rank_weights(model, c, out=rows[c])
+            filled.add(c)
+    return rows
 
 
 def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tuple[float, ...]:
@@ -231,11 +274,14 @@ def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tupl
             cat.spend_fen[category].item(), expected_revenue_costs_only(model, category), float(payback))
 
 
-def rank_weights(model: LifeCircleModel, category: int) -> np.ndarray:
+def rank_weights(model: LifeCircleModel, category: int, out: np.ndarray | None = None) -> np.ndarray:
     """(n_nodes, S, width) float32: walk weight x the rival's attraction (:func:`rival_attraction`)
     of the outlet of ``category`` at each rank (the products :func:`sim.services.kernels.expected_visits`
-    forms), laid out for :func:`sim.services.kernels.expected_visits_ranked`."""
-    return kernels.rank_weights_of(model.choice_tables.walk, rival_attraction(model), int(category))
+    forms), laid out for :func:`sim.services.kernels.expected_visits_ranked` (into ``out`` if given)."""
+    walk = model.choice_tables.walk
+    if out is None:
+        out = np.empty((walk.shape[0], walk.shape[1], walk.shape[3]), dtype=np.float32)
+    return kernels.rank_weights_of(walk, rival_attraction(model), int(category), out)
 
 
 def rival_attraction(model: LifeCircleModel) -> np.ndarray:
@@ -311,7 +357,7 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
     An entrant changes what later ones see only if it passes its entry test: its application
     takes a draw from ``rng`` (later entrants' premises move along the stream) and, queued, it
     is a rival for its own trade. So a window's entrants draw their premises as if none passed,
-    are weighed together (one :func:`expected_revenues` call per trade), and the first that passes
+    are weighed together (one compiled call for every trade's sites), and the first that passes
     ends the window: the stream is put back to just after its premises, it applies, and the next
     window starts after it. In a settled city a few dozen of ~5,400 would-be entrants a month pass
     (1,000,000 residents; one by one they took 0.23 s a month, 0.19 s in windows, 0.14 s with the
@@ -330,24 +376,23 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
     while start < len(categories):
         batch = categories[start:start + window]
         before = rng.bit_generator.state
-        seen = [_premises(rng, shops, viewed) for _ in batch]
-        by_trade: dict[int, list[int]] = {}
-        for i, category in enumerate(batch):
-            by_trade.setdefault(category, []).append(i)
-        best: list[tuple[int, tuple[float, float]]] = [None] * len(batch)  # type: ignore[list-item]
-        for category, members in by_trade.items():
-            answers = expected_revenues(model, np.concatenate([seen[i] for i in members]), category)
-            for j, i in enumerate(members):
-                best[i] = _best_site(seen[i], answers[j * viewed:(j + 1) * viewed])
-        first = next((i for i, (_, answer) in enumerate(best) if _passes(model, answer)), None)
-        if first is None:
+        seen = np.concatenate([_premises(rng, shops, viewed) for _ in batch])
+        # Every trade's sites in one call; the best of each entrant's premises as _best_site picks it
+        # (revenue over costs, the first of equals) and the entry test as _passes: the same doubles.
+        answers = np.array(_site_answers(model, seen.tolist(), np.repeat(batch, viewed).tolist(), False))
+        revenue, costs = answers[:, 0].reshape(len(batch), viewed), answers[:, 1].reshape(len(batch), viewed)
+        pick = (revenue / np.maximum(costs, 1.0)).argmax(axis=1)
+        rows = np.arange(len(batch))
+        passing = np.flatnonzero(~(revenue[rows, pick] < econ.entry_hurdle * costs[rows, pick]))
+        if len(passing) == 0:
             start += len(batch)
             window = min(2 * window, most)
             continue
+        first = int(passing[0])
         rng.bit_generator.state = before  # the stream as it was after the passing entrant's premises
         for _ in range(first + 1):
             _premises(rng, shops, viewed)
-        _apply(model, batch[first], best[first][0], founder=-1, subsidy=0, rng=rng)
+        _apply(model, batch[first], int(seen[first * viewed + pick[first]]), founder=-1, subsidy=0, rng=rng)
         start += first + 1
         window = max(window // 2, fewest)
 
@@ -471,8 +516,8 @@ def _found(model: LifeCircleModel, founder: int, subsidy: int, rng: np.random.Ge
     relief = subsidy / model.scenario.economy.payback_months
     wage = model.shop_wage_fen()
     margins = []
-    for node, category in zip(nodes, categories):
-        revenue, costs = expected_revenue(model, int(node), int(category))
+    answers = _site_answers(model, nodes.tolist(), categories.tolist(), False)  # the ideas weighed together
+    for category, (revenue, costs) in zip(categories, answers):
         # The founder works in the shop: one employee fewer to pay (an owner-operated business).
         own_work = wage if model.catalogue.staff[category] > 0 else 0
         margins.append(revenue - hurdle * max(costs - relief - own_work, 0.0))

@@ -1128,42 +1128,47 @@ def _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_min
 
 
 @njit(cache=True, nogil=True)
-def expected_visits_ranked(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
-                           reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
-    """:func:`expected_visits_sites` with the rivals' weights of category ``c`` read from
-    ``rank_weight`` (n_nodes, S, width) float32: walk weight x today's attraction of the outlet at
-    each rank, the float32 products :func:`expected_visits` forms from the node-major choice tables.
+def expected_visits_ranked(first, nodes, dist_m, site_category, wanted, speeds, minute_weight, max_minutes,
+                           rank_weight, reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
+    """:func:`expected_visits_sites` for sites of any categories (``site_category``, one a site),
+    with the rivals' weights of category ``c`` read from ``rank_weight[c]`` (C, n_nodes, S, width)
+    float32: walk weight x the attraction of the outlet at each rank, the float32 products
+    :func:`expected_visits` forms from the node-major choice tables. ``wanted`` (C, n_nodes, S),
+    ``reach_dist`` (C, n_nodes, k) and ``pending_dist`` (C, n_nodes) are every category's, read
+    at the site's own.
 
     The same rule and arithmetic as :func:`expected_visits`, line for line, so each site's answer is
     the same to the bit; only the memory read differs: a node's weights for one category are one
     cache line here, five in the choice tables (a month end's ~16,000 sites at 1,000,000 residents
-    spent most of their time waiting for memory).
+    spent most of their time waiting for memory). Sites of several trades in one call: a month end's
+    would-be entrants are weighed a window at a time, whatever their trades.
     """
     out = np.empty(first.shape[0] - 1)
     for j in range(out.shape[0]):
-        out[j] = _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
-                              reach_dist, pending_dist, p_aware)
+        c = site_category[j]
+        out[j] = _ranked_site(j, first, nodes, dist_m, wanted[c], speeds, minute_weight, max_minutes, rank_weight[c],
+                              reach_dist[c], pending_dist[c], p_aware)
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def expected_visits_ranked_threads(first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
-                                   reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
+def expected_visits_ranked_threads(first, nodes, dist_m, site_category, wanted, speeds, minute_weight, max_minutes,
+                                   rank_weight, reach_dist, pending_dist, p_aware):  # pragma: no cover - compiled
     """:func:`expected_visits_ranked` with the sites shared among threads (each site's answer the
     same to the bit: a site is one thread's, summed in the same order)."""
     out = np.empty(first.shape[0] - 1)
     for j in prange(out.shape[0]):
-        out[j] = _ranked_site(j, first, nodes, dist_m, wanted, speeds, minute_weight, max_minutes, rank_weight,
-                              reach_dist, pending_dist, p_aware)
+        c = site_category[j]
+        out[j] = _ranked_site(j, first, nodes, dist_m, wanted[c], speeds, minute_weight, max_minutes, rank_weight[c],
+                              reach_dist[c], pending_dist[c], p_aware)
     return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def rank_weights_of(walk, attraction, c):  # pragma: no cover - compiled
-    """(n_nodes, S, width) float32 ``walk[v, s, c, r] * attraction[(v * C + c) * width + r]`` (float32
-    products, as :func:`expected_visits` forms them), nodes shared among threads."""
+def rank_weights_of(walk, attraction, c, out):  # pragma: no cover - compiled
+    """Fill ``out`` (n_nodes, S, width) float32 with ``walk[v, s, c, r] * attraction[(v * C + c) *
+    width + r]`` (float32 products, as :func:`expected_visits` forms them), nodes shared among threads."""
     V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
-    out = np.empty((V, S, W), dtype=np.float32)
     for v in prange(V):
         for s in range(S):
             for r in range(W):
