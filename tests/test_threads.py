@@ -55,6 +55,35 @@ def test_same_results_on_one_thread_and_two_with_many_blocks():
     assert one["full_plan"] == two["full_plan"]
 
 
+_BLAS_CHILD = """
+import json
+import numpy as np
+from sim.metrics import indicators
+rng = np.random.default_rng(5)
+out = {}
+for n in (52_000, 400_000, 1_000_000):  # home groups and households of cities up to 1,000,000 residents
+    values, weights = rng.random(n) * 4000.0, rng.integers(1, 6, n)
+    out[n] = [indicators._weighted_mean(values, weights).hex(), indicators.gini(values).hex(),
+              float(weights @ values).hex()]  # the last: the BLAS dot product they used
+print(json.dumps(out))
+"""
+
+
+def test_indicator_sums_are_the_same_on_any_number_of_blas_threads():
+    """Weighted means and the Gini are NumPy's own sums, not the BLAS's dot product, whose long
+    sums are split among its threads and so change in the last bits with their number: the same
+    figures on a laptop and a cluster node."""
+    runs = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-c", _BLAS_CHILD], check=True, capture_output=True, text=True,
+                             cwd=ROOT, env=env)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    one, two = runs
+    assert [v[:2] for v in one.values()] == [v[:2] for v in two.values()]
+    assert any(one[n][2] != two[n][2] for n in one)  # the dot product itself does change: the check can fail
+
+
 def test_block_states_first_row_is_the_unblocked_state():
     for n_blocks in (1, 2, 5):
         rng = np.random.default_rng(7)
