@@ -35,3 +35,13 @@ def small_scenario(**updates: object) -> Scenario:
 @pytest.fixture
 def small() -> Scenario:
     return small_scenario()
+
+
+@pytest.fixture(scope="session")
+def settled_baseline_checkpoints(tmp_path_factory) -> Path:
+    """One store of settled starts for the tests that run the shipped baseline grid after its default
+    warm-up (test_households, test_lever_claims, test_settle): the 20-year warm-up of a seed is
+    simulated once in the session, not once per file (seeds 1-3 were warmed up three times). A run
+    from a checkpoint equals one that warmed up itself (tests/test_checkpoint.py), so what each test
+    measures does not depend on which of them ran first."""
+    return tmp_path_factory.mktemp("settled-baseline")

@@ -89,12 +89,13 @@ def _targets() -> dict[str, tuple[float, float]]:
 
 
 @pytest.fixture(scope="module")
-def settled(tmp_path_factory):
-    """Three seeds of the baseline grid, two measured years after the default warm-up."""
+def settled(settled_baseline_checkpoints):
+    """Three seeds of the baseline grid, two measured years after the default warm-up (its settled
+    starts shared with the other tests of the settled baseline)."""
     out = {}
     for seed in (1, 2, 3):
         model = LifeCircleModel(scenario=load_scenario(SCENARIOS / "baseline.toml", updates={"years": 2.0}), seed=seed,
-                                create_agents=False, checkpoints=tmp_path_factory.mktemp(f"s{seed}"))
+                                create_agents=False, checkpoints=settled_baseline_checkpoints)
         model.run_for(model.days_total)
         out[seed] = model.timeseries().pivot(index="month", columns="indicator", values="value")
     return out

@@ -31,10 +31,10 @@ END_MONTH = 36
 
 
 @pytest.fixture(scope="module")
-def claims(tmp_path_factory):
+def claims(settled_baseline_checkpoints):
     base = load_scenario(SCENARIOS / "baseline.toml", updates={"years": YEARS})
     effects, _, _ = measure(base, [cls.name for cls in LEVERS], SEEDS, end_month=END_MONTH,
-                            checkpoints=tmp_path_factory.mktemp("settled"))
+                            checkpoints=settled_baseline_checkpoints)
     return claim_table(effects, {cls.name: cls.claims for cls in LEVERS})
 
 

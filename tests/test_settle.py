@@ -14,9 +14,9 @@ from tests.conftest import SCENARIOS
 
 
 @pytest.mark.slow
-def test_the_baseline_grid_is_settled_after_its_default_warm_up(tmp_path):
+def test_the_baseline_grid_is_settled_after_its_default_warm_up(settled_baseline_checkpoints):
     scenario = load_scenario(SCENARIOS / "baseline.toml", updates={"years": 4.0})
-    result = settling(scenario, [1, 2, 3], checkpoints=tmp_path)
+    result = settling(scenario, [1, 2, 3], checkpoints=settled_baseline_checkpoints)
     assert result.settled, "\n" + result.verdict.to_string(index=False)
     assert (result.verdict["max_closure_share"] < 0.05).all()
 
