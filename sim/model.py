@@ -130,6 +130,7 @@ class LifeCircleModel(mesa.Model):
         self.licence_queue = entry.LicenceQueue()
         self.vacancies = entry.Vacancies()
         self.low_income = np.zeros(pop.n, dtype=bool)  # residents of the poorest fifth of households
+        self.income_order_hint: np.ndarray | None = None  # households by per-head income (mark_low_income)
         self.evaluations: list[dict[str, float]] = []
         self.indicator_names = metrics.resolve(scenario.output.indicators)
         self._records: list[tuple[int, int, dict[str, float]]] = []
@@ -356,6 +357,7 @@ class LifeCircleModel(mesa.Model):
         hh = self.households
         per_head = hh.total(income) / np.maximum(hh.persons, 1)
         order = stable_argsort(per_head)
+        self.income_order_hint = order  # the month's indicators sort the same incomes (in CNY): a hint
         cum = np.cumsum(hh.persons[order])
         poorest = np.zeros(hh.n, dtype=bool)
         poorest[order[: int(np.searchsorted(cum, 0.2 * cum[-1])) + 1]] = True

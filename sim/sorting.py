@@ -1,4 +1,5 @@
-"""A stable argsort of floats by way of NumPy's fast unstable one (per-head incomes, 1,000,000 residents)."""
+"""A stable argsort of floats by way of NumPy's fast unstable one (per-head incomes, 1,000,000 residents),
+and a check that an order already at hand is that argsort."""
 
 from __future__ import annotations
 
@@ -27,3 +28,17 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
     key = run * n + order
     key.sort()
     return key % n
+
+
+def is_stable_order(values: np.ndarray, order: np.ndarray) -> bool:
+    """Whether ``order``, a permutation of the indices of the 1-d ``values``, is their stable
+    ascending argsort (``np.argsort(values, kind="stable")``): values ascending along it, equal
+    ones in index order. Linear time; False for any NaN."""
+    if len(order) != len(values):
+        return False
+    ranked = values[order]
+    before, after = ranked[:-1], ranked[1:]
+    if not (after >= before).all():  # compared, not subtracted: inf - inf is NaN
+        return False
+    tie = after == before
+    return bool((order[1:][tie] > order[:-1][tie]).all())

@@ -79,3 +79,21 @@ def test_one_collection_equals_each_indicator_on_its_own():
     known = np.where(pop.map_user[:, None], mine, pop.knows & mine)
     assert 0 < together["known_outlet_share"] < 1
     assert together["known_outlet_share"] == metrics._POPCOUNT[known].sum() / metrics._POPCOUNT[mine].sum()
+
+
+def test_income_indicators_reuse_the_month_end_order_only_when_it_is_theirs(small):
+    """The month end ranks households by income per member (the low-income fifth); the income
+    indicators use that order when it is the stable sort of their own figures, and the same values
+    come out as from their own sort."""
+    from sim.sorting import is_stable_order
+
+    model = LifeCircleModel(scenario=small)
+    model.run_for(31)  # a month end: incomes paid, households ranked
+    names = ["income_median", "income_gini", "income_quintile", "poverty_share"]
+    per_head, _ = metrics._per_head(model)
+    assert is_stable_order(per_head, model.income_order_hint)  # the order at hand is used
+    with_hint = metrics.compute(model, names)
+    model.income_order_hint = None
+    assert metrics.compute(model, names) == with_hint
+    model.income_order_hint = np.arange(model.households.n)[::-1]
+    assert metrics.compute(model, names) == with_hint  # a wrong order is refused, not used

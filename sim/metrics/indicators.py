@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.economy.population import DISABLED_CLASSES, ELDERLY_CLASSES, EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
 from sim.services import blocks, kernels
-from sim.sorting import stable_argsort
+from sim.sorting import is_stable_order, stable_argsort
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -496,7 +496,8 @@ def _per_head(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray]:
     if answer is None:
         hh = model.households
         persons = hh.persons
-        answer = (hh.total(model.population.income_last) / 100 / np.maximum(persons, 1), persons)
+        # Fen per member first, then CNY: the month end's order of the same incomes holds (it ranks fen per member).
+        answer = (hh.total(model.population.income_last) / np.maximum(persons, 1) / 100, persons)
         if model in _COLLECTION:
             shared["per_head"] = answer
     return answer
@@ -511,10 +512,15 @@ def _per_head_sorted(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray, np
     shared = _COLLECTION.get(model, {})
     order = shared.get("per_head_order")
     if order is None:
-        order = stable_argsort(per_head)
+        # The month end sorted the same incomes per member in fen (LifeCircleModel.mark_low_income):
+        # its order is checked in a few ms where sorting took 20-30 (400,000 households) and used if
+        # it is this one (two fen values a hundredth apart in CNY could tie: the check fails, we sort).
+        hint = getattr(model, "income_order_hint", None)
+        order = hint if hint is not None and is_stable_order(per_head, hint) else stable_argsort(per_head)
         if model in _COLLECTION:
             shared["per_head_order"] = order
     return per_head, persons, order
+
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, order: np.ndarray | None = None) -> float:
@@ -570,9 +576,11 @@ def income_quintile(model: LifeCircleModel) -> dict[str, float]:
     per_head, persons, order = _per_head_sorted(model)
     cum = np.cumsum(persons[order]) / max(persons.sum(), 1)
     fifth = np.minimum((np.concatenate([[0.0], cum[:-1]]) * 5).astype(np.int64), 4)
+    # fifth never falls along the order, so each fifth is one run of it: its households in order.
+    bounds = np.searchsorted(fifth, np.arange(6))
     out = {}
     for q in range(5):
-        sel = order[fifth == q]
+        sel = order[bounds[q]:bounds[q + 1]]
         out[f"q{q + 1}"] = _weighted_mean(per_head[sel], persons[sel])
     return out
 
