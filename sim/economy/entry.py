@@ -201,13 +201,16 @@ def _pending_rows(model: LifeCircleModel, categories: Sequence[int]) -> np.ndarr
 def _expected_revenues(model: LifeCircleModel, nodes: list[int], categories: list[int],
                        successor: bool) -> list[tuple[float, float]]:
     econ = model.scenario.economy
-    reach = model.nodes_within_many(nodes, model.reach.limit_m)
+    site_category = np.array(categories, dtype=np.int64)
+    trades = sorted(set(categories))
+    # A trade's sites weighed one after another read the same tables (a site reads ~300 homes' rows
+    # of its trade's: in turn, not mixed, 6.5 instead of 7.8 us a site at 1,000,000 residents).
+    order = np.argsort(site_category, kind="stable") if len(trades) > 1 else np.arange(len(nodes))
+    reach = model.nodes_within_many([nodes[i] for i in order], model.reach.limit_m)
     first = np.array([0, *itertools.accumulate(len(near) for near, _ in reach)], dtype=np.int64)
     tables = model.choice_tables
     near, dist = np.concatenate([near for near, _ in reach]), np.concatenate([d for _, d in reach])
     p_aware = 1.0 if successor else econ.initial_knowledge
-    trades = sorted(set(categories))
-    site_category = np.array(categories, dtype=np.int64)
     ranked = _ENTRY_TABLES.get(model)
     if ranked is not None:
         if len(nodes) >= THREADED_SITES:
@@ -215,8 +218,9 @@ def _expected_revenues(model: LifeCircleModel, nodes: list[int], categories: lis
             ranked_visits = kernels.expected_visits_ranked_threads
         else:
             ranked_visits = kernels.expected_visits_ranked
-        visits = ranked_visits(
-            first, near, dist, site_category, model.class_demand, tables.speeds, econ.walk_minute_weight,
+        visits = np.empty(len(nodes))
+        visits[order] = ranked_visits(
+            first, near, dist, site_category[order], model.class_demand, tables.speeds, econ.walk_minute_weight,
             econ.max_walk_minutes, _rank_weight_rows(model, ranked, trades), model.reach.dist_m,
             _pending_rows(model, trades), p_aware)
     else:
