@@ -48,9 +48,10 @@ DAYS_PER_MONTH = 30.0
 
 _ENTRY_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Per model, only while :func:`month_entry` runs: every category's :func:`rank_weights`
-(:func:`_rank_weight_rows`), and ("money", category, successor) -> :func:`_money_terms`. Neither the choice tables, today's
-attraction, the lever parameters nor the catalogue change while would-be entrants decide (they only
-join the licence queue), so each is worked out once a month instead of once per site."""
+(:func:`_rank_weight_rows`), and ("money", category, successor) -> :func:`_money_terms`. Neither
+the choice tables, today's attraction, the lever parameters nor the catalogue change while
+would-be entrants decide (they only join the licence queue), so each is worked out once a month
+instead of once per site."""
 
 QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
 
