@@ -121,6 +121,7 @@ class LifeCircleModel(mesa.Model):
         self.outlet_buffers = demand.OutletBuffers()
         # What each resident's needs (with any children they care for) cost at typical prices, fen a month.
         self.typical_service_spend = resident_rates @ (self.catalogue.spend_fen * 30.0)
+        self.household_typical_spend = self.households.total(self.typical_service_spend)  # each month end's
         names = self.catalogue.names
         self.parcel_category = names.index("parcel_point") if "parcel_point" in names else -1
         self.care_category = names.index("elder_care") if "elder_care" in names else -1

@@ -167,7 +167,7 @@ def _household_spending(model: LifeCircleModel) -> None:
     persons = hh.persons
     essentials = np.minimum(income, econ.essentials_cny_month * FEN_PER_CNY * persons)
     rest = income - essentials
-    kept = saving_rate(model, income / persons) * rest + hh.total(model.typical_service_spend)
+    kept = saving_rate(model, income / persons) * rest + model.household_typical_spend
     elsewhere = essentials + np.maximum(rest - kept, 0.0)
     cash = hh.total(ledger.resident_cash)
     pay = np.round(np.clip(elsewhere, 0, np.maximum(cash, 0))).astype(np.int64)

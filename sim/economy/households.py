@@ -15,6 +15,7 @@ read the walking tables in sequence).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -51,14 +52,14 @@ class Households:
         """Number of households."""
         return len(self.home)
 
-    @property
+    @cached_property
     def adults(self) -> np.ndarray:
-        """(H,) adult residents of each household."""
+        """(H,) adult residents of each household (households do not change in a run: worked out once)."""
         return np.diff(self.first)
 
-    @property
+    @cached_property
     def persons(self) -> np.ndarray:
-        """(H,) members of each household, children included."""
+        """(H,) members of each household, children included (worked out once)."""
         return self.adults + self.young_children + self.school_children
 
     def total(self, per_resident: np.ndarray) -> np.ndarray:
