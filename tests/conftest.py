@@ -45,3 +45,15 @@ def settled_baseline_checkpoints(tmp_path_factory) -> Path:
     from a checkpoint equals one that warmed up itself (tests/test_checkpoint.py), so what each test
     measures does not depend on which of them ran first."""
     return tmp_path_factory.mktemp("settled-baseline")
+
+
+@pytest.fixture(scope="session")
+def batch_checkpoints(tmp_path_factory) -> Path:
+    """Settled starts of the tests' tiny batches (``tests/test_batch.py``'s TINY: 300 residents on 3 x 3
+    blocks, replicate seeds from master_seed 42), passed as ``run_batch(checkpoint_dir=...)`` by the
+    in-process batches of tests that are not about where a batch keeps its warm-ups -- as a robust
+    search's generations share theirs. A seed's 20-year warm-up is then simulated once in the session,
+    not once per batch (about 0.9 s each, a few dozen times). The warm-up depends only on the district,
+    people, economy and seed, and a run from a checkpoint equals one that warmed up itself, so no result
+    depends on which test filled the store."""
+    return tmp_path_factory.mktemp("batch-warm-ups")

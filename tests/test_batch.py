@@ -224,10 +224,10 @@ def test_morris_ranks_ishigami_parameters():
 
 # ----------------------------------------------------------------------------- store and runs
 
-def test_batch_writes_tidy_runs_provenance_and_resumes(tmp_path):
+def test_batch_writes_tidy_runs_provenance_and_resumes(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=2)
     out = tmp_path / "out"
-    summary = run_batch(load_batch(batch), out, workers=1, progress=False)
+    summary = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     assert (summary.done, summary.failed, summary.total) == (2, 0, 2)
     frame = pd.read_parquet(out / "runs")
     for column in ("run_id", "package", "point", "replicate", "seed", "scenario_hash", "lifecircle_version",
@@ -244,7 +244,7 @@ def test_batch_writes_tidy_runs_provenance_and_resumes(tmp_path):
     (out / "runs" / ".baseline-p0000-r09.parquet.x.tmp").write_bytes(b"partial")
     assert len(pd.read_parquet(out / "runs")) == len(frame)
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
-    again = run_batch(load_batch(batch), out, workers=1, progress=False)
+    again = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     assert (again.skipped, again.done) == (2, 0)
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")} == mtimes
     assert not list((out / "runs").glob(".*"))  # stale temp files are removed on resume
@@ -270,13 +270,13 @@ def test_runs_of_a_seed_share_one_warm_up_across_workers(tmp_path):
                                   pd.read_parquet(tmp_path / "plain" / "runs").sort_values(["run_id", "day", "indicator"]).reset_index(drop=True))
 
 
-def test_resume_refuses_a_different_batch(tmp_path):
+def test_resume_refuses_a_different_batch(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     changed = write_batch(tmp_path / "c", replications=2)
     with pytest.raises(ScenarioError, match="different batch"):
-        run_batch(load_batch(changed), out, workers=1, progress=False)
+        run_batch(load_batch(changed), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
 
 
 def test_a_run_that_raises_is_recorded_failed_and_the_others_complete(tmp_path, monkeypatch, capsys):
@@ -339,7 +339,7 @@ def test_serial_processes_and_dask_give_identical_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_equals_an_uninterrupted_batch(tmp_path):
+def test_kill_9_then_resume_equals_an_uninterrupted_batch(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=8, extra_packages=f'copy = "{BASELINE.as_posix()}"')
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*LIFECIRCLE, "batch", str(batch), "--out", str(killed), "--workers", "2", "--quiet"],
@@ -358,7 +358,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_batch(tmp_path):
     assert f"{done_before} already done" in resumed.stdout or "already done" in resumed.stdout
 
     clean = tmp_path / "clean"
-    run_batch(load_batch(batch), clean, workers=1, progress=False)
+    run_batch(load_batch(batch), clean, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     names = sorted(p.name for p in (killed / "runs").iterdir())
     assert names == sorted(p.name for p in (clean / "runs").iterdir())  # no partial or stray file
     assert len(names) == 16
@@ -393,7 +393,7 @@ def test_compare_and_sensitivity_commands(tmp_path):
     assert (out / "sensitivity.png").stat().st_size > 0
 
 
-def test_compare_gives_effects_during_and_after_support_and_what_persists(tmp_path):
+def test_compare_gives_effects_during_and_after_support_and_what_persists(tmp_path, batch_checkpoints):
     folder = tmp_path / "b"
     folder.mkdir()
     write_package(folder, "lockers", "[levers.lockers]\nenabled = true\nend_month = 2")
@@ -401,7 +401,7 @@ def test_compare_gives_effects_during_and_after_support_and_what_persists(tmp_pa
     batch = write_batch(folder, replications=3, extra_packages='lockers = "lockers.toml"\nplatform = "platform.toml"')
     batch.write_text(batch.read_text().replace("years = 0.25", "years = 0.34"))
     out = tmp_path / "out"
-    assert run_batch(load_batch(batch), out, workers=1, progress=False).failed == 0
+    assert run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints).failed == 0
     proc = subprocess.run([*LIFECIRCLE, "compare", str(out)], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "What persists after support ends" in proc.stdout

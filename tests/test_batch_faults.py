@@ -87,11 +87,11 @@ def test_a_worker_refuses_inputs_changed_after_the_batch_started(tmp_path):
 
 # ----------------------------------------------------------------------------- item 2: damaged run files
 
-def test_damaged_run_files_are_recomputed_with_a_warning(tmp_path):
+def test_damaged_run_files_are_recomputed_with_a_warning(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=4)
     out, clean = tmp_path / "out", tmp_path / "clean"
     run_batch(load_batch(batch), out, workers=1, progress=False)
-    run_batch(load_batch(batch), clean, workers=1, progress=False)
+    run_batch(load_batch(batch), clean, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     runs = sorted((out / "runs").glob("*.parquet"))
     runs[0].write_bytes(runs[0].read_bytes()[:100])   # truncated
     runs[1].write_bytes(b"")                          # emptied
@@ -110,15 +110,15 @@ def test_damaged_run_files_are_recomputed_with_a_warning(tmp_path):
     assert (again.skipped, again.done, again.recomputed) == (4, 0, 0)
 
 
-def test_a_complete_file_without_its_manifest_line_is_recovered_not_recomputed(tmp_path):
+def test_a_complete_file_without_its_manifest_line_is_recovered_not_recomputed(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=2)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     manifest = out / "manifest.jsonl"
     lines = manifest.read_bytes().splitlines(keepends=True)
     manifest.write_bytes(lines[0] + lines[1][:20])  # killed after the rename, mid-way through the line
     mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")}
-    summary = run_batch(load_batch(batch), out, workers=1, progress=False)
+    summary = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     assert (summary.skipped, summary.done, summary.recomputed) == (2, 0, 0)
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.parquet")} == mtimes
     entries = [e for e in read_manifest(out) if e.get("recovered")]
@@ -168,7 +168,7 @@ def test_a_run_that_kills_its_worker_is_failed_alone_and_the_rest_complete():
 
 
 @pytest.mark.slow
-def test_killing_one_local_worker_does_not_abort_the_batch(tmp_path):
+def test_killing_one_local_worker_does_not_abort_the_batch(tmp_path, batch_checkpoints):
     import psutil
 
     # a second package that is not a twin of the baseline (a twin's runs are copied, not run by workers)
@@ -196,7 +196,7 @@ def test_killing_one_local_worker_does_not_abort_the_batch(tmp_path):
     statuses = {k: v["status"] for k, v in run_status(out).items()}
     assert len(statuses) == 24 and set(statuses.values()) == {"done"}
     clean = tmp_path / "clean"
-    run_batch(load_batch(batch), clean, workers=1, progress=False)
+    run_batch(load_batch(batch), clean, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     pd.testing.assert_frame_equal(read_sorted(out), read_sorted(clean))
 
 
@@ -302,10 +302,10 @@ def test_a_huge_design_costs_the_coordinator_little_before_its_first_run(tmp_pat
 
 # ----------------------------------------------------------------------------- item 11: folder integrity
 
-def test_a_folder_whose_batch_json_was_deleted_is_refused(tmp_path):
+def test_a_folder_whose_batch_json_was_deleted_is_refused(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     (out / "batch.json").unlink()
     other = write_batch(tmp_path / "c", replications=2)
     proc = cli("batch", str(other), "--out", str(out), "--quiet")
@@ -314,23 +314,23 @@ def test_a_folder_whose_batch_json_was_deleted_is_refused(tmp_path):
     assert len(list((out / "runs").glob("*.parquet"))) == 1  # nothing of the other batch was mixed in
 
 
-def test_foreign_run_files_are_moved_out_of_the_dataset(tmp_path):
+def test_foreign_run_files_are_moved_out_of_the_dataset(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     stray = out / "runs" / "baseline-p0000-r07.parquet"  # not a run of this batch (1 replication)
     stray.write_bytes((out / "runs" / "baseline-p0000-r00.parquet").read_bytes())
     with pytest.warns(UserWarning, match="not a run of this batch"):
-        summary = run_batch(load_batch(batch), out, workers=1, progress=False)
+        summary = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     assert (summary.skipped, summary.recomputed) == (1, 1) and not stray.exists()
     assert read_runs(out)["run_id"].unique().tolist() == ["baseline-p0000-r00"]
 
 
 @pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe\x00garbage", b'{"name": "x"}'])
-def test_a_damaged_batch_json_is_a_clear_error(tmp_path, damage):
+def test_a_damaged_batch_json_is_a_clear_error(tmp_path, damage, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     (out / "batch.json").write_bytes(damage)
     for args in (("batch", str(batch), "--out", str(out), "--quiet"), ("compare", str(out))):
         proc = cli(*args)
@@ -338,10 +338,10 @@ def test_a_damaged_batch_json_is_a_clear_error(tmp_path, damage):
         assert "batch.json: damaged" in proc.stderr
 
 
-def test_a_manifest_with_bytes_that_are_not_utf8_resumes(tmp_path):
+def test_a_manifest_with_bytes_that_are_not_utf8_resumes(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=2)
     out = tmp_path / "out"
-    run_batch(load_batch(batch), out, workers=1, progress=False)
+    run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     with open(out / "manifest.jsonl", "ab") as fh:
         fh.write(b"\xff\xfe garbage \xc3\x28\n")
     proc = cli("batch", str(batch), "--out", str(out), "--quiet")
@@ -349,7 +349,7 @@ def test_a_manifest_with_bytes_that_are_not_utf8_resumes(tmp_path):
     assert "2 already done" in proc.stdout
 
 
-def test_two_batches_into_one_folder_at_once_the_second_is_refused(tmp_path):
+def test_two_batches_into_one_folder_at_once_the_second_is_refused(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"
     out.mkdir()
@@ -368,7 +368,7 @@ def test_two_batches_into_one_folder_at_once_the_second_is_refused(tmp_path):
         holder.wait(timeout=30)
     with BatchLock(out):  # released with its process: the folder is usable again
         pass
-    assert run_batch(load_batch(batch), out, workers=1, progress=False).done == 1
+    assert run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints).done == 1
 
 
 def test_batch_files_are_readable_like_the_files_beside_them(tmp_path):

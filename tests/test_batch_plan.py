@@ -26,10 +26,10 @@ def platform_batch(folder, *, replications=1, extra=COMMISSION):
     return write_batch(folder, replications=replications, extra_packages='platform = "platform.toml"', extra=extra)
 
 
-def test_the_baseline_is_not_rerun_at_points_that_change_only_a_lever_it_has_off(tmp_path):
+def test_the_baseline_is_not_rerun_at_points_that_change_only_a_lever_it_has_off(tmp_path, batch_checkpoints):
     batch = platform_batch(tmp_path / "b")
     out = tmp_path / "out"
-    summary = run_batch(load_batch(batch), out, workers=1, progress=False)
+    summary = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
     assert summary.done == 6 and summary.failed == 0
     done = {e["run_id"]: e for e in read_manifest(out) if e.get("status") == "done"}
     # The baseline at points 1 and 2 repeats its run at point 0 (the platform is off there): copied.

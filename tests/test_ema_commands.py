@@ -27,11 +27,11 @@ seed = 3
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
+def experiment(tmp_path_factory, batch_checkpoints):
     folder = tmp_path_factory.mktemp("experiment")
     batch = experiment_batch(folder / "b")
     out = folder / "out"
-    assert run_batch(load_batch(batch), out, workers=1, progress=False).failed == 0
+    assert run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints).failed == 0
     return batch, out
 
 
