@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,3 +58,25 @@ def batch_checkpoints(tmp_path_factory) -> Path:
     people, economy and seed, and a run from a checkpoint equals one that warmed up itself, so no result
     depends on which test filled the store."""
     return tmp_path_factory.mktemp("batch-warm-ups")
+
+
+DOCKING_TESTS = ("test_reference_agreement.py", "test_docking_mutations.py")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A session that will dock the engine with the per-agent reference starts the reference's runs
+    now, at the lowest CPU priority, so that they use what the tests before the docking leave idle
+    (``tests/docking_runs.py``); the docking tests then collect them."""
+    if session.config.option.collectonly:
+        return
+    if any(item.path.name in DOCKING_TESTS and item.get_closest_marker("slow") for item in session.items):
+        import docking_runs
+
+        docking_runs.start_reference_runs()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Reference runs a stopped session no longer needs are not waited for."""
+    docking = sys.modules.get("docking_runs")
+    if docking is not None:
+        docking.stop_reference_runs()
