@@ -116,6 +116,22 @@ def test_threads_option_and_variable_are_checked(monkeypatch):
     assert blocks.threads_wanted() == 1
 
 
+def test_small_populations_run_their_daily_passes_on_one_thread_by_default(monkeypatch):
+    import numba
+
+    cores = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.delenv(blocks.THREADS_VARIABLE, raising=False)
+    try:
+        assert blocks.use_threads(blocks.THREADED_BLOCKS - 1) == 1  # the daily passes of a small population
+        assert blocks.use_threads(blocks.THREADED_BLOCKS) == cores
+        assert blocks.use_threads(blocks.THREADED_BLOCKS - 1) == 1
+        assert blocks.use_threads() == cores  # other compiled work (searches, entry's sites): every core
+        monkeypatch.setenv(blocks.THREADS_VARIABLE, "2")
+        assert blocks.use_threads(blocks.THREADED_BLOCKS - 1) == min(2, cores)  # asked for: honoured
+    finally:
+        numba.set_num_threads(cores)
+
+
 def _needs(seed: int, n_residents: int, n_outlets: int):
     """A day of needs in resident order: resident ids, chosen outlets (-1: none), the blocks' first needs."""
     rng = np.random.default_rng(seed)

@@ -8,8 +8,10 @@ threads, so the same scenario and seed give the same results on any number of th
 population that fits in one block (up to 65,536 residents: the shipped grid, Helsinki and Beijing
 districts) runs the unblocked passes with the very same draws as before blocks existed.
 
-Threads: numba's, all the cores by default; ``LIFECIRCLE_THREADS=N`` (or ``lifecircle run --threads
-N``, which sets it) uses ``N`` (at most numba's ``NUMBA_NUM_THREADS``, the cores by default).
+Threads: numba's, all the cores by default, but one for the daily passes of a population of
+fewer than ``THREADED_BLOCKS`` blocks (there, waking the threads cost more than they gave);
+``LIFECIRCLE_THREADS=N`` (or ``lifecircle run --threads N``, which sets it) uses ``N`` (at most
+numba's ``NUMBA_NUM_THREADS``, the cores by default).
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ random stream), never on the thread count. ``LIFECIRCLE_BLOCK_RESIDENTS`` overri
 that need a small population to span many blocks; it is not a setting to tune."""
 
 THREADS_VARIABLE = "LIFECIRCLE_THREADS"
-"""Environment variable: threads of the compiled passes (default: every core)."""
+"""Environment variable: threads of the compiled passes (default: every core; one for the daily
+passes of a population of fewer than ``THREADED_BLOCKS`` blocks)."""
+
+THREADED_BLOCKS = 3
+"""Blocks from which the daily passes use every core by default. A day launches ~20 short parallel
+loops and waking a sleeping thread costs ~0.05-0.1 ms each time. Synthetic first days on this
+2-core machine (benchmarks/bench_threads.py, 61 days, ordinary days two threads against one):
+100,000 residents (2 blocks) 109 %, 160,000 (3 blocks) 89 % over every day, 200,000 (4) 84 %."""
 
 # numba's OpenMP threads wait for work asleep, not spinning: a day launches ~20 short parallel
 # loops, and a spinning thread takes a core from the other (or from another run of a batch) on a
@@ -54,15 +63,18 @@ def threads_wanted() -> int | None:
     return threads
 
 
-def use_threads() -> int:
-    """Set numba's thread count in the calling thread from ``LIFECIRCLE_THREADS`` (capped at
-    ``NUMBA_NUM_THREADS``) if it asks for one; returns the count in use. Cheap: the blocked passes
-    call it each day, so it holds in whatever thread runs the model."""
+def use_threads(blocks: int | None = None) -> int:
+    """Set numba's thread count in the calling thread and return it: ``LIFECIRCLE_THREADS``
+    (capped at ``NUMBA_NUM_THREADS``) if set; else one thread for the daily passes of a population
+    of fewer than ``THREADED_BLOCKS`` blocks (``blocks``: the passes' own count), every core
+    otherwise. Cheap: the blocked passes call it each day, so it holds in whatever thread runs the
+    model. Results never depend on it."""
     import numba
 
     threads = threads_wanted()
-    if threads is not None:
-        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
-        if numba.get_num_threads() != threads:
-            numba.set_num_threads(threads)
+    if threads is None:
+        threads = 1 if blocks is not None and blocks < THREADED_BLOCKS else numba.config.NUMBA_NUM_THREADS
+    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+    if numba.get_num_threads() != threads:
+        numba.set_num_threads(threads)
     return numba.get_num_threads()

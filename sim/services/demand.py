@@ -254,7 +254,7 @@ def serve_day(model: LifeCircleModel) -> None:
     buf, C = model.day_buffers, cat.n
     blocked = buf.n_blocks > 1
     if blocked:
-        use_threads()
+        use_threads(buf.n_blocks)
     if timer is not None:
         timer.start("needs")
     E, slots = _draw_needs(model)
@@ -427,7 +427,7 @@ def learn_bits(model: LifeCircleModel, mask_table: np.ndarray) -> None:
     if buf.n_blocks == 1:
         kernels.learn_bits(seed_state(model.streams["knowledge"]), knows.reshape(-1), mask_table)
     else:
-        use_threads()
+        use_threads(buf.n_blocks)
         kernels.learn_bits_blocks(block_states(model.streams["knowledge"], buf.n_blocks), buf.first, knows.shape[1],
                                   knows.reshape(-1), mask_table)
 
