@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -38,14 +39,27 @@ def small() -> Scenario:
     return small_scenario()
 
 
+_settled_store: list[Path] = []
+
+
+def settled_baseline_store() -> Path:
+    """The session's folder of settled starts of the shipped baseline grid (made at first use, removed
+    at the session's end)."""
+    if not _settled_store:
+        _settled_store.append(Path(tempfile.mkdtemp(prefix="lifecircle-test-settled-baseline-")))
+    return _settled_store[0]
+
+
 @pytest.fixture(scope="session")
-def settled_baseline_checkpoints(tmp_path_factory) -> Path:
+def settled_baseline_checkpoints() -> Path:
     """One store of settled starts for the tests that run the shipped baseline grid after its default
     warm-up (test_households, test_lever_claims, test_settle): the 20-year warm-up of a seed is
-    simulated once in the session, not once per file (seeds 1-3 were warmed up three times). A run
-    from a checkpoint equals one that warmed up itself (tests/test_checkpoint.py), so what each test
-    measures does not depend on which of them ran first."""
-    return tmp_path_factory.mktemp("settled-baseline")
+    simulated once in the session, not once per file (seeds 1-3 were warmed up three times), and in
+    the background from the session's start (the seeds each module lists in SETTLED_BASELINE_SEEDS;
+    pytest_collection_finish). A run from a checkpoint equals one that warmed up itself
+    (tests/test_checkpoint.py), so what each test measures does not depend on which of them, or the
+    background, made it first."""
+    return settled_baseline_store()
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +78,31 @@ DOCKING_TESTS = ("test_reference_agreement.py", "test_docking_mutations.py")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """A session that will dock the engine with the per-agent reference starts the reference's runs
-    now, at the lowest CPU priority, so that they use what the tests before the docking leave idle
-    (``tests/docking_runs.py``); the docking tests then collect them."""
+    """Start, in the session's low-priority background workers (``tests/session_background.py``), the
+    slow set-ups that collected tests will need, so that they use what the tests before them leave
+    idle: the docking's reference runs (``tests/docking_runs.py``), then the settled baseline's
+    warm-ups of the seeds the collected modules list in SETTLED_BASELINE_SEEDS."""
     if session.config.option.collectonly:
         return
-    if any(item.path.name in DOCKING_TESTS and item.get_closest_marker("slow") for item in session.items):
+    slow = [item for item in session.items if item.get_closest_marker("slow")]
+    if any(item.path.name in DOCKING_TESTS for item in slow):
         import docking_runs
 
         docking_runs.start_reference_runs()
+    modules = {getattr(item, "module", None) for item in slow}
+    seeds = sorted({seed for module in modules for seed in getattr(module, "SETTLED_BASELINE_SEEDS", ())})
+    if seeds:
+        import session_background
+
+        store = str(settled_baseline_store())
+        for seed in seeds:
+            session_background.submit(session_background.warm_up_settled_baseline, seed, store)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Reference runs a stopped session no longer needs are not waited for."""
-    docking = sys.modules.get("docking_runs")
-    if docking is not None:
-        docking.stop_reference_runs()
+    """Background work a stopped session no longer needs is not waited for; the settled starts go."""
+    background = sys.modules.get("session_background")
+    if background is not None:
+        background.stop()
+    for folder in _settled_store:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -26,6 +26,8 @@ from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
 
 SEEDS = list(range(1, 9))
+SETTLED_BASELINE_SEEDS = tuple(SEEDS)
+"""Seeds of the settled baseline run here (their warm-ups start in the background: conftest)."""
 YEARS = 4.0
 END_MONTH = 36
 
