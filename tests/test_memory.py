@@ -76,6 +76,7 @@ def test_the_estimate_is_close_to_a_measured_run(tmp_path):
         "s = load_scenario(sys.argv[1], updates={'population.residents': 300000, 'city.blocks_x': 60,"
         " 'city.blocks_y': 60, 'years': 0.1, 'warmup_years': 0.0})\n"
         "m = LifeCircleModel(scenario=s)\n"
+        "len(m.agents)\n"  # every Mesa agent view made: the estimate covers a run that inspects them
         "m.run_for(35)\n"
         # The peak of this process's own memory: /proc's VmHWM. ru_maxrss would not do on Linux: a child
         # started by fork + exec inherits its parent's high-water mark there, so a large pytest process
