@@ -228,7 +228,7 @@ class LifeCircleModel(mesa.Model):
         gives (:func:`_agent_class`), and one per open outlet. From then on openings, closures and
         changes of role keep them in step (:meth:`add_outlets`, :meth:`on_outlets_closed`,
         :meth:`roles_changed`)."""
-        if getattr(self, "_agents_wanted", False) and not self._agents_made:
+        if self._agents_wanted and not self._agents_made:
             self._agents_made = True
             for idx in range(self.population.n):
                 self._make_resident_agent(idx)
@@ -358,7 +358,7 @@ class LifeCircleModel(mesa.Model):
         hh = self.households
         per_head = hh.total(income) / np.maximum(hh.persons, 1)
         order = stable_argsort(per_head)
-        self.income_order_hint = order  # the month's indicators sort the same incomes (in CNY): a hint
+        self.income_order_hint = order  # the month's income indicators rank the same figures: a hint
         cum = np.cumsum(hh.persons[order])
         poorest = np.zeros(hh.n, dtype=bool)
         poorest[order[: int(np.searchsorted(cum, 0.2 * cum[-1])) + 1]] = True

@@ -336,17 +336,26 @@ def _premises(rng: np.random.Generator, shops: np.ndarray, viewed: int) -> np.nd
 
 
 def _best_site(seen: np.ndarray, answers: list[tuple[float, float]]) -> tuple[int, tuple[float, float]]:
-    """The best-looking of the premises viewed (expected revenue over expected costs; the first of
-    equals) and its :func:`expected_revenue`."""
-    ratio = [revenue / max(costs, 1.0) for revenue, costs in answers]
-    best = int(np.argmax(ratio))
+    """The best-looking of the premises viewed (:func:`_best_sites`) and its :func:`expected_revenue`."""
+    best = int(_best_sites(*np.array(answers).T[:, None, :])[0])
     return int(seen[best]), answers[best]
 
 
+def _best_sites(revenue: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """(n,) for each row of premises viewed ((n, viewed) expected revenues and costs, a row an
+    entrant's), the column of the best-looking: expected revenue over expected costs, the first of
+    equals."""
+    return (revenue / np.maximum(costs, 1.0)).argmax(axis=1)
+
+
 def _passes(model: LifeCircleModel, answer: tuple[float, float]) -> bool:
-    """The entry test: expected revenue covers ``entry_hurdle`` x expected costs."""
-    revenue, costs = answer
-    return not revenue < model.scenario.economy.entry_hurdle * costs
+    """The entry test (:func:`_passing`) of one entrant's site."""
+    return bool(_passing(model, *answer))
+
+
+def _passing(model: LifeCircleModel, revenue: np.ndarray | float, costs: np.ndarray | float) -> np.ndarray:
+    """The entry test, element by element: expected revenue covers ``entry_hurdle`` x expected costs."""
+    return ~np.less(revenue, model.scenario.economy.entry_hurdle * np.asarray(costs))
 
 
 WEIGH_AHEAD = (8, 32, 1024)
@@ -382,13 +391,12 @@ def _weigh_arrivals(model: LifeCircleModel, categories: list[int], rng: np.rando
         batch = categories[start:start + window]
         before = rng.bit_generator.state
         seen = np.concatenate([_premises(rng, shops, viewed) for _ in batch])
-        # Every trade's sites in one call; the best of each entrant's premises as _best_site picks it
-        # (revenue over costs, the first of equals) and the entry test as _passes: the same doubles.
+        # Every trade's sites in one call; each entrant's best premises and its entry test.
         answers = np.array(_site_answers(model, seen.tolist(), np.repeat(batch, viewed).tolist(), False))
         revenue, costs = answers[:, 0].reshape(len(batch), viewed), answers[:, 1].reshape(len(batch), viewed)
-        pick = (revenue / np.maximum(costs, 1.0)).argmax(axis=1)
+        pick = _best_sites(revenue, costs)
         rows = np.arange(len(batch))
-        passing = np.flatnonzero(~(revenue[rows, pick] < econ.entry_hurdle * costs[rows, pick]))
+        passing = np.flatnonzero(_passing(model, revenue[rows, pick], costs[rows, pick]))
         if len(passing) == 0:
             start += len(batch)
             window = min(2 * window, most)

@@ -496,7 +496,7 @@ def _per_head(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray]:
     if answer is None:
         hh = model.households
         persons = hh.persons
-        # Fen per member first, then CNY: the month end's order of the same incomes holds (it ranks fen per member).
+        # Fen per member first, then CNY: the month end ranks fen per member (income_order_hint).
         answer = (hh.total(model.population.income_last) / np.maximum(persons, 1) / 100, persons)
         if model in _COLLECTION:
             shared["per_head"] = answer
@@ -520,7 +520,6 @@ def _per_head_sorted(model: LifeCircleModel) -> tuple[np.ndarray, np.ndarray, np
         if model in _COLLECTION:
             shared["per_head_order"] = order
     return per_head, persons, order
-
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float, order: np.ndarray | None = None) -> float:
