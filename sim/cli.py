@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "0: no counterfactual)")
     run.add_argument("--threads", type=_positive_int, metavar="N",
                      help="threads of the compiled daily rules of a population of more than 65,536 residents "
-                          "(default: every core, or $LIFECIRCLE_THREADS); results do not depend on it")
+                          "(default: $LIFECIRCLE_THREADS, else every core, one below 131,073 residents); "
+                          "results do not depend on it")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a scenario or batch file without running it (a batch: its runs, "
