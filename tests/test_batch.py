@@ -270,6 +270,36 @@ def test_runs_of_a_seed_share_one_warm_up_across_workers(tmp_path):
                                   pd.read_parquet(tmp_path / "plain" / "runs").sort_values(["run_id", "day", "indicator"]).reset_index(drop=True))
 
 
+def test_batches_given_one_checkpoint_folder_share_their_warm_ups(tmp_path, capsys):
+    from sim.cli import main
+
+    batch = write_batch(tmp_path / "b", replications=2)
+    shared = tmp_path / "shared warm-ups"  # not there yet: made by the first batch
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        assert main(["batch", str(batch), "--out", str(out), "--workers", "1", "--quiet",
+                     "--checkpoint-dir", str(shared)]) == 0
+        assert not (out / "checkpoints").exists()
+    assert len(list(shared.glob("*.npz"))) == 2  # one settled start per seed, kept in the shared folder
+    # The first batch warmed each seed up; the second, another folder, started both runs from them.
+    assert sorted(e["warmup"] for e in read_manifest(first) if e.get("status") == "done") == ["computed"] * 2
+    assert sorted(e["warmup"] for e in read_manifest(second) if e.get("status") == "done") == ["checkpoint"] * 2
+    key = ["run_id", "day", "indicator"]
+    pd.testing.assert_frame_equal(pd.read_parquet(first / "runs").sort_values(key).reset_index(drop=True),
+                                  pd.read_parquet(second / "runs").sort_values(key).reset_index(drop=True))
+    capsys.readouterr()
+    # Bad input: exit 2 with the option, the value and what is allowed; nothing run.
+    assert main(["batch", str(batch), "--out", str(tmp_path / "x"), "--no-checkpoints",
+                 "--checkpoint-dir", str(shared)]) == 2
+    assert "--checkpoint-dir" in capsys.readouterr().err
+    a_file = tmp_path / "a file"
+    a_file.write_text("", encoding="utf-8")
+    assert main(["batch", str(batch), "--out", str(tmp_path / "y"), "--checkpoint-dir", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert str(a_file) in err and "allowed: a folder" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 def test_resume_refuses_a_different_batch(tmp_path, batch_checkpoints):
     batch = write_batch(tmp_path / "b", replications=1)
     out = tmp_path / "out"

@@ -12,6 +12,20 @@ from pathlib import Path
 from sim.errors import ScenarioError
 
 
+def _checkpoint_dir(args: argparse.Namespace) -> Path | None:
+    """``--checkpoint-dir``, checked: not with ``--no-checkpoints``, and a folder (or none yet)."""
+    if args.checkpoint_dir is None:
+        return None
+    if args.no_checkpoints:
+        raise ScenarioError(f"--checkpoint-dir {args.checkpoint_dir}: not allowed with --no-checkpoints "
+                            "(every run warms up on its own: no settled starts are kept)")
+    folder = Path(args.checkpoint_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ScenarioError(f"--checkpoint-dir {args.checkpoint_dir}: a file, not a folder; allowed: a folder "
+                            "(made if missing) for the settled starts")
+    return folder
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     """Run or resume a batch into ``--out``."""
     from sim.batch.executors import BatchStopped
@@ -22,6 +36,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--workers {args.workers}: allowed: an integer >= 1")
     if args.worker_timeout is not None and not args.worker_timeout > 0:
         raise ScenarioError(f"--worker-timeout {args.worker_timeout}: allowed: seconds > 0")
+    checkpoint_dir = _checkpoint_dir(args)
     client = None
     if args.scheduler:
         from sim.batch.cluster import check_address
@@ -47,10 +62,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
             client = connect_client(args.scheduler)
             with client:
                 summary = run_batch(spec, args.out, client=client, progress=progress,
-                                    worker_timeout=args.worker_timeout, checkpoints=not args.no_checkpoints)
+                                    worker_timeout=args.worker_timeout, checkpoints=not args.no_checkpoints,
+                                    checkpoint_dir=checkpoint_dir)
         else:
             summary = run_batch(spec, args.out, workers=args.workers, progress=progress,
-                                checkpoints=not args.no_checkpoints)
+                                checkpoints=not args.no_checkpoints, checkpoint_dir=checkpoint_dir)
     except BatchStopped as err:
         print(f"lifecircle: batch stopped: {err}", file=sys.stderr)
         return 3
@@ -204,6 +220,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     batch.add_argument("--no-checkpoints", action="store_true",
                        help="every run warms up on its own instead of starting from its seed's settled state in "
                             "DIR/checkpoints (same results, more time)")
+    batch.add_argument("--checkpoint-dir", metavar="FOLDER",
+                       help="keep the settled starts here instead of DIR/checkpoints: batches given the same folder "
+                            "share their warm-ups (same district, people, economy and seed; same results)")
     batch.set_defaults(func=cmd_batch)
 
     comp = sub.add_parser("compare", help="each package's effect on each indicator vs the baseline (paired, 95%% CI)",
