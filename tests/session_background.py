@@ -18,18 +18,22 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from sim.batch.executors import exit_with
+
 WORKERS = min(2, os.cpu_count() or 1)
 """Background worker processes: up to 2 of the machine's cores."""
 
 _submitted: list[Future] = []
 
 
-def _lowest_priority() -> None:
-    """Initializer of the workers: a session of their own, that session's scheduling group at the
-    lowest priority, and the process too. (On Linux with autogroup scheduling each session is a group
+def _lowest_priority(session: int) -> None:
+    """Initializer of the workers: they end with the test session's process ``session``, however it
+    ends (:func:`sim.batch.executors.exit_with`: a SIGKILLed pytest left them running), and run in a
+    session of their own, that session's scheduling group at the lowest priority, and the process too. (On Linux with autogroup scheduling each session is a group
     with an equal share of the CPU whatever the niceness of its processes: a nice 19 worker left in
     pytest's session would still take half the CPU from a test's subprocess that starts a session of
     its own.)"""
+    exit_with(session)
     steps = (getattr(os, "setsid", None), lambda: Path("/proc/self/autogroup").write_text("19"),
              lambda: os.nice(19))
     for step in steps:
@@ -46,7 +50,7 @@ def pool() -> ProcessPoolExecutor | None:
     if WORKERS <= 1:
         return None
     executor = ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_lowest_priority)
+                                   initializer=_lowest_priority, initargs=(os.getpid(),))
     atexit.register(stop)
     return executor
 

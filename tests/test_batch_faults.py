@@ -200,6 +200,39 @@ def test_killing_one_local_worker_does_not_abort_the_batch(tmp_path, batch_check
     pd.testing.assert_frame_equal(read_sorted(out), read_sorted(clean))
 
 
+def test_workers_end_when_their_coordinator_is_killed(tmp_path):
+    import psutil
+
+    from sim.batch.executors import WATCH_SECONDS
+
+    batch = write_batch(tmp_path / "b", replications=8, extra_packages=f'copy = "{BASELINE.as_posix()}"')
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*LIFECIRCLE, "batch", str(batch), "--out", str(out), "--workers", "2", "--quiet"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "runs").glob("*.parquet")):
+        time.sleep(0.05)
+    # Its workers (forked by the fork server, or spawned where there is none) and the fork server.
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "resource_tracker" not in " ".join(c.cmdline())]
+    assert len(workers) >= 2, [c.cmdline() for c in workers]
+    proc.kill()  # the coordinator alone (SIGKILL: it cannot stop its pool)
+    proc.wait()
+
+    def running(p: psutil.Process) -> bool:
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 5 * WATCH_SECONDS + 10
+    while time.monotonic() < deadline and any(running(p) for p in workers):
+        time.sleep(0.1)
+    left = [p.pid for p in workers if running(p)]
+    for pid in left:  # not to leave them behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "worker processes (or their fork server) outlived their killed coordinator"
+
+
 # ----------------------------------------------------------------------------- item 8: Dask
 
 @pytest.mark.parametrize("address, expected", [

@@ -11,6 +11,10 @@ Faults:
   pool is started afresh and the runs that were in flight are run again *one at a time*: a run that
   kills its worker even when alone is recorded as failed (it would kill every retry), the others
   complete, and the batch goes on.
+* **The coordinator is killed** (SIGKILL, the out-of-memory killer, a scheduler's time limit: no
+  chance to stop its pool): each local worker notices within :data:`WATCH_SECONDS` and exits
+  (:func:`exit_with`), instead of finishing its run for nobody and then waiting for work forever
+  beside the batch that resumes.
 * **A Dask cluster loses every worker**: runs wait on the scheduler for workers to come back for up
   to ``worker_timeout`` seconds, then the batch stops with :class:`BatchStopped` (exit status 3)
   saying so; the runs done so far are kept and rerunning the command resumes. Losing contact with
@@ -21,6 +25,8 @@ Faults:
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 import traceback
 import warnings
@@ -58,6 +64,52 @@ def worker_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+WATCH_SECONDS = 1.0
+"""How often a local worker looks whether the process that started its pool is still there."""
+ORPHANED = 75
+"""Exit status of a local worker that ended because its coordinator had ended (:func:`exit_with`)."""
+
+
+def local_pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` local processes (``context``: default :func:`worker_context`) that end
+    when this process ends, however it ends (:func:`exit_with`)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context or worker_context(),
+                               initializer=exit_with, initargs=(os.getpid(),))
+
+
+def exit_with(coordinator: int) -> None:
+    """In a worker process: end it (exit status :data:`ORPHANED`) once ``coordinator`` has ended.
+
+    A process pool's workers wait on a queue the coordinator feeds; if the coordinator is killed
+    outright, nothing tells them, and each would finish the run in hand and then wait forever. A
+    daemon thread looks every :data:`WATCH_SECONDS`. Not on Windows, where ``os.kill`` cannot ask
+    whether a process exists (it would end it)."""
+    if os.name == "nt":
+        return
+
+    def watch() -> None:
+        while _alive(coordinator):
+            time.sleep(WATCH_SECONDS)
+        os._exit(ORPHANED)
+
+    threading.Thread(target=watch, name=f"exit with {coordinator}", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (not ended, nor ended and waiting to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the number now belongs to another user's process
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # Z: a zombie, ended
+    except OSError:  # no /proc (macOS): kill's answer stands
+        return True
+
+
 def _failure(task: Any, err: BaseException) -> dict[str, Any]:
     return {"run_id": task.plan.run_id, "status": "failed", "error": f"{type(err).__name__}: {err}",
             "traceback": "".join(traceback.format_exception(err, limit=8))}
@@ -93,7 +145,7 @@ def run_processes(tasks: Iterable[Any], workers: int, handle: Handle,
     window = 2 * workers
     stream: Iterator[Any] = iter(tasks)
     suspects: deque[Any] = deque()  # in flight when a worker died: each is run again, alone
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = local_pool(workers, context)
     try:
         while True:
             if suspects:
@@ -167,7 +219,7 @@ def _salvage(in_flight: dict[Future, Any], handle: Handle) -> list[Any]:
 
 def _restart(pool: ProcessPoolExecutor, workers: int, context: Any) -> ProcessPoolExecutor:
     pool.shutdown(wait=True, cancel_futures=True)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return local_pool(workers, context)
 
 
 # ----------------------------------------------------------------------------- Dask

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,9 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
     if workers <= 1:
         frames = [_run(t) for t in warm + rest]
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        from sim.batch.executors import local_pool  # its workers end with this process, however it ends
+
+        with local_pool(workers, mp.get_context("spawn")) as pool:
             frames = list(pool.map(_run, warm))  # each seed's warm-up once, before its arms
             frames += list(pool.map(_run, rest))
     runs = pd.concat(frames, ignore_index=True)
