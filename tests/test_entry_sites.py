@@ -33,6 +33,8 @@ def test_ranked_and_batched_kernels_equal_one_call_per_site():
     rivals = entry.rival_attraction(model)
     C = model.catalogue.n
     weights = np.stack([entry.rank_weights(model, c) for c in range(C)])
+    together = kernels.rank_weights_all(t.walk, rivals, np.full_like(weights, np.nan))  # every trade in one pass
+    assert np.array_equal(together.view(np.int32), weights.view(np.int32))
     pending = np.stack([entry.pending_distance(model, c).copy() for c in range(C)])
     assert np.isfinite(pending).any()
     mixed = np.random.default_rng(1).integers(C, size=len(reach))  # sites of every trade in one call

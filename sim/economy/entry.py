@@ -222,7 +222,7 @@ def _expected_revenues(model: LifeCircleModel, nodes: list[int], categories: lis
         visits = np.empty(len(nodes))
         visits[order] = ranked_visits(
             first, near, dist, site_category[order], model.class_demand, tables.speeds, econ.walk_minute_weight,
-            econ.max_walk_minutes, _rank_weight_rows(model, ranked, trades), model.reach.dist_m,
+            econ.max_walk_minutes, _rank_weight_rows(model, ranked), model.reach.dist_m,
             _pending_rows(model, trades), p_aware)
     else:
         if len(trades) != 1:
@@ -251,20 +251,16 @@ def _terms(model: LifeCircleModel, ranked: dict | None, category: int, successor
     return terms
 
 
-def _rank_weight_rows(model: LifeCircleModel, ranked: dict, categories: Sequence[int]) -> np.ndarray:
-    """(C, n_nodes, S, width) float32: :func:`rank_weights` of every category, those of
-    ``categories`` filled (each once a month entry; the others are never read)."""
+def _rank_weight_rows(model: LifeCircleModel, ranked: dict) -> np.ndarray:
+    """(C, n_nodes, S, width) float32: :func:`rank_weights` of every category, made in one pass at
+    the month entry's first need (:func:`sim.services.kernels.rank_weights_all`; a settled city's
+    would-be entrants come in every trade) and kept for it (:data:`_ENTRY_TABLES`)."""
     rows = ranked.get("rank weights")
     if rows is None:
         walk = model.choice_tables.walk
-        rows = ranked["rank weights"] = np.empty((walk.shape[2], walk.shape[0], walk.shape[1], walk.shape[3]),
-                                                 dtype=np.float32)
-        ranked["rank weights filled"] = set()
-    filled = ranked["rank weights filled"]
-    for c in categories:
-        if c not in filled:
-            rank_weights(model, c, out=rows[c])
-            filled.add(c)
+        rows = ranked["rank weights"] = kernels.rank_weights_all(
+            walk, rival_attraction(model), np.empty((walk.shape[2], walk.shape[0], walk.shape[1], walk.shape[3]),
+                                                    dtype=np.float32))
     return rows
 
 

@@ -1177,6 +1177,22 @@ def rank_weights_of(walk, attraction, c, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def rank_weights_all(walk, attraction, out):  # pragma: no cover - compiled
+    """:func:`rank_weights_of` of every category at once, into ``out`` (C, n_nodes, S, width)
+    float32: one pass over the tables, each node's row read once rather than once per category (a
+    category's own pass reads whole cache lines for the quarter of each it uses: ~30 ms a category
+    on 299,793 nodes); nodes shared among threads."""
+    V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
+    for v in prange(V):
+        for s in range(S):
+            for c in range(C):
+                at = (v * C + c) * W
+                for r in range(W):
+                    out[c, v, s, r] = walk[v, s, c, r] * attraction[at + r]
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def known_in_reach(walk, k, home, speed_class, map_user, knows, first, popcount):  # pragma: no cover - compiled
     """(outlets in reach, of them known) summed over residents, for ``known_outlet_share``.
 
