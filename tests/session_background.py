@@ -29,10 +29,10 @@ _submitted: list[Future] = []
 def _lowest_priority(session: int) -> None:
     """Initializer of the workers: they end with the test session's process ``session``, however it
     ends (:func:`sim.batch.executors.exit_with`: a SIGKILLed pytest left them running), and run in a
-    session of their own, that session's scheduling group at the lowest priority, and the process too. (On Linux with autogroup scheduling each session is a group
-    with an equal share of the CPU whatever the niceness of its processes: a nice 19 worker left in
-    pytest's session would still take half the CPU from a test's subprocess that starts a session of
-    its own.)"""
+    session of their own, that session's scheduling group at the lowest priority, and the process
+    too. (On Linux with autogroup scheduling each session is a group with an equal share of the CPU
+    whatever the niceness of its processes: a nice 19 worker left in pytest's session would still
+    take half the CPU from a test's subprocess that starts a session of its own.)"""
     exit_with(session)
     steps = (getattr(os, "setsid", None), lambda: Path("/proc/self/autogroup").write_text("19"),
              lambda: os.nice(19))

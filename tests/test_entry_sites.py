@@ -32,9 +32,10 @@ def test_ranked_and_batched_kernels_equal_one_call_per_site():
     near, dist = np.concatenate([n for n, _ in reach]), np.concatenate([d for _, d in reach])
     rivals = entry.rival_attraction(model)
     C = model.catalogue.n
-    weights = np.stack([entry.rank_weights(model, c) for c in range(C)])
-    together = kernels.rank_weights_all(t.walk, rivals, np.full_like(weights, np.nan))  # every trade in one pass
-    assert np.array_equal(together.view(np.int32), weights.view(np.int32))
+    weights = entry.rank_weights(model)  # every trade's in one pass; the same float32 products as NumPy's
+    V, S, W = t.walk.shape[0], t.walk.shape[1], t.walk.shape[3]
+    products = t.walk.transpose(2, 0, 1, 3) * rivals.reshape(V, C, W).transpose(1, 0, 2)[:, :, None, :]
+    assert weights.shape == (C, V, S, W) and np.array_equal(weights.view(np.int32), products.view(np.int32))
     pending = np.stack([entry.pending_distance(model, c).copy() for c in range(C)])
     assert np.isfinite(pending).any()
     mixed = np.random.default_rng(1).integers(C, size=len(reach))  # sites of every trade in one call

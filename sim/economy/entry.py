@@ -252,15 +252,11 @@ def _terms(model: LifeCircleModel, ranked: dict | None, category: int, successor
 
 
 def _rank_weight_rows(model: LifeCircleModel, ranked: dict) -> np.ndarray:
-    """(C, n_nodes, S, width) float32: :func:`rank_weights` of every category, made in one pass at
-    the month entry's first need (:func:`sim.services.kernels.rank_weights_all`; a settled city's
-    would-be entrants come in every trade) and kept for it (:data:`_ENTRY_TABLES`)."""
+    """:func:`rank_weights`, made at the month entry's first need (a settled city's would-be
+    entrants come in every trade) and kept for it (:data:`_ENTRY_TABLES`)."""
     rows = ranked.get("rank weights")
     if rows is None:
-        walk = model.choice_tables.walk
-        rows = ranked["rank weights"] = kernels.rank_weights_all(
-            walk, rival_attraction(model), np.empty((walk.shape[2], walk.shape[0], walk.shape[1], walk.shape[3]),
-                                                    dtype=np.float32))
+        rows = ranked["rank weights"] = rank_weights(model)
     return rows
 
 
@@ -275,14 +271,14 @@ def _money_terms(model: LifeCircleModel, category: int, successor: bool) -> tupl
             cat.spend_fen[category].item(), expected_revenue_costs_only(model, category), float(payback))
 
 
-def rank_weights(model: LifeCircleModel, category: int, out: np.ndarray | None = None) -> np.ndarray:
-    """(n_nodes, S, width) float32: walk weight x the rival's attraction (:func:`rival_attraction`)
-    of the outlet of ``category`` at each rank (the products :func:`sim.services.kernels.expected_visits`
-    forms), laid out for :func:`sim.services.kernels.expected_visits_ranked` (into ``out`` if given)."""
+def rank_weights(model: LifeCircleModel) -> np.ndarray:
+    """(C, n_nodes, S, width) float32: walk weight x the rival's attraction (:func:`rival_attraction`)
+    of the outlet of each category at each rank (the products :func:`sim.services.kernels.expected_visits`
+    forms), laid out for :func:`sim.services.kernels.expected_visits_ranked`; every category in one
+    pass (:func:`sim.services.kernels.rank_weights_all`)."""
     walk = model.choice_tables.walk
-    if out is None:
-        out = np.empty((walk.shape[0], walk.shape[1], walk.shape[3]), dtype=np.float32)
-    return kernels.rank_weights_of(walk, rival_attraction(model), int(category), out)
+    out = np.empty((walk.shape[2], walk.shape[0], walk.shape[1], walk.shape[3]), dtype=np.float32)
+    return kernels.rank_weights_all(walk, rival_attraction(model), out)
 
 
 def rival_attraction(model: LifeCircleModel) -> np.ndarray:

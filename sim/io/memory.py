@@ -8,12 +8,12 @@ refuses -- before anything is built -- a run that would not fit in the memory th
 
 The coefficients were measured (peak RSS, ``resource.getrusage``) on the grid city with every Mesa
 agent view made (a run makes them only when something asks for them: 300,000 residents peaked at
-424 MB without, 481 MB with them): about 235-300 MB for the interpreter and libraries, ~0.6 kB per
-resident (population arrays, agents, outlets in proportion, daily buffers: 1,000,000 residents peak at ~890 MB) and ~3.1 kB
-per street intersection (walking tables and per-node arrays; 300 x 300 blocks add ~280 MB), plus
-the indicator records; and, for a population of several blocks, numba compiling the parallel
-loops on the first run after installing (~210 MB). Each is rounded up by about a quarter, so the estimate errs on the safe
-side. A real district's street network is estimated from its file's size (pyrosm reads an
+424 MB without, 481 MB with them): about 235-300 MB for the interpreter and libraries, ~0.6 kB
+per resident (population arrays, agents, outlets in proportion, daily buffers: 1,000,000
+residents peak at ~890 MB) and ~3.1 kB per street intersection (walking tables and per-node
+arrays; 300 x 300 blocks add ~280 MB), plus the indicator records; and, for a population of
+several blocks, numba compiling the parallel loops on the first run after installing (~210 MB).
+Each is rounded up by about a quarter, so the estimate errs on the safe side. A real district's street network is estimated from its file's size (pyrosm reads an
 ``.osm.pbf`` into tables about a hundred times its size).
 """
 

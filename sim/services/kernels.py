@@ -1165,23 +1165,11 @@ def expected_visits_ranked_threads(first, nodes, dist_m, site_category, wanted, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def rank_weights_of(walk, attraction, c, out):  # pragma: no cover - compiled
-    """Fill ``out`` (n_nodes, S, width) float32 with ``walk[v, s, c, r] * attraction[(v * C + c) *
-    width + r]`` (float32 products, as :func:`expected_visits` forms them), nodes shared among threads."""
-    V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
-    for v in prange(V):
-        for s in range(S):
-            for r in range(W):
-                out[v, s, r] = walk[v, s, c, r] * attraction[(v * C + c) * W + r]
-    return out
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def rank_weights_all(walk, attraction, out):  # pragma: no cover - compiled
-    """:func:`rank_weights_of` of every category at once, into ``out`` (C, n_nodes, S, width)
-    float32: one pass over the tables, each node's row read once rather than once per category (a
-    category's own pass reads whole cache lines for the quarter of each it uses: ~30 ms a category
-    on 299,793 nodes); nodes shared among threads."""
+    """Fill ``out`` (C, n_nodes, S, width) float32 with ``walk[v, s, c, r] * attraction[(v * C + c) *
+    width + r]`` (float32 products, as :func:`expected_visits` forms them) for every category in one
+    pass, each node's row read once (a pass per category read whole cache lines for the quarter of
+    each it used: ~30 ms a category on 299,793 nodes); nodes shared among threads."""
     V, S, C, W = walk.shape[0], walk.shape[1], walk.shape[2], walk.shape[3]
     for v in prange(V):
         for s in range(S):
