@@ -109,9 +109,9 @@ def test_entrants_weighed_in_windows_equal_one_by_one(hurdle):
 
 
 def test_entrants_weigh_rivals_as_residents_saw_them_that_day():
-    """After a day's second try the day's rank table has the full outlets shut; entrants weigh
-    their rivals at the attraction residents saw at the day's first choice instead (price and
-    the day before's crowding), and an outlet that has closed since counts for nothing."""
+    """Entrants weigh their rivals at the attraction residents saw at the day's first choice (price
+    and the day before's crowding), full outlets included: the day's second try weighs those at 0
+    without writing the tables. An outlet that has closed since counts for nothing."""
     model = LifeCircleModel(scenario=small_scenario(), seed=3, create_agents=False)
     model.run_for(40)
     mer, tables = model.merchants, model.choice_tables
@@ -126,8 +126,11 @@ def test_entrants_weigh_rivals_as_residents_saw_them_that_day():
     outlet = tables.outlet.reshape(-1)
     rivals = entry.rival_attraction(model)
     assert np.array_equal(rivals, np.where(outlet >= 0, seen[outlet], 0).astype(np.float32))
-    shut_today = (outlet >= 0) & (tables.attraction == 0) & (rivals > 0)
-    assert shut_today.any()  # full outlets were shut for the second try; entrants still see them
+    full = mer.open & (model.outlet_buffers.visits >= mer.capacity)
+    assert full.any() and np.isin(outlet, np.flatnonzero(full)).any()  # the day had full outlets ...
+    buf = model.day_buffers
+    assert np.count_nonzero(buf.visit2[:buf.need_first[-1]])  # ... and a second try that found places
+    assert np.array_equal(tables.attraction, rivals)  # the tables are the first choice's
     # An outlet that closes is no rival, and its ranks go to the outlets that move up.
     closing = mer.open_ids()[:3]
     mer.open[closing] = False

@@ -202,6 +202,57 @@ def _settle(chosen, cash, capacity, price, seed=0, parcel_category=-1, parcel_fe
                 visits=out[1], takings=out[3], met=met, full=full, broke=broke, out_of_range=out_of_range)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_a_second_try_weighs_full_outlets_at_zero_as_a_table_with_them_shut_would(seed, n_blocks):
+    """The second try reads the first choice's tables with a per-outlet ``room`` mask instead of
+    tables rebuilt with the full outlets shut: the same outlets, knowledge and draws, to the bit,
+    unblocked and in blocks."""
+    rng = np.random.default_rng(seed)
+    n_nodes, S, C, K, M, N = 7, 2, 3, 4, 12, 40
+    walk = rng.random(n_nodes * S * C * K).astype(np.float32) * (rng.random(n_nodes * S * C * K) < 0.8)
+    outlets = rng.integers(-1, M, n_nodes * C * K).astype(np.int32)
+    factor = rng.random(M).astype(np.float32)
+    factor_night = np.where(rng.random(M) < 0.5, factor, 0).astype(np.float32)
+    room = rng.random(M) < 0.6
+    res = np.sort(rng.integers(0, N, 200)).astype(np.int32)
+    E = len(res)
+    cats = rng.integers(0, C, E).astype(np.int32)
+    night = rng.random(E) < 0.3
+    skip = rng.random(E) < 0.5
+    speed_class = rng.integers(0, S, N).astype(np.int8)
+    home = np.sort(rng.integers(0, n_nodes, N)).astype(np.int32)
+    map_user = rng.random(N) < 0.2
+    knows0 = rng.integers(0, 256, N * C).astype(np.uint8)
+    need_first = np.linspace(0, E, n_blocks + 1).astype(np.int64)
+
+    def table(f):
+        out = np.zeros(len(outlets), dtype=np.float32)
+        kernels.rank_attraction(f, outlets, out)
+        return out
+
+    def choose(day, night_att, mask, blocked):
+        knows, chosen = knows0.copy(), np.zeros(E, dtype=np.int32)
+        args = (res, cats, night, skip, speed_class, home, knows, map_user, walk, day, night_att, outlets, S, C,
+                chosen, tuple(range(K)), mask)
+        if blocked:
+            states = fastrng.block_states(np.random.default_rng(seed), n_blocks)
+            kernels.choose_outlets_blocks(states, need_first, *args)
+        else:
+            states = fastrng.seed_state(np.random.default_rng(seed))
+            kernels.choose_outlets(states, E, *args)
+        return chosen, knows, states
+
+    shut = table(np.where(room, factor, 0).astype(np.float32)), table(np.where(room, factor_night, 0).astype(np.float32))
+    for blocked in (False, True):
+        rebuilt = choose(*shut, None, blocked)
+        masked = choose(table(factor), table(factor_night), room, blocked)
+        for a, b in zip(rebuilt, masked):
+            assert np.array_equal(a, b)
+        picked = rebuilt[0][rebuilt[0] >= 0]
+        assert room[picked].all()  # a full outlet is never chosen on the second try
+
+
 def test_capacity_keeps_exactly_capacity_and_every_visit_is_equally_likely_kept():
     chosen = [0] * 10 + [1] * 3 + [-1]
     kept = np.zeros(10)

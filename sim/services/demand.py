@@ -305,7 +305,7 @@ def serve_day(model: LifeCircleModel) -> None:
     ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
     if any_delivered:
         platform.settle_orders(model, res, cats, chosen, buf.visit[:E], delivered)
-    _try_again(model, E, factor, factor_night, any_delivered)
+    _try_again(model, E, any_delivered)
     mer.visits_today[:] = ob.visits
     mer.visits_month += ob.visits
     mer.revenue_month += ob.takings
@@ -375,12 +375,14 @@ def _rank_attraction(blocked: bool, factor: np.ndarray, factor_night: np.ndarray
     rank(factor_night, outlets, tables.night_attraction)
 
 
-def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray) -> None:
-    """Each need's outlet by the choice rule (``skip``: needs that do not choose), drawing from ``stream``."""
+def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray,
+            room: np.ndarray | None = None) -> None:
+    """Each need's outlet by the choice rule (``skip``: needs that do not choose), drawing from
+    ``stream``; with ``room`` (per outlet), the outlets without room count for nothing."""
     buf, pop, tables, C = model.day_buffers, model.population, model.choice_tables, model.catalogue.n
     args = (buf.res, buf.cats, buf.night, skip, pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
             tables.walk.reshape(-1), tables.attraction, tables.night_attraction, tables.outlet.reshape(-1),
-            len(tables.speeds), C, chosen, tuple(range(tables.width)))
+            len(tables.speeds), C, chosen, tuple(range(tables.width)), room)
     if buf.n_blocks == 1:
         kernels.choose_outlets(seed_state(model.streams[stream]), E, *args)
     else:
@@ -440,7 +442,7 @@ def _homes_sorted(buf: DayBuffers, home: np.ndarray) -> bool:
     return buf.homes_sorted
 
 
-def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night: np.ndarray, any_delivered: bool) -> None:
+def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
     """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
     outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
     people to the next shop, not home). What they find is settled like any visit; those who find
@@ -460,12 +462,9 @@ def _try_again(model: LifeCircleModel, E: int, factor: np.ndarray, factor_night:
     if retrying == 0:
         buf.visit2[:E] = False  # nobody tried again today (the views read this)
         return
-    room = ob.visits < mer.capacity
-    tables = model.choice_tables
-    # Today's tables, with the outlets that are full shut (tomorrow's are made afresh).
-    _rank_attraction(blocked, np.where(room, factor, 0).astype(np.float32),
-                     np.where(room, factor_night, 0).astype(np.float32), tables)
-    _choose(model, "choice.retry", E, buf.skip, buf.chosen2)
+    # Today's tables, the outlets that are full weighed at 0: a retrying need looks up its ranks'
+    # outlets (few needs retry; rewriting the tables' every slot cost 10 ms a day on Porto's network).
+    _choose(model, "choice.retry", E, buf.skip, buf.chosen2, ob.visits < mer.capacity)
     # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
     _want(model, E, buf.chosen2, buf.skip, buf.delivered, False, 0, buf.visit2, ob.demand2, buf.outcome2)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)

@@ -175,7 +175,7 @@ def rank_attraction(factor, outlet_flat, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                   day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                   day_att, night_att, outlet_flat, S, C, chosen, ranks, room=None):  # pragma: no cover - compiled
     """Each need's outlet (-1: none within walking range); knowledge gained by searching.
 
     Args:
@@ -195,19 +195,22 @@ def choose_outlets(state, E, res, cats, night, served, speed_class, home, knows,
         ranks: ``tuple(range(width))``, where width is the number of ranks per row of the tables
             (``k`` padded with empty ranks). A tuple's length is part of its type, so the width is
             compiled in as a constant: a loop over ranks the compiler can unroll is twice as fast.
+        room: None, or per outlet: whether it still has room today (a second try, which weighs a
+            full outlet at 0; the tables are left as the first choice wrote them). None compiles
+            without the check: the first choice's loop reads the tables alone.
 
     A need's weights are recomputed from its table row in each pass rather than kept in a
     scratch array: the row is in cache, and this measured faster.
     """
     s0, s1, s2, s3 = _choose_range(state[0], state[1], state[2], state[3], 0, E, res, cats, night, served,
                                    speed_class, home, knows, map_user, walk_flat, day_att, night_att,
-                                   outlet_flat, S, C, chosen, ranks)
+                                   outlet_flat, S, C, chosen, ranks, room)
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
 @njit(cache=True, nogil=True)
 def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class, home, knows, map_user, walk_flat,
-                  day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                  day_att, night_att, outlet_flat, S, C, chosen, ranks, room):  # pragma: no cover - compiled
     """:func:`choose_outlets` for needs ``lo:hi``; returns the generator's new state."""
     K = len(ranks)
     uS, uC, uK = np.uint64(S), np.uint64(C), np.uint64(K)
@@ -227,7 +230,7 @@ def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class,
         total = zero
         known = zero
         for r in range(K):
-            wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+            wr = walk_flat[base + np.uint64(r)] * _attraction(att, slot + np.uint64(r), outlet_flat, room)
             total += wr
             known += wr if (bits >> r) & 1 else zero
         if total <= zero:
@@ -240,19 +243,29 @@ def _choose_range(s0, s1, s2, s3, lo, hi, res, cats, night, served, speed_class,
             target = unit24(x) * known
             run = zero
             for r in range(K):
-                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+                wr = walk_flat[base + np.uint64(r)] * _attraction(att, slot + np.uint64(r), outlet_flat, room)
                 run += wr if (bits >> r) & 1 else zero
                 pick += run <= target
         else:  # knows none in reach: searches, finds the best, and learns it
             best = np.float32(-1.0)
             for r in range(K):
-                wr = walk_flat[base + np.uint64(r)] * att[slot + np.uint64(r)]
+                wr = walk_flat[base + np.uint64(r)] * _attraction(att, slot + np.uint64(r), outlet_flat, room)
                 if wr > best:
                     best = wr
                     pick = r
             knows[r_id * uC + c] |= np.uint8(1 << pick)
         chosen[e] = outlet_flat[slot + np.uint64(pick)]
     return s0, s1, s2, s3
+
+
+@njit(cache=True, nogil=True)
+def _attraction(att, i, outlet_flat, room):  # pragma: no cover - compiled
+    """``att[i]``, or 0 when ``room`` is given and the outlet at slot ``i`` is full (``room is None``
+    is decided when the caller is compiled: the first choice's loop has no check)."""
+    if room is None:
+        return att[i]
+    o = outlet_flat[i]
+    return att[i] if o >= 0 and room[o] else np.float32(0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -579,14 +592,16 @@ def rank_attraction_blocks(factor, outlet_flat, out):  # pragma: no cover - comp
 
 @njit(cache=True, nogil=True, parallel=True)
 def choose_outlets_blocks(states, need_first, res, cats, night, served, speed_class, home, knows, map_user,
-                          walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks):  # pragma: no cover - compiled
+                          walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks,
+                          room=None):  # pragma: no cover - compiled
     """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block)."""
     order = dealt_order(states.shape[0])
     for i_b in prange(states.shape[0]):
         b = order[i_b]
         s0, s1, s2, s3 = _choose_range(states[b, 0], states[b, 1], states[b, 2], states[b, 3], need_first[b],
                                        need_first[b + 1], res, cats, night, served, speed_class, home, knows,
-                                       map_user, walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks)
+                                       map_user, walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks,
+                                       room)
         states[b, 0], states[b, 1], states[b, 2], states[b, 3] = s0, s1, s2, s3
 
 
