@@ -49,7 +49,7 @@ from sim.sorting import stable_argsort
 from sim.streams import Streams
 from sim.services.tally import Tally
 from sim.timing import PhaseTimer
-from sim.city.walk import OutletReach, nearest_distances, reach_of
+from sim.city.walk import NearestOutlets, OutletReach, reach_of
 
 
 class LifeCircleModel(mesa.Model):
@@ -143,6 +143,7 @@ class LifeCircleModel(mesa.Model):
         self.choice_tables = demand.ChoiceTables(self.speeds, self.catalogue.n, n_nodes, econ.choice_candidates)
         self.phase_timer: PhaseTimer | None = None  # benchmarks attach one (sim.timing)
         self.nearest_m = np.full((n_nodes, self.catalogue.n), np.inf)
+        self.nearest_outlets = NearestOutlets(self.city.graph, self.catalogue.n)  # outlets alone (levers add to nearest_m)
         self.nearest_version = 0  # bumped whenever nearest_m changes (indicators cache on it)
         self.merchants = Merchants.empty()
         self._within_cache: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -571,7 +572,7 @@ class LifeCircleModel(mesa.Model):
             {c: np.flatnonzero((old[c] != self.reach.outlet[c]).any(axis=1)) for c in touched}
         self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes, rows)
         open_nodes = [mer.node[(mer.category == c) & mer.open] for c in cats]
-        self.nearest_m[:, cats] = nearest_distances(self.city.graph, open_nodes).T
+        self.nearest_m[:, cats] = self.nearest_outlets.update(cats, open_nodes).T
         state = seed_state(self.streams["knowledge.new"])
         for c in cats:
             kernels.remap_knowledge(state, self.population.knows, int(c), old[c], self.reach.outlet[c],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
@@ -345,3 +347,42 @@ def test_nearest_distances_of_many_sets_equal_scipy_bit_for_bit(seed, monkeypatc
     finally:
         numba.set_num_threads(before)
     assert np.isinf(want[-1]).any() == (seed >= 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["irrational", "whole", "zeros"]), st.booleans())
+def test_nearest_outlets_kept_up_to_date_equal_a_search_from_scratch_bit_for_bit(seed, kind, two_parts):
+    """Outlets open and close month after month (one trade or several at once; a trade's last
+    outlet closing; all at one node; sources repeated): the distances kept up to date equal
+    nearest_distances from scratch to the bit, with ties (whole-metre lengths), zero-length edges
+    and a network in two parts."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 300))
+    chords = rng.integers(0, n, (int(rng.integers(0, 3 * n)), 2))
+    edges = np.vstack([np.column_stack([np.arange(n - 1), np.arange(1, n)]), chords])
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    if kind == "irrational":
+        lengths = rng.uniform(0.01, 150.0, len(edges))
+    else:
+        lengths = rng.integers(1 if kind == "whole" else 0, 8, len(edges)).astype(float)
+    if two_parts:
+        half = n // 2
+        keep = (np.minimum(edges[:, 0], edges[:, 1]) >= half) | (np.maximum(edges[:, 0], edges[:, 1]) < half)
+        edges, lengths = edges[keep], lengths[keep]
+    graph = edges_to_graph(edges, lengths, n)
+    C = 3
+    kept = walk.NearestOutlets(graph, C)
+    sources = [rng.integers(0, n, int(rng.integers(0, 6))) for _ in range(C)]
+    for month in range(8):
+        cats = np.flatnonzero(rng.random(C) < 0.7) if month else np.arange(C)
+        for c in cats:
+            s = sources[c]
+            stay = s[rng.random(len(s)) < rng.uniform(0.3, 1.0)]
+            new = rng.integers(0, n, int(rng.integers(0, 4)))
+            sources[c] = np.concatenate([stay, new, stay[:1]])  # repeats too
+        if len(cats) == 0:
+            continue
+        rows = kept.update(cats, [sources[c] for c in cats])
+        want = walk.nearest_distances(graph, [sources[c] for c in cats])
+        assert np.array_equal(rows, want)
+        assert np.array_equal(kept.dist, walk.nearest_distances(graph, sources))

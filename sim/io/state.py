@@ -107,15 +107,13 @@ def restore(model: LifeCircleModel, checkpoint: Checkpoint) -> None:
 def _rebuild_tables(model: LifeCircleModel) -> None:
     """Walking reach, choice tables and nearest outlets of every category, from the open outlets
     (the tables depend only on which outlets are open, never on the order they opened in)."""
-    from sim.city.walk import nearest_distances
-
     mer, econ = model.merchants, model.scenario.economy
     open_ids = mer.open_ids()
     model.reach.add(open_ids, mer.node[open_ids], mer.category[open_ids])
     categories = np.arange(model.catalogue.n)
     model.choice_tables.update(categories, model.reach, econ.walk_minute_weight, econ.max_walk_minutes)
-    model.nearest_m[:] = nearest_distances(model.city.graph,
-                                           [mer.node[open_ids[mer.category[open_ids] == c]] for c in categories]).T
+    model.nearest_m[:] = model.nearest_outlets.update(
+        categories, [mer.node[open_ids[mer.category[open_ids] == c]] for c in categories]).T
     model.nearest_version += 1
 
 
