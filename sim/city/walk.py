@@ -149,7 +149,26 @@ def _settle(indptr, indices, lengths, dist, heap_d, heap_v, size):  # pragma: no
             nd = d + lengths[e]
             if nd < dist[v]:
                 dist[v] = nd
-                heap_d, heap_v, size = _heap_push(heap_d, heap_v, size, nd, v)
+                # push: appended and sifted up (written out: through _heap_push this loop was
+                # 20-30 % slower, as the bounded search is when it shares helpers)
+                if size == heap_d.shape[0]:
+                    gd = np.empty(2 * size, dtype=np.float64)
+                    gv = np.empty(2 * size, dtype=np.int64)
+                    gd[:size] = heap_d
+                    gv[:size] = heap_v
+                    heap_d, heap_v = gd, gv
+                i = size
+                size += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if heap_d[p] > nd:
+                        heap_d[i] = heap_d[p]
+                        heap_v[i] = heap_v[p]
+                        i = p
+                    else:
+                        break
+                heap_d[i] = nd
+                heap_v[i] = v
 
 
 @njit(cache=True, nogil=True)
