@@ -94,29 +94,6 @@ def _nearest_into(indptr, indices, lengths, sources, dist):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _heap_push(heap_d, heap_v, size, d, v):  # pragma: no cover - compiled
-    """Push (d, v) onto the heap of ``size`` entries (grown when full); the heap and its new size."""
-    if size == heap_d.shape[0]:
-        gd = np.empty(2 * size, dtype=np.float64)
-        gv = np.empty(2 * size, dtype=np.int64)
-        gd[:size] = heap_d
-        gv[:size] = heap_v
-        heap_d, heap_v = gd, gv
-    i = size  # appended and sifted up
-    while i > 0:
-        p = (i - 1) // 2
-        if heap_d[p] > d:
-            heap_d[i] = heap_d[p]
-            heap_v[i] = heap_v[p]
-            i = p
-        else:
-            break
-    heap_d[i] = d
-    heap_v[i] = v
-    return heap_d, heap_v, size + 1
-
-
-@njit(cache=True, nogil=True)
 def _settle(indptr, indices, lengths, dist, heap_d, heap_v, size):  # pragma: no cover - compiled
     """Dijkstra from the heap's entries (each ``(dist[v], v)``): pop the nearest, lower its
     neighbours' ``dist`` where ``dist[u] + length`` is less, until the heap is empty."""
@@ -149,7 +126,7 @@ def _settle(indptr, indices, lengths, dist, heap_d, heap_v, size):  # pragma: no
             nd = d + lengths[e]
             if nd < dist[v]:
                 dist[v] = nd
-                # push: appended and sifted up (written out: through _heap_push this loop was
+                # push: appended and sifted up (written out: through a helper this loop was
                 # 20-30 % slower, as the bounded search is when it shares helpers)
                 if size == heap_d.shape[0]:
                     gd = np.empty(2 * size, dtype=np.float64)
@@ -211,9 +188,7 @@ def _update_into(indptr, indices, lengths, dist, gone, added, sources):  # pragm
                     size += 1
         for j in range(size):
             dist[queue[j]] = np.inf
-        heap_d = np.empty(max(64, size), dtype=np.float64)
-        heap_v = np.empty(max(64, size), dtype=np.int64)
-        h = 0
+        seed = np.empty(size, dtype=np.float64)
         for j in range(size):
             v = queue[j]
             i = np.searchsorted(sources, v)
@@ -223,9 +198,19 @@ def _update_into(indptr, indices, lengths, dist, gone, added, sources):  # pragm
                     u = indices[e]
                     if not in_d[u]:
                         best = min(best, dist[u] + lengths[e])
-            if best < np.inf:
-                dist[v] = best
-                heap_d, heap_v, h = _heap_push(heap_d, heap_v, h, best, v)
+            seed[j] = best
+        # The seeded nodes in order of distance: a sorted array is a heap.
+        order = np.argsort(seed)
+        heap_d = np.empty(max(64, 2 * size), dtype=np.float64)
+        heap_v = np.empty(max(64, 2 * size), dtype=np.int64)
+        h = 0
+        for j in order:
+            if seed[j] == np.inf:
+                break
+            dist[queue[j]] = seed[j]
+            heap_d[h] = seed[j]
+            heap_v[h] = queue[j]
+            h += 1
         _settle(indptr, indices, lengths, dist, heap_d, heap_v, h)
     if added.shape[0] > 0:
         _nearest_into(indptr, indices, lengths, added, dist)
