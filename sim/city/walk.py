@@ -45,9 +45,9 @@ def nearest_distance(graph: sp.csr_array, sources: np.ndarray, limit_m: float = 
 def nearest_distances(graph: sp.csr_array, source_sets: list[np.ndarray]) -> np.ndarray:
     """(len(source_sets), n) float64: for each set of source nodes, :func:`nearest_distance` from it
     (no limit), the sets shared among threads (:func:`sim.services.blocks.use_threads`): a compiled
-    multi-source Dijkstra per set (:func:`_nearest_into`). An opening or a closure needs the nearest
-    open outlet of each category it touches; SciPy's Dijkstra holds the interpreter lock, so its
-    calls could not share the cores. The distances are SciPy's bit for bit (``tests/test_walk.py``):
+    multi-source Dijkstra per set (:func:`_nearest_into`). The search from scratch: a run keeps its
+    distances up to date as outlets open and close (:class:`NearestOutlets`, which gives these very
+    values); SciPy's Dijkstra holds the interpreter lock, so its calls could not share the cores. The distances are SciPy's bit for bit (``tests/test_walk.py``):
     a node's distance is the least of ``dist[u] + length(u, v)`` over its neighbours, whatever the
     order the search takes."""
     indptr, indices, lengths = _csr_arrays(graph)
@@ -251,7 +251,7 @@ class NearestOutlets:
         cats = [int(c) for c in categories]
         sets = [np.unique(np.asarray(s, dtype=np.int64)) for s in source_sets]
         fresh = np.array([self._sources[c] is None for c in cats], dtype=np.bool_)
-        old = [self._sources[c] if self._sources[c] is not None else s for c, s in zip(cats, sets)]
+        old = [s if new else self._sources[c] for c, s, new in zip(cats, sets, fresh)]  # fresh: no change to follow
         gone = [np.setdiff1d(o, s, assume_unique=True) for o, s in zip(old, sets)]
         added = [np.setdiff1d(s, o, assume_unique=True) for o, s in zip(old, sets)]
         rows = self.dist[cats]

@@ -285,9 +285,9 @@ def rival_attraction(model: LifeCircleModel) -> np.ndarray:
     """(n_nodes * C * width,) float32: the attraction of the outlet at each rank of the choice
     tables as residents saw it at the day's first choice (its price and the day before's
     crowding), 0 for an outlet shut since and, for one opened since, its own (no crowding yet):
-    what a would-be entrant weighs its rivals by. Not the day's own table, which after a second
-    try has the full outlets shut (an entrant would not see a crowded rival) and, after the month
-    end's closures, rows whose outlets have moved rank. Kept for the day (until outlets change)."""
+    what a would-be entrant weighs its rivals by. Not the day's own table, whose rows after the
+    month end's closures and the day's openings hold outlets that have moved rank (the table is
+    rewritten at the next day's choice). Kept for the day (until outlets change)."""
     memo, stamp = model.revenue_memo, (model.day, model.reach.version)
     kept = memo.get("rivals")
     if kept is not None and kept[0] == stamp:

@@ -13,8 +13,9 @@ per resident (population arrays, agents, outlets in proportion, daily buffers: 1
 residents peak at ~890 MB) and ~3.1 kB per street intersection (walking tables and per-node
 arrays; 300 x 300 blocks add ~280 MB), plus the indicator records; and, for a population of
 several blocks, numba compiling the parallel loops on the first run after installing (~210 MB).
-Each is rounded up by about a quarter, so the estimate errs on the safe side. A real district's street network is estimated from its file's size (pyrosm reads an
-``.osm.pbf`` into tables about a hundred times its size).
+Each is rounded up by about a quarter, so the estimate errs on the safe side. A real district's
+street network is estimated from its file's size (pyrosm reads an ``.osm.pbf`` into tables about a
+hundred times its size).
 """
 
 from __future__ import annotations
