@@ -90,3 +90,41 @@ def test_a_corrupt_or_mismatched_checkpoint_is_rebuilt_with_a_warning(tmp_path, 
     assert rebuilt.warmup_source == "computed"
     pd.testing.assert_frame_equal(rebuilt.timeseries(), first.timeseries())
     assert _run(store).warmup_source == "checkpoint"  # ... and saved again, sound
+
+
+def test_a_checkpoint_keeps_the_reach_memo_and_a_part_of_it_changes_nothing(tmp_path, monkeypatch):
+    """The nodes within reach of each node searched during the warm-up (``nodes_within``) are kept
+    with the settled start, so the first month ends after a load need not search them again; kept
+    whole or only in part (``REACH_MEMO_BYTES``), the run is the same: the memo is a cache."""
+    from sim.io import state
+
+    def build(store):
+        return LifeCircleModel(scenario=small_scenario(**WARM), seed=5, create_agents=False, checkpoints=store)
+
+    whole = CheckpointStore(tmp_path / "whole")
+    warmed = build(whole)
+    assert warmed.warmup_source == "computed" and len(warmed._within_cache) > 2
+    loaded = build(whole)
+    assert loaded.warmup_source == "checkpoint"
+    assert list(loaded._within_cache) == list(warmed._within_cache)
+    for key, (nodes, dist) in warmed._within_cache.items():
+        got_nodes, got_dist = loaded._within_cache[key]
+        assert (got_nodes.dtype, got_dist.dtype) == (nodes.dtype, dist.dtype)
+        assert np.array_equal(got_nodes, nodes) and np.array_equal(got_dist, dist)
+
+    sizes = np.cumsum([nodes.nbytes + dist.nbytes for nodes, dist in warmed._within_cache.values()])
+    monkeypatch.setattr(state, "REACH_MEMO_BYTES", int(sizes[-1] // 2))
+    part_store = CheckpointStore(tmp_path / "part")
+    assert build(part_store).warmup_source == "computed"
+    part = build(part_store)
+    kept = int(np.searchsorted(sizes, sizes[-1] // 2, side="right"))
+    assert 0 < kept < len(sizes)
+    assert list(part._within_cache) == list(warmed._within_cache)[:kept]
+
+    for model in (warmed, loaded, part):
+        model.run_for(model.days_total)
+    for other in (loaded, part):
+        pd.testing.assert_frame_equal(other.timeseries(), warmed.timeseries())
+        assert np.array_equal(other.ledger.resident_cash, warmed.ledger.resident_cash)
+        assert np.array_equal(other.merchants.open, warmed.merchants.open)
+        assert other.streams.state() == warmed.streams.state()

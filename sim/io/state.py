@@ -6,7 +6,10 @@ shops, last month's unmet needs, the positions of the named random streams -- an
 :func:`restore` puts them into a freshly built model of the same scenario and seed (whose city,
 homes, ages and walking tables are rebuilt from the scenario, as they never change). What is
 derived from that state (walking and choice tables, nearest outlets) is recomputed, so a restored
-model continues exactly as the model it was captured from would have.
+model continues exactly as the model it was captured from would have. The memo of the street
+network's reach from the nodes searched so far is kept too (up to :data:`REACH_MEMO_BYTES`): a
+cache, which changes no result, only spares a restored model the searches a continuous run no
+longer makes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from sim.economy.merchants import Merchants
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
+
+REACH_MEMO_BYTES = 64 * 2**20
+"""Most bytes of the model's reach memo (:meth:`LifeCircleModel.nodes_within`: the nodes within
+walking reach of each shop node searched so far) a checkpoint keeps, in the order they were first
+searched. The memo is a cache: a restored model answers the same without it, but searches again
+what a continuous run has kept (the first month ends after a load: on 1,000,000 residents the
+first month end spent 0.14 s of 0.63 s on them; the 3,783 nodes' reach there is 8.4 MiB)."""
 
 _POPULATION_STATIC = {"home", "age", "elderly", "disabled", "speed_class", "household"}
 """Population arrays fixed for a run (rebuilt from the scenario, checked on restore)."""
@@ -45,6 +55,7 @@ def capture(model: LifeCircleModel) -> Checkpoint:
     arrays["warmup.month"] = np.array([m for _, m, _ in model._warmup_records], dtype=np.int64)
     arrays["warmup.values"] = np.array([[values.get(n, np.nan) for n in names] for _, _, values in model._warmup_records],
                                        dtype=np.float64).reshape(len(model._warmup_records), len(names))
+    arrays.update(_reach_memo_arrays(model._within_cache))
     queue, vacancies = model.licence_queue, model.vacancies
     header = {
         "seed": model.seed,
@@ -100,6 +111,7 @@ def restore(model: LifeCircleModel, checkpoint: Checkpoint) -> None:
     model.volunteer_visits_left = float(h["volunteer_visits_left"])
     model.streams.restore(h["streams"])
     model.mark_low_income(model.population.income_last)  # as the last warm-up month end left it
+    model._within_cache = _reach_memo(a)
     model.day, model.month = int(h["day"]), int(h["month"])
     _rebuild_tables(model)
 
@@ -115,6 +127,33 @@ def _rebuild_tables(model: LifeCircleModel) -> None:
     model.nearest_m[:] = model.nearest_outlets.update(
         categories, [mer.node[open_ids[mer.category[open_ids] == c]] for c in categories]).T
     model.nearest_version += 1
+
+
+def _reach_memo_arrays(memo: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The reach memo as flat arrays (each entry's nodes and distances end to end), its entries in
+    order until :data:`REACH_MEMO_BYTES`."""
+    keys, used = [], 0
+    for key, (nodes, dist) in memo.items():
+        used += nodes.nbytes + dist.nbytes
+        if used > REACH_MEMO_BYTES:
+            break
+        keys.append(key)
+    first = np.zeros(len(keys) + 1, dtype=np.int64)
+    first[1:] = np.cumsum([len(memo[key][0]) for key in keys])
+    return {
+        "reach_memo.source": np.array([v for v, _ in keys], dtype=np.int64),
+        "reach_memo.limit_m": np.array([limit for _, limit in keys], dtype=np.float64),
+        "reach_memo.first": first,
+        "reach_memo.nodes": np.concatenate([memo[key][0] for key in keys]) if keys else np.zeros(0, np.int32),
+        "reach_memo.dist": np.concatenate([memo[key][1] for key in keys]) if keys else np.zeros(0, np.float32),
+    }
+
+
+def _reach_memo(a: dict[str, np.ndarray]) -> dict[tuple[int, float], tuple[np.ndarray, np.ndarray]]:
+    """The reach memo a checkpoint kept (:func:`_reach_memo_arrays`)."""
+    first, nodes, dist = a["reach_memo.first"], a["reach_memo.nodes"], a["reach_memo.dist"]
+    return {(int(v), float(limit)): (nodes[first[i]:first[i + 1]], dist[first[i]:first[i + 1]])
+            for i, (v, limit) in enumerate(zip(a["reach_memo.source"], a["reach_memo.limit_m"]))}
 
 
 def _plain(value):
