@@ -144,19 +144,22 @@ def test_entrants_weigh_rivals_as_residents_saw_them_that_day():
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), shops=st.integers(1, 2**31), viewed=st.integers(1, 8),
+@given(seed=st.integers(0, 2**32 - 1), bound=st.integers(1, 2**32), viewed=st.integers(1, 8),
        entrants=st.integers(1, 80), kind=st.sampled_from(["PCG64", "SFC64", "Philox"]))
-def test_a_window_of_premises_in_one_draw_equals_one_entrant_after_another(seed, shops, viewed, entrants, kind):
+def test_a_window_of_premises_in_one_draw_equals_one_entrant_after_another(seed, bound, viewed, entrants, kind):
     """What :func:`entry._weigh_arrivals` relies on: NumPy's bounded integers below 2**32 take one
     32-bit output of the generator after another whatever the calls, so ``entrants`` draws of
-    ``viewed`` are one draw of ``entrants * viewed``, and leave the stream in the same state."""
-    one_by_one = np.random.Generator(getattr(np.random, kind)(seed))
-    at_once = np.random.Generator(getattr(np.random, kind)(seed))
-    nodes = np.arange(shops, dtype=np.int64) if shops <= 10_000 else None
-    draws = [one_by_one.integers(shops, size=viewed) for _ in range(entrants)]
-    window = at_once.integers(shops, size=viewed * entrants)
-    assert np.array_equal(np.concatenate(draws), window)
+    ``viewed`` are one draw of ``entrants * viewed``, and leave the stream in the same state; the
+    same through the premises helper, over a list of shop nodes."""
+    def generator() -> np.random.Generator:
+        return np.random.Generator(getattr(np.random, kind)(seed))
+
+    one_by_one, at_once = generator(), generator()
+    draws = np.concatenate([one_by_one.integers(bound, size=viewed) for _ in range(entrants)])
+    assert np.array_equal(draws, at_once.integers(bound, size=viewed * entrants))
     assert repr(one_by_one.bit_generator.state) == repr(at_once.bit_generator.state)
-    if nodes is not None:  # and through the premises helper itself
-        again = np.random.Generator(getattr(np.random, kind)(seed))
-        assert np.array_equal(entry._premises(again, nodes, viewed * entrants), window)
+    shops = np.arange(min(bound, 50_000), dtype=np.int64) * 7 + 3
+    one_by_one, at_once = generator(), generator()
+    premises = np.concatenate([entry._premises(one_by_one, shops, viewed) for _ in range(entrants)])
+    assert np.array_equal(premises, entry._premises(at_once, shops, viewed * entrants))
+    assert repr(one_by_one.bit_generator.state) == repr(at_once.bit_generator.state)
