@@ -3,10 +3,12 @@ the unblocked passes for a population of one block, and the capacity rule kept a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -279,3 +281,46 @@ def test_blocks_are_dealt_to_threads_spread_over_the_city():
     assert order == [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15]
     assert sorted(order[:8]) == list(range(0, 16, 2))
     assert [sorted(order[t * 4:(t + 1) * 4]) for t in range(4)] == [list(range(t, 16, 4)) for t in (0, 2, 1, 3)]
+
+
+def test_indicators_shared_among_threads_are_those_of_one_thread(monkeypatch):
+    """On more than one numba thread, :func:`sim.metrics.indicators.compute` shares the indicators
+    among Python threads: every value, families, circles' and incomes' (which share one sort)
+    included, is the one-thread value to the bit, for the city and for each circle."""
+    import math
+
+    from sim.metrics import indicators
+    from sim.metrics.circles import per_circle
+    from sim.model import LifeCircleModel
+    from tests.conftest import small_scenario
+
+    scenario = small_scenario(**{"circles.kind": "grid", "circles.cells_x": 2, "circles.cells_y": 2,
+                                 "years": 45 / 365.25})
+    model = LifeCircleModel(scenario=scenario, create_agents=False, checkpoints=False)
+    model.run_for(40)  # a month end behind it: incomes, entry, a tally of needs
+    names = list(indicators.REGISTRY)
+    assert len(names) >= indicators.THREADED_INDICATORS
+
+    def same(a: dict[str, float], b: dict[str, float]) -> bool:
+        return list(a) == list(b) and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.values(), b.values()))
+
+    monkeypatch.setattr(blocks, "threads_in_use", lambda: 1)
+    one, one_by_circle = indicators.compute(model, names), per_circle(model, names)
+    shared = []
+    threaded = indicators._evaluate_threaded
+    monkeypatch.setattr(indicators, "_evaluate_threaded", lambda *args: shared.append(args[2]) or threaded(*args))
+    monkeypatch.setattr(blocks, "threads_in_use", lambda: 2)
+    monkeypatch.setattr(blocks, "threadsafe_layer", lambda: False)  # numba's workqueue layer: one thread
+    assert same(indicators.compute(model, names), one) and not shared
+    monkeypatch.setattr(blocks, "threadsafe_layer", lambda: True)
+    two, two_by_circle = indicators.compute(model, names), per_circle(model, names)
+    assert shared and set(shared) == {2}  # the threaded route was taken (city and circles)
+    assert same(one, two)
+    assert len(one_by_circle) == len(two_by_circle) == model.circles.k == 4
+    assert all(same(a, b) for a, b in zip(one_by_circle, two_by_circle))
+    # and a value really is computed in a pool thread
+    seen = []
+    monkeypatch.setitem(indicators.REGISTRY, "needs", dataclasses.replace(
+        indicators.REGISTRY["needs"], fn=lambda m: seen.append(threading.current_thread().name) or 1.0))
+    indicators.compute(model, names)
+    assert seen and seen[0].startswith("indicators")

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.economy.population import DISABLED_CLASSES, ELDERLY_CLASSES, EMPLOYED, FREELANCER, OWNER, UNEMPLOYED
 from sim.services import blocks, kernels
-from sim.sorting import is_stable_order, stable_argsort
+from sim.sorting import is_stable_order, stable_argsort, unique
 
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
@@ -82,9 +82,13 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     _COLLECTION[model] = {}
     try:
-        for name in names:
+        threads = blocks.threads_in_use()
+        if threads > 1 and len(names) >= THREADED_INDICATORS and blocks.threadsafe_layer():
+            values = _evaluate_threaded(model, names, threads)
+        else:
+            values = [REGISTRY[name].fn(model) for name in names]
+        for name, value in zip(names, values):
             ind = REGISTRY[name]
-            value = ind.fn(model)
             if ind.family:
                 for suffix, v in value.items():
                     out[f"{name}.{suffix}"] = float(v)
@@ -93,6 +97,43 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
     finally:
         _COLLECTION.pop(model, None)
     return out
+
+
+THREADED_INDICATORS = 8
+"""Indicators from which a :func:`compute` call on more than one thread (numba's count in the calling
+thread: :func:`sim.services.blocks.threads_in_use`) shares them among that many Python threads
+(when numba's threading layer may be entered from several threads at once:
+:func:`sim.services.blocks.threadsafe_layer`)."""
+
+
+def _evaluate_threaded(model: LifeCircleModel, names: list[str], threads: int) -> list[float | dict[str, float]]:
+    """Each indicator's value, the indicators shared among ``threads`` Python threads.
+
+    The indicators are pure functions of a state that does not change during the call, and nearly
+    all their time is in NumPy's loops and numba's compiled passes, which release the GIL: two
+    threads evaluate two at once (a 1,000,000-resident month end's 55 indicators: ~95 -> ~60 ms).
+    Each value is computed exactly as on one thread, so the results are the same to the bit. What
+    several of them share (home groups, the walk-minutes table, incomes per head and their order,
+    status counts) is computed first, once, so no two threads build it at the same time. A
+    compiled pass called from a pool thread runs on the caller's number of numba threads (numba's
+    count is per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    groups = {REGISTRY[name].group for name in names}
+    if groups & {"access", "circles"}:
+        home_groups(model)
+        _minutes_tables(model)
+    if "income" in groups:
+        _per_head_sorted(model)
+    if "employment" in groups:
+        _status_counts(model, "not_disabled")  # and "all", "disabled"
+
+    def evaluate(name: str) -> float | dict[str, float]:
+        blocks.use_threads_here(threads)
+        return REGISTRY[name].fn(model)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indicators") as pool:
+        return list(pool.map(evaluate, names))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -126,7 +167,7 @@ def home_groups(model: LifeCircleModel) -> HomeGroups:
     if groups is None:
         pop = model.population
         code = pop.home.astype(np.int64) * 256 + pop.speed_class
-        codes, of_resident, size = np.unique(code, return_inverse=True, return_counts=True)
+        codes, of_resident, size = unique(code)
         groups = HomeGroups(codes // 256, (codes % 256).astype(np.int64), size, of_resident.astype(np.int64))
         _GROUP_CACHE[model] = groups
     return groups

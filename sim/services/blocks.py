@@ -74,7 +74,35 @@ def use_threads(blocks: int | None = None) -> int:
     threads = threads_wanted()
     if threads is None:
         threads = 1 if blocks is not None and blocks < THREADED_BLOCKS else numba.config.NUMBA_NUM_THREADS
+    return use_threads_here(threads)
+
+
+def use_threads_here(threads: int) -> int:
+    """Set numba's thread count in the calling thread to ``threads`` (at most ``NUMBA_NUM_THREADS``)
+    and return it: numba's count is per thread, and a new thread starts with every core."""
+    import numba
+
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
+    return threads
+
+
+def threads_in_use() -> int:
+    """numba's thread count in the calling thread (what its compiled passes would use now)."""
+    import numba
+
     return numba.get_num_threads()
+
+
+def threadsafe_layer() -> bool:
+    """Whether numba's threading layer in use lets several Python threads run compiled parallel
+    passes at once: OpenMP's and TBB's do; the ``workqueue`` layer (numba's fallback when neither
+    library is found) aborts the process instead. False until a parallel pass has run (the layer is
+    chosen then)."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel pass yet: the layer is not chosen
+        return False
