@@ -11,6 +11,9 @@ RADIX_MIN = 2**15
 as fast, and the arrays of a month end are either far shorter or far longer)."""
 
 _DIGIT_BITS = 10
+"""Key bits placed per radix pass: seven passes over 64 bits, fewer where every key shares a digit
+(491,025 synthetic incomes on two threads: 8 bits 13.7 ms, 10 bits 12.6, 11 bits 18.6, 16 bits 51).
+"""
 _CHUNK = 2**15
 """Values per chunk of the radix passes: the chunks (not the threads) fix the order of the work, and
 a stable sort has one answer anyway."""

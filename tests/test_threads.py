@@ -302,14 +302,15 @@ def test_indicators_shared_among_threads_are_those_of_one_thread(monkeypatch):
     assert len(names) >= indicators.THREADED_INDICATORS
 
     def same(a: dict[str, float], b: dict[str, float]) -> bool:
-        return list(a) == list(b) and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.values(), b.values()))
+        return list(a) == list(b) and all(x == y or (math.isnan(x) and math.isnan(y))
+                                          for x, y in zip(a.values(), b.values()))
 
-    monkeypatch.setattr(blocks, "threads_in_use", lambda: 1)
+    monkeypatch.setattr(blocks, "threads_for", lambda n: 1)
     one, one_by_circle = indicators.compute(model, names), per_circle(model, names)
     shared = []
     threaded = indicators._evaluate_threaded
     monkeypatch.setattr(indicators, "_evaluate_threaded", lambda *args: shared.append(args[2]) or threaded(*args))
-    monkeypatch.setattr(blocks, "threads_in_use", lambda: 2)
+    monkeypatch.setattr(blocks, "threads_for", lambda n: 2)
     monkeypatch.setattr(blocks, "threadsafe_layer", lambda: False)  # numba's workqueue layer: one thread
     assert same(indicators.compute(model, names), one) and not shared
     monkeypatch.setattr(blocks, "threadsafe_layer", lambda: True)
@@ -324,3 +325,19 @@ def test_indicators_shared_among_threads_are_those_of_one_thread(monkeypatch):
         indicators.REGISTRY["needs"], fn=lambda m: seen.append(threading.current_thread().name) or 1.0))
     indicators.compute(model, names)
     assert seen and seen[0].startswith("indicators")
+
+
+def test_a_collection_uses_the_threads_of_the_daily_passes_of_its_population(monkeypatch):
+    """Indicators are shared among threads only for a population whose daily passes are (three
+    blocks and more): a small one's many short NumPy calls would contend for the GIL."""
+    import numba
+
+    monkeypatch.delenv(blocks.THREADS_VARIABLE, raising=False)
+    cores = numba.config.NUMBA_NUM_THREADS
+    small, large = (blocks.THREADED_BLOCKS - 1) * blocks.RESIDENT_BLOCK, blocks.THREADED_BLOCKS * blocks.RESIDENT_BLOCK
+    assert blocks.threads_for(20_000) == blocks.threads_for(small) == 1
+    assert blocks.threads_for(large) == cores
+    monkeypatch.setenv(blocks.THREADS_VARIABLE, "1")
+    assert blocks.threads_for(large) == 1
+    monkeypatch.setenv(blocks.THREADS_VARIABLE, "64")
+    assert blocks.threads_for(large) == cores and blocks.threads_for(small) == 1

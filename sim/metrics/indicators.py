@@ -82,7 +82,7 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     _COLLECTION[model] = {}
     try:
-        threads = blocks.threads_in_use()
+        threads = blocks.threads_for(model.population.n)
         if threads > 1 and len(names) >= THREADED_INDICATORS and blocks.threadsafe_layer():
             values = _evaluate_threaded(model, names, threads)
         else:
@@ -100,10 +100,10 @@ def compute(model: LifeCircleModel, names: list[str]) -> dict[str, float]:
 
 
 THREADED_INDICATORS = 8
-"""Indicators from which a :func:`compute` call on more than one thread (numba's count in the calling
-thread: :func:`sim.services.blocks.threads_in_use`) shares them among that many Python threads
-(when numba's threading layer may be entered from several threads at once:
-:func:`sim.services.blocks.threadsafe_layer`)."""
+"""Indicators from which a :func:`compute` call shares them among Python threads, as many as the
+daily passes of the population use (:func:`sim.services.blocks.threads_for`: one below three blocks of
+residents, 196,608), when numba's threading layer may be entered from several threads at once
+(:func:`sim.services.blocks.threadsafe_layer`)."""
 
 
 def _evaluate_threaded(model: LifeCircleModel, names: list[str], threads: int) -> list[float | dict[str, float]]:

@@ -88,11 +88,17 @@ def use_threads_here(threads: int) -> int:
     return threads
 
 
-def threads_in_use() -> int:
-    """numba's thread count in the calling thread (what its compiled passes would use now)."""
+def threads_for(n_residents: int) -> int:
+    """The threads for work over a population of ``n_residents`` (the indicators of a collection:
+    :func:`sim.metrics.indicators.compute`), by the daily passes' rule (:func:`use_threads`) but
+    without setting numba's count: one below ``THREADED_BLOCKS`` blocks, else ``LIFECIRCLE_THREADS``
+    or every core. A small population's collection is many short NumPy calls, where threads
+    contend for the GIL and cost more than they give."""
     import numba
 
-    return numba.get_num_threads()
+    if len(resident_blocks(n_residents)) - 1 < THREADED_BLOCKS:
+        return 1
+    return min(threads_wanted() or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
 
 
 def threadsafe_layer() -> bool:
