@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
-# Settled states go to a folder of this test session, not the user's cache (subprocesses inherit it).
-os.environ.setdefault("LIFECIRCLE_CHECKPOINTS", tempfile.mkdtemp(prefix="lifecircle-test-checkpoints-"))
+# Settled states go to a folder of this test session, not the user's cache (subprocesses inherit it);
+# the session removes the folder it made at its end.
+_SESSION_CHECKPOINTS: list[str] = []
+if "LIFECIRCLE_CHECKPOINTS" not in os.environ:
+    _SESSION_CHECKPOINTS.append(tempfile.mkdtemp(prefix="lifecircle-test-checkpoints-"))
+    os.environ["LIFECIRCLE_CHECKPOINTS"] = _SESSION_CHECKPOINTS[0]
 
 SMALL = {
     "population.residents": 2000,
@@ -100,9 +104,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Background work a stopped session no longer needs is not waited for; the settled starts go."""
+    """Background work a stopped session no longer needs is not waited for; the settled starts and the
+    session's checkpoint folder go."""
     background = sys.modules.get("session_background")
     if background is not None:
         background.stop()
-    for folder in _settled_store:
+    for folder in [*_settled_store, *_SESSION_CHECKPOINTS]:
         shutil.rmtree(folder, ignore_errors=True)

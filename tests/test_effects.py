@@ -81,3 +81,30 @@ def test_persistence_share_is_the_ratio_of_mean_effects_with_a_bootstrap_interva
     wide = pairs.pivot_table(index="seed", columns="period", values="difference")
     assert row["share"] == pytest.approx(wide["after support"].mean() / wide["during support"].mean())
     assert row["share_low"] < row["share"] < row["share_high"]
+
+
+def test_an_arm_measured_only_during_support_has_the_effects_of_a_full_length_arm(tmp_path):
+    """``measure(years=...)``: a lever's arm cut at the end of its support gives, in the periods it
+    reaches, the very effects the full-length arm gives (a run's months do not depend on how long it
+    runs), and none after; the other arms are unchanged."""
+    from tests.conftest import small_scenario
+    from sim.metrics.lever_effects import measure
+
+    base = small_scenario(years=0.5)  # six months; the levers withdrawn at month 3
+    levers, seeds = ["smart_stores", "renovation"], [1, 2]
+    full, _, full_runs = measure(base, levers, seeds, end_month=3, checkpoints=tmp_path, workers=1)
+    short, _, short_runs = measure(base, levers, seeds, end_month=3, checkpoints=tmp_path, workers=1,
+                                   years={"smart_stores": 0.25})
+    cut = short_runs[short_runs["arm"] == "smart_stores"]
+    last = cut["month"].max()  # the collection at the end of its third month
+    assert last < full_runs["month"].max()
+    whole = full_runs[(full_runs["arm"] == "smart_stores") & (full_runs["month"] <= last)]
+    pd.testing.assert_frame_equal(cut.reset_index(drop=True), whole.reset_index(drop=True))
+    key = ["lever", "period", "indicator"]
+    assert set(short[short["lever"] == "smart_stores"]["period"]) == {"during support"}
+    assert {"during support", "after support"} <= set(full[full["lever"] == "smart_stores"]["period"])
+    mine = short.set_index(key).sort_index()
+    theirs = full.set_index(key).loc[mine.index]
+    pd.testing.assert_frame_equal(mine, theirs)
+    with pytest.raises(ValueError, match="years\\['smart_stores'\\] = 1.0"):
+        measure(base, levers, seeds, end_month=3, checkpoints=tmp_path, workers=1, years={"smart_stores": 1.0})

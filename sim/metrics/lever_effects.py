@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -60,7 +60,8 @@ def arms(base: Scenario, levers: list[str], *, end_month: int | None) -> dict[st
 
 
 def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: int | None, checkpoints: str | Path,
-            workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+            workers: int | None = None, years: Mapping[str, float] | None = None,
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run every arm for every seed and return (effects, persistence, runs).
 
     Args:
@@ -70,6 +71,10 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
         end_month: Month the levers are withdrawn (None: never).
         checkpoints: Folder of the settled starts (shared by the workers).
         workers: Worker processes (default: the CPUs this process may use).
+        years: Measured years of some levers' arms, shorter than the base's (default: the base's
+            for every arm): an arm whose effects are wanted only during support need not run after
+            it. A run's months do not depend on how long it runs, so the months they share are the
+            same; the periods are those of the longest run, and an arm has only those it reaches whole.
 
     Returns:
         ``effects`` (columns lever, period, indicator, n, effect, ci_low, ci_high, ... from
@@ -77,6 +82,11 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
         tidy monthly rows of every run: arm, seed, month, indicator, value).
     """
     scenarios = arms(base, levers, end_month=end_month)
+    for arm, length in (years or {}).items():
+        if arm not in levers or not 0 < length <= base.years:
+            raise ValueError(f"years[{arm!r}] = {length}: give measured years in (0, {base.years:g}] for a lever "
+                             f"measured here ({', '.join(levers)})")
+        scenarios[arm] = scenarios[arm].with_updates({"years": float(length)})
     workers = workers or len(os.sched_getaffinity(0))
     checkpoints = str(checkpoints)
     warm = [_Task(scenarios[BASELINE], BASELINE, s, checkpoints) for s in seeds]
@@ -93,6 +103,10 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
     months = int(runs["month"].max())
     spans = periods(scenarios[levers[0]].levers if levers else base.levers, months)
     means = period_means(runs, ["arm", "seed"], spans)
+    if years:  # a shortened arm's periods are those it reaches whole (a part of one is not its mean)
+        last_month = {span.name: span.last for span in spans}
+        reached = means["arm"].map(runs.groupby("arm")["month"].max())  # collection m closes month m - 1
+        means = means[means["period"].map(last_month) < reached]
     baseline = means[means["arm"] == BASELINE].drop(columns="arm")
     pairs = paired_differences(means[means["arm"] != BASELINE].rename(columns={"arm": "lever"}), baseline, ["seed"])
     return (summarise(pairs, by=["lever"]), persistence(pairs, by=["lever"], pair_on=["seed"]), runs)
