@@ -29,7 +29,7 @@ Mechanism (one simulated day):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import math
 
@@ -43,6 +43,21 @@ from sim.economy.ledger import MERCHANT, RESIDENT
 if TYPE_CHECKING:
     from sim.model import LifeCircleModel
     from sim.city.walk import OutletReach
+
+
+class Needs(NamedTuple):
+    """The needs a pass reads: each need's resident, category and night flag, and each block's
+    first need (``need_first``, B + 1): today's (:class:`DayBuffers`), or a gathered subset of
+    them in need order (the second try's, :func:`_try_again`)."""
+
+    res: np.ndarray
+    cats: np.ndarray
+    night: np.ndarray
+    need_first: np.ndarray
+
+
+def _today(buf: DayBuffers) -> Needs:
+    return Needs(buf.res, buf.cats, buf.night, buf.need_first)
 
 
 class ChoiceTables:
@@ -209,8 +224,8 @@ class DayBuffers:
         self.delivered = np.zeros(size, dtype=np.bool_)
         # The second try of needs turned away at a full outlet.
         self.skip = np.zeros(size, dtype=np.bool_)     # not tried again (kept after the day: views read it)
-        self.served2 = np.zeros(size, dtype=np.bool_)  # scratch of the second try's settlement
-        self.chosen2 = np.zeros(size, dtype=np.int32)
+        self.again = np.zeros(size, dtype=np.int32)    # scratch: each block's needs that try again
+        self.chosen2 = np.zeros(size, dtype=np.int32)  # chosen2, visit2, outcome2: read only where ~skip
         self.visit2 = np.zeros(size, dtype=np.bool_)
         self.outcome2 = np.zeros(size, dtype=np.uint8)
         if self.n_blocks > 1:  # visits to full outlets, decided after the blocks (kernels.settle_visits_blocks)
@@ -376,46 +391,52 @@ def _rank_attraction(blocked: bool, factor: np.ndarray, factor_night: np.ndarray
 
 
 def _choose(model: LifeCircleModel, stream: str, E: int, skip: np.ndarray, chosen: np.ndarray,
-            room: np.ndarray | None = None) -> None:
+            room: np.ndarray | None = None, needs: Needs | None = None) -> None:
     """Each need's outlet by the choice rule (``skip``: needs that do not choose), drawing from
-    ``stream``; with ``room`` (per outlet), the outlets without room count for nothing."""
+    ``stream``; with ``room`` (per outlet), the outlets without room count for nothing. ``needs``:
+    today's (default) or a subset (:class:`Needs`)."""
     buf, pop, tables, C = model.day_buffers, model.population, model.choice_tables, model.catalogue.n
-    args = (buf.res, buf.cats, buf.night, skip, pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
+    needs = needs or _today(buf)
+    args = (needs.res, needs.cats, needs.night, skip, pop.speed_class, pop.home, pop.knows.reshape(-1), pop.map_user,
             tables.walk.reshape(-1), tables.attraction, tables.night_attraction, tables.outlet.reshape(-1),
             len(tables.speeds), C, chosen, tuple(range(tables.width)), room)
     if buf.n_blocks == 1:
         kernels.choose_outlets(seed_state(model.streams[stream]), E, *args)
     else:
-        kernels.choose_outlets_blocks(block_states(model.streams[stream], buf.n_blocks), buf.need_first, *args)
+        kernels.choose_outlets_blocks(block_states(model.streams[stream], buf.n_blocks), needs.need_first, *args)
 
 
 def _want(model: LifeCircleModel, E: int, chosen: np.ndarray, served: np.ndarray, delivered: np.ndarray,
-          any_delivered: bool, fee: int, visit: np.ndarray, demand: np.ndarray, outcome: np.ndarray) -> None:
+          any_delivered: bool, fee: int, visit: np.ndarray, demand: np.ndarray, outcome: np.ndarray,
+          needs: Needs | None = None) -> None:
     """The visits wanted and affordable (:func:`kernels.want_visits`)."""
     buf, mer, cash = model.day_buffers, model.merchants, model.ledger.resident_cash
+    needs = needs or _today(buf)
     if buf.n_blocks == 1:
-        kernels.want_visits(E, buf.res, chosen, served, delivered, any_delivered, fee, mer.price, cash, visit,
+        kernels.want_visits(E, needs.res, chosen, served, delivered, any_delivered, fee, mer.price, cash, visit,
                             demand, outcome)
     else:
-        kernels.want_visits_blocks(buf.need_first, buf.res, chosen, served, delivered, any_delivered, fee,
+        kernels.want_visits_blocks(needs.need_first, needs.res, chosen, served, delivered, any_delivered, fee,
                                    mer.price, cash, visit, demand, outcome, model.outlet_buffers.block_visits)
 
 
 def _settle(model: LifeCircleModel, stream: str, E: int, chosen: np.ndarray, served: np.ndarray,
             delivered: np.ndarray, any_delivered: bool, capacity: np.ndarray, visit: np.ndarray, demand: np.ndarray,
-            visits: np.ndarray, walk_ins: np.ndarray, takings: np.ndarray, outcome: np.ndarray) -> tuple[int, int]:
+            visits: np.ndarray, walk_ins: np.ndarray, takings: np.ndarray, outcome: np.ndarray,
+            needs: Needs | None = None) -> tuple[int, int]:
     """Capacity and walk-in payments (:func:`kernels.settle_visits`), drawing from ``stream``."""
     buf, mer, ledger, cat = model.day_buffers, model.merchants, model.ledger, model.catalogue
+    needs = needs or _today(buf)
     parcel_fee = int(cat.money["parcel_fee"]) if model.parcel_category >= 0 else 0
     if buf.n_blocks == 1:
         return kernels.settle_visits(
-            seed_state(model.streams[stream]), E, buf.res, chosen, served, delivered, any_delivered,
+            seed_state(model.streams[stream]), E, needs.res, chosen, served, delivered, any_delivered,
             mer.price, mer.category, capacity, ledger.resident_cash, ledger.merchant_cash,
             model.parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings,
             model.tally.needs["met_walk"], outcome)
     ob = model.outlet_buffers
     return kernels.settle_visits_blocks(
-        block_states(model.streams[stream], buf.n_blocks), buf.need_first, buf.res, chosen, served, delivered,
+        block_states(model.streams[stream], buf.n_blocks), needs.need_first, needs.res, chosen, served, delivered,
         any_delivered, mer.price, mer.category, capacity, ledger.resident_cash, ledger.merchant_cash,
         model.parcel_category, parcel_fee, visit, demand, visits, walk_ins, takings, model.tally.needs["met_walk"],
         outcome, buf.deferred, buf.deferred_draw, buf.by_outlet, buf.by_outlet_draw, ob.block_visits, ob.block_walk_ins,
@@ -446,43 +467,53 @@ def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
     """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
     outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
     people to the next shop, not home). What they find is settled like any visit; those who find
-    nothing stay turned away. Orders turned away are not tried again."""
+    nothing stay turned away. Orders turned away are not tried again.
+
+    The needs that try again (a few thousand of 1,600,000 on the 1,000,000-resident grid) are
+    gathered, in need order and block by block, and the second try's passes read only them: each
+    block's generator draws for the same needs in the same order as a pass over all of today's needs
+    that skips the others, so the answers are the same to the bit."""
     buf, ob, mer = model.day_buffers, model.outlet_buffers, model.merchants
-    blocked = buf.n_blocks > 1
     served, skip = buf.served[:E], buf.skip[:E]
-    if blocked:
-        retrying = kernels.mark_retry_blocks(buf.need_first, buf.outcome, buf.delivered, any_delivered, buf.skip,
-                                             buf.served2)
+    if buf.n_blocks > 1:
+        per_block = kernels.mark_retry_blocks(buf.need_first, buf.outcome, buf.delivered, any_delivered, buf.skip,
+                                              buf.again)
+        need_first = np.zeros(buf.n_blocks + 1, dtype=np.int64)
+        np.cumsum(per_block, out=need_first[1:])
+        retrying = int(need_first[-1])
+        again = np.concatenate([buf.again[lo:lo + n] for lo, n in zip(buf.need_first[:-1].tolist(), per_block.tolist())])
     else:
         np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
         if any_delivered:
             skip |= buf.delivered[:E]
-        retrying = E - np.count_nonzero(skip)
-        np.copyto(buf.served2[:E], skip)
+        again = np.flatnonzero(~skip)
+        retrying = len(again)
+        need_first = np.array([0, retrying], dtype=np.int64)
+    buf.visit2[:E] = False  # the views read it for every need (True: found a place on the second try)
     if retrying == 0:
-        buf.visit2[:E] = False  # nobody tried again today (the views read this)
         return
+    needs = Needs(buf.res[again], buf.cats[again], buf.night[again], need_first)
+    none = np.zeros(retrying, dtype=np.bool_)  # none of them is served (or skipped) yet
+    chosen = np.empty(retrying, dtype=np.int32)
+    visit = np.empty(retrying, dtype=np.bool_)
+    outcome = np.empty(retrying, dtype=np.uint8)
     # Today's tables, the outlets that are full weighed at 0: a retrying need looks up its ranks'
     # outlets (few needs retry; rewriting the tables' every slot cost 10 ms a day on Porto's network).
-    _choose(model, "choice.retry", E, buf.skip, buf.chosen2, ob.visits < mer.capacity)
+    _choose(model, "choice.retry", retrying, none, chosen, ob.visits < mer.capacity, needs=needs)
     # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
-    _want(model, E, buf.chosen2, buf.skip, buf.delivered, False, 0, buf.visit2, ob.demand2, buf.outcome2)
+    _want(model, retrying, chosen, none, buf.delivered, False, 0, visit, ob.demand2, outcome, needs=needs)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
-    walk_paid, parcel_paid = _settle(model, "capacity.retry", E, buf.chosen2, buf.served2, buf.delivered, False, left,
-                                     buf.visit2, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, buf.outcome2)
+    walk_paid, parcel_paid = _settle(model, "capacity.retry", retrying, chosen, none.copy(), buf.delivered, False,
+                                     left, visit, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, outcome,
+                                     needs=needs)
     model.ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     model.ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
+    buf.chosen2[again], buf.visit2[again], buf.outcome2[again] = chosen, visit, outcome
     # Those still without a place keep their reason: turned away (or, now, unable to pay).
-    if blocked:
-        kernels.merge_retry_blocks(buf.need_first, buf.skip, buf.visit2, buf.outcome2, buf.served, buf.outcome)
-    else:
-        retry = ~skip
-        found = retry & buf.visit2[:E]
-        served |= found
-        outcome = buf.outcome[:E]
-        outcome[found] = kernels.NO_REASON
-        broke = retry & (buf.outcome2[:E] == kernels.CANNOT_PAY)
-        outcome[broke] = kernels.CANNOT_PAY
+    found = again[visit]
+    served[found] = True
+    buf.outcome[found] = kernels.NO_REASON
+    buf.outcome[again[outcome == kernels.CANNOT_PAY]] = kernels.CANNOT_PAY
     ob.visits += ob.visits2
     ob.walk_ins += ob.walk_ins2
     ob.takings += ob.takings2

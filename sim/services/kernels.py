@@ -848,40 +848,25 @@ def close_day_blocks(state, need_first, res, cats, night, served, outcome, home,
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, served2):  # pragma: no cover - compiled
-    """The needs that try again (:func:`sim.services.demand._try_again`): ``skip`` (and its copy
-    ``served2``) is False for a walk-in turned away, True for every other need. Returns the number
-    of needs that try again."""
+def mark_retry_blocks(need_first, outcome, delivered, any_delivered, skip, again):  # pragma: no cover - compiled
+    """The needs that try again (:func:`sim.services.demand._try_again`): ``skip`` is False for a
+    walk-in turned away, True for every other need; block b's needs that try again are listed, in
+    need order, in ``again`` from ``need_first[b]``. Returns how many try again in each block."""
     B = need_first.shape[0] - 1
     per_block = np.zeros(B, dtype=np.int64)
     order = dealt_order(B)
     for i_b in prange(B):
         b = order[i_b]
         n = 0
-        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
+        lo = need_first[b]
+        for e in range(np.uint64(lo), np.uint64(need_first[b + 1])):
             done = outcome[e] != TURNED_AWAY or (any_delivered and delivered[e])
             skip[e] = done
-            served2[e] = done
-            n += not done
+            if not done:
+                again[lo + n] = e
+                n += 1
         per_block[b] = n
-    return per_block.sum()
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def merge_retry_blocks(need_first, skip, visit2, outcome2, served, outcome):  # pragma: no cover - compiled
-    """A need that tried again and found a place is served (its outcome ``NO_REASON``); one that
-    could not pay there is ``CANNOT_PAY``; the others stay turned away."""
-    order = dealt_order(need_first.shape[0] - 1)
-    for i_b in prange(need_first.shape[0] - 1):
-        b = order[i_b]
-        for e in range(np.uint64(need_first[b]), np.uint64(need_first[b + 1])):
-            if skip[e]:
-                continue
-            if visit2[e]:
-                served[e] = True
-                outcome[e] = NO_REASON
-            elif outcome2[e] == CANNOT_PAY:
-                outcome[e] = CANNOT_PAY
+    return per_block
 
 
 @njit(cache=True, nogil=True, parallel=True)
