@@ -29,6 +29,7 @@ import pandas as pd
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim.economy import accounts, entry, labour
 from sim.services import demand, kernels
+from sim.services.blocks import threads_for
 from sim.metrics import indicators as metrics
 from sim.services.catalogue import Catalogue, load_catalogue
 from sim.io.checkpoint import CheckpointStore, default_store, warmup_key
@@ -559,7 +560,7 @@ class LifeCircleModel(mesa.Model):
             touched |= set(mer.category[added].tolist())
         old = {c: self.reach.outlet[c].copy() for c in touched}  # the rank tables before
         if removed is not None and len(removed):
-            self.reach.remove(removed)
+            self.reach.remove(removed, threads=threads_for(self.population.n))
         if added is not None and len(added):
             self.reach.add(added, mer.node[added], mer.category[added])
         if not touched:

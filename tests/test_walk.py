@@ -168,20 +168,22 @@ def test_bounded_search_on_a_large_sparse_network_sorts_its_few_nodes():
 @pytest.mark.parametrize("k", [1, 4, 8])
 @pytest.mark.parametrize("network", ["grid", "random"])
 def test_compiled_reach_tables_equal_lexsort_reference(k, network):
-    """Openings (inserted into the tables) and closures (category rebuilt) in random order give
-    exactly the tables of a from-scratch lexsort, ties and empty slots included; ``version``
-    goes up once per category touched."""
+    """Openings (inserted into the tables) and closures (category rebuilt; several categories on
+    one thread or side by side on two) in random order give exactly the tables of a from-scratch
+    lexsort, ties and empty slots included; ``version`` goes up once per category touched."""
     rng = np.random.default_rng(k)
     graph = tie_grid(12) if network == "grid" else random_graph(150, rng)
     n, n_cat, limit = graph.shape[0], 3, 450.0
     reach = OutletReach(graph, n_cat, k=k, limit_m=limit)
-    node_of, cat_of, is_open, next_id = {}, {}, set(), 0
+    node_of, cat_of, is_open, next_id, side_by_side = {}, {}, set(), 0, 0
     for step in range(60):
         closing = step % 3 == 2 and len(is_open) > 0
         if closing:
             ids = rng.choice(sorted(is_open), size=min(len(is_open), int(rng.integers(1, 6))), replace=False)
             before = reach.version
-            reach.remove(ids)
+            threads = 2 if step % 2 else 1
+            side_by_side += threads > 1 and len({cat_of[int(o)] for o in ids}) > 1
+            reach.remove(ids, threads=threads)
             is_open -= set(ids.tolist())
             assert reach.version == before + len({cat_of[int(o)] for o in ids})
         else:
@@ -206,6 +208,7 @@ def test_compiled_reach_tables_equal_lexsort_reference(k, network):
             want_o, want_d = lexsort_nearest(graph, members, [node_of[o] for o in members], n, k, limit)
             assert np.array_equal(reach.outlet[c], want_o), (step, c)
             assert np.array_equal(reach.dist_m[c], want_d), (step, c)
+    assert side_by_side > 0  # some closures rebuilt two categories at once
     # ties really occurred: some node holds two outlets at the same distance
     d = reach.dist_m
     assert k == 1 or (np.isfinite(d[..., 1:]) & (d[..., 1:] == d[..., :-1])).any()

@@ -512,8 +512,13 @@ def _insert_nearest(node, dist, who, outlet, dist_m):  # pragma: no cover - comp
 def _rebuild_nearest(node, dist, who, gone, outlet, dist_m):  # pragma: no cover - compiled
     """Rebuild one category's top-``k`` tables from its reach entries, leaving out outlets ``gone``.
 
+    The entries kept are moved to the front of the arrays given, in place (no new arrays: a rebuild
+    after the month end's closures wrote ~10 MB of fresh memory a category, and its page faults cost
+    more than the rebuild and kept two threads from rebuilding two categories at once).
+
     Returns:
-        The entries kept (node, dist, who): the category's reach without the ``gone`` outlets.
+        The entries kept (node, dist, who): the category's reach without the ``gone`` outlets
+        (views of the arrays given).
     """
     outlet[:] = -1
     dist_m[:] = np.inf
@@ -524,15 +529,14 @@ def _rebuild_nearest(node, dist, who, gone, outlet, dist_m):  # pragma: no cover
     closed = np.zeros(hi - lo + 1, dtype=np.bool_)
     for g in gone:
         closed[g - lo] = True
-    keep_node, keep_dist, keep_who = np.empty_like(node), np.empty_like(dist), np.empty_like(who)
     m = 0
-    for j in range(node.shape[0]):
+    for j in range(node.shape[0]):  # m <= j: an entry is moved only over one already read
         w = who[j]
         if lo <= w <= hi and closed[w - lo]:
             continue
-        keep_node[m], keep_dist[m], keep_who[m] = node[j], dist[j], w
+        node[m], dist[m], who[m] = node[j], dist[j], w
         m += 1
-    node, dist, who = keep_node[:m], keep_dist[:m], keep_who[:m]
+    node, dist, who = node[:m], dist[:m], who[:m]
     _insert_nearest(node, dist, who, outlet, dist_m)
     return node, dist, who
 
@@ -592,21 +596,38 @@ class OutletReach:
             self.version += 1
             _insert_nearest(node, dist, who, self.outlet[cat], self.dist_m[cat])
 
-    def remove(self, outlets: np.ndarray) -> None:
+    def remove(self, outlets: np.ndarray, *, threads: int = 1) -> None:
         """Forget closed outlets and rebuild their categories (their nodes need the next-best
-        outlets, which the top-``k`` tables do not hold)."""
+        outlets, which the top-``k`` tables do not hold): with ``threads`` > 1, several categories
+        at once (each its own tables; the compiled rebuild releases the GIL)."""
         gone: dict[int, list[int]] = {}
         for outlet in np.asarray(outlets):
             gone.setdefault(self._category.pop(int(outlet)), []).append(int(outlet))
-        for cat, ids in gone.items():
-            self._rebuild(cat, np.array(ids, dtype=np.int32))
+        jobs = [(cat, self._entries(cat), np.array(ids, dtype=np.int32)) for cat, ids in gone.items()]
 
-    def _rebuild(self, cat: int, gone: np.ndarray = _NO_OUTLETS) -> None:
-        """Recompute category ``cat``'s tables from the cached reach, first dropping outlets ``gone``."""
+        def rebuild(job: tuple[int, tuple[np.ndarray, ...], np.ndarray]) -> np.ndarray:
+            cat, entries, ids = job
+            return _rebuild_nearest(*entries, ids, self.outlet[cat], self.dist_m[cat])
+
+        if threads > 1 and len(jobs) > 1:
+            with ThreadPoolExecutor(min(threads, len(jobs))) as pool:
+                kept = list(pool.map(rebuild, jobs))
+        else:
+            kept = [rebuild(job) for job in jobs]
+        for (cat, _, _), entries in zip(jobs, kept):
+            self._packed[cat] = entries
+
+    def _entries(self, cat: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Category ``cat``'s cached reach, the entries added since the last rebuild joined in; a
+        rebuild follows (the tables' version is bumped)."""
         self.version += 1
         packed = self._packed[cat]
         if self._pending[cat]:
             parts = [packed, *self._pending[cat]]
             packed = tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
             self._pending[cat] = []
-        self._packed[cat] = _rebuild_nearest(*packed, gone, self.outlet[cat], self.dist_m[cat])
+        return packed
+
+    def _rebuild(self, cat: int, gone: np.ndarray = _NO_OUTLETS) -> None:
+        """Recompute category ``cat``'s tables from the cached reach, first dropping outlets ``gone``."""
+        self._packed[cat] = _rebuild_nearest(*self._entries(cat), gone, self.outlet[cat], self.dist_m[cat])
