@@ -57,6 +57,7 @@ class Needs(NamedTuple):
 
 
 def _today(buf: DayBuffers) -> Needs:
+    """Today's needs in the day buffers."""
     return Needs(buf.res, buf.cats, buf.night, buf.need_first)
 
 
@@ -481,7 +482,8 @@ def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
         need_first = np.zeros(buf.n_blocks + 1, dtype=np.int64)
         np.cumsum(per_block, out=need_first[1:])
         retrying = int(need_first[-1])
-        again = np.concatenate([buf.again[lo:lo + n] for lo, n in zip(buf.need_first[:-1].tolist(), per_block.tolist())])
+        starts = buf.need_first[:-1].tolist()
+        again = np.concatenate([buf.again[lo:lo + n] for lo, n in zip(starts, per_block.tolist())])
     else:
         np.not_equal(buf.outcome[:E], kernels.TURNED_AWAY, out=skip)
         if any_delivered:
