@@ -3,7 +3,7 @@
 Run from the repository root (each measurement in a fresh subprocess; figures to stdout):
 
     .venv/bin/python benchmarks/bench_threads.py                    # 1,000,000 residents, 61 days, 1 and 2 threads
-    .venv/bin/python benchmarks/bench_threads.py --repeats 3        # alternate 1, 2, 1, 2, ...; best of each
+    .venv/bin/python benchmarks/bench_threads.py --repeats 3        # alternate 1, 2, 1, 2, ...; best and medians
     .venv/bin/python benchmarks/bench_threads.py --residents 200000 --threads 1 2 4
 
 The scenario is ``bench_model.py``'s scaling point: ``scenarios/baseline.toml`` with the grid scaled
@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -99,7 +100,9 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=61, help="days from 1 January (61: two month ends)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (the first is the reference)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each thread count, in turn; the best is kept")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each thread count, in turn; the best is kept (and from three runs the "
+                             "medians are printed too)")
     parser.add_argument("--settled", metavar="STORE",
                         help="start from the settled city (the scenario's 20-year warm-up, computed once into the "
                              "checkpoint folder STORE and loaded by every measured run)")
@@ -129,6 +132,18 @@ def main() -> None:
         print(f"  {r['threads']} thread(s): {per_day:7.2f} ms per day wall ({r['cpu_s'] / r['days'] * 1e3:7.2f} CPU), "
               f"{per_day / ref:6.1%} of the {first['threads']}-thread time; build {r['build_s']:.1f} s; "
               f"all runs: {', '.join(f'{x['wall_s'] / x['days'] * 1e3:.1f}' for x in runs[t])} ms per day")
+    if args.repeats > 2:  # on a noisy machine the medians of runs taken in turn say more than the best
+        print(f"== medians of the {args.repeats} runs of each thread count (taken in turn)")
+        med = {t: statistics.median(r["wall_s"] / r["days"] * 1e3 for r in runs[t]) for t in args.threads}
+        ordinary = {t: statistics.median(r["ordinary_s"] / max(r["days"] - r["month_ends"], 1) * 1e3 for r in runs[t])
+                    for t in args.threads}
+        month_end = {t: statistics.median(r["month_end_s"] / max(r["month_ends"], 1) for r in runs[t])
+                     for t in args.threads}
+        base = args.threads[0]
+        for t in args.threads:
+            print(f"  {t} thread(s): {med[t]:7.2f} ms per day ({med[t] / med[base]:6.1%}); "
+                  f"{ordinary[t]:7.2f} ms per ordinary day ({ordinary[t] / ordinary[base]:6.1%}); "
+                  f"{month_end[t]:5.2f} s per month end")
     print("== days without a month end (the daily rules alone), and month ends")
     for t in args.threads:
         r = best[t]
