@@ -15,7 +15,8 @@ Margin: the seeds are fixed, so for given code the test is deterministic. Each c
 where the 8-seed measurement in ``docs/lever_effects.md`` puts it clearly away from zero (the
 narrowest: the platform's effective coverage and renovation's outlets after support, about 3.5
 standard errors); a change that halves an effect is then likely to fail here. The test is slow
-(about three minutes on 2 cores); CI runs it.
+(about two and a quarter minutes alone on 2 cores, the eight settled starts' warm-ups included;
+2:48 when every arm ran four years); CI runs it.
 """
 
 from __future__ import annotations
