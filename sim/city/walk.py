@@ -513,8 +513,8 @@ def _rebuild_nearest(node, dist, who, gone, outlet, dist_m):  # pragma: no cover
     """Rebuild one category's top-``k`` tables from its reach entries, leaving out outlets ``gone``.
 
     The entries kept are moved to the front of the arrays given, in place (no new arrays: a rebuild
-    after the month end's closures wrote ~10 MB of fresh memory a category, and its page faults cost
-    more than the rebuild and kept two threads from rebuilding two categories at once).
+    after the month end's closures wrote several MB of fresh memory a category, whose page faults
+    kept two threads from rebuilding two categories at once any faster).
 
     Returns:
         The entries kept (node, dist, who): the category's reach without the ``gone`` outlets
@@ -605,7 +605,7 @@ class OutletReach:
             gone.setdefault(self._category.pop(int(outlet)), []).append(int(outlet))
         jobs = [(cat, self._entries(cat), np.array(ids, dtype=np.int32)) for cat, ids in gone.items()]
 
-        def rebuild(job: tuple[int, tuple[np.ndarray, ...], np.ndarray]) -> np.ndarray:
+        def rebuild(job: tuple[int, tuple[np.ndarray, ...], np.ndarray]) -> tuple[np.ndarray, ...]:
             cat, entries, ids = job
             return _rebuild_nearest(*entries, ids, self.outlet[cat], self.dist_m[cat])
 
