@@ -226,9 +226,8 @@ class DayBuffers:
         # The second try of needs turned away at a full outlet.
         self.skip = np.zeros(size, dtype=np.bool_)     # not tried again (kept after the day: views read it)
         self.again = np.zeros(size, dtype=np.int32)    # scratch: each block's needs that try again
-        self.chosen2 = np.zeros(size, dtype=np.int32)  # chosen2, visit2, outcome2: read only where ~skip
+        self.chosen2 = np.zeros(size, dtype=np.int32)  # read only where ~skip & visit2
         self.visit2 = np.zeros(size, dtype=np.bool_)
-        self.outcome2 = np.zeros(size, dtype=np.uint8)
         if self.n_blocks > 1:  # visits to full outlets, decided after the blocks (kernels.settle_visits_blocks)
             self.deferred = np.zeros(size, dtype=np.int32)
             self.deferred_draw = np.zeros(size, dtype=np.float64)
@@ -496,6 +495,7 @@ def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
         return
     needs = Needs(buf.res[again], buf.cats[again], buf.night[again], need_first)
     none = np.zeros(retrying, dtype=np.bool_)  # none of them is served (or skipped) yet
+    kept = np.zeros(retrying, dtype=np.bool_)  # the settlement marks the visits it keeps (visit says so too)
     chosen = np.empty(retrying, dtype=np.int32)
     visit = np.empty(retrying, dtype=np.bool_)
     outcome = np.empty(retrying, dtype=np.uint8)
@@ -505,12 +505,12 @@ def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
     # No orders on a second try: with any_delivered False the kernels do not read ``delivered``.
     _want(model, retrying, chosen, none, buf.delivered, False, 0, visit, ob.demand2, outcome, needs=needs)
     left = np.maximum(mer.capacity - ob.visits, 0).astype(mer.capacity.dtype)
-    walk_paid, parcel_paid = _settle(model, "capacity.retry", retrying, chosen, none.copy(), buf.delivered, False,
+    walk_paid, parcel_paid = _settle(model, "capacity.retry", retrying, chosen, kept, buf.delivered, False,
                                      left, visit, ob.demand2, ob.visits2, ob.walk_ins2, ob.takings2, outcome,
                                      needs=needs)
     model.ledger.booked(RESIDENT, MERCHANT, "purchase", walk_paid)
     model.ledger.booked("couriers", MERCHANT, "parcel_fee", parcel_paid)
-    buf.chosen2[again], buf.visit2[again], buf.outcome2[again] = chosen, visit, outcome
+    buf.chosen2[again], buf.visit2[again] = chosen, visit
     # Those still without a place keep their reason: turned away (or, now, unable to pay).
     found = again[visit]
     served[found] = True
