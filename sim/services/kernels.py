@@ -594,7 +594,8 @@ def rank_attraction_blocks(factor, outlet_flat, out):  # pragma: no cover - comp
 def choose_outlets_blocks(states, need_first, res, cats, night, served, speed_class, home, knows, map_user,
                           walk_flat, day_att, night_att, outlet_flat, S, C, chosen, ranks,
                           room=None):  # pragma: no cover - compiled
-    """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block)."""
+    """:func:`choose_outlets` per block of needs (a resident's knowledge is only written by its own block:
+    ``need_first`` must cut the needs between residents, as blocks of residents do)."""
     order = dealt_order(states.shape[0])
     for i_b in prange(states.shape[0]):
         b = order[i_b]
