@@ -16,6 +16,9 @@ a month end (the daily rules) and seconds per month end (accounts, jobs, entry, 
 serial), ms per day of each phase (``sim.timing.PhaseTimer``), the ratio of each to the one-thread time, and whether every run gave
 bit-identical indicator records and final state (a digest of them). The machine's load average is
 printed before and after: on a shared machine other work steals the second core and the ratio with it.
+So is a probe of the machine itself (:func:`machine_probe`: a compute loop, a random gather and a
+stream on one thread and on two, in a fresh interpreter): on a shared virtual machine the second
+core's share of the memory bandwidth comes and goes, and with it any memory-bound pass's ratio.
 """
 
 from __future__ import annotations
@@ -84,6 +87,61 @@ def run_child(residents: int, days: int, settled: str | None = None) -> dict[str
             "phases": dict(model.phase_timer.seconds), "digest": digest.hexdigest()}
 
 
+def machine_probe(repeats: int = 7) -> dict[str, float]:
+    """The machine's own scaling to two threads, whatever the model does: three compiled loops over
+    arrays of the day's size (a compute loop, a random gather, a stream), each the best of ``repeats``
+    calls on one thread and on two; returns each loop's two-thread time as a share of its one-thread
+    time. A shared virtual machine's second core and memory bandwidth come and go: a probe before and
+    after the runs tells the machine's variation from the code's."""
+    import numba
+    import numpy as np
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=False)
+    def compute(n):  # pragma: no cover - compiled
+        out = np.zeros(16)
+        for b in prange(16):
+            x = 0.0
+            for i in range(n):
+                x += np.sqrt(i * 1.0 + b)
+            out[b] = x
+        return out.sum()
+
+    @njit(parallel=True, cache=False)
+    def gather(a, idx, out):  # pragma: no cover - compiled
+        for i in prange(idx.shape[0]):
+            out[i] = a[idx[i]] * 2.0
+
+    rng = np.random.default_rng(0)
+    a = rng.random(8_000_000)
+    idx, out = rng.integers(0, len(a), 4_000_000), np.empty(4_000_000)
+    loops = {"compute": (compute, (1_500_000,)), "random gather": (gather, (a, idx, out)),
+             "stream": (gather, (a, np.arange(len(idx)) * 2, out))}
+    shares = {}
+    for name, (fn, fn_args) in loops.items():
+        best = {}
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            fn(*fn_args)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn(*fn_args)
+                times.append(time.perf_counter() - start)
+            best[threads] = min(times)
+        shares[name] = best[2] / best[1]
+    return shares
+
+
+def probe_line(label: str) -> str:
+    """One line of :func:`machine_probe`'s shares, measured in a fresh interpreter."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, __file__, "--probe"], check=True, capture_output=True, text=True, env=env)
+    shares = json.loads(out.stdout.strip().splitlines()[-1])
+    return (f"machine probe {label} (two threads against one, the best of 7 calls each; ~50 % is a free second "
+            f"core): " + ", ".join(f"{name} {share:.1%}" for name, share in shares.items()))
+
+
 def measure(residents: int, days: int, threads: int, settled: str | None = None) -> dict[str, object]:
     """One run in a fresh interpreter with ``LIFECIRCLE_THREADS=threads`` (NumPy single-threaded)."""
     env = {**os.environ, "LIFECIRCLE_THREADS": str(threads), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
@@ -107,12 +165,17 @@ def main() -> None:
                         help="start from the settled city (the scenario's 20-year warm-up, computed once into the "
                              "checkpoint folder STORE and loaded by every measured run)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(**json.loads(args.child))))
         return
+    if args.probe:
+        print(json.dumps(machine_probe()))
+        return
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+    print(probe_line("before"))
     if args.settled:  # warm up once (on the most threads: same state on any count), not timed
         start = time.perf_counter()
         measure(args.residents, 1, max(args.threads), args.settled)
@@ -167,6 +230,7 @@ def main() -> None:
     digests = {r["digest"] for rs in runs.values() for r in rs}
     print(f"== results identical on every thread count and run: {'yes' if len(digests) == 1 else 'NO'} "
           f"({len(digests)} distinct digest{'s' if len(digests) > 1 else ''})")
+    print(probe_line("after"))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if len(digests) != 1:
         sys.exit(1)
