@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ONE_LIBRARY_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""NumPy's linear-algebra libraries on one thread in the child processes: only numba's threads vary."""
 
 
 def run_child(residents: int, days: int, settled: str | None = None) -> dict[str, object]:
@@ -135,7 +137,7 @@ def machine_probe(repeats: int = 7) -> dict[str, float]:
 
 def probe_line(label: str) -> str:
     """One line of :func:`machine_probe`'s shares, measured in a fresh interpreter."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, **ONE_LIBRARY_THREAD}
     out = subprocess.run([sys.executable, __file__, "--probe"], check=True, capture_output=True, text=True, env=env)
     shares = json.loads(out.stdout.strip().splitlines()[-1])
     return (f"machine probe {label} (two threads against one, the best of 7 calls each; ~50 % is a free second "
@@ -144,8 +146,7 @@ def probe_line(label: str) -> str:
 
 def measure(residents: int, days: int, threads: int, settled: str | None = None) -> dict[str, object]:
     """One run in a fresh interpreter with ``LIFECIRCLE_THREADS=threads`` (NumPy single-threaded)."""
-    env = {**os.environ, "LIFECIRCLE_THREADS": str(threads), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **ONE_LIBRARY_THREAD, "LIFECIRCLE_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     env.pop("LIFECIRCLE_BLOCK_RESIDENTS", None)
     spec = json.dumps({"residents": residents, "days": days, "settled": settled})
     out = subprocess.run([sys.executable, __file__, "--child", spec], check=True, capture_output=True, text=True,
