@@ -43,17 +43,6 @@ def small() -> Scenario:
     return small_scenario()
 
 
-_settled_store: list[Path] = []
-
-
-def settled_baseline_store() -> Path:
-    """The session's folder of settled starts of the shipped baseline grid (made at first use, removed
-    at the session's end)."""
-    if not _settled_store:
-        _settled_store.append(Path(tempfile.mkdtemp(prefix="lifecircle-test-settled-baseline-")))
-    return _settled_store[0]
-
-
 @pytest.fixture(scope="session")
 def settled_baseline_checkpoints() -> Path:
     """One store of settled starts for the tests that run the shipped baseline grid after its default
@@ -63,7 +52,9 @@ def settled_baseline_checkpoints() -> Path:
     pytest_collection_finish). A run from a checkpoint equals one that warmed up itself
     (tests/test_checkpoint.py), so what each test measures does not depend on which of them, or the
     background, made it first."""
-    return settled_baseline_store()
+    import session_background
+
+    return session_background.settled_baseline_store()
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +76,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start, in the session's low-priority background workers (``tests/session_background.py``), the
     slow set-ups that collected tests will need, so that they use what the tests before them leave
     idle: the docking's reference runs (``tests/docking_runs.py``), then the settled baseline's
-    warm-ups of the seeds the collected modules list in SETTLED_BASELINE_SEEDS."""
+    warm-ups of the seeds the collected modules list in SETTLED_BASELINE_SEEDS, then what each
+    collected module's ``start_in_background(items)`` hands the pool for its collected slow tests,
+    in the tests' order (the lever claims' runs, the notebooks)."""
     if session.config.option.collectonly:
         return
     slow = [item for item in session.items if item.get_closest_marker("slow")]
@@ -93,14 +86,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         import docking_runs
 
         docking_runs.start_reference_runs()
-    modules = {getattr(item, "module", None) for item in slow}
+    modules = list(dict.fromkeys(getattr(item, "module", None) for item in slow))  # in the tests' order
     seeds = sorted({seed for module in modules for seed in getattr(module, "SETTLED_BASELINE_SEEDS", ())})
     if seeds:
         import session_background
 
-        store = str(settled_baseline_store())
+        store = str(session_background.settled_baseline_store())
         for seed in seeds:
             session_background.submit(session_background.warm_up_settled_baseline, seed, store)
+    for module in modules:
+        start = getattr(module, "start_in_background", None)
+        if start is not None:
+            start([item for item in slow if getattr(item, "module", None) is module])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -109,5 +106,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     background = sys.modules.get("session_background")
     if background is not None:
         background.stop()
-    for folder in [*_settled_store, *_SESSION_CHECKPOINTS]:
+    folders = list(_SESSION_CHECKPOINTS)
+    if background is not None and background.settled_store_made():
+        folders.append(background.settled_baseline_store())
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)

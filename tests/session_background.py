@@ -14,6 +14,7 @@ import atexit
 import functools
 import multiprocessing
 import os
+import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -79,6 +80,20 @@ def stop() -> None:
     if unfinished:
         for process in workers:
             process.terminate()
+
+
+@functools.cache
+def settled_baseline_store() -> Path:
+    """The session's folder of settled starts of the shipped baseline grid (made at first use; the
+    session removes it at its end). Kept here, in the one module that conftest and the test modules
+    import under one name (a test module's ``tests.conftest`` is another module object than pytest's
+    ``conftest``, with state of its own)."""
+    return Path(tempfile.mkdtemp(prefix="lifecircle-test-settled-baseline-"))
+
+
+def settled_store_made() -> bool:
+    """Whether :func:`settled_baseline_store` made its folder in this session."""
+    return bool(settled_baseline_store.cache_info().currsize)
 
 
 # ----------------------------------------------------------------------------- jobs

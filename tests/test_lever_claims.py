@@ -16,14 +16,15 @@ where the 8-seed measurement in ``docs/lever_effects.md`` puts it clearly away f
 narrowest: the platform's effective coverage and renovation's outlets after support, about 3.5
 standard errors); a change that halves an effect is then likely to fail here. The test is slow
 (about two and a quarter minutes alone on 2 cores, the eight settled starts' warm-ups included;
-2:48 when every arm ran four years); CI runs it.
+2:48 when every arm ran four years); CI runs it. In a session its runs start at collection in the
+session's low-priority background workers (:func:`start_in_background`), and the test collects them.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from sim.metrics.lever_effects import claim_table, measure
+from sim.metrics.lever_effects import Measurement, claim_table, plan, run
 from sim.levers import LEVERS
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
@@ -34,13 +35,40 @@ SETTLED_BASELINE_SEEDS = tuple(SEEDS)
 YEARS = 4.0
 END_MONTH = 36
 
+_started: dict = {}
+"""The measurement whose runs started in the session's background workers (:func:`start_in_background`),
+and their futures."""
+
+
+def _measurement(checkpoints) -> Measurement:
+    base = load_scenario(SCENARIOS / "baseline.toml", updates={"years": YEARS})
+    during_only = {cls.name: END_MONTH / 12 for cls in LEVERS if all(len(claim) == 2 for claim in cls.claims)}
+    return plan(base, [cls.name for cls in LEVERS], SEEDS, end_month=END_MONTH, checkpoints=checkpoints,
+                years=during_only)
+
+
+def start_in_background(items: list[pytest.Item]) -> None:
+    """Called by conftest when claims' tests (``items``) are collected: every run of the measurement
+    starts in the session's low-priority background workers, after the settled starts' warm-ups
+    handed to them before (a run depends only on its task, so where and when it runs changes
+    nothing)."""
+    import session_background
+
+    measurement = _measurement(session_background.settled_baseline_store())  # settled_baseline_checkpoints
+    futures = [session_background.submit(run, task) for task in measurement.tasks]
+    if all(future is not None for future in futures):
+        _started.update(measurement=measurement, futures=futures)
+
 
 @pytest.fixture(scope="module")
 def claims(settled_baseline_checkpoints):
-    base = load_scenario(SCENARIOS / "baseline.toml", updates={"years": YEARS})
-    during_only = {cls.name: END_MONTH / 12 for cls in LEVERS if all(len(claim) == 2 for claim in cls.claims)}
-    effects, _, _ = measure(base, [cls.name for cls in LEVERS], SEEDS, end_month=END_MONTH,
-                            checkpoints=settled_baseline_checkpoints, years=during_only)
+    measurement = _measurement(settled_baseline_checkpoints)
+    if _started:  # started at collection, from the same settled starts
+        assert _started["measurement"].tasks == measurement.tasks
+        frames = [future.result() for future in _started["futures"]]
+    else:  # one core, or the claims not collected as slow: run them here
+        frames = measurement.run_locally()
+    effects, _, _ = measurement.summarise(frames)
     return claim_table(effects, {cls.name: cls.claims for cls in LEVERS})
 
 

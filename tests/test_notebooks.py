@@ -7,13 +7,20 @@ kernel that is this interpreter (``sys.executable``: a kernelspec written to a t
 Solutions run too (they are collapsed, not removed). A cell appended after the notebook prints the
 variables the notebook computed, as JSON, and the test checks them. Each lesson has exercises with
 code cells, collapsed solutions and teacher notes.
+
+A session that runs the notebooks starts them when its tests are collected, in its low-priority
+background workers (``session_background.py``, through :func:`start_in_background`); the tests
+collect what they printed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,20 +87,63 @@ CHECKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def this_python_kernel(tmp_path_factory):
-    """A ``python3`` kernelspec running this interpreter, first on ``JUPYTER_PATH``."""
-    folder = tmp_path_factory.mktemp("jupyter")
-    spec = folder / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (lifecircle tests)", "language": "python",
-    }))
-    patch = pytest.MonkeyPatch()
-    patch.setenv("JUPYTER_PATH", str(folder))
-    yield "python3"
-    patch.undo()
+def execute(path: str, names: list[str]) -> dict:
+    """Run a copy of the notebook at ``path``, opened far from the repository, top to bottom in a
+    ``python3`` kernel that is this interpreter, with a cell appended that prints ``names``; return
+    what that cell printed, the wall seconds and the kernel's CPU seconds."""
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory(prefix="lifecircle-notebook-") as folder:
+        spec = Path(folder) / "jupyter" / "kernels" / "python3"  # this interpreter, first on JUPYTER_PATH
+        spec.mkdir(parents=True)
+        spec.joinpath("kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (lifecircle tests)", "language": "python",
+        }))
+        elsewhere = Path(folder) / "desktop"  # opened far from the repository
+        elsewhere.mkdir()
+        copy = Path(shutil.copy(path, elsewhere))
+        notebook = nbformat.read(copy, as_version=4)
+        notebook.cells.append(nbformat.v4.new_code_cell(
+            "import json as _json, sys as _sys\n"
+            f"print({MARKER!r} + _json.dumps({{'python': _sys.executable, "
+            + ", ".join(f"{n!r}: {n}" for n in names) + "}, default=float))"
+        ))
+        client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(elsewhere)}})
+        previous = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = str(spec.parents[1])
+        try:
+            cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            client.execute()  # starts the kernel, runs every cell, shuts the kernel down and waits for it
+            seconds = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        finally:
+            if previous is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = previous
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
+    return {"printed": printed, "seconds": seconds,
+            "cpu_seconds": (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)}
+
+
+_started: dict = {}
+"""Each notebook's run started in the session's background workers (:func:`start_in_background`)."""
+
+
+def start_in_background(items: list[pytest.Item]) -> None:
+    """Called by conftest when notebooks' tests (``items``) are collected: their notebooks start in
+    the session's low-priority background workers (a kernel's results do not depend on where it
+    runs)."""
+    import session_background
+
+    for path in [item.callspec.params["path"] for item in items if hasattr(item, "callspec")]:
+        future = session_background.submit(execute, str(path), CHECKS[path.stem][0])
+        if future is None:
+            return
+        _started[path.stem] = future
 
 
 def test_every_notebook_is_a_lesson_with_a_check_and_no_outputs():
@@ -117,28 +167,19 @@ def test_every_notebook_is_a_lesson_with_a_check_and_no_outputs():
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, this_python_kernel, tmp_path):
-    from nbclient import NotebookClient
-
+def test_notebook_runs_top_to_bottom(path):
     names, check = CHECKS[path.stem]
-    elsewhere = tmp_path / "desktop"  # opened far from the repository
-    elsewhere.mkdir()
-    path = Path(shutil.copy(path, elsewhere))
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "import json as _json, sys as _sys\n"
-        f"print({MARKER!r} + _json.dumps({{'python': _sys.executable, "
-        + ", ".join(f"{n!r}: {n}" for n in names) + "}, default=float))"
-    ))
-    client = NotebookClient(notebook, timeout=300, kernel_name=this_python_kernel,
-                            resources={"metadata": {"path": str(path.parent)}})
-    started = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - started
-    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
+    # started at collection; else (one core, or this test not collected as slow) run here
+    future = _started.get(path.stem)
+    ran = future.result() if future is not None else execute(str(path), names)
+    printed = ran["printed"]
     assert MARKER in printed, printed
     values = json.loads(printed.split(MARKER, 1)[1])
     assert Path(values["python"]).resolve() == Path(sys.executable).resolve()
     check(values)
-    print(f"\nNOTEBOOK {path.stem}: {seconds:.1f} s")
-    assert seconds < 120, f"{path.name} took {seconds:.0f} s; a teaching notebook must run in well under 2 minutes"
+    print(f"\nNOTEBOOK {path.stem}: {ran['seconds']:.1f} s, kernel CPU {ran['cpu_seconds']:.1f} s")
+    # The kernel's CPU time, not the wall time: in the session's low-priority background the wall time
+    # counts the waits for the tests in front. A kernel computing on one thread or two takes about as
+    # long, or less, on a free machine.
+    assert 0 < ran["cpu_seconds"] < 120, (f"{path.name} took {ran['cpu_seconds']:.0f} s of CPU; a teaching notebook "
+                                          "must run in well under 2 minutes")

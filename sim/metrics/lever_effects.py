@@ -5,11 +5,12 @@ scenario defaults, switched on at month 0 (the first month after the warm-up) an
 ``end_month``, all from the seed's settled start; :mod:`sim.metrics.effects` turns the pairs into effects
 per period (year 1, year 3, during support, after support) with intervals over seeds.
 ``benchmarks/lever_effects.py`` writes the result to ``docs/lever_effects.md``; the lever tests
-check the claimed directions (:attr:`sim.levers.base.Lever.claims`) with the same function on a
-smaller district.
+check the claimed directions (:attr:`sim.levers.base.Lever.claims`) with the same runs over fewer
+years.
 
 The runs are spread over local worker processes; each seed's warm-up is computed once, first, and
-every arm of that seed starts from its checkpoint.
+every arm of that seed starts from its checkpoint. :func:`plan` gives the runs and how their rows
+are summarised without running them, for callers that run them on workers of their own.
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ BASELINE = "baseline"
 
 
 @dataclass(frozen=True)
-class _Task:
+class Task:
+    """One run of a measurement: an arm's scenario for one seed, from the seed's settled start in
+    ``checkpoints``."""
+
     scenario: Scenario
     arm: str
     seed: int
     checkpoints: str
 
 
-def _run(task: _Task) -> pd.DataFrame:
+def run(task: Task) -> pd.DataFrame:
+    """The tidy monthly rows of one run (arm, seed, month, indicator, value)."""
     from sim.model import LifeCircleModel
 
     model = LifeCircleModel(scenario=task.scenario, seed=task.seed, create_agents=False, checkpoints=task.checkpoints)
@@ -57,6 +62,72 @@ def arms(base: Scenario, levers: list[str], *, end_month: int | None) -> dict[st
             updates[f"levers.{name}.end_month"] = end_month
         out[name] = off.with_updates(updates)
     return out
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The runs of a measurement (:func:`plan`) and how their rows become effects (:meth:`summarise`).
+    :meth:`run_locally` runs them on local worker processes; a caller with workers of its own (the
+    test session's background pool) may run :attr:`tasks` with :func:`run` wherever it likes, the
+    warm ones first so that each seed warms up once (a run depends only on its task)."""
+
+    levers: tuple[str, ...]
+    scenarios: dict[str, Scenario]
+    warm: tuple[Task, ...]
+    """The baseline's runs, one per seed: each warms its seed up (or loads its settled start) first."""
+    rest: tuple[Task, ...]
+    """Every lever's runs, from the settled starts the baseline's runs left."""
+    shortened: bool
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        return self.warm + self.rest
+
+    def run_locally(self, workers: int | None = None) -> list[pd.DataFrame]:
+        """Every task's rows, run on ``workers`` local worker processes (default: the CPUs this process
+        may use; 1: here, one after another): the baseline's runs first, so that each seed warms up
+        once, then the levers'."""
+        workers = workers or len(os.sched_getaffinity(0))
+        if workers <= 1:
+            return [run(t) for t in self.tasks]
+        from sim.batch.executors import local_pool  # its workers end with this process, however it ends
+
+        with local_pool(workers, mp.get_context("spawn")) as pool:
+            frames = list(pool.map(run, self.warm))
+            return frames + list(pool.map(run, self.rest))
+
+    def summarise(self, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(effects, persistence, runs) from the rows of every task's run (:func:`measure`)."""
+        runs = pd.concat(frames, ignore_index=True)
+        if set(zip(runs["arm"], runs["seed"])) != {(t.arm, t.seed) for t in self.tasks}:
+            raise ValueError("the rows given are not those of this measurement's runs, one per task")
+        months = int(runs["month"].max())
+        spans = periods(self.scenarios[self.levers[0]].levers if self.levers else self.scenarios[BASELINE].levers,
+                        months)
+        means = period_means(runs, ["arm", "seed"], spans)
+        if self.shortened:  # a shortened arm's periods are those it reaches whole (a part of one is not its mean)
+            last_month = {span.name: span.last for span in spans}
+            reached = means["arm"].map(runs.groupby("arm")["month"].max())  # collection m closes month m - 1
+            means = means[means["period"].map(last_month) < reached]
+        baseline = means[means["arm"] == BASELINE].drop(columns="arm")
+        pairs = paired_differences(means[means["arm"] != BASELINE].rename(columns={"arm": "lever"}), baseline,
+                                   ["seed"])
+        return (summarise(pairs, by=["lever"]), persistence(pairs, by=["lever"], pair_on=["seed"]), runs)
+
+
+def plan(base: Scenario, levers: list[str], seeds: list[int], *, end_month: int | None, checkpoints: str | Path,
+         years: Mapping[str, float] | None = None) -> Measurement:
+    """The runs that measure ``levers`` (the arguments are :func:`measure`'s)."""
+    scenarios = arms(base, levers, end_month=end_month)
+    for arm, length in (years or {}).items():
+        if arm not in levers or not 0 < length <= base.years:
+            raise ValueError(f"years[{arm!r}] = {length}: give measured years in (0, {base.years:g}] for a lever "
+                             f"measured here ({', '.join(levers)})")
+        scenarios[arm] = scenarios[arm].with_updates({"years": float(length)})
+    checkpoints = str(checkpoints)
+    warm = tuple(Task(scenarios[BASELINE], BASELINE, s, checkpoints) for s in seeds)
+    rest = tuple(Task(sc, arm, s, checkpoints) for arm, sc in scenarios.items() if arm != BASELINE for s in seeds)
+    return Measurement(tuple(levers), scenarios, warm, rest, bool(years))
 
 
 def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: int | None, checkpoints: str | Path,
@@ -81,35 +152,8 @@ def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: i
         :func:`sim.metrics.effects.summarise`), ``persistence`` (per lever and indicator) and ``runs`` (the
         tidy monthly rows of every run: arm, seed, month, indicator, value).
     """
-    scenarios = arms(base, levers, end_month=end_month)
-    for arm, length in (years or {}).items():
-        if arm not in levers or not 0 < length <= base.years:
-            raise ValueError(f"years[{arm!r}] = {length}: give measured years in (0, {base.years:g}] for a lever "
-                             f"measured here ({', '.join(levers)})")
-        scenarios[arm] = scenarios[arm].with_updates({"years": float(length)})
-    workers = workers or len(os.sched_getaffinity(0))
-    checkpoints = str(checkpoints)
-    warm = [_Task(scenarios[BASELINE], BASELINE, s, checkpoints) for s in seeds]
-    rest = [_Task(sc, arm, s, checkpoints) for arm, sc in scenarios.items() if arm != BASELINE for s in seeds]
-    if workers <= 1:
-        frames = [_run(t) for t in warm + rest]
-    else:
-        from sim.batch.executors import local_pool  # its workers end with this process, however it ends
-
-        with local_pool(workers, mp.get_context("spawn")) as pool:
-            frames = list(pool.map(_run, warm))  # each seed's warm-up once, before its arms
-            frames += list(pool.map(_run, rest))
-    runs = pd.concat(frames, ignore_index=True)
-    months = int(runs["month"].max())
-    spans = periods(scenarios[levers[0]].levers if levers else base.levers, months)
-    means = period_means(runs, ["arm", "seed"], spans)
-    if years:  # a shortened arm's periods are those it reaches whole (a part of one is not its mean)
-        last_month = {span.name: span.last for span in spans}
-        reached = means["arm"].map(runs.groupby("arm")["month"].max())  # collection m closes month m - 1
-        means = means[means["period"].map(last_month) < reached]
-    baseline = means[means["arm"] == BASELINE].drop(columns="arm")
-    pairs = paired_differences(means[means["arm"] != BASELINE].rename(columns={"arm": "lever"}), baseline, ["seed"])
-    return (summarise(pairs, by=["lever"]), persistence(pairs, by=["lever"], pair_on=["seed"]), runs)
+    measurement = plan(base, levers, seeds, end_month=end_month, checkpoints=checkpoints, years=years)
+    return measurement.summarise(measurement.run_locally(workers))
 
 
 def claim_table(effects: pd.DataFrame, claims: dict[str, tuple[tuple, ...]], *,
