@@ -99,7 +99,8 @@ class Measurement:
     def summarise(self, frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """(effects, persistence, runs) from the rows of every task's run (:func:`measure`)."""
         runs = pd.concat(frames, ignore_index=True)
-        if set(zip(runs["arm"], runs["seed"])) != {(t.arm, t.seed) for t in self.tasks}:
+        pairs_run = set(zip(runs["arm"], runs["seed"]))
+        if len(frames) != len(self.tasks) or pairs_run != {(t.arm, t.seed) for t in self.tasks}:
             raise ValueError("the rows given are not those of this measurement's runs, one per task")
         months = int(runs["month"].max())
         spans = periods(self.scenarios[self.levers[0]].levers if self.levers else self.scenarios[BASELINE].levers,
