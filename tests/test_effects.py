@@ -111,8 +111,9 @@ def test_an_arm_measured_only_during_support_has_the_effects_of_a_full_length_ar
 
 
 def test_a_measurement_summarises_only_the_rows_of_its_own_runs(tmp_path):
-    """``plan``: run elsewhere (here in order, by hand), the tasks' rows give what ``measure`` gives;
-    rows missing a task, given twice, or of another measurement are refused, not mixed in."""
+    """``plan``: run elsewhere (here in order, by hand), the tasks' rows give what ``measure`` gives
+    on two local worker processes; rows missing a task, given twice, or of another measurement are
+    refused, not mixed in."""
     from tests.conftest import small_scenario
     from sim.metrics.lever_effects import measure, plan, run
 
@@ -120,7 +121,7 @@ def test_a_measurement_summarises_only_the_rows_of_its_own_runs(tmp_path):
     measurement = plan(base, ["platform"], [1, 2], end_month=None, checkpoints=tmp_path)
     frames = [run(task) for task in measurement.tasks]
     effects, _, _ = measurement.summarise(frames)
-    expected, _, _ = measure(base, ["platform"], [1, 2], end_month=None, checkpoints=tmp_path, workers=1)
+    expected, _, _ = measure(base, ["platform"], [1, 2], end_month=None, checkpoints=tmp_path, workers=2)
     pd.testing.assert_frame_equal(effects, expected)
     other = plan(base, ["platform"], [1, 3], end_month=None, checkpoints=tmp_path)
     for wrong in (frames[:-1], frames + frames[-1:], frames[:-1] + [run(other.tasks[-1])]):

@@ -77,11 +77,15 @@ class Measurement:
     """The baseline's runs, one per seed: each warms its seed up (or loads its settled start) first."""
     rest: tuple[Task, ...]
     """Every lever's runs, from the settled starts the baseline's runs left."""
-    shortened: bool
 
     @property
     def tasks(self) -> tuple[Task, ...]:
         return self.warm + self.rest
+
+    @property
+    def shortened(self) -> bool:
+        """Whether some lever's arm runs fewer years than the baseline (``years=`` of :func:`measure`)."""
+        return any(task.scenario.years != self.scenarios[BASELINE].years for task in self.rest)
 
     def run_locally(self, workers: int | None = None) -> list[pd.DataFrame]:
         """Every task's rows, run on ``workers`` local worker processes (default: the CPUs this process
@@ -128,7 +132,7 @@ def plan(base: Scenario, levers: list[str], seeds: list[int], *, end_month: int 
     checkpoints = str(checkpoints)
     warm = tuple(Task(scenarios[BASELINE], BASELINE, s, checkpoints) for s in seeds)
     rest = tuple(Task(sc, arm, s, checkpoints) for arm, sc in scenarios.items() if arm != BASELINE for s in seeds)
-    return Measurement(tuple(levers), scenarios, warm, rest, bool(years))
+    return Measurement(tuple(levers), scenarios, warm, rest)
 
 
 def measure(base: Scenario, levers: list[str], seeds: list[int], *, end_month: int | None, checkpoints: str | Path,
