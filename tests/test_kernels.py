@@ -43,6 +43,22 @@ def test_xoshiro_matches_the_reference_algorithm_and_its_first_known_output():
     assert [int(v) for v in np.concatenate([first, second])] == got
 
 
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**63), n_blocks=st.integers(1, 9), before=st.integers(0, 5))
+def test_generator_states_are_the_full_range_draws_they_replace(seed, n_blocks, before):
+    # seed_state and block_states take the bit generator's raw words: the same words, and the same
+    # generator afterwards, as the full-range integers draws the runs were first made with, after
+    # other draws of the stream (uint32 and float draws that keep a half-used word, among them).
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    for rng in (ours, theirs):
+        rng.integers(0, 10, before, dtype=np.uint32)
+        rng.random(before)
+    full_range = dict(low=0, high=np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True)
+    assert np.array_equal(fastrng.seed_state(ours), theirs.integers(size=4, **full_range))
+    assert np.array_equal(fastrng.block_states(ours, n_blocks), theirs.integers(size=(n_blocks, 4), **full_range))
+    assert ours.random() == theirs.random() and ours.integers(0, 7) == theirs.integers(0, 7)
+
+
 def test_seeded_generators_are_reproducible_and_uniform():
     a = fastrng.draw_unit(fastrng.seed_state(np.random.default_rng(9)), 200_000)
     b = fastrng.draw_unit(fastrng.seed_state(np.random.default_rng(9)), 200_000)
