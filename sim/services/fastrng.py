@@ -23,8 +23,9 @@ _TO_UNIT24 = 1.0 / 16777216.0           # 2**-24
 
 def seed_state(rng: np.random.Generator) -> np.ndarray:
     """A fresh generator state: four words drawn from ``rng`` (never all zero)."""
-    # The bit generator's raw 64-bit outputs are the words ``rng.integers(0, 2**64 - 1, 4, uint64,
-    # endpoint=True)`` returns (a full-range draw is the raw output), at a tenth of its cost a call.
+    # The raw words of the streams' PCG64 (sim.streams) are what ``rng.integers(0, 2**64 - 1, 4,
+    # uint64, endpoint=True)`` returns -- a full-range draw is the raw output -- at a tenth of its
+    # cost a call. (Not so for every bit generator: MT19937's raw words are 32-bit.)
     state = rng.bit_generator.random_raw(4)
     if not state.any():  # the one state xoshiro cannot leave; probability 2**-256
         state[0] = 1
