@@ -43,6 +43,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _path(text: str) -> str:
+    """A file or folder path given on the command line (``--out`` ...): not empty (``--out ""`` must not
+    quietly mean the default folder or the working directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a path (not empty)")
+    return text
+
+
 def _scenario_from_args(args: argparse.Namespace):
     from sim.scenario import load_scenario, parse_set_option
 
@@ -215,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one scenario, print the scorecard, write outputs")
     run.add_argument("scenario", help="scenario TOML file")
-    run.add_argument("--out", help="output folder (default results/<scenario name>, the name made safe); created "
+    run.add_argument("--out", type=_path, help="output folder (default results/<scenario name>, the name made safe); created "
                      "and checked before the simulation; a folder of another run's outputs is replaced")
     run.add_argument("--force", action="store_true", help="write into --out even if it holds files that are not a "
                      "lifecircle run's (earlier lifecircle outputs there are replaced, other files kept)")
@@ -244,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     settle = sub.add_parser("settle", help="check that a district is settled after its warm-up: coverage and outlets "
                                            "steady over the measured years, no mass-closure month (exit 1 if not)")
     settle.add_argument("scenario")
-    settle.add_argument("--seeds", type=_non_negative_int, default=5, help="seeds to check (default 5)")
+    settle.add_argument("--seeds", type=_positive_int, default=5, help="seeds to check (default 5)")
     settle.add_argument("--years", type=float, default=10.0, help="measured years to check (default 10)")
     settle.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key, e.g. warmup_years=15")
     settle.set_defaults(func=cmd_settle, seed=None)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from sim.errors import ScenarioError  # noqa: F401 - raised here, imported from here by callers
 from sim.view.teaching import teach
@@ -138,11 +139,11 @@ class PopulationConfig(_Strict):
     residents: int = Field(20_000, ge=1, le=20_000_000, json_schema_extra=teach(
         "Residents", "residents", 2_000, 50_000, 1_000))
     """Number of adult residents (a 10-minute life circle: 15,000-25,000, GB 50180-2018)."""
-    household_sizes: list[float] = Field(default_factory=lambda: [0.254, 0.297, 0.210, 0.132, 0.062, 0.045],
-                                         min_length=1, max_length=12)
+    household_sizes: list[Annotated[float, Field(ge=0.0)]] = Field(
+        default_factory=lambda: [0.254, 0.297, 0.210, 0.132, 0.062, 0.045], min_length=1, max_length=12)
     """Shares of households of 1, 2, 3 ... persons (the last: that many or more, counted as that many),
     children included: 7th census 2020, family households by size (1: 25.4 %, 2: 29.7 %, 3: 21.0 %,
-    4: 13.2 %, 5: 6.2 %, 6+: 4.5 %; mean 2.62)."""
+    4: 13.2 %, 5: 6.2 %, 6+: 4.5 %; mean 2.62). Each >= 0, their sum > 0 (they are normalised)."""
     children_per_adult: float = Field(0.27, ge=0.0, le=5.0)
     """Children (under 18) per adult: 21.4 % of the population is under 18 (7th census 2020)."""
     young_children_share: float = Field(0.31, ge=0.0, le=1.0)
@@ -181,6 +182,13 @@ class PopulationConfig(_Strict):
     residential moves in Chinese cities; assumption, to be calibrated)."""
     initial_cash_months: float = Field(2.0, ge=0.0, le=60.0)
     """Cash each resident holds at the start, in months of their income."""
+
+    @field_validator("household_sizes")
+    @classmethod
+    def _sizes_sum_positive(cls, sizes: list[float]) -> list[float]:
+        if not sum(sizes) > 0:  # each is >= 0 and finite: only all zeros fails
+            raise PydanticCustomError("household_sizes_sum", "allowed: shares >= 0 whose sum is > 0")
+        return sizes
 
 
 # --------------------------------------------------------------------------- economy

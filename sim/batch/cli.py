@@ -12,6 +12,28 @@ from pathlib import Path
 from sim.errors import ScenarioError
 
 
+def _share(text: str) -> float:
+    """A share from 0 to 1 (``--density``, ``--mass-min``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # nan too
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a number from 0 to 1")
+    return value
+
+
+def _open_share(text: str) -> float:
+    """A share strictly between 0 and 1 (``--peel-alpha``: PRIM peels that share, and keeps the rest)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a number between 0 and 1 (both excluded)")
+    return value
+
+
 def _checkpoint_dir(args: argparse.Namespace) -> Path | None:
     """``--checkpoint-dir``, checked: not with ``--no-checkpoints``, and a folder (or none yet)."""
     if args.checkpoint_dir is None:
@@ -24,6 +46,10 @@ def _checkpoint_dir(args: argparse.Namespace) -> Path | None:
         raise ScenarioError(f"--checkpoint-dir {args.checkpoint_dir}: a file, not a folder; allowed: a folder "
                             "(made if missing) for the settled starts")
     return folder
+
+
+PERIODS = ("year 1", "year 3", "during support", "after support", "end")
+"""The periods of a lever timeline that effects are given for (:func:`sim.metrics.effects.periods`)."""
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -117,6 +143,10 @@ def _compare_by_point(args: argparse.Namespace) -> int:
     table, correction = point_effects(out, baseline)
     if table.empty:
         raise ScenarioError(f"{out}: no package has runs paired with the baseline '{baseline}'")
+    period = args.period
+    periods = list(dict.fromkeys(table["period"]))  # in the timeline's order
+    if period not in periods:  # e.g. "year 3" of a two-year batch, "after support" of support never ending
+        raise ScenarioError(f"--period {period!r}: not a period of this batch's timelines; allowed: {', '.join(periods)}")
     path = out / "compare_points.csv"
     atomic_write_bytes(path, table.to_csv(index=False).encode())
     m, each = correction["comparisons"], correction["confidence_each"]
@@ -124,8 +154,7 @@ def _compare_by_point(args: argparse.Namespace) -> int:
           f"period of each package's lever timeline.\nMultiple comparisons: {m} (package, point, period, indicator) "
           f"comparisons; Bonferroni: each interval at {each:.5%} confidence, so all hold together at 95 % "
           f"(family-wise).")
-    period = args.period
-    shown = table[table["period"] == period] if period in set(table["period"]) else table
+    shown = table[table["period"] == period]
     significant = shown[shown["significant"]].sort_values(["indicator", "package", "point"])
     print(f"{len(significant)} of {len(shown)} effects in period '{period}' exclude zero after the correction"
           + (":" if len(significant) else "."))
@@ -202,15 +231,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the batch, compare, sensitivity, discover and robust subcommands to the ``lifecircle`` parser."""
     from sim.batch.defaults import DEFAULT_LAST_MONTHS
+    from sim.cli import _non_negative_int, _path
 
     batch = sub.add_parser("batch", help="run or resume a batch of scenario runs (designs, replications)")
     batch.add_argument("batch", help="batch TOML file (see docs/batches.md)")
-    batch.add_argument("--out", help="output folder; rerun with the same folder to resume (required unless --dry-run)")
+    batch.add_argument("--out", type=_path, help="output folder; rerun with the same folder to resume (required unless --dry-run)")
     batch.add_argument("--workers", type=int, help="local worker processes (1: serial; default: one per idle core, "
                                                     "or serial when the batch is too small for workers to pay off)")
     batch.add_argument("--dry-run", action="store_true", help="check the batch and list its runs (seeds, design "
                        "values, twins, infeasible points) without running anything")
-    batch.add_argument("--dry-run-limit", type=int, default=1000, metavar="N", help="--dry-run lists at most N runs")
+    batch.add_argument("--dry-run-limit", type=_non_negative_int, default=1000, metavar="N", help="--dry-run lists at most N runs")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")
     batch.add_argument("--worker-timeout", type=float, metavar="SECONDS",
                        help="with --scheduler: stop (exit 3, resumable) when the cluster has had no workers this "
@@ -238,9 +268,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     comp.add_argument("--by", choices=["package", "point"], default="package",
                       help="package: pooled over design points (default); point: each design point on its own, "
                            "Bonferroni-corrected intervals (compare_points.csv)")
-    comp.add_argument("--period", default="end", help="with --by point: the period printed (year 1, year 3, during "
+    comp.add_argument("--period", default="end", choices=PERIODS, help="with --by point: the period printed (year 1, year 3, during "
                       "support, after support, end; default end); the CSV has them all")
-    comp.add_argument("--limit", type=int, default=20, help="with --by point: effects printed at most (default 20)")
+    comp.add_argument("--limit", type=_non_negative_int, default=20, help="with --by point: effects printed at most (default 20)")
     comp.set_defaults(func=cmd_compare)
 
     disc = sub.add_parser("discover", help="scenario discovery (EMA Workbench): PRIM and CART boxes where an outcome "
@@ -250,17 +280,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                        "indicator's end value)")
     disc.add_argument("--threshold", type=float, required=True, help="cases of interest: outcome >= threshold")
     disc.add_argument("--below", action="store_true", help="cases of interest: outcome <= threshold")
-    disc.add_argument("--density", type=float, default=0.8, help="the box reported is the one of highest coverage "
+    disc.add_argument("--density", type=_share, default=0.8, help="the box reported is the one of highest coverage "
                       "whose density reaches this (default 0.8)")
-    disc.add_argument("--peel-alpha", type=float, default=0.05, help="share of points PRIM peels per step (default 0.05)")
-    disc.add_argument("--mass-min", type=float, default=0.05, help="smallest box, share of experiments (default 0.05)")
+    disc.add_argument("--peel-alpha", type=_open_share, default=0.05, help="share of points PRIM peels per step, "
+                      "between 0 and 1 (default 0.05)")
+    disc.add_argument("--mass-min", type=_share, default=0.05, help="smallest box, share of experiments, 0 to 1 "
+                      "(default 0.05)")
     disc.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     disc.set_defaults(func=cmd_discover)
 
     rob = sub.add_parser("robust", help="many-objective robust search over lever mixes (EMA Workbench, "
                                         "epsilon-NSGA-II): the Pareto set under the batch's [robust] table")
     rob.add_argument("batch", help="batch TOML file with [levers], [outcomes] and [robust]")
-    rob.add_argument("--out", required=True, help="output folder (each generation a resumable batch in it)")
+    rob.add_argument("--out", type=_path, required=True, help="output folder (each generation a resumable batch in it)")
     rob.add_argument("--nfe", type=int, help="evaluations (overrides robust.nfe)")
     rob.add_argument("--workers", type=int, help="local worker processes per generation (default as `batch`)")
     rob.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786")

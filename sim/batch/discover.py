@@ -125,6 +125,10 @@ def cart_rules(x: pd.DataFrame, y: np.ndarray, *, mass_min: float = 0.05) -> pd.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = cart.CART(x.reset_index(drop=True), np.asarray(y, dtype=int), mass_min=mass_min)
+        # The Workbench 3.0.0 looks up the name of every node's variable, a leaf's too (scikit-learn's
+        # -2, "none"): with one variable, feature_names[-2] is out of range (IndexError). A leaf's name
+        # is never used: a placeholder makes the lookup safe.
+        tree.feature_names = [*tree.feature_names, "(leaf)"]
         tree.build_tree()
         if tree.clf.tree_.node_count == 1:  # no split: the Workbench's box extraction needs a parent node
             share = float(np.mean(y))
@@ -151,8 +155,10 @@ def feature_scores(x: pd.DataFrame, outcomes: dict[str, np.ndarray], *, seed: in
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # the Workbench's default, a third of the variables, is round(1 / 3) = 0 for one variable,
+            # which scikit-learn refuses: at least one
             scores = feature_scoring.get_feature_scores_all(x[finite].reset_index(drop=True), {name: values[finite]},
-                                                            random_state=seed)
+                                                            random_state=seed, max_features=max(1, round(x.shape[1] / 3)))
         columns[name] = scores[name]
     return pd.DataFrame(columns).reindex(x.columns) if columns else pd.DataFrame()
 

@@ -72,6 +72,31 @@ def reference_scenarios(spec: BatchSpec) -> list[dict[str, Any]]:
     return [design.point_values(i) for i in range(design.n_points)]
 
 
+OUTPUTS = ("search", "checkpoints", "pareto.csv", "convergence.csv", "pareto.png", "search_archives.tar")
+"""What a robust search writes into its ``--out`` folder (``search``: a batch per generation)."""
+
+
+def robust_dir(out: str | Path) -> Path:
+    """Create and check a robust search's ``--out`` folder before anything runs, as ``batch``, ``run``
+    and ``calibrate`` do theirs: a new or empty folder, or one holding only a robust search's outputs
+    (resumed).
+
+    Raises:
+        ScenarioError: the folder cannot be written (a file, under a file, read-only), or holds other files.
+    """
+    from sim.io.outdir import writable_dir
+
+    out = writable_dir(out, option="--out").resolve()
+    others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS
+                    and not (p.name.startswith(".") and p.name.endswith(".tmp")))  # an atomic write killed
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise ScenarioError(
+            f"--out {out}: the folder holds files that are not a robust search's ({shown}); allowed: a new or "
+            f"empty folder, or the folder of this same search (its {', '.join(OUTPUTS)})")
+    return out
+
+
 def robust_search(spec: BatchSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
                   nfe: int | None = None, progress: bool = False) -> RobustResult:
     """Run (or resume) the robust search of ``spec`` into ``out``.
@@ -86,8 +111,7 @@ def robust_search(spec: BatchSpec, out: str | Path, *, workers: int | None = Non
     from platypus import EpsNSGAII
 
     cfg = spec.robust
-    out = Path(out).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = robust_dir(out)
     model = workbench_model(spec, index_coded=True)
     scenarios = reference_scenarios(spec)
     samples = [ema.Sample(f"scenario_{i}", **{ema_name(k): _encode(spec, k, v) for k, v in point.items()})
@@ -198,4 +222,4 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-__all__ = ["RobustResult", "reference_scenarios", "robust_search", "format_pareto", "key_of"]
+__all__ = ["RobustResult", "reference_scenarios", "robust_dir", "robust_search", "format_pareto", "key_of"]

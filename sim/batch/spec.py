@@ -496,10 +496,11 @@ def default_values(key: str, rng: ParameterRange) -> list[Any] | None:
 def coerce_value(key: str, value: Any) -> Any:
     """A sampled value as the scenario key wants it (integer keys are rounded; others as given)."""
     kind = parameter_kind(key)
-    if kind is int and not isinstance(value, bool):
-        return int(round(float(value)))
-    if kind is float and not isinstance(value, bool):
-        return float(value)
+    if kind in (int, float) and not isinstance(value, bool):
+        try:
+            return int(round(float(value))) if kind is int else float(value)
+        except (TypeError, ValueError, OverflowError):
+            return value  # not a number: the scenario's schema names the key, the value and what is allowed
     return value
 
 
@@ -579,6 +580,13 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
                     base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: {where}.\"{key}\" = {value!r}")
                 except ScenarioError as err:
                     raise ScenarioError(str(err)) from None
+                if key.startswith("levers.") and key.endswith(".categories"):
+                    # as check_inputs does for a lever a scenario file enables: before any run fails on it
+                    from sim.io.inputs import check_categories
+                    from sim.services.catalogue import load_catalogue
+
+                    catalogue = load_catalogue(base.economy.catalogue, base=base.resolve_path("."))
+                    check_categories(key, value, catalogue, f"{spec.source}: {where}.\"{key}\"")
     from sim.metrics.indicators import REGISTRY
 
     kept = set(resolve(spec.indicators))

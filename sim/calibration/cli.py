@@ -64,10 +64,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the calibrate subcommand to the ``lifecircle`` parser."""
+    from sim.cli import _path
+
     cal = sub.add_parser("calibrate", help="calibrate behavioural parameters against observed patterns "
                                            "(ABC-SMC, pyabc, on Dask; resumable)")
     cal.add_argument("calibration", help="calibration TOML file (see docs/calibration.md)")
-    cal.add_argument("--out", required=True, help="output folder; rerun with the same folder to continue "
+    cal.add_argument("--out", type=_path, required=True, help="output folder; rerun with the same folder to continue "
                                                   "from the last complete generation")
     cal.add_argument("--workers", type=int, help="local Dask worker processes (default: one per core)")
     cal.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://host:8786 "

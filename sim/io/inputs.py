@@ -120,16 +120,22 @@ def _check_lever_categories(scenario: Scenario, catalogue: Catalogue, source: st
         config = getattr(scenario.levers, name)
         if not config.enabled:
             continue
-        for field in type(config).model_fields:
-            if field != "categories":
-                continue
-            named = getattr(config, field)
-            unknown = [c for c in named if c not in catalogue.names]
-            if unknown:
-                raise ScenarioError(
-                    f"{source}: key 'levers.{name}.{field}' = {named!r}: unknown service "
-                    f"categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))} "
-                    f"(catalogue {catalogue.source}); allowed: {', '.join(catalogue.names)}")
+        if "categories" in type(config).model_fields:
+            check_categories(f"levers.{name}.categories", config.categories, catalogue, source)
+
+
+def check_categories(key: str, named: list[str], catalogue: Catalogue, source: str) -> None:
+    """Every service category in ``named`` (the value of scenario key ``key``) is in the catalogue.
+
+    Raises:
+        ScenarioError: naming the key, the value, the unknown categories and the catalogue's.
+    """
+    unknown = [c for c in named if c not in catalogue.names]
+    if unknown:
+        raise ScenarioError(
+            f"{source}: key '{key}' = {named!r}: unknown service "
+            f"categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))} "
+            f"(catalogue {catalogue.source}); allowed: {', '.join(catalogue.names)}")
 
 
 def _check_city_file(scenario: Scenario, source: str) -> None:

@@ -111,6 +111,9 @@ def derive_scenario(path: str | Path, *, residents: int | None = None) -> tuple[
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise ScenarioError(f"{path}: no such file")
+    from sim.io.inputs import check_osm_file
+
+    check_osm_file(file, source=str(path))  # truncated or not OSM: as `validate` says of a city.path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the run repeats the data warnings
         city = OsmCity.from_file(file, catalogue=load_catalogue("default"), rng=Streams(0)["city"])
@@ -138,6 +141,37 @@ def derive_scenario(path: str | Path, *, residents: int | None = None) -> tuple[
     return data, notes
 
 
+def write_scenario_file(path: Path, text: str, *, force: bool, where: str) -> bool:
+    """Write the derived scenario to ``path``; False if the file already holds exactly ``text``.
+
+    A file with other contents (edited, or another district's) is never silently replaced: it is
+    refused unless ``force``, as ``lifecircle run`` refuses an output folder of other files.
+
+    Raises:
+        ScenarioError: ``path`` is a folder, exists with other contents (without ``force``), or
+            cannot be written; ``where`` names it in the message.
+    """
+    if path.is_dir():
+        raise ScenarioError(f"{where}: is a folder, not a file; allowed: a .toml file to write the derived "
+                            f"scenario to")
+    if path.exists():
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            pass
+        if not force:
+            raise ScenarioError(f"{where}: the file exists and is not the scenario derived now; allowed: a new "
+                                f"file (--scenario-file PATH); --force replaces it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError(f"{where}: cannot write the derived scenario ({err.strerror or err}); allowed: a "
+                            f"file in a folder you can write to") from None
+    return True
+
+
 def cmd_district(args: argparse.Namespace) -> int:
     """Derive a scenario from an OSM file, write it, run it and write the outputs."""
     from sim.cli import cmd_run
@@ -147,11 +181,13 @@ def cmd_district(args: argparse.Namespace) -> int:
         warnings.warn(note, stacklevel=1)
     out = Path(args.out) if args.out else Path("results") / data["name"]
     scenario_file = Path(args.scenario_file) if args.scenario_file else Path(f"{data['name']}.toml")
-    scenario_file.parent.mkdir(parents=True, exist_ok=True)
     header = (f"# Derived by `lifecircle district {args.osm_file}` from that file alone; edit and rerun with\n"
               f"# `lifecircle run {scenario_file}`. Map data © OpenStreetMap contributors, ODbL 1.0.\n")
-    scenario_file.write_text(header + tomli_w.dumps(data), encoding="utf-8")
-    print(f"wrote {scenario_file}: {data['description']}")
+    where = f"--scenario-file {scenario_file}" if args.scenario_file else str(scenario_file)
+    if write_scenario_file(scenario_file, header + tomli_w.dumps(data), force=args.force, where=where):
+        print(f"wrote {scenario_file}: {data['description']}")
+    else:
+        print(f"kept {scenario_file} (the same scenario): {data['description']}")
     run_args = argparse.Namespace(scenario=str(scenario_file), out=str(out), years=args.years, seed=args.seed,
                                   set=args.set, no_figures=args.no_figures, progress=False, quiet=True,
                                   force=args.force, replicates=args.replicates, started=args.started,
@@ -166,17 +202,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Derive a scenario from an .osm.pbf / .osm / .graphml file alone (name from the file, "
                     "district from its address tags, residents = area x 10,000 per km2 unless --residents), "
                     "write it as NAME.toml, run it and write results/NAME/ (report.md, scorecard, figures).")
+    from sim.cli import DEFAULT_REPLICATES, _non_negative_int, _path
+
     parser.add_argument("osm_file", help="an .osm.pbf, .osm (XML export) or .graphml file")
     parser.add_argument("--residents", type=int, help="residents (default: estimated from the area, with a warning)")
-    parser.add_argument("--scenario-file", help="where to write the derived scenario (default NAME.toml here)")
-    parser.add_argument("--out", help="output folder (default results/NAME)")
+    parser.add_argument("--scenario-file", type=_path, help="where to write the derived scenario (default NAME.toml here)")
+    parser.add_argument("--out", type=_path, help="output folder (default results/NAME)")
     parser.add_argument("--years", type=float, help="simulated years (default: the schema's)")
     parser.add_argument("--seed", type=int, help="master seed")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key (repeatable)")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in the output folder")
-    from sim.cli import DEFAULT_REPLICATES, _non_negative_int
-
+    parser.add_argument("--force", action="store_true", help="replace a scenario file (NAME.toml or --scenario-file) "
+                        "that holds something else, and write into an output folder that holds other files (as "
+                        "`lifecircle run --force`)")
     parser.add_argument("--replicates", type=_non_negative_int, default=DEFAULT_REPLICATES, metavar="N",
                         help="seeds for paired effects when a --set turns a lever on (as in `lifecircle run`; "
                              f"default {DEFAULT_REPLICATES})")
