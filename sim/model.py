@@ -98,7 +98,7 @@ class LifeCircleModel(mesa.Model):
         self.levers = LeverSet.off(self)  # the warm-up runs with every lever off
 
         self.population, self.households = build_population(scenario, self.city, self.catalogue,
-                                                            self.streams["population"])
+                                                            self.streams["population"], self.month)
         pop = self.population
         self.speeds = speed_table(scenario)
         n_nodes = self.city.graph.shape[0]
@@ -212,7 +212,8 @@ class LifeCircleModel(mesa.Model):
         self.ledger.check()
 
     def _begin_measured(self, create_agents: bool) -> None:
-        """Month 0: the scenario's levers take over, the tallies start afresh, agents are offered."""
+        """Month 0: the scenario's levers take over, the tallies start afresh, the new month opens (its
+        entrants decide under the scenario's levers, on its first day), agents are offered."""
         self._new_period()
         self.start_outlets = np.flatnonzero(self.merchants.open)  # open when measuring begins
         self.levers = LeverSet(self.scenario, self)
@@ -220,6 +221,10 @@ class LifeCircleModel(mesa.Model):
         self.levers.on_reach_changed(np.arange(self.catalogue.n))  # levers that track outlets see them all
         self.levers.month_start(0)
         self._refresh_volunteering()
+        if self.warmup_days > 0 and self.date_of(0).month != self.date_of(-1).month:
+            # The warm-up's last month end left the new month's entrants to the scenario's levers.
+            entry.month_entry(self)
+            self._start_month()
         self.ledger.check()
         self.ledger.mark_opening()  # accounts.csv's "start" is the first measured day
         self._agents_wanted = create_agents
@@ -320,16 +325,20 @@ class LifeCircleModel(mesa.Model):
         if month_end:
             if timer is not None:
                 timer.start("monthly accounts")
-            self._month_end()
-        self.ledger.check()
+            self._close_month()
         if month_end or self.scenario.output.collect_every == "day":
             if timer is not None:
                 timer.start("indicators")
             self.collect()
+        # The new month's levers and entrants act after the month's collection. The warm-up's last month
+        # end leaves them to the measured period, whose levers decide them (:meth:`_begin_measured`).
+        if month_end and self.day != -1:
+            if timer is not None:
+                timer.start("monthly accounts")
+            self._open_month()
+        self.ledger.check()
         if timer is not None:
             timer.stop()
-        if month_end:
-            self._start_month()
         self.day += 1
 
     def count_circle_events(self, name: str, nodes: np.ndarray, amounts: np.ndarray | int = 1) -> None:
@@ -338,7 +347,9 @@ class LifeCircleModel(mesa.Model):
         if self.circle_tally is not None and self.day >= 0 and len(nodes):
             self.circle_tally.add_events(name, self.circles.of(nodes), amounts)
 
-    def _month_end(self) -> None:
+    def _close_month(self) -> None:
+        """A month's last day, before its indicators are collected: the accounts, the labour market,
+        graduates, word of mouth, movers; the month's unmet needs and incomes become last month's."""
         accounts.pay_month(self)
         self.mark_low_income(self.population.income_month)
         labour.month_labour(self)
@@ -349,11 +360,16 @@ class LifeCircleModel(mesa.Model):
                   self.scenario.economy.initial_knowledge, self.streams["newcomers"])
         self.roll_unmet()
         self.month += 1
+        self.population.income_last[:] = self.population.income_month
+        self.population.income_month[:] = 0
+
+    def _open_month(self) -> None:
+        """After the month's collection: the new month's levers act, volunteers are drawn, would-be
+        entrants decide, and the merchants' monthly takings start afresh."""
         self.levers.month_start(self.month)
         self._refresh_volunteering()
         entry.month_entry(self)
-        self.population.income_last[:] = self.population.income_month
-        self.population.income_month[:] = 0
+        self._start_month()
 
     def mark_low_income(self, income: np.ndarray) -> None:
         """Mark the residents of the poorest fifth of households (by per-capita ``income``, over persons)."""
@@ -503,8 +519,13 @@ class LifeCircleModel(mesa.Model):
     # ------------------------------------------------------------------ outlets
     def add_outlets(self, *, nodes: np.ndarray, categories: np.ndarray, owners: np.ndarray,
                     mobile: bool = False, capacity: np.ndarray | None = None,
-                    awareness: np.ndarray | None = None, source: np.ndarray | int = MODEL) -> np.ndarray:
+                    awareness: np.ndarray | None = None, source: np.ndarray | int = MODEL,
+                    rng: np.random.Generator | None = None) -> np.ndarray:
         """Open outlets (merchants) at ``nodes``; returns their ids. Funding is the caller's.
+
+        ``rng``: where their prices, night opening and residents' knowledge of them are drawn from
+        (default: the ``outlets`` and ``knowledge.new`` streams; a lever opening outlets of its own
+        passes its stream, so that the outlets the rules open later draw what they would without it).
 
         ``awareness``: the chance that a resident whose nearest outlets an outlet joins knows it
         (default ``economy.initial_knowledge``; 1 for a successor in a vacated shop of its trade).
@@ -516,8 +537,8 @@ class LifeCircleModel(mesa.Model):
         if len(nodes) == 0:
             return np.zeros(0, dtype=np.int64)
         cat, econ = self.catalogue, self.scenario.economy
-        rng = self.streams["outlets"]
-        spread = 1 + econ.price_dispersion * rng.standard_normal(len(nodes))
+        draws = self.streams["outlets"] if rng is None else rng
+        spread = 1 + econ.price_dispersion * draws.standard_normal(len(nodes))
         price = np.round(cat.spend_fen[categories] * np.clip(spread, 0.3, 3.0)).astype(np.int64)
         rent = np.round(cat.area_m2[categories] * self.rent_fen_per_m2()).astype(np.int64)
         ids = self.merchants.append(
@@ -526,11 +547,11 @@ class LifeCircleModel(mesa.Model):
             price=price, staff_target=cat.staff[categories], rent=0 if mobile else rent,
             open=True, opened_day=self.day, owner=owners, mobile=mobile, source=source,
             awareness=econ.initial_knowledge if awareness is None else awareness,
-            night=(cat.night_share[categories] > 0) & (rng.random(len(nodes)) < econ.night_open_share),
+            night=(cat.night_share[categories] > 0) & (draws.random(len(nodes)) < econ.night_open_share),
         )
         self.ledger.add_merchants(len(nodes))
         self.levers.on_outlets_opened(ids)
-        self._update_reach(added=ids)
+        self._update_reach(added=ids, rng=rng)
         if self._agents_made:
             for m in ids:
                 self._merchant_agents[int(m)] = Merchant(self, merchant_id=int(m))
@@ -544,14 +565,14 @@ class LifeCircleModel(mesa.Model):
             if agent is not None:
                 agent.remove()
 
-    def move_outlets(self, ids: np.ndarray, nodes: np.ndarray) -> None:
-        """Move (mobile) outlets to new nodes."""
+    def move_outlets(self, ids: np.ndarray, nodes: np.ndarray, rng: np.random.Generator | None = None) -> None:
+        """Move (mobile) outlets to new nodes (``rng``: as for :meth:`add_outlets`)."""
         self.reach.remove(ids)
         self.merchants.node[ids] = nodes
-        self._update_reach(added=ids, already_removed=True)
+        self._update_reach(added=ids, already_removed=True, rng=rng)
 
     def _update_reach(self, added: np.ndarray | None = None, removed: np.ndarray | None = None,
-                      already_removed: bool = False) -> None:
+                      already_removed: bool = False, rng: np.random.Generator | None = None) -> None:
         mer = self.merchants
         touched = set()
         if removed is not None and len(removed):
@@ -574,7 +595,7 @@ class LifeCircleModel(mesa.Model):
         self.choice_tables.update(cats, self.reach, econ.walk_minute_weight, econ.max_walk_minutes, rows)
         open_nodes = [mer.node[(mer.category == c) & mer.open] for c in cats]
         self.nearest_m[:, cats] = self.nearest_outlets.update(cats, open_nodes).T
-        state = seed_state(self.streams["knowledge.new"])
+        state = seed_state(self.streams["knowledge.new"] if rng is None else rng)
         for c in cats:
             kernels.remap_knowledge(state, self.population.knows, int(c), old[c], self.reach.outlet[c],
                                     self.first_resident, mer.awareness)

@@ -2,9 +2,13 @@
 
 Every mechanism draws from its own stream (``streams["needs"]``, ``streams["lever.lockers"]`` ...),
 derived from the master seed and a stable hash of the name (never Python's ``hash()``, which
-changes between processes). A lever that is off never asks for its stream, and switching a lever
-on does not shift anyone else's draws, so baseline-versus-policy differences are not swamped by
-reshuffled noise.
+changes between processes). A lever that is off never asks for its stream, and a lever's own random
+choices (and the outlets it opens itself) draw from its stream, so switching it on does not shift
+anyone else's draws: a policy run and its counterfactual of the same seed draw alike until the
+lever's effects reach a shared mechanism. From then on they part as far as those effects go --
+another entrant opens, another vacancy is filled, a matching rule that draws less (the local-hiring
+lever's nearest seeker, the siting lever's best site) leaves the shared stream elsewhere -- so
+effects are paired differences whose noise grows with what the lever changes, never biased by it.
 """
 
 from __future__ import annotations

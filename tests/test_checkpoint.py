@@ -119,7 +119,9 @@ def test_a_checkpoint_keeps_the_reach_memo_and_a_part_of_it_changes_nothing(tmp_
     part = build(part_store)
     kept = int(np.searchsorted(sizes, sizes[-1] // 2, side="right"))
     assert 0 < kept < len(sizes)
-    assert list(part._within_cache) == list(warmed._within_cache)[:kept]
+    # The memo restored comes first (the measured period's first entrants, decided as the model is
+    # built, search more nodes after it).
+    assert list(part._within_cache)[:kept] == list(warmed._within_cache)[:kept]
 
     for model in (warmed, loaded, part):
         model.run_for(model.days_total)

@@ -144,6 +144,47 @@ def test_implementation_follows_the_timeline_and_phase_in():
     assert installed[6] == installed[8] == installed[5] > 0                 # installed lockers stay, none added
 
 
+def test_the_responsibility_system_phases_in_from_the_implementation_without_it():
+    # Governance's own phase-in ramps every lever's implementation from economy.lever_implementation
+    # (no system) to the system's implementation_strength, as any lever ramps from nothing.
+    updates = {**_on("governance", implementation_strength=1.0, phase_in_months=4), **_on("lockers"),
+               "economy.lever_implementation": 0.6, "years": 0.5}
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={**SMALL, **updates}), seed=2, create_agents=False)
+    seen: dict[int, tuple[float, float]] = {}
+    while model.running:
+        seen[model.month] = (model.levers.implementation, model.levers.get("lockers").strength_now)
+        model.step()
+    ramp = [0.6 + 0.4 * f for f in (0.25, 0.5, 0.75, 1.0, 1.0)]
+    assert [seen[m][0] for m in range(5)] == pytest.approx(ramp)
+    assert [seen[m][1] for m in range(5)] == pytest.approx(ramp)  # the levers act at it
+
+
+def test_a_collection_sees_the_month_it_covers_not_the_next_ones_levers():
+    """The value labelled m covers month m - 1, states included: a lever that starts in month 2 and
+    ends in month 4 shows in the collections labelled 3 and 4 only (they are collected before the new
+    month's levers act)."""
+    model = _run({**_on("smart_stores", start_month=2, end_month=4), **_on("governance", start_month=2, end_month=4),
+                  "years": 0.5}, 4)
+    wide = _wide(model)
+    smart, implementation = wide["smart_store_share"], wide["lever_implementation"]
+    assert (smart.loc[1:2] == 0).all() and (smart.loc[3:4] > 0).all()
+    default = model.scenario.economy.lever_implementation
+    assert (implementation.loc[[1, 2, 5, 6]] == default).all()
+    assert (implementation.loc[3:4] == model.scenario.levers.governance.implementation_strength).all()
+
+
+def test_the_first_measured_months_entrants_decide_under_the_scenarios_levers():
+    """The warm-up's last month end leaves the new month's entry round to the measured period: with
+    the licences lever from month 0, its entrants wait the lever's days, not the warm-up's 30."""
+    scenario = load_scenario(BASELINE, updates={**SMALL, "warmup_years": 1.0, "economy.lever_implementation": 1.0,
+                                                "economy.startup_per_month": 0.2, **_on("licences")})
+    model = LifeCircleModel(scenario=scenario, seed=2, create_agents=False, checkpoints=False)
+    queue = model.licence_queue
+    assert len(queue.open_day) > 0
+    assert queue.applied_day == [0] * len(queue.open_day)
+    assert queue.open_day == [scenario.levers.licences.licence_days] * len(queue.open_day)
+
+
 def test_support_ends_lever_effect_ends_on_its_end_month():
     """The platform (pure support, no assets) delivers nothing from its end month on."""
     model = _run({**_on("platform", end_month=4), "years": 0.67}, 4)
@@ -239,12 +280,48 @@ def test_renovation_never_changes_a_city_that_runs_share():
     pd.testing.assert_frame_equal(after.timeseries(), alone.timeseries())
 
 
-# ----------------------------------------------------------------------------- mobile vendors
+def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_opens_there():
+    # With the city budget on as well: renovation's rounds skip the map's shop space and the budget's
+    # sites, so no outlet that traded before a round gets its rent support, and no budget site has its
+    # rent paid twice (once by the budget, once by the renovation).
+    scenario = load_scenario(BASELINE, updates={**SMALL, "years": 0.75, "economy.lever_implementation": 1.0,
+                                                **_on("renovation", months=[1, 3, 5], sites_per_round=12),
+                                                **_on("governance", budget_cny_per_resident=2000.0)})
+    model = LifeCircleModel(scenario=scenario, seed=2, create_agents=False)
+    mer, renovation = model.merchants, model.levers.get("renovation")
+    budget = model.levers.get("governance").budget
+    shop_space = model.commercial.copy()
+    handed_over = np.full(len(shop_space), np.iinfo(np.int32).max)  # the day each node became renovated space
+    supported = set()
+    while model.running:
+        was = renovation.renovated.copy()
+        model.step()
+        handed_over[renovation.renovated & ~was] = model.day
+        supported |= set(np.flatnonzero(mer.rent_support > 0).tolist())
+    renovated = np.flatnonzero(renovation.renovated)
+    assert len(renovated) >= 4 and len(budget.site_node) > 0
+    assert not shop_space[renovated].any()
+    assert not np.isin(renovated, budget.site_node).any()
+    supported = np.array(sorted(supported))
+    assert len(supported) and (mer.opened_day[supported] > handed_over[mer.node[supported]]).all()
+    assert np.isin(mer.node[list(supported)], renovated).all()
 
 def _vendor_model(years: float = TINY["years"], **updates: Any) -> LifeCircleModel:
     scenario = load_scenario(BASELINE, updates={**TINY, "years": years, "economy.lever_implementation": 1.0,
                                                 **_on("mobile_vendors", **updates)})
     return LifeCircleModel(scenario=scenario, seed=6, create_agents=False)
+
+
+def test_mobile_vendors_draw_their_outlets_from_their_own_stream():
+    # The vendors licensed at the start draw their prices, night opening and residents' knowledge of
+    # them from the lever's stream: the streams the rules' own entrants draw from are where the
+    # counterfactual (no vendors) has them, so an entrant that opens in both runs draws the same.
+    scenario = load_scenario(BASELINE, updates={**TINY, "economy.lever_implementation": 1.0})
+    plain = LifeCircleModel(scenario=scenario, seed=6, create_agents=False)
+    vending = _vendor_model(categories=["fresh_market"], vendors=4)
+    assert np.flatnonzero(vending.merchants.mobile & vending.merchants.open).size == 4
+    for name in ("outlets", "knowledge.new"):
+        assert vending.streams.state()[name] == plain.streams.state()[name], name
 
 
 def test_mobile_vendors_start_with_vendor_sized_capital():

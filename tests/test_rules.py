@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.economy.accounts import merchant_costs, transfer_businesses
+from sim.economy.entry import open_due
+from sim.economy.labour import month_labour
 from sim.model import LifeCircleModel
-from sim.economy.population import FREELANCER
+from sim.economy.population import FREELANCER, build_population
 from tests.conftest import small_scenario
 
 
@@ -89,6 +92,24 @@ def test_recent_graduate_flag_expires_after_three_years_and_new_graduates_arrive
     assert np.allclose(shares, 0.05, rtol=0.3), shares  # the share stays near the scenario's
 
 
+def test_day_one_graduates_count_back_from_the_warm_ups_first_month():
+    # A run starts in the warm-up's first month (negative). The day-one graduates graduated in the three
+    # years before it, so they expire during the warm-up: the measured period starts with the scenario's
+    # share of recent graduates, not with the day-one graduates still counted on top of three years of
+    # new ones (twice the share, falling back over the first three measured years).
+    scenario = small_scenario(**{"warmup_years": 3.0, "years": 0.1, "population.graduate_share": 0.05})
+    start = -36  # the warm-up's first month
+    built = LifeCircleModel(scenario=small_scenario(), seed=4, create_agents=False)  # its city and catalogue
+    pop, _ = build_population(scenario, built.city, built.catalogue, np.random.default_rng(4), start)
+    since = start - pop.graduated_month[pop.graduate]
+    assert pop.graduate.any() and (since >= 0).all() and (since < 36).all()
+    model = LifeCircleModel(scenario=scenario, seed=4, create_agents=False, checkpoints=False)
+    pop = model.population
+    assert model.month == 0 and model.warmup_source == "computed"
+    assert (pop.graduated_month[pop.graduate] > start).all()  # every day-one graduation has expired
+    assert pop.graduate.mean() == pytest.approx(0.05, rel=0.3)
+
+
 def test_a_walk_in_turned_away_tries_the_next_outlet_with_room():
     # One busy store is made tiny and the others of its trade roomy: most of its customers are
     # turned away on the first try, then find another store they know in reach the same day.
@@ -108,3 +129,53 @@ def test_a_walk_in_turned_away_tries_the_next_outlet_with_room():
     assert t["unmet_capacity"][c] < 0.1 * turned          # nearly all found a store with room
     assert model.ledger.merchant_cash[trade].sum() > cash  # ... and paid there
     model.ledger.check()
+
+
+def test_a_founders_shop_taken_over_needs_its_trades_full_staff_again():
+    # A resident founder works in the shop in place of one employee; the outside owner who takes the
+    # shop over does not, so the next labour market hires the trade's full staff, as an investor-owned
+    # shop of the trade has.
+    scenario = small_scenario(**{"years": 1.0, "economy.startup_per_month": 0.05, "economy.exit_per_month": 0.0})
+    model = LifeCircleModel(scenario=scenario, seed=5, create_agents=False)
+    mer, staff = model.merchants, model.catalogue.staff
+    while model.running and not ((mer.owner >= 0) & mer.open & ~mer.mobile).any():
+        model.step()
+    founded = np.flatnonzero((mer.owner >= 0) & mer.open & ~mer.mobile)
+    assert len(founded) and (mer.staff_target[founded] == np.maximum(staff[mer.category[founded]] - 1, 0)).all()
+    owners = mer.owner[founded].copy()
+    transfer_businesses(model, founded)
+    assert (mer.owner[founded] == -1).all() and (model.population.owned[owners] == -1).all()
+    assert (mer.staff_target[founded] == staff[mer.category[founded]]).all()
+    month_labour(model)
+    assert (mer.staff_local[founded] + mer.staff_outside[founded] == staff[mer.category[founded]]).all()
+
+
+def test_an_outlet_opened_this_month_pays_temporary_staff_for_the_days_it_traded():
+    # Its jobs are first filled at the month end's labour market; until then temporary staff from
+    # outside do them at the median shop wage, for the days it traded (it trades on its opening day).
+    model = LifeCircleModel(scenario=small_scenario(), seed=2, create_agents=False)
+    while model.date_of(model.day + 1).month == model.date.month:  # to the month's last day
+        model.step()
+    mer, wage, days = model.merchants, model.shop_wage_fen(), model.date.day
+    shops = np.flatnonzero(mer.open & ~mer.mobile)[:3]
+    mer.staff_target[shops], mer.staff_outside[shops] = 4, 1
+    mer.opened_day[shops] = [model.day - 9, model.day - days + 1, model.day - days]  # 10 days, all, last month
+    local = mer.staff_local[shops].astype(np.int64)
+    got = merchant_costs(model, shops, np.zeros(3, dtype=np.int64))["wages_outside"]
+    temporary = [round((3 - local[0]) * wage * 10 / days), (3 - local[1]) * wage, 0]
+    assert got.tolist() == [wage + t for t in temporary]
+
+
+def test_a_founder_whose_two_licences_fall_due_the_same_day_opens_one_business():
+    model = LifeCircleModel(scenario=small_scenario(), seed=2, create_agents=False)
+    pop, mer = model.population, model.merchants
+    founder = int(np.flatnonzero((pop.status == FREELANCER) & (pop.owned < 0))[0])
+    node = int(mer.node[np.flatnonzero(mer.open)[0]])
+    for category in (0, 1):  # two ideas, both licensed today
+        model.licence_queue.push(open_day=model.day, node=node, category=category, founder=founder,
+                                 applied_day=model.day - 30)
+    before = mer.n
+    open_due(model)
+    opened = np.arange(before, mer.n)
+    assert len(opened) == 1 and mer.owner[opened[0]] == founder and pop.owned[founder] == opened[0]
+    assert (mer.owner[mer.open] == founder).sum() == 1

@@ -206,7 +206,9 @@ class Entry:
         if not due:
             return
         self.queue = [a for a in self.queue if a.open_day > model.day]
-        due = [a for a in due if a.founder is None] + [a for a in due if a.founder is not None and a.founder.owned is None]
+        founders = [a for a in due if a.founder is not None and a.founder.owned is None]
+        founders = [a for i, a in enumerate(founders) if all(b.founder is not a.founder for b in founders[:i])]
+        due = [a for a in due if a.founder is None] + founders  # a founder opens one business
         econ = model.scenario.economy
         merchants = model.open_outlets([(a.node, a.category) for a in due], owners=[a.founder for a in due],
                                        awareness=[1.0 if a.successor else econ.initial_knowledge for a in due])

@@ -11,7 +11,8 @@ Rules (engine: :mod:`sim.services.kernels`, :mod:`sim.economy.accounts`):
   turned away.
 * **Payment.** A walk-in pays the price; an order pays the price less the platform's commission;
   couriers pay a parcel point ``parcel_fee`` per parcel.
-* **The month.** Wages (each local employee their own, commuters the median shop wage), rent,
+* **The month.** Wages (each local employee their own, commuters the median shop wage; in the month
+  it opens, temporary staff for its jobs not yet filled, for the days it traded), rent,
   fixed costs and the cost of goods are paid; half the profit (``owner_payout_share``) goes to the
   owner; a merchant with ``closure_months`` losing months in a row and negative cash closes. An
   owner leaves with ``exit_per_month``: a going concern (cash in hand, or not losing month after
@@ -133,6 +134,12 @@ class Merchant(CellAgent):
         multiplier = model.scenario.economy.wage_multiplier
         wages = sum(round(person.wage * multiplier) for person in self.staff)
         wages += self.commuters * model.shop_wage_fen
+        # Opened this month: the jobs not yet filled are done by temporary staff from outside, at the
+        # median shop wage, for the days it traded (its first hires come at the month end).
+        days, traded = model.date_of(model.day).day, model.day - self.opened_day + 1
+        if traded <= days:
+            unfilled = max(self.staff_target - len(self.staff) - self.commuters, 0)
+            wages += round(unfilled * model.shop_wage_fen * traded / days)
         cogs = round(self.revenue_month * model.catalogue.cogs_share[self.category])
         return wages + self.rent + model.catalogue.money["fixed_cost"] + cogs
 
@@ -190,8 +197,11 @@ class Merchant(CellAgent):
         model.tally.losing_months_at_closure += self.months_losing
 
     def hand_over(self) -> None:
-        """The owner leaves a going concern: an owner from outside takes it over."""
+        """The owner leaves a going concern: an owner from outside takes it over. A resident founder
+        worked there in place of one employee; the outside owner does not, so the shop needs its
+        trade's full staff again."""
         if self.owner is not None:
             self.owner.lose_job()
+            self.staff_target = int(self.model.catalogue.staff[self.category])
         self.owner = None
         self.model.tally.transfers += 1

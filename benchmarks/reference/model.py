@@ -147,7 +147,7 @@ class ReferenceModel(mesa.Model):
         p_graduate = min(1.0, people.graduate_share * len(self.residents) / max(len(young_adults), 1))
         for person in young_adults:
             if rnd.random() < p_graduate:
-                person.graduated_month = -rnd.randrange(GRADUATE_MONTHS)
+                person.graduated_month = self.month - rnd.randrange(GRADUATE_MONTHS)
         self.residents_at: dict[int, list[Resident]] = defaultdict(list)
         self.demand_at: dict[tuple[int, int], dict[int, float]] = defaultdict(lambda: defaultdict(float))
         for household in self.households:
@@ -227,10 +227,13 @@ class ReferenceModel(mesa.Model):
             self.delivery_map.add(self.open_merchants())
         self.lockers = Lockers(self, levers.lockers) if levers.lockers.enabled else None
         self.siting = Siting(self, levers.siting) if levers.siting.enabled else None
-        for lever in self.levers():
-            lever.month_start(self.month)
-        self.draw_volunteers()
         self.tally.reset()
+        if self.warmup_days > 0 and self.date_of(0).month != self.date_of(-1).month:
+            self._open_month()  # the warm-up's last month end left the new month to the scenario's levers
+        else:
+            for lever in self.levers():
+                lever.month_start(self.month)
+            self.draw_volunteers()
 
     def levers(self) -> list:
         """The scenario's levers this model implements (platform, lockers, siting)."""
@@ -362,8 +365,8 @@ class ReferenceModel(mesa.Model):
 
     def _end_month(self) -> None:
         """The month's end, in the engine's order: accounts, closures and hand-overs, households;
-        labour market; graduates; word of mouth; movers; the new month's levers; volunteers;
-        entrants; indicators."""
+        labour market; graduates; word of mouth; movers; indicators; the new month's levers;
+        volunteers; entrants (the warm-up's last month end leaves these three to the measured period)."""
         econ = self.scenario.economy
         for person in self.residents:
             person.collect_income()
@@ -394,16 +397,24 @@ class ReferenceModel(mesa.Model):
                 person.start_afresh()
         self.unmet_last_month = dict(self.tally.unmet_at)
         self.month += 1
-        if self.month >= 0:
-            for lever in self.levers():
-                lever.month_start(self.month)
-        self.draw_volunteers()
-        self.entry.month()
         for person in self.residents:
             person.income_last, person.income_month = person.income_month, 0
         if self.day >= 0:
             self.records.append(month_record(self))
         self.tally.reset()
+        if self.day != -1:
+            self._open_month()
+            if self.day >= 0:  # as the engine's observer reads it: after the new month's entrants decided
+                self.records[-1]["entrants_waiting"] = float(len(self.entry.queue))
+
+    def _open_month(self) -> None:
+        """After the month's indicators: the new month's levers, volunteers and entrants; the
+        merchants' monthly takings start afresh."""
+        if self.month >= 0:
+            for lever in self.levers():
+                lever.month_start(self.month)
+        self.draw_volunteers()
+        self.entry.month()
         for merchant in self.open_merchants():
             merchant.reset_month()
 

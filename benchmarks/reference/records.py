@@ -69,7 +69,7 @@ def month_record(model: ReferenceModel) -> dict[str, float]:
         "visit_walk_m": _share(t.walk_m, t.walk_ins),
         **{name: _share(t.scores[i], t.draws) for i, name in enumerate(SCORES)},
         "draws": float(t.draws),
-        "entrants_waiting": float(len(model.entry.queue)),
+        "entrants_waiting": float(len(model.entry.queue)),  # replaced after the month's entry round (model)
     }
 
 

@@ -44,7 +44,11 @@ URBAN_MEDIAN_INCOME_FEN = 392_700
 
 def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray) -> dict[str, np.ndarray]:
     """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind: each local
-    employee's own wage, commuters at the median shop wage, rent, fixed costs, cost of goods."""
+    employee's own wage, commuters at the median shop wage, rent, fixed costs, cost of goods.
+
+    An outlet that opened this month has hired nobody yet (its jobs are filled at the month end's
+    labour market): its jobs are done by temporary staff from outside at the median shop wage for the
+    days it traded (:func:`opening_staff`)."""
     mer, money, pop = model.merchants, model.catalogue.money, model.population
     cats = mer.category[ids]
     smart_saving = np.where(mer.smart[ids], model.smart_cost_saving(), 0.0)
@@ -52,12 +56,26 @@ def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray)
     payroll = np.bincount(pop.employer[local], weights=local_wages(model, local), minlength=mer.n)
     return {
         "wages_local": np.round(payroll[ids]).astype(np.int64),
-        "wages_outside": mer.staff_outside[ids].astype(np.int64) * model.shop_wage_fen(),
+        "wages_outside": mer.staff_outside[ids].astype(np.int64) * model.shop_wage_fen() + opening_staff(model, ids),
         "rent": mer.rent[ids],
         "fixed": np.round(np.where(mer.mobile[ids], money["vendor_fixed_cost"], money["fixed_cost"])
                           * (1 - smart_saving)).astype(np.int64),
         "cogs": np.round(revenue * model.catalogue.cogs_share[cats] * (1 - smart_saving / 4)).astype(np.int64),
     }
+
+
+def opening_staff(model: LifeCircleModel, ids: np.ndarray) -> np.ndarray:
+    """Wages (fen) of the temporary staff of merchants ``ids`` that opened this month: each job not yet
+    filled, at the median shop wage, for the share of the month's days the outlet traded (it opened
+    on ``opened_day`` and trades that day; called on the month's last day)."""
+    mer = model.merchants
+    days = model.date.day                       # the month's days so far: all of them on its last day
+    traded = model.day - mer.opened_day[ids].astype(np.int64) + 1
+    new = traded <= days
+    if not new.any():
+        return np.zeros(len(ids), dtype=np.int64)
+    unfilled = np.maximum(mer.staff_target[ids].astype(np.int64) - mer.staff_local[ids] - mer.staff_outside[ids], 0)
+    return np.where(new, np.round(unfilled * model.shop_wage_fen() * np.minimum(traded, days) / days), 0).astype(np.int64)
 
 
 def local_wages(model: LifeCircleModel, who: np.ndarray) -> np.ndarray:
@@ -197,10 +215,14 @@ def _gig_pay(model: LifeCircleModel) -> None:
 def transfer_businesses(model: LifeCircleModel, ids: np.ndarray) -> None:
     """Outlets whose owner leaves are taken over: they go on trading (same shop, staff, cash and
     customers), a resident owner leaves the business (retired at retirement age, else looking for
-    work), and the new owner is from outside the circle."""
+    work), and the new owner is from outside the circle. A resident founder worked in the shop in
+    place of one employee (:func:`sim.economy.entry.open_due`); an outside owner does not, so the shop
+    needs its trade's full staff again (a mobile vendor's owner is its only staff)."""
     if len(ids) == 0:
         return
     mer, pop = model.merchants, model.population
+    worked = ids[(mer.owner[ids] >= 0) & ~mer.mobile[ids]]
+    mer.staff_target[worked] = model.catalogue.staff[mer.category[worked]]
     owners = mer.owner[ids][mer.owner[ids] >= 0]
     pop.owned[owners] = -1
     lose_jobs(model, owners, model.streams["labour.losses"])

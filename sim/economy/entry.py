@@ -541,7 +541,13 @@ def open_due(model: LifeCircleModel) -> None:
     rows = model.licence_queue.pop_due(model.day)
     if not rows:
         return
-    founders = [r for r in rows if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0]
+    # A resident founder runs one business: a second licence due the same day (a freelancer who is also
+    # a recent graduate may apply twice in a month) lapses, as one due after the first opened does.
+    founders, founding = [], set()
+    for r in rows:
+        if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0 and r["founder"] not in founding:
+            founding.add(r["founder"])
+            founders.append(r)
     rows = [r for r in rows if r["founder"] < 0] + founders
     initial = model.scenario.economy.initial_knowledge
     ids = model.add_outlets(

@@ -45,7 +45,7 @@ class Population:
         elderly: Age >= retirement age.
         disabled: Has a disability.
         graduated_month: Model month in which the resident graduated, for recent graduates (in the
-            last ``GRADUATE_MONTHS``); -1 for everyone else. ``graduate`` is derived from it.
+            last ``GRADUATE_MONTHS``); ``NOT_GRADUATE`` for everyone else. ``graduate`` is derived from it.
         speed_class: 0 adult, 1 elderly, 2 disabled, 3 elderly and disabled.
         status: Labour status code (``EMPLOYED`` ...).
         employer: Merchant id for local jobs, ``OUTSIDE_JOB``, or ``NO_JOB``.
@@ -137,10 +137,11 @@ def speed_table(scenario: Scenario) -> np.ndarray:
 
 
 def build_population(
-    scenario: Scenario, city: City, catalogue: Catalogue, rng: np.random.Generator
+    scenario: Scenario, city: City, catalogue: Catalogue, rng: np.random.Generator, start_month: int = 0
 ) -> tuple[Population, Households]:
     """Draw households and their adult residents: homes by the city's residential weights, ages,
-    disabilities, labour status, wages, pensions.
+    disabilities, labour status, wages, pensions. ``start_month``: the model month the population is
+    built in (the warm-up's first: negative), from which the recent graduates' months count back.
 
     Jobs at local merchants are assigned afterwards by :func:`sim.economy.labour.staff_initial_outlets`;
     here the employed all start with outside jobs.
@@ -165,11 +166,13 @@ def build_population(
         rng.integers(18, max(p.retirement_age, 19), size=n),
     ).astype(np.int16)
     disabled = rng.random(n) < p.disabled_share
-    # Recent graduates among the young: graduate_share of all residents, graduated in the last three
-    # years (uniformly over those months, so their flags do not all expire at once).
+    # Recent graduates among the young: graduate_share of all residents, graduated in the three years
+    # before the start (uniformly over those months, so their flags do not all expire at once; counted
+    # from the month the run starts in, the warm-up's first, so they expire during the warm-up and not
+    # in the first measured years).
     young_adult = (~elderly) & (age <= GRADUATE_MAX_AGE)
     graduate = young_adult & (rng.random(n) < min(1.0, p.graduate_share * n / max(young_adult.sum(), 1)))
-    graduated_month = np.where(graduate, -rng.integers(0, GRADUATE_MONTHS, size=n), NOT_GRADUATE).astype(np.int32)
+    graduated_month = np.where(graduate, start_month - rng.integers(0, GRADUATE_MONTHS, size=n), NOT_GRADUATE).astype(np.int32)
     speed_class = (elderly.astype(np.int8) + 2 * disabled.astype(np.int8)).astype(np.int8)
     # Labour status of the working-age: outside the labour force, or in it: unemployed, freelancing
     # or employed (the shares of the labour force).

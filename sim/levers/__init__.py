@@ -76,10 +76,12 @@ class LeverSet:
     def month_start(self, month: int) -> None:
         """Update strengths for ``month`` and run each lever's monthly action."""
         governance = self.levers.get("governance")
-        if governance is not None and timeline_strength(governance.config, month) > 0:
-            self.implementation = governance.implementation(month)
+        default = self.model.scenario.economy.lever_implementation
+        system = timeline_strength(governance.config, month) if governance is not None else 0.0
+        if system > 0:  # phased in: from the implementation without the system to the system's
+            self.implementation = default + system * (governance.implementation(month) - default)
         else:
-            self.implementation = self.model.scenario.economy.lever_implementation
+            self.implementation = default
         for lever in self.levers.values():
             scale = 1.0 if lever.name == "governance" else self.implementation
             lever.strength_now = timeline_strength(lever.config, month) * scale

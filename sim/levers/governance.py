@@ -4,7 +4,9 @@ Without the system every lever acts at ``economy.lever_implementation`` of its d
 district leader is responsible: levers act at ``implementation_strength`` from the start month,
 and every ``evaluation_period_months`` the scorecard is evaluated against
 ``target_basic_coverage``; a missed target raises implementation by ``accountability_gain``
-(up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators.
+(up to 1). Each evaluation is recorded (``model.evaluations``) and scored by the indicators. Over
+``phase_in_months`` implementation ramps from ``economy.lever_implementation`` (no system) to the
+system's; a city budget is allocated in full from the start month.
 
 In a city of several life circles, or with a city budget (``budget_cny_per_resident`` > 0), the
 system also evaluates every life circle each period and allocates the budget between them by a

@@ -66,7 +66,7 @@ class MobileVendors(Lever):
         all_cats = np.concatenate([model.merchants.category[vendors].astype(np.int64), new_cats])
         stops = self._stops(all_cats)
         if len(vendors):
-            model.move_outlets(vendors, stops[: len(vendors)])
+            model.move_outlets(vendors, stops[: len(vendors)], rng=self.rng)
         add = len(new_cats)
         if add > 0:
             pop = model.population
@@ -77,7 +77,8 @@ class MobileVendors(Lever):
                 owners[:take] = self.rng.choice(pool, size=take, replace=False)
             cap = np.full(add, self.config.capacity, dtype=np.float64)
             cap = np.round(cap * (QUIET_HOURS_CAPACITY if self.config.quiet_hours else 1.0)).astype(np.int32)
-            ids = model.add_outlets(nodes=stops[len(vendors):], categories=new_cats, owners=owners, mobile=True, capacity=cap)
+            ids = model.add_outlets(nodes=stops[len(vendors):], categories=new_cats, owners=owners, mobile=True, capacity=cap,
+                                    rng=self.rng)  # the lever's own draws: later entrants draw as without it
             model.merchants.staff_target[ids] = 0
             fund_openings(model, ids)
             for m, o in zip(ids, owners):

@@ -1,8 +1,9 @@
 """Urban renewal and old-community renovation adding commercial space.
 
 In each month listed in ``months`` (while the lever acts) renovation hands over
-``sites_per_round`` sites of public shop space in old blocks, at the old-block nodes whose
-residents have the fewest basic-guarantee categories within 15 minutes. Each site is put to
+``sites_per_round`` sites of public shop space in old blocks, at the inhabited old-block nodes
+without shop space (neither the map's nor the city budget's) whose residents have the fewest
+basic-guarantee categories within 15 minutes. Each site is put to
 public tender: of the basic categories missing there (not yet tendered in the same round), the
 entrant with the best expected margin at the discounted rent applies for a licence, if it passes
 the entry test. Outlets on renovated space pay
@@ -49,7 +50,10 @@ class Renovation(Lever):
         speed = model.scenario.population.walk_speed_m_per_min
         within = model.nearest_m[:, basic] / speed <= 15.0
         served = within.sum(axis=1)
-        old = np.flatnonzero(model.city.old_blocks & (model.residents_at_node > 0) & ~self.renovated)
+        # Space is added where there was none: nodes that are shop space already (the map's, or the city
+        # budget's sites, whose rent it pays) are left out, so no outlet trading before the round, and none
+        # on a budget site, receives the renovation's rent support.
+        old = np.flatnonzero(model.city.old_blocks & (model.residents_at_node > 0) & ~model.commercial)
         if len(old) == 0:
             return
         worst = old[np.argsort(served[old], kind="stable")][: self.config.sites_per_round]
