@@ -493,8 +493,8 @@ class GovernanceLever(LeverConfig):
     allocation: Literal["equal", "need", "reward", "support", "pilot"] = "need"
     """How the budget is divided between circles: ``equal`` per resident; ``need``, in proportion
     to the residents still without every basic service within 15 minutes (worst coverage first);
-    ``reward``, per resident with ``evaluation_bonus`` more for circles that passed their last
-    evaluation; ``support``, the same for those that failed; ``pilot``, per resident among
+    ``reward``, per resident with ``evaluation_bonus`` more for circles that passed the
+    evaluation made at the period's start; ``support``, the same for those that failed; ``pilot``, per resident among
     ``pilot_share`` of the circles until ``scale_up_month``, then, if the pilots gained at least
     ``scale_up_min_gain`` coverage, among all."""
     evaluation_bonus: float = Field(1.0, ge=0.0, le=10.0)

@@ -408,6 +408,24 @@ def test_every_circle_is_evaluated_each_period_and_spending_stays_within_the_bud
     assert budget_runs[11, 0.0].ledger.spent_on("lever.governance.") == 0
 
 
+def test_funds_follow_the_evaluation_made_at_the_period_s_start():
+    # reward: each period's budget per resident, with evaluation_bonus more for the circles that pass
+    # the evaluation just made (not the one a period before): a known answer from the recorded rows, in
+    # a run (seed 12) where circles pass and fail in turn.
+    scenario = _budget_scenario(12, 300.0, "reward").with_updates({"years": 2.0})
+    model = LifeCircleModel(scenario=scenario, create_agents=False, checkpoints=False)
+    model.run_for(model.days_total)
+    ev = pd.DataFrame(model.circle_evaluations).sort_values(["period", "circle"])
+    passed = ev.pivot(index="period", columns="circle", values="passed").to_numpy()
+    assert len(passed) == 3 and (passed[1:] != passed[:-1]).any()  # statuses change between periods
+    bonus = scenario.levers.governance.evaluation_bonus
+    for _, rows in ev.groupby("period"):
+        residents, ok = rows["residents"].to_numpy(), rows["passed"].to_numpy()
+        expected = allocate("reward", 300.0 * model.population.n, residents, rows["basic_coverage_15"].to_numpy(), ok,
+                            bonus=bonus)
+        assert rows["allocation_cny"].to_numpy() == pytest.approx(expected)
+
+
 def test_a_run_writes_the_circles_outputs_and_the_city_scorecard(budget_runs, tmp_path):
     from sim.io.circle_outputs import write_circle_outputs
 

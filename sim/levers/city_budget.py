@@ -48,7 +48,7 @@ def allocate(rule: str, budget: float, residents: np.ndarray, coverage: np.ndarr
 
     Args:
         residents, coverage, passed: (K,) per circle: residents, basic coverage (0-1), whether it
-            passed its last evaluation.
+            passed the evaluation just made.
         bonus: Extra weight per resident for ``reward`` (passed) and ``support`` (failed).
         pilots: (K,) bool, the pilot circles (``pilot``).
         scaled_up: ``pilot``: whether scale-up has been decided (then every circle takes part).
@@ -94,7 +94,6 @@ class CityBudget:
         self.pilot_start: float | None = None
         self.scaled_up = False
         self.period = 0
-        self.last_passed = np.zeros(k, dtype=bool)
 
     # ------------------------------------------------------------------ monthly
     def on_month(self, month: int, acting: bool) -> None:
@@ -112,7 +111,7 @@ class CityBudget:
         if self.pilot_start is None:
             self.pilot_start = float(np.nanmean(coverage[self.pilots])) if self.pilots.any() else 0.0
         budget = cfg.budget_cny_per_resident * self.model.population.n * cfg.evaluation_period_months / 12.0
-        share = allocate(cfg.allocation, budget, residents, coverage, self.last_passed if since else passed,
+        share = allocate(cfg.allocation, budget, residents, coverage, passed,  # funds follow this evaluation
                          bonus=cfg.evaluation_bonus, pilots=self.pilots, scaled_up=self.scaled_up)
         self.funds += share
         built = self._tender_all()
@@ -124,7 +123,6 @@ class CityBudget:
                 "rank": int(rank[k]), "allocation_cny": float(share[k]), "sites_built": int(built[k]),
                 "funds_left_cny": float(self.funds[k]), "spent_cny": float(self.spent[k]), "pilot": bool(self.pilots[k]),
                 "scaled_up": self.scaled_up})
-        self.last_passed = passed
         self.period += 1
 
     def _coverage(self) -> tuple[np.ndarray, np.ndarray]:
