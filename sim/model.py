@@ -66,7 +66,8 @@ class LifeCircleModel(mesa.Model):
         scenario: The validated scenario (see :func:`sim.scenario.load_scenario`).
         seed: Overrides ``scenario.seed`` when given.
         city: A prebuilt city (to share one loaded district between runs); built from the
-            scenario when omitted.
+            scenario when omitted. It must be the city this scenario and seed build: a grid city is
+            drawn from the seed's stream, and a settled start is saved under the scenario and seed.
         create_agents: Offer the Mesa agent views (True): made on first use, from then on kept in
             step. False: none (``model.agents`` is empty).
         checkpoints: Where settled states are kept: a :class:`~sim.io.checkpoint.CheckpointStore`, a
@@ -215,6 +216,7 @@ class LifeCircleModel(mesa.Model):
         """Month 0: the scenario's levers take over, the tallies start afresh, the new month opens (its
         entrants decide under the scenario's levers, on its first day), agents are offered."""
         self._new_period()
+        self.ledger.mark_opening()  # accounts.csv's "start": before month 0's levers and entrants move money
         self.start_outlets = np.flatnonzero(self.merchants.open)  # open when measuring begins
         self.levers = LeverSet(self.scenario, self)
         self.levers.setup()
@@ -226,7 +228,6 @@ class LifeCircleModel(mesa.Model):
             entry.month_entry(self)
             self._start_month()
         self.ledger.check()
-        self.ledger.mark_opening()  # accounts.csv's "start" is the first measured day
         self._agents_wanted = create_agents
 
     # ------------------------------------------------------------------ agent views

@@ -197,6 +197,10 @@ def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: Cit
     from sim.metrics.effects import paired_differences, period_means, periods, persistence, summarise
 
     counterfactual = without_levers(scenario)
+    # A real district is the same for every seed and is loaded once; a grid city is drawn from the
+    # seed's own stream, so each replicate builds its own (another seed's grid would give a run, and a
+    # settled start saved under this seed's key, that this seed never gives on its own).
+    city = city if scenario.city.kind != "grid" else None
     policy, baseline = [first.assign(seed=seeds[0])], []
     for i, s in enumerate(seeds):
         if i:
@@ -215,7 +219,9 @@ def _paired(scenario: Scenario, first: pd.DataFrame, seeds: list[int], city: Cit
 
 def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
     """Headline indicators: first and last value, change, target, whether the last value meets it,
-    and the first month in which it was met (time to target; empty if never)."""
+    and the first month in which it was met (time to target; empty if never). Months count as the
+    levers' do: 0 is the first measured month (its collection is labelled 1: a collection labelled m
+    covers month m - 1), as the batches' ``time_to_target`` counts."""
     from sim.metrics.indicators import REGISTRY
 
     rows = []
@@ -230,7 +236,7 @@ def scorecard(timeseries: pd.DataFrame) -> pd.DataFrame:
             ok = values >= target if sense == ">=" else values <= target
             met = None if np.isnan(end) else bool(ok[-1])
             if ok.any():
-                first = str(int(series["month"].to_numpy()[int(np.argmax(ok))]))
+                first = str(int(series["month"].to_numpy()[int(np.argmax(ok))]) - 1)
         rows.append({
             "indicator": name, "unit": REGISTRY[name].unit, "start": start, "end": end,
             "change": end - start, "target": f"{sense} {target:g}" if target is not None else "",

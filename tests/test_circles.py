@@ -235,23 +235,27 @@ def test_additive_indicators_summed_over_the_circles_equal_the_city(city_run):
 
 
 def test_outlet_events_are_counted_in_the_circle_of_the_outlet_and_add_up_to_the_city_s():
-    """Licences granted (with their waits), ownership transfers and complaints about vendors are
-    counted at the circle of the outlet's node (complaints: the day's city count shared out by the
-    residents at each circle's stops). With vendors trading in quiet hours and owners leaving often,
-    each month: transfers and complaints summed over the circles are the city's, and the city's
-    mean licence wait lies within the circles' (their mean weighted by the licences each granted)."""
+    """Outlets opened and closed, licences granted (with their waits), ownership transfers and
+    complaints about vendors are counted at the circle of the outlet's node (complaints: the day's
+    city count shared out by the residents at each circle's stops). With vendors trading in quiet hours
+    until they are withdrawn as month 3 opens, and owners leaving often, each month: births, deaths,
+    transfers and complaints summed over the circles are the city's (the vendors licensed and withdrawn
+    as a month opens too), and the city's mean licence wait lies within the circles' (their mean
+    weighted by the licences each granted)."""
     scenario = load_scenario(ROOT / "scenarios" / "full_plan.toml", updates={
         "population.residents": 3000, "city.blocks_x": 8, "city.blocks_y": 8, "circles.kind": "grid",
-        "circles.cells_x": 2, "circles.cells_y": 2, "warmup_years": 0.0, "years": 0.25,
-        "levers.mobile_vendors.quiet_hours": False, "economy.exit_per_month": 0.05})
+        "circles.cells_x": 2, "circles.cells_y": 2, "warmup_years": 0.0, "years": 0.34,
+        "levers.mobile_vendors.quiet_hours": False, "levers.mobile_vendors.end_month": 3,
+        "economy.exit_per_month": 0.05})
     model = LifeCircleModel(scenario=scenario, checkpoints=False, create_agents=False)
     model.run_for(model.days_total)
     city, circles = model.timeseries(), model.circle_timeseries()
-    seen = {"merchant_transfers": 0.0, "complaints": 0.0, "licences": 0}
+    seen = {"merchant_births": 0.0, "merchant_deaths": 0.0, "merchant_transfers": 0.0, "complaints": 0.0,
+            "licences": 0}
     for month in city["month"].unique():
         c = city[city["month"] == month].set_index("indicator")["value"]
         per = circles[circles["month"] == month].pivot(index="circle", columns="indicator", values="value")
-        for name in ("merchant_transfers", "complaints"):
+        for name in ("merchant_births", "merchant_deaths", "merchant_transfers", "complaints"):
             assert per[name].sum() == c[name], (month, name)
             seen[name] += c[name]
         if not np.isnan(c["licence_wait_days"]):

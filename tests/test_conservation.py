@@ -167,3 +167,16 @@ def test_accounts_summary_by_sector_at_start_and_end():
     # Pensions flowed out of the fund, rent into the landlords' account over the year.
     assert float(by_account["pension_fund"]["change_cny"]) < 0 < float(by_account["landlords"]["change_cny"])
     assert float(by_account["resident"]["end_cny"]) == pytest.approx(model.ledger.resident_cash.sum() / 100)
+
+
+def test_the_accounts_start_before_month_0_s_levers_pay():
+    # accounts.csv's "start" is the first measured day before the levers act: the lockers installed at
+    # month 0's start and the smart stores' adoption show in the change of the account they paid.
+    from tests.conftest import small_scenario
+
+    scenario = small_scenario(**{"years": 0.1, "levers.lockers.enabled": True, "levers.smart_stores.enabled": True})
+    model = LifeCircleModel(scenario=scenario, seed=3, create_agents=False)
+    model.run_for(model.days_total)
+    paid = sum(v for (_, target, _), v in model.ledger.flows.items() if target == "technology_vendors")
+    rows = {r["account"]: r for r in model.ledger.accounts()}
+    assert paid > 0 and rows["technology_vendors"]["change_cny"] == pytest.approx(paid / 100)

@@ -259,6 +259,7 @@ def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
     mer.staff_local[ids] = 0
     mer.staff_outside[ids] = 0
     model.tally.deaths += len(ids)
+    model.count_circle_events("deaths", mer.node[ids])
     shops = ids[~mer.mobile[ids]]
     model.vacancies.add(mer.node[shops], mer.category[shops], model.month)
     model.on_outlets_closed(ids)

@@ -575,6 +575,7 @@ def open_due(model: LifeCircleModel) -> None:
             model.merchants.graduate_founded[m] = bool(pop.graduate[r["founder"]])
     model.roles_changed(np.array([r["founder"] for r in founders], dtype=np.int64))
     model.tally.births += len(ids)
+    model.count_circle_events("births", model.merchants.node[ids])
     model.tally.licensed += len(rows)
     model.tally.licence_days += sum(model.day - r["applied_day"] for r in rows)
     nodes = model.merchants.node[ids]

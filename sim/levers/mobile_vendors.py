@@ -87,6 +87,7 @@ class MobileVendors(Lever):
                     pop.status[o] = OWNER
             model.roles_changed(owners[owners >= 0])
             model.tally.births += len(ids)
+            model.count_circle_events("births", model.merchants.node[ids])
         vendors = self._vendors()
         fee = self.permit_fee_fen()
         if fee and len(vendors):

@@ -55,12 +55,10 @@ class _CircleTallyView:
         self.needs = model.circle_tally.needs(circle)
         self.low_income_needs, self.low_income_met = model.circle_tally.low_income(circle)
         self.days = city.days
-        mer = model.merchants
-        since = model.day - city.days + 1  # first day of the period
-        self.births = int(((mer.opened_day[outlets] >= since) & (mer.opened_day[outlets] <= model.day)).sum())
-        closed = mer.closed_day[outlets]
-        self.deaths = int(((closed >= since) & (closed <= model.day) & ~mer.open[outlets]).sum())
-        for name, counts in model.circle_tally.events.items():  # licences, transfers, complaints
+        # Outlets opened and closed, licences, transfers, complaints: counted in the circle of the outlet
+        # when they happen, as the city's tally counts them (a vendor licensed or withdrawn as a month
+        # opens counts in the period that month begins, in both).
+        for name, counts in model.circle_tally.events.items():
             setattr(self, name, int(counts[circle]))
         self._spent = int(model.circle_tally.spent[circle])
 

@@ -65,7 +65,7 @@ def count_by_circle(E, res, cats, night, served, visited, delivered, any_deliver
 #: Outlet events of the period counted per circle of the outlet's node, as the city tally counts them
 #: (:class:`sim.services.tally.Tally`): licences granted and the days they took, ownership
 #: transfers, residents' complaints about mobile vendors.
-EVENTS = ("licensed", "licence_days", "transfers", "complaints")
+EVENTS = ("births", "deaths", "licensed", "licence_days", "transfers", "complaints")
 
 
 def shares_of(total: int, weights: np.ndarray) -> np.ndarray:
