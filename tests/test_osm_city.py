@@ -92,7 +92,12 @@ def test_city_implements_protocol_and_network_is_one_walkable_component(cities, 
     assert np.all(lengths >= straight * 0.99 - 0.05)
     assert 0.5 < city.area_km2 < 20
     assert city.residential_weight.shape == (n,) and city.residential_weight.sum() > 0
-    assert city.commercial.any() and city.old_blocks.sum() == round(0.25 * n)
+    # Old communities: a quarter of the nodes inside the district's box (the ways' tails beyond it,
+    # where nothing is mapped, are never old communities).
+    inside = city.inside()
+    assert inside.sum() >= 2 and city.box is not None
+    assert city.commercial.any() and city.old_blocks.sum() == round(0.25 * inside.sum())
+    assert not (city.old_blocks & ~inside).any()
 
 
 def test_no_motorways_in_walking_network() -> None:
@@ -339,3 +344,18 @@ def test_categories_missing_from_the_file_are_filled_or_left_absent(cities, cata
         assert np.array_equal(np.bincount(cats, minlength=catalogue.n), mapped)
     finally:
         city.fill_missing_categories = True
+
+
+def test_the_district_is_its_box_not_the_ways_running_past_it(cities) -> None:
+    # Helsinki's extract declares its box: the area is that box. The Haidian extract declares none, and
+    # its ways run on up to 1.3 km past the area mapped (1.25 x 1.34 km, tests/data/README.md): the box
+    # of its mapped shops' and buildings' centres stands for it, not the convex hull of every node (5.9 km2).
+    from sim.city.osm import file_bounds
+
+    helsinki = cities[str(DISTRICTS[1])]
+    assert helsinki.area_source == "the file's bounds" and helsinki.box is not None
+    haidian = cities[str(DISTRICTS[0])]
+    assert file_bounds(DISTRICTS[0]) is None and "mapped shops and buildings" in haidian.area_source
+    assert 1.5 < haidian.area_km2 < 2.5
+    inside = haidian.inside()
+    assert 0.7 * len(inside) < inside.sum() < len(inside)  # the tails are there, and left out

