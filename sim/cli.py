@@ -54,12 +54,15 @@ def _path(text: str) -> str:
 def _scenario_from_args(args: argparse.Namespace):
     from sim.scenario import load_scenario, parse_set_option
 
-    updates = dict(parse_set_option(item) for item in (args.set or []))
+    updates, labels = {}, {}  # labels: a bad value is the option's, not the scenario file's
+    for item in args.set or []:
+        key, updates[key] = parse_set_option(item)
+        labels[key] = f"--set {item}"
     if getattr(args, "years", None) is not None:
-        updates["years"] = float(args.years)
+        updates["years"], labels["years"] = float(args.years), f"--years {args.years:g}"
     if getattr(args, "seed", None) is not None:
-        updates["seed"] = int(args.seed)
-    return load_scenario(args.scenario, updates=updates)
+        updates["seed"], labels["seed"] = int(args.seed), f"--seed {args.seed}"
+    return load_scenario(args.scenario, updates=updates, labels=labels)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,15 +109,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_batch_file(path: str) -> bool:
-    """Whether a TOML file is a batch file (it lists [packages]) rather than a scenario."""
+def _file_kind(path: str) -> str:
+    """What a TOML file is: ``batch`` (it lists [packages]), ``calibration`` (it has [targets] or names
+    its ``scenario``), ``empty`` or else ``scenario``."""
     from sim.scenario import read_toml_file
 
     try:
         data = read_toml_file(Path(path).expanduser().resolve())
     except ScenarioError:
-        return False  # the scenario path reports it
-    return isinstance(data.get("packages"), dict)
+        return "scenario"  # the scenario path reports it
+    if not data:
+        return "empty"
+    if isinstance(data.get("packages"), dict):
+        return "batch"
+    if isinstance(data.get("targets"), dict) or isinstance(data.get("scenario"), str):
+        return "calibration"
+    return "scenario"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -122,7 +132,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sim.io.inputs import check_inputs
     from sim.metrics.indicators import resolve
 
-    if _is_batch_file(args.scenario):
+    kind = _file_kind(args.scenario)
+    if kind == "empty":  # which kind it was meant to be, the file cannot say: what each needs
+        raise ScenarioError(f"{args.scenario}: empty file (no keys); a scenario sets at least one key, e.g. "
+                            f"extends = \"baseline.toml\" and name = \"...\"; a batch file names at least its "
+                            f"[packages] (NAME = \"scenario.toml\"; docs/batches.md)")
+    if kind == "calibration":
+        raise ScenarioError(f"{args.scenario}: a calibration file ([targets], scenario = ...), not a scenario or "
+                            f"batch file; `lifecircle validate` checks those; a calibration is checked and run by "
+                            f"`lifecircle calibrate {args.scenario} --out DIR` (docs/calibration.md)")
+    if kind == "batch":
         if args.set:
             raise UsageError("--set applies to scenario files; a batch file sets keys in its [overrides]")
         from sim.batch.dryrun import check_batch, summary_lines

@@ -18,7 +18,8 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -88,8 +89,8 @@ class CityConfig(_Strict):
     of a large (300 m) urban block, so a shop inside any block of the network still snaps, while a
     point outside the network's area does not (GB 50180-2018 blocks: 100-250 m, up to ~300 m)."""
     poi_merge_m: float = Field(10.0, ge=0.0, le=500.0)
-    """Points of the same category closer than this are one outlet (the first kept; OSM's first
-    with ``poi_mode = "add"``), metres: Chinese POI exports list the same shop more than once
+    """Points of the same category closer than this are one outlet (the first kept; with
+    ``poi_mode = "add"`` OSM's POIs all stay and a table point merges into one), metres: Chinese POI exports list the same shop more than once
     (branch and brand entries, entrances), and a shopfront is a few metres wide. 0: no merging."""
     homes_table: str | None = None
     """OSM city: a residential-compound (小区) table (``.csv``, ``.xlsx`` or ``.geojson``, relative
@@ -826,33 +827,69 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, data)
 
 
+def _inner(annotation: Any) -> Any:
+    """What an annotation holds for key lookups: ``X | None`` -> ``X`` (the model, dict or list member)."""
+    for arg in get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ():
+        if getattr(arg, "model_fields", None) or get_origin(arg) in (dict, list):
+            return arg
+    return annotation
+
+
 def _describe_allowed(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """The keys allowed at ``loc`` (for unknown-key errors)."""
+    """The keys allowed at ``loc`` (for unknown-key errors); the loader's own fields (``base_dir``,
+    a batch's ``source``: ``exclude=True``) are not the user's to set and are not listed."""
     current: Any = model
-    for part in loc[:-1]:
+    parts = list(loc[:-1])
+    while parts:
         fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        if not fields or parts[0] not in fields:
             return ""
-        current = fields[part].annotation
+        current = _inner(fields[parts.pop(0)].annotation)
+        while parts and get_origin(current) in (dict, list):  # a table of named ranges, a list: skip its key
+            current = _inner(get_args(current)[-1])
+            parts.pop(0)
     fields = getattr(current, "model_fields", None)
     if not fields:
         return ""
-    return "allowed keys here: " + ", ".join(k for k in fields if k != "base_dir")
+    return "allowed keys here: " + ", ".join(k for k, info in fields.items() if not info.exclude)
 
 
-def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> str:
-    lines = [f"{source}: invalid scenario"]
+def _show_key(loc: tuple[Any, ...]) -> str:
+    """A dotted key as TOML writes it: a part holding a dot (a batch's scenario key) is quoted."""
+    return ".".join(f'"{p}"' if isinstance(p, str) and "." in p else str(p) for p in loc)
+
+
+def _format_error(err: ValidationError, source: str, model: type[BaseModel],
+                  labels: dict[str, str] | None = None) -> str:
+    """One line per error: the key, its value and what is allowed. ``labels`` maps dotted keys the
+    command line set (``--years``, ``--set``) to the option that set them, which is then named
+    instead of the file."""
+    lines, blamed = [], 0
     for item in err.errors():
         loc = tuple(item["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        dotted = ".".join(str(p) for p in loc)
+        key = _show_key(loc) or "(top level)"
         value = item.get("input")
         kind = item["type"]
+        label = next((labels[k] for k in sorted(labels or (), key=len, reverse=True)
+                      if dotted == k or dotted.startswith(k + ".")  # the key an option set, or in its value
+                      or kind == "extra_forbidden" and k.startswith(dotted + ".")), None)  # a table it made
+        lead = f"  {label}: " if label else "  "
+        blamed += label is not None
         if kind == "extra_forbidden":
             # The key, never its value: an `extends` of the wrong TOML file must not echo secrets.
-            lines.append(f"  unknown key '{key}'; {_describe_allowed(model, loc)}")
+            lines.append(f"{lead}unknown key '{key}'; {_describe_allowed(model, loc)}")
+            continue
+        if kind == "missing":  # its input is the whole table around it: not shown
+            lines.append(f"{lead}key '{key}' is missing; it is required")
             continue
         ctx = item.get("ctx") or {}
         allowed = item["msg"]
+        if kind == "value_error":  # a check of ours: its own words, without pydantic's prefix
+            allowed = allowed.removeprefix("Value error, ")
+            if not loc:  # a check of the whole file: its message names the key itself
+                lines.append(f"{lead}{allowed}")
+                continue
         if "ge" in ctx or "le" in ctx or "gt" in ctx or "lt" in ctx:
             allowed = "allowed: " + ", ".join(
                 f"{'>=' if k == 'ge' else '<=' if k == 'le' else '>' if k == 'gt' else '<'} {v}"
@@ -867,26 +904,34 @@ def _format_error(err: ValidationError, source: str, model: type[BaseModel]) -> 
             allowed = f"allowed: at least {count} item{'s' if count != 1 else ''}"
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             allowed = f"allowed: {item['msg'].replace('Input should be ', '')}"
-        lines.append(f"  key '{key}' = {value!r}: {allowed}")
-    return "\n".join(lines)
+        if label and labels.get(dotted) == label:  # the option names the key and the value itself
+            lines.append(f"{lead}{allowed}")
+        else:
+            lines.append(f"{lead}key '{key}' = {value!r}: {allowed}")
+    if lines and blamed == len(lines):  # every error is an option's, not the file's
+        return lines[0].strip() if len(lines) == 1 else "\n".join(["invalid options", *lines])
+    return "\n".join([f"{source}: invalid scenario", *lines])
 
 
-def _validate(data: dict[str, Any], *, source: str, base_dir: str) -> Scenario:
+def _validate(data: dict[str, Any], *, source: str, base_dir: str, labels: dict[str, str] | None = None) -> Scenario:
     if "base_dir" in data:  # set by the loader only; from a file or --set it would be ignored
         raise ScenarioError(f"{source}: invalid scenario\n  unknown key 'base_dir'; "
                             f"{_describe_allowed(Scenario, ('base_dir',))}")
     try:
         return Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as err:
-        raise ScenarioError(_format_error(err, source, Scenario)) from None
+        raise ScenarioError(_format_error(err, source, Scenario, labels)) from None
 
 
-def load_scenario(path: str | Path, *, updates: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, *, updates: dict[str, Any] | None = None,
+                  labels: dict[str, str] | None = None) -> Scenario:
     """Read, merge (``extends``) and validate a scenario file.
 
     Args:
         path: The scenario's TOML file.
         updates: Dotted-key overrides applied after the file, e.g. ``{"years": 1.0}``.
+        labels: Who set each key of ``updates`` (e.g. ``{"years": "--years 0"}``): a bad value is
+            reported against it, not the file.
 
     Raises:
         ScenarioError: The file is missing or invalid; the message names the file, key and value.
@@ -894,8 +939,8 @@ def load_scenario(path: str | Path, *, updates: dict[str, Any] | None = None) ->
     path = Path(path).expanduser().resolve()
     data = _read_toml(path)
     for key, value in (updates or {}).items():
-        _set_dotted_lenient(data, key, value, str(path))
-    return _validate(data, source=str(path), base_dir=str(path.parent))
+        _set_dotted_lenient(data, key, value, (labels or {}).get(key) or str(path))
+    return _validate(data, source=str(path), base_dir=str(path.parent), labels=labels)
 
 
 def _set_dotted_lenient(data: dict[str, Any], key: str, value: Any, source: str) -> None:
@@ -921,6 +966,9 @@ def parse_set_option(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"--set {text!r}: expected key=value, e.g. economy.rent_multiplier=2.0")
     key, raw = text.split("=", 1)
     key, raw = key.strip(), raw.strip()
+    if not all(key.split(".")):
+        raise ScenarioError(f"--set {text!r}: key {key!r}: allowed: a dotted scenario key (see `lifecircle schema`), "
+                            f"e.g. economy.rent_multiplier=2.0")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

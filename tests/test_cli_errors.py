@@ -255,3 +255,120 @@ def test_no_traceback_on_the_command_line(tmp_path):
         proc = subprocess.run([*LIFECIRCLE, *argv], capture_output=True, text=True, cwd=REPO)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         one_message(proc.stderr)
+
+
+# ----------------------------------------------------------------------------- a second review: messages that named the wrong thing
+
+NO_PACKAGE = f'baseline = "{BASELINE.as_posix()}"\n'
+
+
+@pytest.mark.parametrize("top, extra, expected", [
+    ('baseline = "nope"\n', "", ["key 'baseline' = 'nope'", "allowed: a package: baseline"]),
+    ('lever_base = "ghost"\n', '[levers."levers.platform.enabled"]\n[lever_design]\nmethod = "factorial"\n',
+     ["key 'lever_base' = 'ghost'", "allowed: a package: baseline"]),
+    ("", '"seed" = 3\n', ["key 'overrides.seed' = 3", "master_seed"]),
+    ("", '[robust]\nobjectives = ["nothing"]\n', ["key 'robust.objectives' = ['nothing']", "allowed: an outcome"]),
+    ("", '[uncertainties."economy.rent_multiplier"]\nlow = 1.0\nhigh = 2.0\n'
+         '[design]\nmethod = "explicit"\npoints = [{"economy.colour" = 1.0}]\n',
+     ["key 'design.points[0]' = {'economy.colour': 1.0}", "allowed: exactly the keys ['economy.rent_multiplier']"]),
+    (NO_PACKAGE, "", ["key 'packages' = {}", "allowed: at least one package"]),
+], ids=["baseline", "lever_base", "overrides.seed", "robust.objectives", "design.points", "packages"])
+def test_a_check_of_the_whole_batch_names_its_key_not_the_whole_file(tmp_path, capsys, top, extra, expected):
+    batch = write_batch(tmp_path, replications=1, extra=extra)
+    text = batch.read_text()
+    batch.write_text(text.replace(NO_PACKAGE, "") if top == NO_PACKAGE else top + text)
+    code, _, err = cli(capsys, "validate", batch)
+    assert code == 2
+    message = one_message(err)
+    for text in expected:
+        assert text in message, message
+    assert "(top level)" not in message and "source_sections" not in message
+    assert len(message.replace(str(batch), "")) < 300, message
+
+
+def test_a_batch_file_cannot_set_the_loaders_own_keys(tmp_path, capsys):
+    batch = write_batch(tmp_path, replications=1)
+    for key in ("source", "source_sections", "posterior"):  # posterior: written [uncertainties] from_posterior
+        batch.write_text(f'{key} = "/etc/passwd"\n' + batch.read_text().split("\n", 1)[1])
+        code, _, err = cli(capsys, "validate", batch)
+        assert code == 2
+        assert f"unknown key '{key}'" in one_message(err) and "/etc/passwd" not in err
+        allowed = err.split("allowed keys here:")[1]
+        assert "uncertainties" in allowed and "source" not in allowed and "packages" in allowed
+
+
+@pytest.mark.parametrize("design", ['[design]\nmethod = "latin"\n', ""])
+def test_seed_as_an_uncertainty_cannot_be_a_design_variable(tmp_path, capsys, design):
+    batch = write_batch(tmp_path, replications=1, extra=f'[uncertainties."seed"]\nlow = 1\nhigh = 9\n{design}')
+    code, _, err = cli(capsys, "validate", batch)
+    assert code == 2
+    assert "seed cannot be a design variable" in one_message(err) and "master_seed" in err
+    assert "from_posterior" not in err
+
+
+@pytest.mark.parametrize("lines, expected", [
+    ('low = "a"\nhigh = 2.0', ["uncertainties.\"economy.rent_multiplier\".low' = 'a'", "allowed: a finite number"]),
+    ("low = true\nhigh = 2.0", ["low' = True", "allowed: a finite number"]),
+    ("low = 1.0\nhigh = nan", ["high' = nan", "allowed: a finite number"]),
+    ("low = 1.0\nhigh = 2.0\ncolour = 3", ["unknown key 'uncertainties.\"economy.rent_multiplier\".colour'",
+                                            "allowed keys here: low, high, values, label"]),
+])
+def test_a_bad_uncertainty_range_is_one_line(tmp_path, capsys, lines, expected):
+    batch = write_batch(tmp_path, replications=1, extra=f'[uncertainties."economy.rent_multiplier"]\n{lines}\n'
+                                                        f'[design]\nmethod = "latin"\n')
+    code, _, err = cli(capsys, "validate", batch)
+    assert code == 2
+    detail = one_message(err).strip().splitlines()[1:]
+    assert len(detail) == 1, err
+    for text in expected:
+        assert text in detail[0], err
+    assert ".float" not in err and ".int" not in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", BASELINE, "--years", "0"], "--years 0: allowed: > 0"),
+    (["run", BASELINE, "--seed", "-5"], "--seed -5: allowed: >= 0"),
+    (["settle", BASELINE, "--years", "nan"], "--years nan: allowed: a finite number"),
+    (["validate", BASELINE, "--set", "years=0"], "--set years=0: allowed: > 0"),
+    (["validate", BASELINE, "--set", "population.colour=3"],
+     "--set population.colour=3: unknown key 'population.colour'; allowed keys here: residents"),
+    (["validate", BASELINE, "--set", "=3"], "--set '=3': key '': allowed: a dotted scenario key"),
+])
+def test_a_bad_option_is_named_not_the_scenario_file(tmp_path, capsys, argv, expected):
+    code, _, err = cli(capsys, *argv, *(["--out", tmp_path / "o"] if argv[0] == "run" else []))
+    assert code == 2
+    assert expected in one_message(err) and "baseline.toml" not in err and "(top level)" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_empty_batch_file_gets_batch_advice(tmp_path, capsys):
+    empty = tmp_path / "batch.toml"
+    empty.write_text("")
+    code, _, err = cli(capsys, "batch", empty, "--out", tmp_path / "o", "--dry-run")
+    assert code == 2
+    assert "empty batch file" in one_message(err) and "[packages]" in err and "extends" not in err
+    code, _, err = cli(capsys, "validate", empty)  # a scenario or a batch: the file cannot say which
+    assert code == 2
+    assert "empty file" in one_message(err) and "[packages]" in err and "extends" in err
+
+
+def test_validate_says_a_calibration_file_is_one(capsys):
+    path = SCENARIOS / "calibration" / "grid_behaviour.toml"
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2
+    assert "a calibration file" in one_message(err) and "lifecircle calibrate" in err
+    assert "unknown key" not in err
+
+
+def test_a_homes_table_with_both_counts_says_which_it_uses(tmp_path, capsys):
+    """Documented (docs/osm.md, sim/city/homes_table.py): population where given, else households x 2.62."""
+    from sim.city.homes_table import PERSONS_PER_HOUSEHOLD, read_homes_table
+
+    table = tmp_path / "compounds.csv"
+    table.write_text("households,population,lon,lat\n100,300,116.35,40.0\n200,,116.351,40.001\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"compounds.csv: 1 of 2 compounds give both population and households"
+                                         r".*population is used"):
+        homes = read_homes_table(table, crs="gcj02")
+    assert homes.residents.tolist() == pytest.approx([300.0, 200 * PERSONS_PER_HOUSEHOLD])
+    code, out, _ = cli(capsys, "validate", SCENARIOS / "beijing.toml", "--set", f"city.homes_table={table}")
+    assert code == 0 and "1 give both population and households: population is used" in out

@@ -289,6 +289,9 @@ def explicit_spec(spec: BatchSpec, *, scenarios: list[dict[str, Any]], policies:
     from sim.batch.spec import batch_from_dict
 
     data = spec.model_dump(mode="python", exclude={"source", "source_sections"})
+    posterior = data.pop("posterior")  # written as a batch file writes it: [uncertainties] from_posterior
+    if posterior is not None:
+        data["uncertainties"] = {**{k: v for k, v in posterior.items() if v is not None}, **data.pop("parameters")}
     if spec.parameters:
         data["design"] = {"method": "explicit", "points": [dict(p) for p in scenarios]}
     data["lever_design"] = {"method": "explicit", "points": [dict(p) for p in policies]}

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from sim.scenario import Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
+from sim.scenario import Scenario, ScenarioError, _format_error, _show_key, _Strict, load_scenario, read_toml_file
 
 DESIGNS = ("none", "factorial", "latin", "sobol", "morris")
 
@@ -66,6 +67,14 @@ class ParameterRange(_Strict):
     any other design -- the categories, sampled with equal weight (default for a switch: ``[false, true]``)."""
     label: str | None = None
     """Display name with unit for tables and figures (default: from lifecircle's labels)."""
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        # one message, not one per member of ``float | int``
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+            return value
+        raise ValueError("allowed: a finite number, in the scenario key's own unit")
 
     @model_validator(mode="after")
     def _range_or_values(self) -> ParameterRange:
@@ -256,74 +265,90 @@ class BatchSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> BatchSpec:
+        # Each message names the key, its value and what is allowed (a check of the whole file has
+        # no key of its own for the error to carry).
+        unc = "uncertainties" if "uncertainties" in self.source_sections else "parameters"
+        packages = f"a package: {', '.join(self.packages)}"
         if not self.packages:
-            raise ValueError("packages: name at least one scenario file")
+            raise ValueError("key 'packages' = {}: allowed: at least one package, NAME = \"scenario.toml\" "
+                             "(relative to the batch file)")
         for name in self.packages:
             if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
-                raise ValueError(f"packages: name {name!r} may use letters, digits, '_' and '-' only")
+                raise ValueError(f"key 'packages' names {name!r}: allowed: a name of letters, digits, '_' and '-'")
         if self.baseline is not None and self.baseline not in self.packages:
-            raise ValueError(f"baseline = {self.baseline!r} is not a package; packages: {', '.join(self.packages)}")
+            raise ValueError(f"key 'baseline' = {self.baseline!r}: allowed: {packages}")
+        for where, keys in ((unc, self.parameters), ("levers", self.levers)):
+            for key in keys:
+                if key in RESERVED_KEYS:
+                    raise ValueError(f"key '{_show_key((where, key))}': {key} cannot be a design variable: "
+                                     f"{RESERVED_KEYS[key]}")
+        for key, value in self.flat_overrides().items():
+            if key in RESERVED_KEYS:
+                raise ValueError(f"key '{_show_key(('overrides', key))}' = {value!r}: {RESERVED_KEYS[key]}")
         if self.posterior is not None and (self.parameters or self.design.method != "none"):
-            raise ValueError("uncertainties.from_posterior gives the design points; remove the other [uncertainties] "
-                             "ranges and [design]")
+            raise ValueError(f"key 'uncertainties.from_posterior' = {self.posterior.from_posterior!r}: its draws are "
+                             f"the design points; remove the other [uncertainties] ranges and [design]")
         if self.design.method == "none" and self.parameters:
-            raise ValueError("uncertainties are given but design.method = 'none'; choose factorial, latin, sobol, "
-                             "morris or explicit")
+            raise ValueError(f"key 'design.method' = 'none' with [{unc}] given: allowed: 'factorial', 'latin', "
+                             f"'sobol', 'morris' or 'explicit'")
         if self.design.method != "none" and not self.parameters:
-            raise ValueError(f"design.method = {self.design.method!r} needs at least one [uncertainties.\"key\"] range")
+            raise ValueError(f"key 'design.method' = {self.design.method!r} needs at least one "
+                             f"[uncertainties.\"key\"] range; allowed without one: 'none'")
         for key, rng in self.parameters.items():
             if rng.categorical and self.design.method in ("sobol", "morris"):
-                raise ValueError(f"uncertainties.{key}: categories (values = [...]) cannot be sampled by a "
-                                 f"{self.design.method} design; give low and high, or use factorial or latin")
+                raise ValueError(f"key '{unc}.\"{key}\".values' = {rng.values!r}: categories cannot be sampled by a "
+                                 f"{self.design.method} design; allowed: low and high, or design.method factorial "
+                                 f"or latin")
             if key.startswith("levers.") and "uncertainties" in self.source_sections:
-                raise ValueError(f"uncertainties.{key}: a policy lever, not an uncertainty; put it under [levers]")
+                raise ValueError(f"key 'uncertainties.\"{key}\"': a policy lever, not an uncertainty; put it under [levers]")
         if self.levers and self.lever_design.method not in ("factorial", "latin", "explicit"):
-            raise ValueError(f"lever_design.method = {self.lever_design.method!r}: [levers] are sampled by a "
-                             f"factorial, latin or explicit design")
+            raise ValueError(f"key 'lever_design.method' = {self.lever_design.method!r}: [levers] are sampled by "
+                             f"a design; allowed: 'factorial', 'latin' or 'explicit'")
         if self.lever_design.method != "none" and not self.levers:
-            raise ValueError("lever_design is given but no [levers]")
+            raise ValueError(f"key 'lever_design.method' = {self.lever_design.method!r} but no [levers]; allowed: "
+                             f"[levers.\"levers.KEY\"] ranges, or no [lever_design]")
         for key in self.levers:
             if not key.startswith("levers."):
-                raise ValueError(f"levers.{key}: a lever is a key under 'levers.' (e.g. levers.platform.enabled); "
-                                 f"put other keys under [uncertainties]")
+                raise ValueError(f"key 'levers.\"{key}\"': a lever is a key under 'levers.' (e.g. "
+                                 f"levers.platform.enabled); put other keys under [uncertainties]")
             if key in self.parameters:
-                raise ValueError(f"{key} is both an uncertainty and a lever")
+                raise ValueError(f"key 'levers.\"{key}\"': also in [{unc}]; allowed: a key in one of them")
         for section, cfg, keys in (("design", self.design, self.parameters), ("lever_design", self.lever_design, self.levers)):
             for i, point in enumerate(cfg.points or []):
                 if set(point) != set(keys):
-                    raise ValueError(f"{section}.points[{i}] gives {sorted(point)}; allowed: exactly the keys "
+                    raise ValueError(f"key '{section}.points[{i}]' = {point!r}: allowed: exactly the keys "
                                      f"{sorted(keys)}")
         if self.lever_base is not None and self.lever_base not in self.packages:
-            raise ValueError(f"lever_base = {self.lever_base!r} is not a package; packages: {', '.join(self.packages)}")
+            raise ValueError(f"key 'lever_base' = {self.lever_base!r}: allowed: {packages}")
         for name in self.packages:
             if name.startswith(MIX_PREFIX):
-                raise ValueError(f"packages: name {name!r}: names starting with {MIX_PREFIX!r} are the lever mixes'")
-        for key in (*self.parameters, *self.levers):
-            if key in RESERVED_KEYS:
-                raise ValueError(f"{key} cannot be a design variable: {RESERVED_KEYS[key]}")
-        for key in self.flat_overrides():
-            if key in RESERVED_KEYS:
-                raise ValueError(f"overrides.{key}: {RESERVED_KEYS[key]}")
+                raise ValueError(f"key 'packages' names {name!r}: names starting with {MIX_PREFIX!r} are the lever "
+                                 f"mixes'; allowed: another name")
         for name in self.outcomes:
             if not name.isidentifier():
-                raise ValueError(f"outcomes.{name}: an outcome's name is a Python identifier (letters, digits, '_'; "
-                                 f"the EMA Workbench's rule), e.g. coverage_after")
+                raise ValueError(f"key 'outcomes.{name}': allowed: an outcome's name is a Python identifier (letters, "
+                                 f"digits, '_'; the EMA Workbench's rule), e.g. coverage_after")
         if self.robust is not None:
+            outcomes = f"one of the [outcomes]: {', '.join(self.outcomes)}" if self.outcomes else "an outcome of [outcomes] (none given)"
             for name in self.robust.objectives:
                 if name not in self.outcomes:
-                    raise ValueError(f"robust.objectives: {name!r} is not an outcome; outcomes: {', '.join(self.outcomes) or 'none'}")
+                    raise ValueError(f"key 'robust.objectives' = {self.robust.objectives!r}: {name!r} is not an "
+                                     f"outcome; allowed: {outcomes}")
                 if self.outcomes[name].kind == "info":
-                    raise ValueError(f"robust.objectives: outcome {name!r} has kind = 'info'; give it kind = "
-                                     f"'maximize' or 'minimize'")
+                    raise ValueError(f"key 'robust.objectives' = {self.robust.objectives!r}: outcome {name!r} has "
+                                     f"kind = 'info'; allowed: outcomes with kind = 'maximize' or 'minimize'")
             if (self.robust.budget is None) != (self.robust.budget_outcome is None):
-                raise ValueError("robust: budget and budget_outcome go together")
+                raise ValueError(f"key 'robust.budget' = {self.robust.budget!r}, 'robust.budget_outcome' = "
+                                 f"{self.robust.budget_outcome!r}: allowed: both or neither")
             if self.robust.budget_outcome is not None and self.robust.budget_outcome not in self.robust.objectives:
-                raise ValueError(f"robust.budget_outcome = {self.robust.budget_outcome!r}: must be one of the objectives")
+                raise ValueError(f"key 'robust.budget_outcome' = {self.robust.budget_outcome!r}: allowed: one of the "
+                                 f"objectives: {', '.join(self.robust.objectives)}")
             if self.robust.epsilons is not None and len(self.robust.epsilons) != len(self.robust.objectives):
-                raise ValueError(f"robust.epsilons: {len(self.robust.epsilons)} values for "
-                                 f"{len(self.robust.objectives)} objectives")
+                raise ValueError(f"key 'robust.epsilons' = {self.robust.epsilons!r}: allowed: one value per objective "
+                                 f"({len(self.robust.objectives)})")
             if not self.levers:
-                raise ValueError("robust: the search needs [levers] to search over")
+                raise ValueError("key 'robust': the search needs [levers] to search over; allowed: with "
+                                 "[levers.\"levers.KEY\"] ranges")
         return self
 
     source_sections: frozenset[str] = Field(frozenset(), exclude=True)
@@ -512,19 +537,48 @@ def load_batch(path: str | Path) -> BatchSpec:
             file, the key, the value and what is allowed.
     """
     path = Path(path).expanduser().resolve()
-    return batch_from_dict(read_toml_file(path, "batch"), source=str(path))
+    data = read_toml_file(path, "batch")
+    if not data:  # a truncated or misnamed file
+        raise ScenarioError(f"{path}: empty batch file (no keys); a batch file names at least its [packages] "
+                            f"(NAME = \"scenario.toml\", relative to the batch file) and may add [overrides], "
+                            f"[uncertainties.\"KEY\"] with a [design], [levers.\"levers.KEY\"] with a "
+                            f"[lever_design], replications, years and indicators (docs/batches.md)")
+    return batch_from_dict(data, source=str(path))
+
+
+def batch_file_keys() -> list[str]:
+    """The top-level keys a batch file may set: the fields of :class:`BatchSpec` without the loader's
+    own (``source``, ``source_sections``), with ``uncertainties`` (``parameters`` is its older name;
+    ``posterior`` is written ``[uncertainties] from_posterior``)."""
+    keys = []
+    for name, info in BatchSpec.model_fields.items():
+        if info.exclude or name == "posterior":
+            continue
+        keys.extend(("uncertainties", name) if name == "parameters" else (name,))
+    return keys
 
 
 def batch_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> BatchSpec:
     """Validate a batch given as nested dicts (as TOML would give) and check it against the schema."""
     data = dict(data)
+    allowed = batch_file_keys()
+    unknown = [key for key in data if key not in allowed]
+    if unknown:  # the key, never its value (as for scenarios)
+        raise ScenarioError("\n".join([f"{source}: invalid batch file", *(
+            f"  unknown key '{key}'; allowed keys here: {', '.join(allowed)}" for key in unknown)]))
     sections = frozenset(k for k in data if isinstance(data[k], dict))
     if "uncertainties" in data:
         if "parameters" in data:
             raise ScenarioError(f"{source}: invalid batch file\n  give [uncertainties] or [parameters] (the same "
                                 f"thing, the older name), not both")
         table = dict(data.pop("uncertainties"))
-        posterior = {key: table.pop(key) for key in POSTERIOR_KEYS if key in table}
+        # a table is a design variable ([uncertainties."seed"]: refused as one), a value a posterior setting
+        posterior = {key: table.pop(key) for key in POSTERIOR_KEYS if key in table and not isinstance(table[key], dict)}
+        if posterior and "from_posterior" not in posterior:
+            key = next(iter(posterior))
+            raise ScenarioError(f"{source}: invalid batch file\n  key 'uncertainties.{key}' = {posterior[key]!r}: a "
+                                f"setting of draws from a calibration's posterior; allowed: with from_posterior = "
+                                f"\"DIR\" (a design variable is a table, [uncertainties.\"KEY\"])")
         if posterior:
             data["posterior"] = posterior
         data["parameters"] = table

@@ -55,7 +55,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from sim.batch.spec import flatten_tables
-from sim.scenario import WARMUP_YEARS, Scenario, ScenarioError, _format_error, _Strict, load_scenario, read_toml_file
+from sim.scenario import (WARMUP_YEARS, Scenario, ScenarioError, _describe_allowed, _format_error, _Strict,
+                          load_scenario, read_toml_file)
 
 STATISTICS = ("mean", "ratio", "outlets_per_10k", "outlet_survival", "closure_rate")
 """The summary statistics a target can name (:mod:`sim.calibration.statistics`)."""
@@ -356,6 +357,9 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
 def calibration_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> CalibrationSpec:
     """Validate a calibration given as nested dicts (as TOML would give) and check it against the
     scenario schema, the indicator registry and the catalogue."""
+    if "source" in data:  # the loader's own: from a file it would be silently replaced
+        raise ScenarioError(f"{source}: invalid calibration file\n  unknown key 'source'; "
+                            f"{_describe_allowed(CalibrationSpec, ('source',))}")
     try:
         spec = CalibrationSpec.model_validate({**data, "source": source})
     except ValidationError as err:

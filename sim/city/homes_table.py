@@ -10,7 +10,8 @@ weight of each node in the residents' placement:
   own internal roads); a polygon with no node inside, and a point, go to the nearest node;
 * a compound whose nearest node is farther than ``city.poi_snap_m`` lies outside the network's area
   and is dropped, with a warning that counts them; if all are, the table is refused;
-* ``population`` is used where given, otherwise ``households`` × :data:`PERSONS_PER_HOUSEHOLD`.
+* ``population`` is used where given, otherwise ``households`` × :data:`PERSONS_PER_HOUSEHOLD`
+  (a warning counts the rows that give both: their ``households`` are not used).
 
 The scenario's ``population.residents`` stays the number of simulated residents; the table sets
 only where they live. The table's own total is reported (and a warning given when the two differ
@@ -54,6 +55,7 @@ class HomesTable:
         residents: (h,) people living in each compound.
         rows: Rows in the file.
         source: The file, as named in messages.
+        both_given: Rows giving both ``population`` and ``households`` (``population`` is used).
     """
 
     lonlat: np.ndarray
@@ -61,6 +63,7 @@ class HomesTable:
     residents: np.ndarray
     rows: int
     source: str
+    both_given: int = 0
 
 
 def read_homes_table(path: Path, *, crs: str, key: str = "city.homes_table") -> HomesTable:
@@ -91,6 +94,13 @@ def read_homes_table(path: Path, *, crs: str, key: str = "city.homes_table") -> 
         scale = 1.0 if column == "population" else PERSONS_PER_HOUSEHOLD
         fill = np.isnan(residents) & np.isfinite(values)
         residents[fill] = values[fill] * scale
+    both_given = 0
+    if len(present) == 2:  # documented: population wins; said, since the two may disagree
+        both_given = int(((table.frame["population"] != "") & (table.frame["households"] != "")).sum())
+        if both_given:
+            warnings.warn(f"{table.source}: {both_given} of {len(table)} compounds give both population and "
+                          f"households ({key}); population is used there (households x {PERSONS_PER_HOUSEHOLD} "
+                          f"only where population is not given)", stacklevel=2)
     missing = np.flatnonzero(np.isnan(residents))
     if len(missing):
         row = int(missing[0])
@@ -116,7 +126,7 @@ def read_homes_table(path: Path, *, crs: str, key: str = "city.homes_table") -> 
         areal = np.isin(shapely.get_type_id(table.geometry), (3, 6))  # Polygon, MultiPolygon
         polygons = np.array([shapely.transform(g, convert) if a else None for g, a in zip(table.geometry, areal)], dtype=object)
     return HomesTable(lonlat=np.column_stack([lon, lat]), polygons=polygons, residents=residents,
-                      rows=len(table), source=table.source)
+                      rows=len(table), source=table.source, both_given=both_given)
 
 
 def apply_homes_table(city: OsmCity, homes: HomesTable, *, snap_m: float) -> dict[str, float]:

@@ -39,5 +39,7 @@ def check_tables(scenario: Scenario, catalogue: Catalogue) -> list[str]:
         from sim.city.homes_table import read_homes_table
 
         homes = read_homes_table(scenario.resolve_path(city.homes_table), crs=city.homes_crs)
-        lines.append(f"city.homes_table: {homes.rows} compounds ({city.homes_crs}) housing {homes.residents.sum():,.0f} people")
+        lines.append(f"city.homes_table: {homes.rows} compounds ({city.homes_crs}) housing {homes.residents.sum():,.0f} people"
+                     + (f"; {homes.both_given} give both population and households: population is used"
+                        if homes.both_given else ""))
     return lines
