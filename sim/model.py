@@ -330,7 +330,7 @@ class LifeCircleModel(mesa.Model):
         if month_end or self.scenario.output.collect_every == "day":
             if timer is not None:
                 timer.start("indicators")
-            self.collect()
+            self.collect(self.month if month_end else self.month + 1)  # labelled m: covers month m - 1
         # The new month's levers and entrants act after the month's collection. The warm-up's last month
         # end leaves them to the measured period, whose levers decide them (:meth:`_begin_measured`).
         if month_end and self.day != -1:
@@ -389,19 +389,23 @@ class LifeCircleModel(mesa.Model):
         self.merchants.visits_month[:] = 0
         self.merchants.wanted_month[:] = 0
 
-    def collect(self) -> dict[str, float]:
+    def collect(self, label: int | None = None) -> dict[str, float]:
         """Evaluate the indicators now, record them, and start a new tally period.
 
-        In the measured period: the scenario's indicators. In the warm-up: every indicator (the
-        warm-up, and its checkpoint, do not depend on the scenario's outputs)."""
+        The record is labelled ``label``: a collection labelled m covers month m - 1 (default: the
+        month counter, which a month's last day has already advanced; a daily collection on another
+        day of month k passes k + 1). In the measured period: the scenario's indicators. In the
+        warm-up: every indicator (the warm-up, and its checkpoint, do not depend on the scenario's
+        outputs)."""
+        month = self.month if label is None else label
         if self.day < 0:
             values = metrics.compute(self, list(metrics.REGISTRY))
-            self._warmup_records.append((self.day, self.month, values))
+            self._warmup_records.append((self.day, month, values))
         else:
             values = metrics.compute(self, self.indicator_names)
-            self._records.append((self.day, self.month, values))
+            self._records.append((self.day, month, values))
             if self.circle_tally is not None:
-                self._circle_records.append((self.day, self.month, per_circle(self, self.indicator_names)))
+                self._circle_records.append((self.day, month, per_circle(self, self.indicator_names)))
         self._new_period()
         return values
 

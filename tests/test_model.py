@@ -208,3 +208,16 @@ def test_access_indicators_on_home_groups_equal_their_per_resident_definitions()
         assert got[f"coverage_15.{cat}"] == pytest.approx((minutes[:, c] <= 15.0).mean(), rel=1e-12)
     assert np.array_equal(metrics.walk_minutes(model, basic), minutes[:, basic])
     assert 0 < pop.disabled.sum() and 0 < old.sum() < pop.n  # the masks select someone
+
+
+def test_daily_collections_are_labelled_as_monthly_ones():
+    # A collection labelled m covers month m - 1 (month 0 the first measured month), daily ones too: every
+    # day of the first measured month is labelled 1, so the effects' periods read the days they name.
+    model = LifeCircleModel(scenario=small_scenario(**{"years": 0.17, "output.collect_every": "day"}),
+                            create_agents=False)
+    model.run_for(model.days_total)
+    ts = model.timeseries()
+    days = ts.drop_duplicates("day")
+    first = pd.Timestamp(model.date_of(0))
+    months_in = (days["date"].dt.year - first.year) * 12 + days["date"].dt.month - first.month
+    assert len(days) == model.days_total and (days["month"] == months_in + 1).all()
