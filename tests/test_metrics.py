@@ -97,3 +97,22 @@ def test_income_indicators_reuse_the_month_end_order_only_when_it_is_theirs(smal
     assert metrics.compute(model, names) == with_hint
     model.income_order_hint = np.arange(model.households.n)[::-1]
     assert metrics.compute(model, names) == with_hint  # a wrong order is refused, not used
+
+
+def test_freelancers_income_is_that_of_those_who_were_freelancers_when_it_was_paid():
+    # The labour market, after the month's accounts, turns some residents to freelancing and some away
+    # from it: the month's freelancer income is that of the residents paid as freelancers (gig pay), not
+    # of whoever freelances when it is collected (a new freelancer's month was a benefit's or nothing).
+    from sim.economy.population import FREELANCER
+    compute = metrics.compute
+
+    model = LifeCircleModel(scenario=small_scenario(**{"years": 0.1, "population.residents": 4000}), seed=5,
+                            create_agents=False)
+    model.run_for(model.days_total)
+    pop = model.population
+    paid, now = pop.paid_as == FREELANCER, pop.status == FREELANCER
+    assert (paid != now).any()  # the labour market moved some
+    got = compute(model, ["freelancer_income_mean", "income_mean_by_group"])
+    assert got["freelancer_income_mean"] == pytest.approx(pop.income_last[paid].mean() / 100)
+    assert got["income_mean_by_group.freelancers"] == pytest.approx(pop.income_last[paid].mean() / 100)
+    assert got["freelancer_income_mean"] != pytest.approx(pop.income_last[now].mean() / 100)

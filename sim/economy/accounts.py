@@ -87,6 +87,7 @@ def pay_month(model: LifeCircleModel) -> None:
     """Pay the month's incomes and merchants' accounts; close merchants that failed; households
     pool their cash and spend outside the catalogue."""
     pop, ledger, money, econ = model.population, model.ledger, model.catalogue.money, model.scenario.economy
+    pop.paid_as[:] = pop.status  # whose incomes these are: the labour market moves people after the accounts
 
     # Wages are monthly salaries, each resident's own (drawn when the job was taken).
     outside = np.flatnonzero(pop.employer == OUTSIDE_JOB)

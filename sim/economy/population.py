@@ -61,6 +61,8 @@ class Population:
         benefit_left: Months of unemployment insurance still to draw (0: none).
         income_month: Income received so far this month, fen.
         income_last: Income received in the last complete month, fen.
+        paid_as: Labour status when the last complete month's incomes were paid (the labour market,
+            after the accounts, moves people between statuses: income_last is that of their status here).
     """
 
     home: np.ndarray
@@ -83,6 +85,7 @@ class Population:
     benefit_left: np.ndarray
     income_month: np.ndarray
     income_last: np.ndarray
+    paid_as: np.ndarray
 
     @property
     def n(self) -> int:
@@ -205,7 +208,7 @@ def build_population(
         map_user=np.zeros(n, dtype=bool), volunteer=np.zeros(n, dtype=bool),
         wants_work=np.zeros(n, dtype=bool), trained=np.zeros(n, dtype=bool),
         household=household, wage=wage.astype(np.int64), pension=pension.astype(np.int64), benefit_left=benefit_left,
-        income_month=np.zeros(n, dtype=np.int64), income_last=np.zeros(n, dtype=np.int64),
+        income_month=np.zeros(n, dtype=np.int64), income_last=np.zeros(n, dtype=np.int64), paid_as=status.copy(),
     )
     return population, households
 

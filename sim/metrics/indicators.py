@@ -490,9 +490,10 @@ def freelancers(model: LifeCircleModel) -> float:
 
 @indicator("freelancer_income_mean", "employment", "CNY per month", label="Freelancers' mean income")
 def freelancer_income_mean(model: LifeCircleModel) -> float:
-    """Mean income of freelancers in the last complete month."""
+    """Mean income of freelancers in the last complete month (those who were freelancers when its
+    incomes were paid: the labour market after the accounts turns some to freelancing, some away)."""
     pop = model.population
-    sel = pop.status == FREELANCER
+    sel = pop.paid_as == FREELANCER
     return float(pop.income_last[sel].mean() / 100) if sel.any() else float("nan")
 
 
@@ -637,11 +638,12 @@ def poverty_share(model: LifeCircleModel) -> float:
 @indicator("income_mean_by_group", "income", "CNY per month", label="Mean income by group", family=True)
 def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
     """Residents' own mean income in the last complete month by group, CNY: ``elderly`` (retirement
-    age), ``disabled``, ``graduates`` (recent), ``freelancers``, ``local_workers`` (in shop jobs in the
-    circle), ``working_age``. Groups overlap; a group with no members is nan."""
+    age), ``disabled``, ``graduates`` (recent), ``freelancers`` (when the month's incomes were paid),
+    ``local_workers`` (in shop jobs in the circle), ``working_age``. Groups overlap; a group with no
+    members is nan."""
     pop, inc = model.population, _income(model)
     groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
-              "freelancers": pop.status == FREELANCER, "local_workers": pop.employer >= 0,
+              "freelancers": pop.paid_as == FREELANCER, "local_workers": pop.employer >= 0,
               "working_age": ~pop.elderly}
     return {k: float(inc.sum(where=m) / n) if (n := m.sum()) else float("nan") for k, m in groups.items()}
 
