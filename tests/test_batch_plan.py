@@ -164,3 +164,21 @@ def test_a_relative_out_on_dask_keeps_every_result(tmp_path, monkeypatch):
     assert sorted(p.name for p in (coordinator / "results" / "rel" / "runs").glob("*.parquet")) == [
         "baseline-p0000-r00.parquet", "baseline-p0000-r01.parquet"]
     assert not any(elsewhere.rglob("*.parquet")) and not (elsewhere / "results").exists()
+
+
+def test_a_run_s_outcome_is_the_mean_of_its_last_months_and_a_running_total_s_last_value(tmp_path, monkeypatch):
+    # public_spending is a running total since the start: its outcome is the run's total (the last
+    # collection), not the mean of its last three months (one month's spending short of it); a level
+    # such as basic coverage is the mean of the last three.
+    from sim.batch import compare, store
+
+    (tmp_path / store.RUNS).mkdir()
+    rows = [("r0", "pkg", 0, 0, 1, m, name, v) for m in range(1, 7)
+            for name, v in (("public_spending", 100.0 * m), ("basic_coverage_15", 0.1 * m),
+                            ("public_spending_by_lever.lockers", 10.0 * m))]
+    frame = pd.DataFrame(rows, columns=["run_id", "package", "point", "replicate", "seed", "month", "indicator", "value"])
+    monkeypatch.setattr(store, "finished_runs", lambda out: ["r0"])
+    monkeypatch.setattr(store, "read_runs", lambda out, columns: frame[columns])
+    got = compare.run_outcomes(tmp_path, last_months=3).set_index("indicator")["value"]
+    assert got["public_spending"] == 600.0 and got["public_spending_by_lever.lockers"] == 60.0
+    assert got["basic_coverage_15"] == pytest.approx(0.5)

@@ -2,7 +2,8 @@
 
 A run's outcome on an indicator is the mean of its last ``last_months`` collected values (default
 3: the final quarter of the run, which damps month-to-month noise while still describing the end
-state; ``last_months=1`` is the final value). Package and baseline runs with the same design point
+state; ``last_months=1`` is the final value); a cumulative indicator's (unit "... (cumulative)", such
+as public spending since the start) is its final value, the whole run's total. Package and baseline runs with the same design point
 and replicate share their seed (common random numbers), so each package's effect is estimated
 from the paired differences ``package - baseline`` over replicates (and design points): their mean,
 with a 95 % Student-t interval ``mean +- t(0.975, n-1) * sd / sqrt(n)``. The same pairs are also
@@ -32,8 +33,12 @@ def batch_info(out: str | Path) -> dict:
 def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> pd.DataFrame:
     """One row per run and indicator: package, point, replicate, seed and the run's outcome.
 
-    The outcome is the mean of the indicator over the run's last ``last_months`` collections.
+    The outcome is the mean of the indicator over the run's last ``last_months`` collections; a
+    cumulative indicator's is its last collection (the mean of a running total's last months falls
+    short of the total by about one month's flow).
     """
+    from sim.metrics.indicators import REGISTRY
+
     if last_months < 1:
         raise ScenarioError(f"--last-months = {last_months}: allowed: an integer >= 1")
     runs = Path(out) / store.RUNS
@@ -42,7 +47,10 @@ def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> 
     frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "seed", "month",
                                           "indicator", "value"])
     last = frame.groupby("run_id")["month"].transform("max")
-    frame = frame[frame["month"] > last - last_months]
+    names = frame["indicator"].astype(str)
+    cumulative = {name for name, ind in REGISTRY.items() if ind.unit.endswith("(cumulative)")}
+    running_total = names.str.split(".").str[0].isin(cumulative)
+    frame = frame[(frame["month"] > last - last_months) & (~running_total | (frame["month"] == last))]
     keys = ["run_id", "package", "point", "replicate", "seed", "indicator"]
     return frame.groupby(keys, sort=True, observed=True)["value"].mean().reset_index()
 
