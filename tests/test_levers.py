@@ -335,9 +335,28 @@ def test_mobile_vendors_start_with_vendor_sized_capital():
     running = money["vendor_fixed_cost"] / 100 + permit
     months = model.scenario.economy.opening_cash_months
     # Working capital for a cart or van (its own running costs), not a 400 m2 market's staff and
-    # rent; the first month's permit is already paid.
-    assert np.allclose(cash_cny, months * running - permit, atol=1.0), cash_cny
+    # rent; the permit is paid with each month's accounts.
+    assert np.allclose(cash_cny, months * running, atol=1.0), cash_cny
     assert (cash_cny < 20_000).all()
+
+
+def test_a_vendor_s_permit_is_a_cost_of_its_month():
+    # The stall permit is paid with the month's accounts, among the costs its profit (and so the
+    # closure rule: losing months with no cash left) counts; a shop pays none.
+    from sim.economy.accounts import merchant_costs
+
+    model = _vendor_model(categories=["fresh_market"], vendors=4)
+    mer, fee = model.merchants, model.levers.get("mobile_vendors").permit_fee_fen()
+    vendors = np.flatnonzero(mer.mobile & mer.open)
+    shops = np.flatnonzero(~mer.mobile & mer.open)[:5]
+    ids = np.concatenate([vendors, shops])
+    costs = merchant_costs(model, ids, np.zeros(len(ids), dtype=np.int64))
+    assert costs["permit"].tolist() == [fee] * len(vendors) + [0] * len(shops)
+    paid = lambda: sum(v for (_, _, purpose), v in model.ledger.flows.items() if purpose == "lever.mobile_vendors.permit")
+    assert paid() == 0  # nothing at licensing
+    while model.date_of(model.day).month == model.date_of(0).month:
+        model.step()
+    assert paid() == fee * len(vendors)
 
 
 def test_mobile_vendors_close_after_sustained_losses():

@@ -43,8 +43,9 @@ URBAN_MEDIAN_INCOME_FEN = 392_700
 
 
 def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray) -> dict[str, np.ndarray]:
-    """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind: each local
-    employee's own wage, commuters at the median shop wage, rent, fixed costs, cost of goods.
+    """A month's costs (fen) of merchants ``ids`` with the given revenue, by kind: a mobile vendor's
+    stall permit, each local employee's own wage, commuters at the median shop wage, rent, fixed
+    costs, cost of goods.
 
     An outlet that opened this month has hired nobody yet (its jobs are filled at the month end's
     labour market): its jobs are done by temporary staff from outside at the median shop wage for the
@@ -54,7 +55,10 @@ def merchant_costs(model: LifeCircleModel, ids: np.ndarray, revenue: np.ndarray)
     smart_saving = np.where(mer.smart[ids], model.smart_cost_saving(), 0.0)
     local = np.flatnonzero(pop.employer >= 0)
     payroll = np.bincount(pop.employer[local], weights=local_wages(model, local), minlength=mer.n)
+    vendors = model.levers.get("mobile_vendors")
+    permit = vendors.permit_fee_fen() if vendors is not None else 0  # only the lever licenses mobile outlets
     return {
+        "permit": np.where(mer.mobile[ids], permit, 0).astype(np.int64),
         "wages_local": np.round(payroll[ids]).astype(np.int64),
         "wages_outside": mer.staff_outside[ids].astype(np.int64) * model.shop_wage_fen() + opening_staff(model, ids),
         "rent": mer.rent[ids],
@@ -119,6 +123,8 @@ def pay_month(model: LifeCircleModel) -> None:
         ledger.transfer("public_budget", "landlords", support, "lever.renovation.rent")
     ledger.transfer((MERCHANT, ids), "suppliers", costs["fixed"], "operating_costs")
     ledger.transfer((MERCHANT, ids), "suppliers", costs["cogs"], "cost_of_goods")
+    if costs["permit"].any():  # mobile vendors' stall permits: a cost of their month like any other
+        ledger.transfer((MERCHANT, ids), "public_budget", costs["permit"], "lever.mobile_vendors.permit")
     profit = revenue - sum(costs.values())
     mer.profit_last[ids] = profit
     payout = np.where(profit > 0, np.round(profit * model.scenario.economy.owner_payout_share), 0).astype(np.int64)

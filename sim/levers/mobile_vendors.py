@@ -6,7 +6,7 @@ month the vendors move to the stops outside the exclusion zone (no fixed outlet 
 within ``exclusion_m``) with the largest gaps: residents living beyond the category's walking tier
 of every fixed outlet, weighted by how far beyond (last month's unmet needs break ties), one
 vendor per gap before a second goes to the same area. Vendors pay no rent but a monthly permit
-fee to the public budget; they start with a cart's or van's start-up cost and working capital
+fee to the public budget, with their month's accounts (a cost that counts towards their losses); they start with a cart's or van's start-up cost and working capital
 (catalogue ``vendor_*`` values), and like any merchant close after ``closure_months`` of losses
 with no cash left (a new licensee takes the permit). With ``quiet_hours`` they trade only in
 daytime hours (70 % of ``capacity``); without, they serve their full capacity but each trading
@@ -20,7 +20,6 @@ import numpy as np
 
 from sim.services.catalogue import FEN_PER_CNY
 from sim.services.circle_tally import shares_of
-from sim.economy.ledger import MERCHANT
 from sim.levers.base import Lever
 from sim.economy.population import OWNER, UNEMPLOYED
 
@@ -88,10 +87,6 @@ class MobileVendors(Lever):
             model.roles_changed(owners[owners >= 0])
             model.tally.births += len(ids)
             model.count_circle_events("births", model.merchants.node[ids])
-        vendors = self._vendors()
-        fee = self.permit_fee_fen()
-        if fee and len(vendors):
-            model.ledger.transfer((MERCHANT, vendors), "public_budget", fee, "lever.mobile_vendors.permit")
 
     def on_day_end(self) -> None:
         if self.config.quiet_hours:
