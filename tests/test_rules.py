@@ -179,3 +179,32 @@ def test_a_founder_whose_two_licences_fall_due_the_same_day_opens_one_business()
     opened = np.arange(before, mer.n)
     assert len(opened) == 1 and mer.owner[opened[0]] == founder and pop.owned[founder] == opened[0]
     assert (mer.owner[mer.open] == founder).sum() == 1
+
+
+def test_an_entrant_on_a_site_the_city_fitted_out_pays_no_start_up_cost():
+    # A city-budget tender fits the site out from the circle's funds; its entrant weighed its costs
+    # without a start-up cost, and pays none: its investors put in working capital only.
+    from sim.economy.entry import running_costs_fen, startup_cost_fen
+
+    model = LifeCircleModel(scenario=small_scenario(), seed=2, create_agents=False)
+    mer = model.merchants
+    node = int(mer.node[np.flatnonzero(mer.open)[0]])
+    for fitted in (True, False):
+        model.licence_queue.push(open_day=model.day, node=node, category=1, applied_day=model.day - 30,
+                                 fitted=fitted)
+    before = mer.n
+    open_due(model)
+    site, plain = before, before + 1
+    working = np.round(running_costs_fen(model, np.array([site, plain])) * model.scenario.economy.opening_cash_months)
+    assert mer.capital_in[site] == working[0]
+    assert mer.capital_in[plain] == working[1] + startup_cost_fen(model)
+
+
+def test_the_city_budget_tenders_its_sites_as_fitted_out():
+    from tests.test_circles import _budget_scenario
+
+    model = LifeCircleModel(scenario=_budget_scenario(11, 300.0), create_agents=False, checkpoints=False)
+    queue, budget = model.licence_queue, model.levers.get("governance").budget
+    assert len(budget.site_node) > 0  # tendered as month 0 opened
+    tendered = {(n, c) for n, c, f in zip(queue.node, queue.category, queue.fitted) if f}
+    assert tendered == set(zip(budget.site_node.tolist(), budget.site_category.tolist()))

@@ -53,7 +53,7 @@ the choice tables, today's attraction, the lever parameters nor the catalogue ch
 would-be entrants decide (they only join the licence queue), so each is worked out once a month
 instead of once per site."""
 
-QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor")
+QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor", "fitted")
 
 
 @dataclass
@@ -61,7 +61,8 @@ class LicenceQueue:
     """Entrants waiting for their licence (parallel lists, one row per entrant).
 
     ``successor`` is 1 for an entrant taking over a vacated shop of its own trade (its customers
-    know the premises). ``version`` counts changes per category: the entry test of later entrants
+    know the premises); ``fitted`` is 1 for one on a site the city fitted out (a city-budget
+    tender: no start-up cost of its own). ``version`` counts changes per category: the entry test of later entrants
     sees the ones waiting (:func:`pending_distance`).
     """
 
@@ -72,13 +73,14 @@ class LicenceQueue:
     subsidy: list[int] = field(default_factory=list)
     applied_day: list[int] = field(default_factory=list)
     successor: list[int] = field(default_factory=list)
+    fitted: list[int] = field(default_factory=list)
     version: dict[int, int] = field(default_factory=dict)
 
     def push(self, *, open_day: int, node: int, category: int, founder: int = -1, subsidy: int = 0,
-             applied_day: int, successor: bool = False) -> None:
+             applied_day: int, successor: bool = False, fitted: bool = False) -> None:
         """Queue one entrant."""
         row = {"open_day": open_day, "node": node, "category": category, "founder": founder, "subsidy": subsidy,
-               "applied_day": applied_day, "successor": successor}
+               "applied_day": applied_day, "successor": successor, "fitted": fitted}
         for key in QUEUE_COLUMNS:
             getattr(self, key).append(int(row[key]))
         self.version[int(category)] = self.version.get(int(category), 0) + 1
@@ -560,7 +562,8 @@ def open_due(model: LifeCircleModel) -> None:
     grants = model.levers.get("graduate_startups")
     paying = grants is not None and grants.acting
     fund_openings(model, ids, subsidies=np.array([r["subsidy"] if paying else 0 for r in rows], dtype=np.int64),
-                  successors=np.array([bool(r["successor"]) for r in rows]))
+                  successors=np.array([bool(r["successor"]) for r in rows]),
+                  fitted_sites=np.array([bool(r["fitted"]) for r in rows]))
     for r, m in zip(rows, ids):
         if r["founder"] >= 0:
             model.merchants.staff_target[m] = max(int(model.merchants.staff_target[m]) - 1, 0)  # the owner works there
@@ -584,14 +587,16 @@ def open_due(model: LifeCircleModel) -> None:
 
 
 def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray | None = None, *,
-                  fitted_out: bool = False, successors: np.ndarray | None = None) -> None:
+                  fitted_out: bool = False, successors: np.ndarray | None = None,
+                  fitted_sites: np.ndarray | None = None) -> None:
     """Fund new outlets (start-up cost + working capital) and pay the start-up cost.
 
     Working capital is ``opening_cash_months`` of the outlet's running costs (a mobile vendor's
     own, far below a shop's); investors put in what subsidies do not cover, recorded per outlet
     (``capital_in``) so that a closing outlet repays them before its owner sees any cash.
     ``fitted_out``: outlets already trading on day one get working capital only; ``successors``:
-    outlets taking over a vacated shop of their trade pay ``takeover_cost_share`` of the start-up cost.
+    outlets taking over a vacated shop of their trade pay ``takeover_cost_share`` of the start-up cost;
+    ``fitted_sites``: outlets on sites the city fitted out (its budget paid that) pay none.
     """
     if len(ids) == 0:
         return
@@ -600,6 +605,8 @@ def fund_openings(model: LifeCircleModel, ids: np.ndarray, subsidies: np.ndarray
     startup = np.where(mer.mobile[ids], money["vendor_startup_cost"], startup_cost_fen(model, successors)).astype(np.int64)
     if fitted_out:
         startup[:] = 0
+    if fitted_sites is not None:
+        startup[fitted_sites] = 0
     months = np.full(len(ids), model.scenario.economy.opening_cash_months)
     if fitted_out:
         # Day-one outlets are established businesses of different ages and reserves, not all
