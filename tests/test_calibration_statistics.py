@@ -219,3 +219,27 @@ def test_seeded_jobs_depend_on_seed_generation_and_job_id_only():
     batch = seeded_job(pickled, 3, [7, 8, 9], 42, 2)
     assert [r[2] for r in batch] == [7, 8, 9] and all(r[1] == r[0].accepted for r in batch)
     assert not np.array_equal(job_seed(1, 0, 0), job_seed(1, 0, 1))
+
+
+def _many_draws() -> _Result:
+    # pyabc's kernel and ParticleModel's seeds are many draws from the global generator; a short sleep
+    # lets another thread's job run between them, as a Dask worker's threads would
+    import time
+
+    values = []
+    for _ in range(20):
+        values.append(float(np.random.random()))
+        time.sleep(0.0005)
+    return _Result(values[-1] + sum(values))
+
+
+def test_a_worker_with_several_threads_gives_each_job_its_own_particle():
+    # A --scheduler cluster's workers run several threads: jobs take turns on the process's global
+    # generators, so each gives the particle it gives alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    pickled = cloudpickle.dumps(_many_draws)
+    alone = [seeded_job(pickled, 1, [j], 7, 2)[0][0].value for j in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = [f.result()[0][0].value for f in [pool.submit(seeded_job, pickled, 1, [j], 7, 2) for j in range(16)]]
+    assert threaded == alone

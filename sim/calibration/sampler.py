@@ -15,6 +15,12 @@ job's particle -- parameters drawn, simulation seed, statistics -- then depends 
 the generation and the job id, so the accepted population does not depend on the number of
 workers, on their speed, or on a kill and resume between generations.
 
+NumPy's and Python's global generators are one per process: a Dask worker with several threads (a
+``--scheduler`` cluster's default: one per core) would run several jobs at once, each reseeding and
+drawing from the same generators, and a particle would depend on the threads' timing. Each job
+therefore holds a process-wide lock (:data:`GLOBAL_GENERATORS`) from its seeding to its last draw:
+a worker process runs its jobs one at a time, whatever its thread count.
+
 What stays unreproducible is pyabc's count of evaluations: it counts every job it submitted,
 including those it cancelled once enough particles were accepted, so the acceptance rates in the
 history vary with the timing (the particles, weights, distances and thresholds do not).
@@ -23,6 +29,7 @@ history vary with the timing (the particles, weights, distances and thresholds d
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import numpy as np
@@ -35,19 +42,25 @@ def job_seed(seed: int, generation: int, job_id: int) -> np.ndarray:
     return np.random.SeedSequence([int(seed), int(generation) + 1, int(job_id)]).generate_state(4)
 
 
+GLOBAL_GENERATORS = threading.Lock()
+"""Held by a job from seeding NumPy's and Python's global generators to its last draw from them."""
+
+
 def seeded_job(simulate_one_pickle: bytes, batch_size: int, job_id: list[int], seed: int, generation: int) -> list:
     """pyabc's job (``_global_full_submit_function_pickle``) with the global generators seeded from
-    (seed, generation, first job id) instead of from the operating system."""
+    (seed, generation, first job id) instead of from the operating system, and to itself while it
+    runs (:data:`GLOBAL_GENERATORS`: the jobs of a worker with several threads take turns)."""
     import cloudpickle
 
     simulate_one = cloudpickle.loads(simulate_one_pickle)
     words = job_seed(seed, generation, job_id[0])
-    random.seed(int.from_bytes(words.tobytes(), "little"))
-    np.random.seed(words)
-    batch = []
-    for j in range(batch_size):
-        result = simulate_one()
-        batch.append((result, result.accepted, job_id[j]))
+    with GLOBAL_GENERATORS:
+        random.seed(int.from_bytes(words.tobytes(), "little"))
+        np.random.seed(words)
+        batch = []
+        for j in range(batch_size):
+            result = simulate_one()
+            batch.append((result, result.accepted, job_id[j]))
     return batch
 
 
