@@ -466,7 +466,8 @@ def _homes_sorted(buf: DayBuffers, home: np.ndarray) -> bool:
 def _try_again(model: LifeCircleModel, E: int, any_delivered: bool) -> None:
     """Walk-ins turned away at a full outlet try once more: by the same choice rule, among the
     outlets they know in reach that still have room today (a sold-out cart or a full clinic sends
-    people to the next shop, not home). What they find is settled like any visit; those who find
+    people to the next shop, not home); one who knows none with room searches and learns the best
+    in reach that has room, as a first try does when it knows none in reach. What they find is settled like any visit; those who find
     nothing stay turned away. Orders turned away are not tried again.
 
     The needs that try again (a few thousand of 1,600,000 on the 1,000,000-resident grid) are
