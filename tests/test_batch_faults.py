@@ -70,6 +70,28 @@ def test_resume_after_an_input_file_changed_is_refused_not_mixed(tmp_path):
     assert len(list((out / "runs").glob("*.parquet"))) == 1  # nothing computed with the new pension
 
 
+def test_resume_after_the_engine_changed_is_refused_not_mixed(tmp_path, monkeypatch):
+    # Runs made by other rules (lifecircle updated between the kill and the resume) are another
+    # batch's: the resume is refused, naming the engine, and nothing is computed.
+    from sim.batch import runner
+    from sim.io import checkpoint
+
+    batch, _ = own_catalogue_batch(tmp_path / "b", replications=3)
+    out = tmp_path / "out"
+
+    def stop_after_one(result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(load_batch(batch), out, workers=1, progress=False, on_result=stop_after_one)
+    assert len(list((out / "runs").glob("*.parquet"))) == 1
+    monkeypatch.setattr(checkpoint, "engine_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(runner, "engine_fingerprint", lambda: "0123456789abcdef")
+    with pytest.raises(ScenarioError, match="different batch.*engine's code changed"):
+        run_batch(load_batch(batch), out, workers=1, progress=False)
+    assert len(list((out / "runs").glob("*.parquet"))) == 1
+
+
 def test_a_worker_refuses_inputs_changed_after_the_batch_started(tmp_path):
     batch, catalogue = own_catalogue_batch(tmp_path / "b", replications=3)
     changed = []

@@ -29,6 +29,7 @@ import pandas as pd
 
 from sim import __version__
 from sim.io.atomic import atomic_write_bytes
+from sim.io.checkpoint import engine_fingerprint
 from sim.batch import store
 from sim.batch.design import Design, build_design
 from sim.batch.plan import PlanShape, plan_shape
@@ -382,6 +383,9 @@ def prepare_planned(spec: BatchSpec, out: str | Path) -> Planned:
         old = store.read_batch_info(out)
         if old["fingerprint"] != fingerprint:
             changed = _changed_inputs(old.get("inputs", {}), described)
+            if old.get("engine") not in (None, engine_fingerprint()):
+                changed.append(f"the engine's code changed since its runs (engine {old['engine']}, now "
+                               f"{engine_fingerprint()}: lifecircle was updated)")
             why = ("; ".join(changed) + "; ") if changed else ""
             raise ScenarioError(
                 f"{out}: holds results of a different batch (fingerprint {old['fingerprint']}, this batch file "
@@ -390,7 +394,7 @@ def prepare_planned(spec: BatchSpec, out: str | Path) -> Planned:
     seeds_listed = spec.replications <= 10_000
     levers = spec.lever_design_cached() if spec.levers else None
     info = {
-        "name": spec.name, "description": spec.description, "fingerprint": fingerprint,
+        "name": spec.name, "description": spec.description, "fingerprint": fingerprint, "engine": engine_fingerprint(),
         "source": spec.source, "packages": spec.package_names(), "declared_packages": list(spec.packages),
         "baseline": spec.baseline_package,
         "design": design.method, "problem": design.problem, "design_options": design.options,

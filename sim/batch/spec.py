@@ -432,9 +432,13 @@ class BatchSpec(_Strict):
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the batch's runs (not its name, description, outcomes
-        or robust search, which only read them)."""
+        or robust search, which only read them), the engine's code included (runs made by other rules
+        are another batch's: never mixed with these on resume)."""
+        from sim.io.checkpoint import engine_fingerprint
+
         data = self.model_dump(mode="json", exclude={"name", "description", "source", "outcomes", "robust"})
         data["package_hashes"] = {p: self.package_scenario(p).content_hash() for p in self.packages}
+        data["engine"] = engine_fingerprint()
         if self.posterior is not None:  # a recalibrated posterior is another batch
             from sim.calibration.posterior import read_posterior
 

@@ -80,8 +80,8 @@ def calibration_dir(out: str | Path, spec: CalibrationSpec) -> Path:
         if old.get("fingerprint") != spec.fingerprint():
             raise ScenarioError(
                 f"--out {out}: holds another calibration (fingerprint {old.get('fingerprint')}, this file gives "
-                f"{spec.fingerprint()}: priors, targets, simulation, ABC settings, the scenario or its input files "
-                f"differ); resume only with the same calibration file (its [stop] and [predictive] may change), "
+                f"{spec.fingerprint()}: priors, targets, simulation, ABC settings, the scenario, its input files "
+                f"or the engine's code differ); resume only with the same calibration file (its [stop] and [predictive] may change), "
                 f"or choose a new --out folder")
         return out
     others = sorted(p.name for p in out.iterdir() if p.name != LOCK)

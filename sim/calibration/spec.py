@@ -331,10 +331,14 @@ class CalibrationSpec(_Strict):
         return {name: float(t.observed) for name, t in self.targets.items()}
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides the posterior: not the name, description, stopping rule
-        or predictive check (so that a calibration can be continued with more generations)."""
+        """Hash of everything that decides the posterior, the engine's code included: not the name,
+        description, stopping rule or predictive check (so that a calibration can be continued with
+        more generations)."""
+        from sim.io.checkpoint import engine_fingerprint
+
         data = self.model_dump(mode="json", exclude={"name", "description", "source", "stop", "predictive"})
         data["scenario_hash"] = self.base_scenario().content_hash()
+        data["engine"] = engine_fingerprint()  # generations simulated by other rules are another calibration's
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
