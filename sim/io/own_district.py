@@ -8,7 +8,7 @@ writes the usual outputs (``results/<name>/``: scorecard, report.md, figures ...
 * **district**: the place the file's features give as their address: the most common
   ``addr:district`` with the most common ``addr:city`` (``海淀区, 北京市``); else ``addr:suburb``,
   ``addr:city``, or the most common ``place=suburb/quarter/neighbourhood`` name; else the file name;
-* **residents**: the district's area (:func:`district_area_km2`) times :data:`RESIDENTS_PER_KM2`, with a warning that it is an estimate (and, where the file maps
+* **residents**: the district's area (:attr:`sim.city.osm.OsmCity.area_km2`: its box) times :data:`RESIDENTS_PER_KM2`, with a warning that it is an estimate (and, where the file maps
   residential buildings, the floor-area estimate beside it); ``--residents`` sets it from a census;
 * **description** (the report's subtitle): where the numbers came from, and that every lever is off.
 
@@ -67,15 +67,6 @@ def district_name(path: Path) -> str:
     return places.most_common(1)[0][0] if places else fallback
 
 
-def district_area_km2(path: Path, city) -> tuple[float, str]:  # noqa: ANN001 - an OsmCity
-    """The district's area, km², and how it was measured: the city's (:class:`sim.city.osm.OsmCity`:
-    the bounds the file declares, an openstreetmap.org export's box, else the box holding the middle
-    90 % of its street nodes in each direction; an export's ways run on past its edges, so the whole
-    network overstates it)."""
-    del path  # the city read it
-    return float(city.area_km2), city.area_source
-
-
 def scenario_name(path: Path) -> str:
     """A lower-case identifier from the file's name (``My Area.osm.pbf`` -> ``my_area``)."""
     stem = path.name.split(".")[0]
@@ -104,7 +95,7 @@ def derive_scenario(path: str | Path, *, residents: int | None = None) -> tuple[
     district = district_name(file)
     notes = []
     if residents is None:
-        area, measured = district_area_km2(file, city)
+        area, measured = city.area_km2, city.area_source  # the district's box (OsmCity), not its ways' tails
         residents = max(100, int(round(area * RESIDENTS_PER_KM2, -2)))
         floor = city.estimated_residents
         notes.append(
