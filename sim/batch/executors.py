@@ -72,9 +72,20 @@ ORPHANED = 75
 
 def local_pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
     """A pool of ``workers`` local processes (``context``: default :func:`worker_context`) that end
-    when this process ends, however it ends (:func:`exit_with`)."""
+    when this process ends, however it ends (:func:`exit_with`), and whose compiled passes' threads
+    wait asleep (:func:`start_worker`)."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=context or worker_context(),
-                               initializer=exit_with, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(os.getpid(),))
+
+
+def start_worker(coordinator: int) -> None:
+    """A local worker's start: its threads wait asleep between parallel loops, not spinning
+    (:func:`sim.services.blocks.wait_asleep`: the workers share the machine's cores), and it ends
+    with ``coordinator`` (:func:`exit_with`)."""
+    from sim.services.blocks import wait_asleep
+
+    wait_asleep()
+    exit_with(coordinator)
 
 
 def exit_with(coordinator: int) -> None:
@@ -233,6 +244,9 @@ def run_dask(tasks: Iterable[Any], client: Any, handle: Handle, *, worker_timeou
     """
     from distributed import wait as dask_wait
 
+    from sim.batch import worker_plugin
+
+    worker_plugin.register(client)  # the workers' threads wait asleep between parallel loops
     run = run or _default_run()
     stream: Iterator[Any] = iter(tasks)
     futures: dict[Any, Any] = {}

@@ -11,12 +11,15 @@ districts) runs the unblocked passes with the very same draws as before blocks e
 Threads: numba's, all the cores by default, but one for the daily passes of a population of
 fewer than ``THREADED_BLOCKS`` blocks (there, waking the threads cost more than they gave);
 ``LIFECIRCLE_THREADS=N`` (or ``lifecircle run --threads N``, which sets it) uses ``N`` (at most
-numba's ``NUMBA_NUM_THREADS``, the cores by default).
+numba's ``NUMBA_NUM_THREADS``, the cores by default). Between parallel loops the threads spin for
+about 0.1 ms before they sleep (:data:`SHORT_SPIN`); a batch's or a calibration's workers wait
+asleep (:func:`wait_asleep`); ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, if set, decide instead.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -35,12 +38,51 @@ loops and waking a sleeping thread costs ~0.05-0.1 ms each time. Synthetic first
 2-core machine (benchmarks/bench_threads.py, 61 days, ordinary days two threads against one):
 100,000 residents (2 blocks) 109 %, 160,000 (3 blocks) 89 % over every day, 200,000 (4) 84 %."""
 
-# numba's OpenMP threads wait for work asleep, not spinning: a day launches ~20 short parallel
-# loops, and a spinning thread takes a core from the other (or from another run of a batch) on a
-# busy machine. Measured on the shared 2-core machine under a load of 3 (bench_threads.py, 200,000
-# residents): two threads took 571 % of the one-thread time spinning, 94 % asleep. Set
-# OMP_WAIT_POLICY=active before the first run to spin instead (a little faster on an idle machine).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+SHORT_SPIN = 10_000
+"""``GOMP_SPINCOUNT`` of a process that runs alone (about 0.1 ms): after each parallel loop numba's
+OpenMP threads spin this long for the next before they sleep. A day launches ~20 short parallel
+loops, and waking a sleeping thread costs ~0.05-0.1 ms each time. Measured (benchmarks/README.md,
+"Waiting threads"), 1,000,000 residents of the settled city, ordinary days on two threads: idle
+machine 27.2 ms asleep, 24.3 spinning (one thread 43.2); both cores taken by two other busy
+processes 45.2 asleep, 55.4 spinning. A process that shares the machine with others of its kind (a
+batch's or a calibration's workers) waits asleep instead (:func:`wait_asleep`)."""
+
+
+def default_waiting(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set the short spin (:data:`SHORT_SPIN`) unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is
+    set already (the user's choice: ``OMP_WAIT_POLICY=passive`` to wait asleep). Runs when this
+    module is imported, before the first parallel loop (OpenMP reads its settings then)."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["GOMP_SPINCOUNT"] = str(SHORT_SPIN)
+
+
+default_waiting()
+
+
+def wait_asleep(environ: MutableMapping[str, str] = os.environ) -> bool:
+    """Make this process's threads wait asleep (``OMP_WAIT_POLICY=PASSIVE``, no spin) unless
+    ``OMP_WAIT_POLICY`` says otherwise: for a process among several of its kind on one machine (the
+    workers of a batch or a calibration: :mod:`sim.batch.executors`, :mod:`sim.batch.worker_plugin`),
+    where a spinning thread holds a core another worker waits for. The spin a worker inherits from
+    its coordinator (:func:`default_waiting`) is removed. Takes effect only before the process's
+    first parallel loop; returns whether it did."""
+    if _layer_started():
+        return False
+    if "OMP_WAIT_POLICY" not in environ:
+        environ.pop("GOMP_SPINCOUNT", None)
+        environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
+def _layer_started() -> bool:
+    """Whether numba's threading layer has started in this process (its OpenMP settings are read)."""
+    import numba
+
+    try:
+        numba.threading_layer()
+    except ValueError:  # no parallel loop yet
+        return False
+    return True
 
 
 def resident_blocks(n_residents: int) -> np.ndarray:
