@@ -1,15 +1,20 @@
 """The informal job match (``sim.economy.labour._informal_picks``): each vacancy, in turn, goes to the
 nearest of the seekers its merchant hears of among those still available. Checked against the rule
 written out plainly (the list of available seekers rebuilt for every vacancy, as the model once ran
-it) on arbitrary inputs, ties in distance included."""
+it) on arbitrary inputs, ties in distance included; and the disability-priority lever's
+recommended seekers matched before the others."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.economy.labour import INFORMAL_SEARCH, _informal_picks
+from sim.economy.labour import INFORMAL_SEARCH, _informal_picks, _match, _match_in_turn
+from sim.economy.population import UNEMPLOYED
+from sim.model import LifeCircleModel
+from tests.conftest import small_scenario
 
 
 def _plainly(draws: np.ndarray, seeker_xy: np.ndarray, vacancy_xy: np.ndarray) -> np.ndarray:
@@ -47,3 +52,43 @@ def test_draws_near_one_and_the_last_seeker():
     draws = np.full((3, 2), np.nextafter(1.0, 0.0))
     np.testing.assert_array_equal(_informal_picks(draws, seeker_xy, vacancy_xy), [2, 1, 0])
     np.testing.assert_array_equal(_plainly(draws, seeker_xy, vacancy_xy), [2, 1, 0])
+
+
+# ----------------------------------------------------------------------------- priority matching
+
+@pytest.mark.parametrize("local_hiring", [False, True])
+def test_recommended_seekers_are_matched_before_any_other(local_hiring):
+    """Under the disability-priority lever the seekers it recommends take the local vacancies first,
+    by the same rule among themselves (the nearest of those a merchant hears of, or under local
+    hiring the nearest in reach). Putting them first in the queue alone did not do it: a merchant
+    hears of seekers at random ranks, and the nearest in reach wins whatever the queue order."""
+
+    def match(in_turn: bool) -> tuple[np.ndarray, np.ndarray]:
+        model = LifeCircleModel(scenario=small_scenario(**{"levers.local_hiring.enabled": local_hiring}),
+                                create_agents=False)
+        seekers = np.flatnonzero(model.population.status == UNEMPLOYED)
+        vacancies = model.merchants.open_ids()[:12]
+        rng = np.random.default_rng(3)
+        hired = _match_in_turn(model, vacancies, seekers, 5, rng) if in_turn else _match(model, vacancies, seekers, rng)
+        return seekers[:5], hired["residents"]
+
+    lever = LifeCircleModel(scenario=small_scenario(**{"levers.local_hiring.enabled": local_hiring}),
+                            create_agents=False).levers.get("local_hiring")
+    assert (lever is not None and lever.acting) == local_hiring  # match_nearby, or the informal match
+    recommended, hired = match(True)
+    assert len(hired) == 12 and set(recommended.tolist()) <= set(hired.tolist())
+    recommended, hired = match(False)
+    assert not set(recommended.tolist()) <= set(hired.tolist())  # the queue order alone: not first
+
+
+def test_with_none_recommended_the_match_is_the_usual_one():
+    """No lever (none recommended): the same hires and draws as :func:`_match` over every seeker."""
+    runs = []
+    for in_turn in (True, False):
+        model = LifeCircleModel(scenario=small_scenario(), create_agents=False)
+        seekers = np.flatnonzero(model.population.status == UNEMPLOYED)
+        vacancies = model.merchants.open_ids()[:12]
+        rng = np.random.default_rng(4)
+        hired = _match_in_turn(model, vacancies, seekers, 0, rng) if in_turn else _match(model, vacancies, seekers, rng)
+        runs.append((hired["residents"].tolist(), hired["unfilled"].tolist(), rng.random()))
+    assert runs[0] == runs[1]

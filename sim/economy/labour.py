@@ -7,10 +7,12 @@ Mechanism (first day of each month, after the accounts):
 2. Each vacancy at a local merchant goes to a resident job seeker with ``local_hire_share``
    (else to a commuter from outside). Seekers are unemployed residents, plus retirees who want work
    when the re-employment service acts. A seeker with a disability is considered only with
-   ``disability_hiring_factor`` (priority matching: at full strength they are matched *first*).
-   Nearby jobs are preferred: without the local-hiring lever a merchant hears of a few seekers
-   (``INFORMAL_SEARCH``, at random) and hires the nearest of them; with it, the nearest seeker
-   within ``max_commute_minutes`` of the shop among all seekers is offered the job first.
+   ``disability_hiring_factor``. Nearby jobs are preferred: without the local-hiring lever a
+   merchant hears of a few seekers (``INFORMAL_SEARCH``, at random) and hires the nearest of them;
+   with it, the nearest seeker within ``max_commute_minutes`` of the shop among all seekers is
+   offered the job first. Under the disability-priority lever the seekers it recommends (each
+   disabled seeker with the lever's strength) are matched first: the vacancies go to them by the
+   same rule, and only the vacancies they leave go to the other seekers (:func:`_match_in_turn`).
 3. Unemployed residents find jobs outside the circle with ``outside_job_finding_per_month``
    (times ``disability_hiring_factor`` for the disabled); freelancers, who keep looking for a
    regular job, with ``freelancer_job_search`` times that.
@@ -100,8 +102,8 @@ def month_labour(model: LifeCircleModel) -> None:
     vacancies = vacancies[rng.permutation(len(vacancies))]
     local_share = model.param("local_hire_share")
     goes_local = rng.random(len(vacancies)) < local_share
-    seekers = _job_seekers(model, rng)
-    hired = _match(model, vacancies[goes_local], seekers, rng)
+    seekers, recommended = _job_seekers(model, rng)
+    hired = _match_in_turn(model, vacancies[goes_local], seekers, recommended, rng)
     outside_filled = np.concatenate([vacancies[~goes_local], hired["unfilled"]])
     np.add.at(mer.staff_outside, outside_filled, 1)
     changed.append(hired["residents"])
@@ -149,8 +151,9 @@ def month_labour(model: LifeCircleModel) -> None:
     model.roles_changed(np.concatenate(changed))
 
 
-def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> np.ndarray:
-    """Seekers in the order they are offered jobs (disabled ones thinned, or first under priority)."""
+def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The seekers considered (disabled ones thinned by ``disability_hiring_factor``) in a random
+    order, those the disability-priority lever recommends first; and how many it recommends."""
     pop = model.population
     seeking = pop.status == UNEMPLOYED
     retirees = model.levers.get("retirees")
@@ -164,9 +167,21 @@ def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> np.ndarray
     ids = ids[considered]
     priority = model.levers.get("disability_priority")
     if priority is not None and priority.acting:
-        first = model.streams["lever.disability_priority"].random(len(ids)) < priority.strength_now
-        ids = np.concatenate([ids[pop.disabled[ids] & first], ids[~(pop.disabled[ids] & first)]])
-    return ids
+        first = pop.disabled[ids] & (model.streams["lever.disability_priority"].random(len(ids)) < priority.strength_now)
+        return np.concatenate([ids[first], ids[~first]]), int(first.sum())
+    return ids, 0
+
+
+def _match_in_turn(model: LifeCircleModel, vacancies: np.ndarray, seekers: np.ndarray, recommended: int,
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """:func:`_match`, the first ``recommended`` seekers before the others: the vacancies are
+    matched among them alone (heard of, or nearest, by the usual rule), and the vacancies they leave
+    among the others. With none recommended, exactly :func:`_match` over all of them."""
+    if recommended == 0 or len(vacancies) == 0:
+        return _match(model, vacancies, seekers, rng)
+    first = _match(model, vacancies, seekers[:recommended], rng)
+    rest = _match(model, first["unfilled"], seekers[recommended:], rng)
+    return {"residents": np.concatenate([first["residents"], rest["residents"]]), "unfilled": rest["unfilled"]}
 
 
 INFORMAL_SEARCH = 20

@@ -2,8 +2,11 @@
 
 While the lever acts, a job seeker with a disability is considered for vacancies with
 ``hiring_factor`` (at full strength, replacing the economy's ``disability_hiring_factor``) and is
-put at the front of the queue for local vacancies with probability equal to the lever's strength.
-The same factor applies to jobs found outside the circle (public employment services).
+recommended to local employers with probability equal to the lever's strength: the recommended
+seekers are matched to the month's local vacancies before any other seeker (by the usual rule among
+themselves: the nearest of those a merchant hears of, or under local hiring the nearest in reach;
+:func:`sim.economy.labour._match_in_turn`). The same factor applies to jobs found outside the
+circle (public employment services).
 """
 
 from __future__ import annotations

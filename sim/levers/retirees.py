@@ -1,8 +1,9 @@
 """Retirees: a volunteering programme and re-employment services.
 
 While the lever acts the share of retirees who volunteer rises towards ``volunteer_share``; their
-hours become elder-care visits (``care_visits_per_hour``) for elderly residents who found no place
-at a care outlet. Retirees under 70 who wish to work (``wish_to_work_share``) join the job queue
+hours become elder-care visits (``care_visits_per_hour``), free home visits for elder-care needs
+left unmet that day, whatever kept them unmet: no care outlet in reach, every one turned them away, or
+they could not pay. Retirees under 70 who wish to work (``wish_to_work_share``) join the job queue
 for local vacancies. Re-employed retirees keep their jobs when the lever ends.
 """
 
@@ -17,7 +18,7 @@ class Retirees(Lever):
     name = "retirees"
     measure = "retirees: volunteering, re-employment services"
     mechanism = "more retirees volunteer (care visits); retirees who wish to work are matched to jobs"
-    indicator = "volunteer_hours, retirees_working; elder care met by volunteers only where care outlets turn people away"
+    indicator = "volunteer_hours, retirees_working; elder care met by volunteers only where care needs go unmet (none in reach, turned away or unable to pay)"
     claims = (("volunteer_hours", +1), ("retirees_working", +1))
     overrides = {"volunteer_share": "volunteer_share", "care_visits_per_hour": "care_visits_per_hour"}
 
