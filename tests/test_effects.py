@@ -83,6 +83,24 @@ def test_persistence_share_is_the_ratio_of_mean_effects_with_a_bootstrap_interva
     assert row["share_low"] < row["share"] < row["share_high"]
 
 
+def test_a_groups_persistence_interval_does_not_depend_on_the_other_groups():
+    """Each (lever, indicator)'s bootstrap draws from a generator of its own: its interval is the
+    same summarised alone or after other groups (with one generator for all, a lever's interval
+    moved when an earlier lever's data changed)."""
+    spans = [Period("during support", 0, 2), Period("after support", 3, 5)]
+    frames = []
+    for lever, noise_seed in (("a", 3), ("b", 4)):
+        policy, baseline = _arms(10.0, 2.0, np.random.default_rng(noise_seed).normal(0, 1.0, 12))
+        pairs = paired_differences(period_means(policy, ["seed"], spans), period_means(baseline, ["seed"], spans),
+                                   ["seed"])
+        frames.append(pairs.assign(lever=lever))
+    both = persistence(pd.concat(frames), by=["lever"], pair_on=["seed"]).set_index("lever")
+    alone = persistence(frames[1], by=["lever"], pair_on=["seed"]).set_index("lever")
+    assert np.isfinite(both.loc["b", "share_low"])
+    assert (both.loc["b", "share_low"], both.loc["b", "share_high"]) == (alone.loc["b", "share_low"],
+                                                                          alone.loc["b", "share_high"])
+
+
 def test_an_arm_measured_only_during_support_has_the_effects_of_a_full_length_arm(tmp_path):
     """``measure(years=...)``: a lever's arm cut at the end of its support gives, in the periods it
     reaches, the very effects the full-length arm gives (a run's months do not depend on how long it

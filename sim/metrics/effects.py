@@ -16,6 +16,7 @@ collections ``a + 1 .. b + 1``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,9 @@ import pandas as pd
 CONFIDENCE = 0.95
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 20240101
-"""The bootstrap of the persistence share draws from its own seeded generator (reproducible)."""
+"""The bootstrap of the persistence share draws from its own seeded generator (reproducible): one
+per (``by``, indicator) group, seeded from this and the group's names (:func:`_group_rng`), so a
+group's interval is the same whatever other groups are summarised with it."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,14 @@ def summarise(pairs: pd.DataFrame, *, by: list[str] | None = None, confidence: f
     return pd.DataFrame(rows)
 
 
+def _group_rng(key: object) -> np.random.Generator:
+    """The bootstrap generator of one group: :data:`BOOTSTRAP_SEED` and the group's names (its
+    ``by`` values and indicator, as text) as the seed's entropy."""
+    names = key if isinstance(key, tuple) else (key,)
+    words = np.frombuffer(hashlib.sha256("\x1f".join(map(str, names)).encode()).digest(), dtype=np.uint32)
+    return np.random.default_rng([BOOTSTRAP_SEED, *words.tolist()])
+
+
 def persistence(pairs: pd.DataFrame, *, by: list[str] | None = None, pair_on: list[str],
                 confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Share of the effect during support that remains after it ends, per (``by``, indicator).
@@ -148,7 +159,6 @@ def persistence(pairs: pd.DataFrame, *, by: list[str] | None = None, pair_on: li
     if wide.empty or not {"during support", "after support"} <= set(wide.columns):
         return pd.DataFrame(columns=[*(by or []), "indicator", "n", "effect_during", "effect_after", "share",
                                      "share_low", "share_high"])
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
     rows = []
     for key, group in wide.groupby(level=[*(by or []), "indicator"], sort=False):
         d = group["during support"].to_numpy()
@@ -159,7 +169,7 @@ def persistence(pairs: pd.DataFrame, *, by: list[str] | None = None, pair_on: li
         share = float(a.mean() / d.mean()) if n and d.mean() != 0 else float("nan")
         low = high = float("nan")
         if n > 1 and np.isfinite(share):
-            idx = rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))
+            idx = _group_rng(key).integers(0, n, size=(BOOTSTRAP_DRAWS, n))
             dm = d[idx].mean(axis=1)
             am = a[idx].mean(axis=1)
             ratios = np.where(dm != 0, am / np.where(dm != 0, dm, 1.0), np.nan)
