@@ -1,9 +1,10 @@
 """The life-circle model: a Mesa model whose population state lives in NumPy arrays.
 
-One step is one day. Each day needs arise and are met (:mod:`sim.services.demand`), licensed entrants open
-(:mod:`sim.economy.entry`); on a month's last day the accounts are paid (:mod:`sim.economy.accounts`), the labour
-market clears (:mod:`sim.economy.labour`), would-be entrants decide, residents learn of outlets by word of
-mouth and the levers act (:mod:`sim.levers`). Every transfer goes through the ledger, which is
+One step is one day. Each day licensed entrants due that day open (:mod:`sim.economy.entry`), then
+needs arise and are met (:mod:`sim.services.demand`). On a month's last day the accounts are paid
+(:mod:`sim.economy.accounts`), the labour market clears (:mod:`sim.economy.labour`), graduates, word
+of mouth and movers follow, and the month's indicators are collected; then the new month opens: the
+levers act (:mod:`sim.levers`), volunteers are drawn and would-be entrants decide. Every transfer goes through the ledger, which is
 checked for conservation every day.
 
 Every resident, merchant, freelancer and retiree is also a Mesa agent (:mod:`agents`): a light

@@ -228,8 +228,8 @@ class EconomyConfig(_Strict):
     """A merchant closes after this many consecutive months of losses with negative cash."""
     exit_per_month: float = Field(0.006, ge=0.0, le=1.0)
     """Monthly probability that an outlet's owner leaves for reasons the model does not follow (they
-    retire, move or fall ill; the lease ends): a business that made money last month is taken over
-    and trades on, one that did not closes. With the closures for losses it gives small businesses'
+    retire, move or fall ill; the lease ends): a going concern -- cash in hand, or not losing money
+    for ``closure_months`` in a row -- is taken over and trades on; a business in trouble closes. With the closures for losses it gives small businesses'
     exit rates as registrations count them: about half of Chinese enterprises are deregistered
     within five years, 40 % of small ones survive ten (SAIC 2013, national report on enterprise
     survival time)."""
@@ -299,7 +299,10 @@ class EconomyConfig(_Strict):
     essentials_cny_month: float = Field(900.0, ge=0.0, le=1e5)
     """Spending per household member on necessities outside the catalogue (housing, utilities,
     transport, clothing) that comes before any service, CNY a month, capped at the household's
-    income: NBS 2023 urban consumption, about 45 % of 2,750 CNY a month per person goes to these."""
+    income. An assumption: NBS 2023 urban consumption puts about 45 % of 2,750 CNY a month per
+    person (about 1,240) in these categories, but that counts owner-occupiers' imputed rent, which
+    is not cash; 900 is lower by that. With it the settled baseline's service spending and incomes
+    meet their targets (docs/calibration.md, "Targets of the settled baseline"); not fitted."""
     saving_slope: float = Field(0.2, ge=0.0, le=2.0)
     """How the saving rate rises with income: rate = ``saving_rate`` + slope x ln(income per head /
     the urban median, 3,927 CNY a month), between 0 and 0.6 (NBS household survey: the lowest urban
@@ -320,8 +323,11 @@ class EconomyConfig(_Strict):
     tutoring) at about 8 % of the working-age labour force, as ``population.freelancer_share``
     (docs/calibration.md)."""
     saving_rate: float = Field(0.33, ge=0.0, le=1.0)
-    """Share of income a household at the urban median saves (after necessities; see
-    ``saving_slope``): urban consumption 32,994 of disposable income 51,821 CNY, NBS 2023 (36 %)."""
+    """Share of its income after necessities that a household at the urban median saves (see
+    ``saving_slope``). An assumption near the NBS 2023 urban saving rate (consumption 32,994 of
+    disposable income 51,821 CNY: 36 %), which is a share of the whole income: the model's share
+    applies after necessities (``essentials_cny_month``), so the two are not the same figure; not
+    fitted."""
     lever_implementation: float = Field(0.7, ge=0.0, le=1.0)
     """Share of each lever's design a district implements without the mayor-responsibility and
     evaluation system (the governance lever raises it); 1 = levers act exactly as written."""
@@ -406,7 +412,8 @@ class SitingLever(LeverConfig):
 
     candidate_nodes: int = Field(20, ge=1, le=10_000, json_schema_extra=teach(
         "Sites an entrant compares", "sites", 1, 100, 1, main=True))
-    """Candidate locations an entrant ranks by unmet demand (random siting: picks one at random)."""
+    """Candidate locations an entrant ranks by unmet demand (without the lever an entrant views
+    ``economy.sites_considered`` premises and takes the one with the best expected margin)."""
 
 
 class ServiceMapLever(LeverConfig):
@@ -496,14 +503,16 @@ class GovernanceLever(LeverConfig):
     to the residents still without every basic service within 15 minutes (worst coverage first);
     ``reward``, per resident with ``evaluation_bonus`` more for circles that passed the
     evaluation made at the period's start; ``support``, the same for those that failed; ``pilot``, per resident among
-    ``pilot_share`` of the circles until ``scale_up_month``, then, if the pilots gained at least
-    ``scale_up_min_gain`` coverage, among all."""
+    ``pilot_share`` of the circles until ``scale_up_month``; from then on, among all as soon as an
+    evaluation finds the pilots gained at least ``scale_up_min_gain`` coverage (decided again at each
+    evaluation until they do)."""
     evaluation_bonus: float = Field(1.0, ge=0.0, le=10.0)
     """``reward``/``support`` allocation: extra weight per resident of a circle that passed (failed)."""
     pilot_share: float = Field(0.25, gt=0.0, le=1.0)
     """``pilot`` allocation: share of the circles that pilot (drawn at random at the start)."""
     scale_up_month: int = Field(24, ge=1, le=1200)
-    """``pilot`` allocation: the evaluation month at which scale-up is decided."""
+    """``pilot`` allocation: the month from which scale-up is decided, at this and each later
+    evaluation until the pilots have gained enough."""
     scale_up_min_gain: float = Field(0.0, ge=-1.0, le=1.0)
     """``pilot`` allocation: pilots' mean coverage gain since the start needed to scale up."""
     fit_out_cny_per_m2: float = Field(3_000.0, gt=0.0, le=1e6)

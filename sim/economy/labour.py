@@ -1,6 +1,6 @@
 """The monthly labour market: separations, vacancies, matching, outside jobs and gig work.
 
-Mechanism (first day of each month, after the accounts):
+Mechanism (each month's last day, after the accounts):
 
 1. Employees leave or lose their jobs with ``separation_per_month`` (local and outside jobs alike;
    commuting shop staff too, which opens vacancies).

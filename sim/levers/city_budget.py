@@ -17,7 +17,8 @@ evaluation period after it:
    discounted rent (``rent_discount``), with the site fitted out by the city and a monthly
    operating subsidy of at most ``operating_subsidy_share`` of its running costs, needing the least
    subsidy, applies for a licence; only then is the site fitted out (``fit_out_cny_per_m2`` x the outlet's floor area, from the circle's
-   funds), if the funds also cover a year of its rent discount. Outlets on budget sites pay
+   funds). A trade is tendered only if the circle's funds cover its commitment: the fit-out and a
+   year of the rent discount and of the largest operating subsidy allowed. Outlets on budget sites pay
    ``1 - rent_discount`` of the rent; the circle's funds pay the rest each month while the lever
    acts, as far as they go. A site no entrant wants costs nothing; a circle tenders at most
    ``tenders_per_period`` sites a period.

@@ -1,8 +1,9 @@
 """Graduates start businesses (creative, specialty, boutique shops).
 
 While the lever acts, each recent graduate opens an outlet with ``startup_per_month`` (at full
-strength, replacing the economy's default founding rate) in the category with the most unmet
-demand, if the entry test passes; each such outlet receives ``strength x subsidy_cny`` from the
+strength, replacing the economy's default founding rate), as any founder does: of five ideas --
+a trade drawn with odds that follow last month's unmet needs (plus an even share), a random site --
+the one with the best margin, if it passes the entry test (:func:`sim.economy.entry._found`); each such outlet receives ``strength x subsidy_cny`` from the
 public budget towards its start-up capital.
 """
 

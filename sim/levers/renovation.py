@@ -7,7 +7,9 @@ basic-guarantee categories within 15 minutes. Each site is put to
 public tender: of the basic categories missing there (not yet tendered in the same round), the
 entrant with the best expected margin at the discounted rent applies for a licence, if it passes
 the entry test. Outlets on renovated space pay
-``1 - rent_discount`` of the rent; the public budget pays the rest while the lever acts.
+``1 - rent_discount x strength`` of the rent (the lever's strength: 0.7 without the governance
+lever, ``economy.lever_implementation``); the public budget pays the rest while the lever acts,
+from the month after the outlet opens.
 """
 
 from __future__ import annotations
