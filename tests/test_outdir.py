@@ -12,7 +12,7 @@ import pytest
 
 import sim.run
 from sim.cli import main
-from sim.io.outdir import MARKER, safe_name
+from sim.io.outdir import KNOWN_OUTPUTS, MARKER, safe_name
 from tests.conftest import SCENARIOS
 
 TINY = ["--set", "population.residents=300", "--set", "city.blocks_x=3", "--set", "city.blocks_y=3",
@@ -104,6 +104,24 @@ def test_force_replaces_earlier_outputs_and_keeps_other_files(tmp_path):
     assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures", "--force"]) == 0
     assert (out / "notes.txt").read_text() == "my notes"
     assert not (out / "figures").exists() and (out / "report.md").read_text() != "old report"
+
+
+def test_every_output_of_a_run_is_a_known_output_so_force_replaces_it(tmp_path):
+    """A city of circles with every lever and its counterfactual writes every kind of output; each
+    is listed in KNOWN_OUTPUTS, so a forced run into a folder without a marker replaces it. A
+    policy run's effects.csv was missing there and stayed beside a later baseline run's report."""
+    out = tmp_path / "city"
+    assert main(["run", str(SCENARIOS / "full_plan.toml"), "--out", str(out), *TINY, "--replicates", "2",
+                 "--set", "circles.kind=grid", "--set", "circles.cells_x=2", "--set", "circles.cells_y=2"]) == 0
+    written = {p.name for p in out.iterdir()} - {MARKER}
+    assert {"effects.csv", "persistence.csv", "circles.parquet", "figures"} <= written
+    assert written <= set(KNOWN_OUTPUTS), written - set(KNOWN_OUTPUTS)
+    (out / MARKER).unlink()  # the folder as a run before markers left it, or another tool copied it
+    (out / "notes.txt").write_text("my notes")
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures", "--force"]) == 0
+    left = {p.name for p in out.iterdir()} - {MARKER}
+    assert "effects.csv" not in left and "circles.parquet" not in left and "figures" not in left
+    assert "notes.txt" in left
 
 
 def test_outputs_have_normal_permissions_and_accounts(tmp_path):

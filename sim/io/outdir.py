@@ -29,9 +29,13 @@ RESULTS = Path("results")
 """Folder (relative to the working directory) of runs whose ``--out`` is not given."""
 MARKER = ".lifecircle-run.json"
 """The file by which a run marks a folder as its own, listing what it wrote."""
-KNOWN_OUTPUTS = ("timeseries.parquet", "scorecard.csv", "scenario.resolved.toml", "report.md", "accounts.csv",
-                 "outlets.parquet", "homes.parquet", "figures", "timings.json")
-"""What ``lifecircle run`` writes (``figures`` is a folder of PNGs): replaced under ``force``."""
+KNOWN_OUTPUTS = ("timeseries.parquet", "warmup.parquet", "effects.csv", "persistence.csv", "scorecard.csv",
+                 "scenario.resolved.toml", "report.md", "accounts.csv", "outlets.parquet", "homes.parquet",
+                 "circles.parquet", "circle_scorecard.csv", "circle_nodes.csv", "circle_evaluations.csv",
+                 "figures", "timings.json")
+"""Everything ``lifecircle run`` may write (``figures`` is a folder of PNGs): replaced under
+``force``, and after a run killed while writing (a test runs a city with every lever and checks
+that nothing it writes is missing here)."""
 
 
 def safe_name(name: str) -> str:
