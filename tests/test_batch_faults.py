@@ -377,7 +377,7 @@ def test_foreign_run_files_are_moved_out_of_the_dataset(tmp_path, batch_checkpoi
     stray.write_bytes((out / "runs" / "baseline-p0000-r00.parquet").read_bytes())
     with pytest.warns(UserWarning, match="not a run of this batch"):
         summary = run_batch(load_batch(batch), out, workers=1, progress=False, checkpoint_dir=batch_checkpoints)
-    assert (summary.skipped, summary.recomputed) == (1, 1) and not stray.exists()
+    assert (summary.skipped, summary.recomputed, summary.foreign, summary.done) == (1, 0, 1, 0) and not stray.exists()
     assert read_runs(out)["run_id"].unique().tolist() == ["baseline-p0000-r00"]
 
 

@@ -97,6 +97,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(f"lifecircle: batch stopped: {err}", file=sys.stderr)
         return 3
     damaged = f", {summary.recomputed} damaged file(s) moved to corrupt/ and computed again" if summary.recomputed else ""
+    if summary.foreign:
+        damaged += f", {summary.foreign} file(s) of no run of this batch moved to corrupt/"
     print(f"{spec.name}: {summary.total} runs: {summary.skipped} already done, {summary.done} done now, "
           f"{summary.failed} failed{damaged} -> {Path(args.out) / 'runs'}")
     for run_id, error in list(summary.failures.items())[:10]:

@@ -84,7 +84,9 @@ class BatchSummary:
     failed: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     recomputed: int = 0
-    """Run files found damaged (or foreign) on resume, moved to ``corrupt/`` and computed again."""
+    """Run files of this batch found damaged on resume, moved to ``corrupt/`` and computed again."""
+    foreign: int = 0
+    """Files in ``runs/`` that are not runs of this batch, moved to ``corrupt/`` on resume."""
 
     @property
     def ok(self) -> bool:
@@ -533,14 +535,16 @@ def run_batch(spec: BatchSpec, out: str | Path, *, workers: int | None = None, c
             check_batch_fits(spec, design, workers=min(n_workers, plans.total))
         store.remove_stale_temp_files(out)
         verified = store.verify_runs(out, store.done_digests(out), plans.__contains__)
-        summary = BatchSummary(out=out, total=plans.total, skipped=len(verified.done), recomputed=len(verified.moved))
+        summary = BatchSummary(out=out, total=plans.total, skipped=len(verified.done),
+                               recomputed=len(verified.moved) - len(verified.foreign), foreign=len(verified.foreign))
         pending = plans.total - summary.skipped
         with store.Manifest(out) as manifest:
             # A worker may have renamed its file into place just before a kill, before the manifest line.
             for run_id, digest in sorted(verified.recovered.items()):
                 manifest.record({"run_id": run_id, "status": "done", "recovered": True, **digest})
             for run_id, reason in sorted(verified.moved.items()):
-                manifest.record({"run_id": run_id, "status": "damaged", "error": reason})
+                status = "foreign" if run_id in verified.foreign else "damaged"
+                manifest.record({"run_id": run_id, "status": status, "error": reason})
             bar = tqdm(total=plans.total, initial=summary.skipped, unit="run", desc=spec.name,
                        disable=not progress, dynamic_ncols=True)
 

@@ -106,6 +106,8 @@ class Verified:
     """Complete files with no manifest line (renamed into place just before a kill): their digests."""
     moved: dict[str, str] = field(default_factory=dict)
     """Run id (or file name) -> why its file was moved to ``corrupt/``."""
+    foreign: set[str] = field(default_factory=set)
+    """Of :attr:`moved`, the files that are not runs of this batch (moved, never computed)."""
 
 
 def verify_runs(out: Path, digests: dict[str, str], planned: Callable[[str], bool]) -> Verified:
@@ -132,7 +134,11 @@ def verify_runs(out: Path, digests: dict[str, str], planned: Callable[[str], boo
             continue
         found.moved[run_id] = reason
         target = quarantine(out, path)
-        warnings.warn(f"{path}: {reason}; moved to {target}, the run will be computed again", stacklevel=2)
+        if planned(run_id):
+            warnings.warn(f"{path}: {reason}; moved to {target}, the run will be computed again", stacklevel=2)
+        else:
+            found.foreign.add(run_id)
+            warnings.warn(f"{path}: {reason}; moved to {target} (nothing to compute for it)", stacklevel=2)
     return found
 
 
