@@ -12,8 +12,9 @@ Threads: numba's, all the cores by default, but one for the daily passes of a po
 fewer than ``THREADED_BLOCKS`` blocks (there, waking the threads cost more than they gave);
 ``LIFECIRCLE_THREADS=N`` (or ``lifecircle run --threads N``, which sets it) uses ``N`` (at most
 numba's ``NUMBA_NUM_THREADS``, the cores by default). Between parallel loops the threads spin for
-about 0.1 ms before they sleep (:data:`SHORT_SPIN`); a batch's or a calibration's workers wait
-asleep (:func:`wait_asleep`); ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, if set, decide instead.
+about 0.1 ms before they sleep (:data:`SHORT_SPIN`), unless ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` is set; a batch's or a calibration's workers wait asleep (:func:`wait_asleep`)
+unless ``OMP_WAIT_POLICY`` is set.
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def wait_asleep(environ: MutableMapping[str, str] = os.environ) -> bool:
     ``OMP_WAIT_POLICY`` says otherwise: for a process among several of its kind on one machine (the
     workers of a batch or a calibration: :mod:`sim.batch.executors`, :mod:`sim.batch.worker_plugin`),
     where a spinning thread holds a core another worker waits for. The spin a worker inherits from
-    its coordinator (:func:`default_waiting`) is removed. Takes effect only before the process's
-    first parallel loop; returns whether it did."""
+    its coordinator (:func:`default_waiting`) is removed, and so is a ``GOMP_SPINCOUNT`` of the
+    user's (``OMP_WAIT_POLICY`` chooses for workers). Takes effect only before the process's first
+    parallel loop; returns whether it did."""
     if _layer_started():
         return False
     if "OMP_WAIT_POLICY" not in environ:
