@@ -54,7 +54,7 @@ class Resident(CellAgent):
 
     @property
     def status(self) -> str:
-        """Labour status: employed, unemployed, freelancer, retired or owner."""
+        """Labour status: employed, unemployed, freelancer, retired, owner or out_of_labour_force."""
         return STATUS_NAMES[int(self.model.population.status[self.resident_id])]
 
     @property
@@ -74,7 +74,9 @@ class Resident(CellAgent):
         return self.model.population.income_last[self.resident_id] / 100
 
     def walk_minutes_to(self, category: str) -> float:
-        """Minutes on foot, along the streets at this resident's speed, to the nearest open outlet."""
+        """Minutes on foot, along the streets at this resident's speed, to the nearest place that
+        serves ``category``: an open outlet, or for parcel points under the lockers lever a locker
+        if one is nearer (``model.nearest_m``, what the coverage indicators read)."""
         c = self.model.catalogue.index(category)
         return float(self.model.nearest_m[self.home, c] / self.walk_speed_m_per_min)
 

@@ -10,8 +10,9 @@ class Retiree(Resident):
 
     @property
     def pension(self) -> float:
-        """Monthly pension, CNY."""
-        return self.model.catalogue.money["pension"] / 100
+        """This retiree's own monthly pension, CNY (drawn around the catalogue's median; what the
+        accounts pay)."""
+        return self.model.population.pension[self.resident_id] / 100
 
     @property
     def volunteering(self) -> bool:

@@ -500,7 +500,7 @@ class GovernanceLever(LeverConfig):
     circle lacks (:mod:`sim.levers.city_budget`)."""
     allocation: Literal["equal", "need", "reward", "support", "pilot"] = "need"
     """How the budget is divided between circles: ``equal`` per resident; ``need``, in proportion
-    to the residents still without every basic service within 15 minutes (worst coverage first);
+    to the residents still without every basic service within 15 minutes (the worse served get more);
     ``reward``, per resident with ``evaluation_bonus`` more for circles that passed the
     evaluation made at the period's start; ``support``, the same for those that failed; ``pilot``, per resident among
     ``pilot_share`` of the circles until ``scale_up_month``; from then on, among all as soon as an

@@ -28,6 +28,10 @@ def test_agents_are_mesa_agents_and_views_of_the_arrays(small):
     assert resident.age == pop.age[idx]
     model.ledger.resident_cash[idx] += 12345
     assert resident.cash == model.ledger.resident_cash[idx] / 100  # a view, not a copy
+    retirees = types[Retiree].to_list()
+    assert [r.pension for r in retirees] == [pop.pension[r.resident_id] / 100 for r in retirees]
+    assert len({r.pension for r in retirees}) > 1  # each their own, not the catalogue's median
+    assert {r.status for r in types[Resident].to_list()} <= {"employed", "unemployed", "owner", "out_of_labour_force"}
     merchant = types[Merchant].to_list()[0]
     assert merchant.category in model.catalogue.names and merchant.is_open
     assert set(resident.known_outlets(merchant.category)) <= set(model.reach.outlet[model.catalogue.index(merchant.category), resident.home].tolist())
