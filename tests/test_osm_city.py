@@ -201,6 +201,10 @@ def test_unmapped_tags_are_counted_and_reported(catalogue) -> None:
     with pytest.warns(UserWarning, match="match no service category") as record:
         city = OsmCity.from_file(BEIJING, catalogue=catalogue, rng=np.random.default_rng(0))
     assert str(BEIJING) in str(record[0].message)
+    # The warning counts features; city.unmapped counts tags (a feature with two keys, twice).
+    n_tags = sum(city.unmapped.values())
+    n_features = int(str(record[0].message).split(": ")[1].split(" OSM features")[0])
+    assert 0 < n_features <= n_tags
     assert city.unmapped["amenity=parking"] == 19
     assert city.unmapped["shop=clothes"] == 7
     assert "shop=convenience" not in city.unmapped

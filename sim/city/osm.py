@@ -556,6 +556,7 @@ class OsmCity:
             _, any_poi_node = tree.query(xy)
             any_poi_node = np.asarray(any_poi_node, dtype=np.int64)
             category = map_tags(raw.poi_tags, tag_rows)
+            n_unmapped = int((category < 0).sum())
             for tags in (t for t, c in zip(raw.poi_tags, category) if c < 0):
                 for key in sorted(tags):
                     unmapped[f"{key}={tags[key]}"] += 1
@@ -564,8 +565,8 @@ class OsmCity:
         if unmapped:
             top = ", ".join(f"{tag} ({count})" for tag, count in unmapped.most_common(8))
             warnings.warn(
-                f"{source}: {sum(unmapped.values())} OSM features match no service category "
-                f"(tag table: {catalogue.source}); most common: {top}",
+                f"{source}: {n_unmapped} OSM features match no service category "
+                f"(tag table: {catalogue.source}); their most common tags: {top}",
                 stacklevel=3,
             )
         if len(poi_node) == 0:

@@ -129,7 +129,7 @@ def report_lines(model: LifeCircleModel) -> list[str]:
         lines.append("")
     unmapped_tags = model.city.unmapped
     if unmapped_tags:
-        lines.append(f"OSM features matching no category: {sum(unmapped_tags.values())}; most common: " + ", ".join(
+        lines.append("OSM features matching no category, their most common tags (a feature counts once per tag): " + ", ".join(
             f"`{tag}` ({count})" for tag, count in list(unmapped_tags.items())[:8]) + ".")
         lines.append("")
     return lines
