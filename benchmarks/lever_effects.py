@@ -62,7 +62,8 @@ def _markdown(effects: pd.DataFrame, persistence: pd.DataFrame, claims: pd.DataF
         f"default warm-up with every lever off; then, from month 0, the baseline and each lever alone with its "
         f"scenario defaults, withdrawn at month {end_month}, for {years:g} measured years; {len(seeds)} paired seeds "
         f"({', '.join(map(str, seeds))}). Each cell: mean paired difference (lever run minus baseline run of the "
-        "same seed, from the same settled start) averaged over the period, with its 95 % Student-t interval over "
+        "same seed, from the same settled start) averaged over the period (a running total such as public_spending: "
+        "what it added per month over the period), with its 95 % Student-t interval over "
         "seeds. Periods count measured months: year 1 = months 0-11, year 3 = 24-35, during support = "
         f"0-{end_month - 1}, after support = {end_month}-{int(years * 12) - 1}.",
         "",

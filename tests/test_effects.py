@@ -83,6 +83,28 @@ def test_persistence_share_is_the_ratio_of_mean_effects_with_a_bootstrap_interva
     assert row["share_low"] < row["share"] < row["share_high"]
 
 
+def test_a_running_total_s_period_value_is_what_it_added_per_month():
+    """public_spending is a running total: spending 300 a month in months 0-2 and nothing after
+    reads 300, 600, 900, 900, 900, 900. Its period values are what it added per month (300 during
+    support, 0 after), so nothing persists; a mean of the running total gave 600 and 900 -- a share
+    of 150 % for spending that stopped. A rate indicator beside it keeps its mean."""
+    spans = [Period("during support", 0, 2), Period("after support", 3, 5), Period("end", 4, 5)]
+    total = [300.0, 600.0, 900.0, 900.0, 900.0, 900.0]
+    rows = [(seed, m + 1, name, v + seed) for seed in range(3) for m, v in enumerate(total)
+            for name in ("public_spending", "public_spending_by_lever.lockers", "rate")]
+    frame = pd.DataFrame(rows, columns=["seed", "month", "indicator", "value"])
+    values = period_means(frame, ["seed"], spans).set_index(["seed", "period", "indicator"])["value"]
+    for name in ("public_spending", "public_spending_by_lever.lockers"):
+        assert values[(0, "during support", name)] == 300.0
+        assert values[(0, "after support", name)] == 0.0 and values[(0, "end", name)] == 0.0
+        assert values[(2, "during support", name)] == 300.0 + 2 / 3  # the total before month 0 is 0
+    assert values[(0, "during support", "rate")] == 600.0 and values[(0, "after support", "rate")] == 900.0
+    zero = frame.assign(value=frame["value"] * 0 + frame["seed"])  # the counterfactual: nothing spent
+    pairs = paired_differences(period_means(frame, ["seed"], spans), period_means(zero, ["seed"], spans), ["seed"])
+    share = persistence(pairs, pair_on=["seed"]).set_index("indicator").loc["public_spending", "share"]
+    assert share == 0.0
+
+
 def test_a_groups_persistence_interval_does_not_depend_on_the_other_groups():
     """Each (lever, indicator)'s bootstrap draws from a generator of its own: its interval is the
     same summarised alone or after other groups (with one generator for all, a lever's interval

@@ -37,7 +37,7 @@ def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> 
     cumulative indicator's is its last collection (the mean of a running total's last months falls
     short of the total by about one month's flow).
     """
-    from sim.metrics.indicators import REGISTRY
+    from sim.metrics.effects import running_totals
 
     if last_months < 1:
         raise ScenarioError(f"--last-months = {last_months}: allowed: an integer >= 1")
@@ -47,9 +47,7 @@ def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> 
     frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "seed", "month",
                                           "indicator", "value"])
     last = frame.groupby("run_id")["month"].transform("max")
-    names = frame["indicator"].astype(str)
-    cumulative = {name for name, ind in REGISTRY.items() if ind.unit.endswith("(cumulative)")}
-    running_total = names.str.split(".").str[0].isin(cumulative)
+    running_total = running_totals(frame["indicator"])
     frame = frame[(frame["month"] > last - last_months) & (~running_total | (frame["month"] == last))]
     keys = ["run_id", "package", "point", "replicate", "seed", "indicator"]
     return frame.groupby(keys, sort=True, observed=True)["value"].mean().reset_index()

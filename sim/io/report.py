@@ -54,7 +54,8 @@ def _effects_section(result: RunResult) -> list[str]:
     effects = paired.effects[paired.effects["indicator"].isin(EFFECT_INDICATORS)]
     lines = ["## Effects against the counterfactual", "",
              f"Each effect is the policy run minus the counterfactual run (every lever off) of the same seed, from "
-             f"the same settled start, averaged over the period, then over {n} paired seed(s) "
+             f"the same settled start, averaged over the period (a running total such as public spending: what it "
+             f"added per month over the period), then over {n} paired seed(s) "
              f"({', '.join(str(s) for s in paired.seeds)}), with a 95 % Student-t interval"
              + ("." if n > 1 else " (one seed: no interval; run with `--replicates 8` for one).")
              + " Periods count measured months from 0.", ""]

@@ -79,7 +79,11 @@ def periods(levers, months: int, *, last_months: int = 12) -> list[Period]:
 
 
 def period_means(frame: pd.DataFrame, keys: list[str], spans: list[Period]) -> pd.DataFrame:
-    """Mean of each indicator over each period, per run.
+    """Mean of each indicator over each period, per run; for a running total (an indicator whose
+    unit ends in "(cumulative)", such as ``public_spending``), what it added per month over the
+    period: its value at the period's last collection less its value before the period (0 before
+    the first measured month), over the period's months. The mean of a running total over a period
+    would count what was spent before the period again in every month of it.
 
     Args:
         frame: Tidy rows with ``keys`` (identifying a run, e.g. ``["seed"]``), ``month``,
@@ -90,16 +94,45 @@ def period_means(frame: pd.DataFrame, keys: list[str], spans: list[Period]) -> p
     Returns:
         Columns ``keys``, ``period``, ``indicator``, ``value``.
     """
+    running = running_totals(frame["indicator"])
     parts = []
     for span in spans:
-        rows = frame[span.collections(frame["month"])]
-        if rows.empty:
-            continue
-        means = rows.groupby([*keys, "indicator"], sort=True, observed=True)["value"].mean().reset_index()
-        parts.append(means.assign(period=span.name))
+        rows = frame[span.collections(frame["month"]) & ~running]
+        if not rows.empty:
+            means = rows.groupby([*keys, "indicator"], sort=True, observed=True)["value"].mean().reset_index()
+            parts.append(means.assign(period=span.name))
+        added = _added_per_month(frame[running], keys, span)
+        if not added.empty:
+            parts.append(added.assign(period=span.name))
     if not parts:
         return pd.DataFrame(columns=[*keys, "period", "indicator", "value"])
     return pd.concat(parts, ignore_index=True)[[*keys, "period", "indicator", "value"]]
+
+
+def running_totals(indicators: pd.Series) -> pd.Series:
+    """Mask of the rows whose indicator (or family, before its ``.``) is a running total: its unit
+    ends in "(cumulative)"."""
+    from sim.metrics.indicators import REGISTRY
+
+    cumulative = {name for name, ind in REGISTRY.items() if ind.unit.endswith("(cumulative)")}
+    return indicators.astype(str).str.split(".").str[0].isin(cumulative).to_numpy()
+
+
+def _added_per_month(frame: pd.DataFrame, keys: list[str], span: Period) -> pd.DataFrame:
+    """Per run and running-total indicator: (value at the period's last collection - value at the
+    collection before the period, 0 for the first measured month) / the period's months. A run
+    without the period's last collection is left out."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, "indicator", "value"])
+    end = frame[frame["month"] == span.last + 1].set_index([*keys, "indicator"])["value"]
+    if end.empty:
+        return pd.DataFrame(columns=[*keys, "indicator", "value"])
+    if span.first == 0:
+        before = pd.Series(0.0, index=end.index)
+    else:
+        before = frame[frame["month"] == span.first].set_index([*keys, "indicator"])["value"].reindex(end.index)
+    added = (end - before) / (span.last - span.first + 1)
+    return added.dropna().rename("value").reset_index()
 
 
 def paired_differences(policy: pd.DataFrame, baseline: pd.DataFrame, pair_on: list[str]) -> pd.DataFrame:
