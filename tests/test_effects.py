@@ -83,6 +83,21 @@ def test_persistence_share_is_the_ratio_of_mean_effects_with_a_bootstrap_interva
     assert row["share_low"] < row["share"] < row["share_high"]
 
 
+def test_the_means_beside_an_effect_are_over_the_pairs_it_is_over():
+    """A seed whose policy value is missing (an indicator undefined that month) drops out of the
+    effect; its baseline value must drop out of baseline_mean too, so effect = policy_mean -
+    baseline_mean and n counts the same pairs."""
+    spans = [Period("during support", 0, 2)]
+    policy, baseline = _arms(10.0, 2.0, np.zeros(4))
+    policy.loc[policy["seed"] == 3, "value"] = np.nan
+    baseline.loc[baseline["seed"] == 3, "value"] += 1000.0  # would pull baseline_mean if counted
+    pairs = paired_differences(period_means(policy, ["seed"], spans), period_means(baseline, ["seed"], spans), ["seed"])
+    row = summarise(pairs).set_index("period").loc["during support"]
+    assert row["n"] == 3
+    assert row["effect"] == pytest.approx(row["policy_mean"] - row["baseline_mean"])
+    assert row["baseline_mean"] == pytest.approx(np.mean([100 + s + 2 for s in range(3)]))
+
+
 def test_a_running_total_s_period_value_is_what_it_added_per_month():
     """public_spending is a running total: spending 300 a month in months 0-2 and nothing after
     reads 300, 600, 900, 900, 900, 900. Its period values are what it added per month (300 during

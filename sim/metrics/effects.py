@@ -160,9 +160,10 @@ def summarise(pairs: pd.DataFrame, *, by: list[str] | None = None, confidence: f
         mean = float(diff.mean()) if n else float("nan")
         sd = float(diff.std(ddof=1)) if n > 1 else float("nan")
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
-        base = float(group["value_baseline"].mean())
+        paired = group[group["difference"].notna()]  # the means of the pairs the effect is over
+        base = float(paired["value_baseline"].mean()) if n else float("nan")
         rows.append({**dict(zip(groups, key if isinstance(key, tuple) else (key,))), "n": n,
-                     "baseline_mean": base, "policy_mean": float(group["value_policy"].mean()),
+                     "baseline_mean": base, "policy_mean": float(paired["value_policy"].mean()) if n else float("nan"),
                      "effect": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half,
                      "significant": bool(n > 1 and (mean - half > 0 or mean + half < 0)),
                      "relative": mean / base if base else float("nan")})
