@@ -81,9 +81,13 @@ def test_local_batch_workers_wait_asleep():
 
 
 def test_dask_workers_wait_asleep():
+    """A batch sent to a Dask cluster registers the plugin (run_dask, here with no runs) before its
+    first task; a worker started from this spinning process then waits asleep."""
     from sim.batch.cluster import local_client
+    from sim.batch.executors import run_dask
 
     with local_client(1) as client:
+        run_dask([], client, lambda result: None)
         got = [client.submit(os.getenv, k, pure=False).result() for k in _WAITING]
     if "OMP_WAIT_POLICY" in os.environ:
         assert got[0] == os.environ["OMP_WAIT_POLICY"]

@@ -84,12 +84,9 @@ def connect_client(address: str, *, timeout: float = CONNECT_TIMEOUT) -> Any:
         raise ScenarioError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
     probe(address, timeout=timeout)
     try:
-        client = Client(address, timeout=f"{timeout:g}s")
+        return Client(address, timeout=f"{timeout:g}s")
     except (OSError, TimeoutError) as err:
         raise ScenarioError(f"--scheduler {address!r}: cannot connect ({err})") from None
-    from sim.batch import worker_plugin
-
-    return worker_plugin.register(client)  # its workers' threads wait asleep: they share cores
 
 
 @contextmanager
@@ -106,6 +103,4 @@ def local_client(workers: int) -> Iterator[Any]:
         raise ScenarioError("--workers needs dask.distributed (pip install 'dask[distributed]')") from None
     with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        from sim.batch import worker_plugin
-
-        yield worker_plugin.register(client)  # its workers' threads wait asleep: they share cores
+        yield client

@@ -3,7 +3,9 @@
 Several Dask workers share a machine's cores, so their compiled passes' threads wait asleep between
 parallel loops instead of spinning (:func:`sim.services.blocks.wait_asleep`). The plugin runs on
 every worker of the client's cluster, those that join later included, before the worker's first
-task. Imported only where a Dask client is used (it needs ``distributed``).
+task. Registered where models are sent to Dask workers: :func:`sim.batch.executors.run_dask`
+(batches) and :func:`sim.calibration.runner.calibrate`. Imported only there (it needs
+``distributed``).
 """
 
 from __future__ import annotations

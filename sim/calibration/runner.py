@@ -208,8 +208,11 @@ def calibrate(spec: CalibrationSpec, out: str | Path, *, client: Any, progress: 
     from sim.calibration.outputs import write_outputs
     from sim.calibration.predictive import predictive_check
 
+    from sim.batch import worker_plugin
+
     say = log or (lambda _line: None)
     out = calibration_dir(out, spec)
+    worker_plugin.register(client)  # the workers' threads wait asleep: settling, particles, checks
     with CalibrationLock(out), _pyabc_log(progress):
         _write_info(out, spec)
         resume = _has_history(out) and _stored_generations(out) > 0

@@ -97,9 +97,6 @@ class SeededDaskSampler(DaskDistributedSampler):
     def __init__(self, client: Any, seed: int, *, batch_size: int = 1) -> None:
         self.seed = int(seed)
         self.generation = -1
-        from sim.batch import worker_plugin
-
-        worker_plugin.register(client)  # the workers' threads wait asleep between parallel loops
         super().__init__(dask_client=_SeedingClient(client, self), default_pickle=True, batch_size=batch_size)
 
     def sample_until_n_accepted(self, n: int, simulate_one: Any, t: int, **kwargs: Any) -> Any:

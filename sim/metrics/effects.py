@@ -109,7 +109,7 @@ def period_means(frame: pd.DataFrame, keys: list[str], spans: list[Period]) -> p
     return pd.concat(parts, ignore_index=True)[[*keys, "period", "indicator", "value"]]
 
 
-def running_totals(indicators: pd.Series) -> pd.Series:
+def running_totals(indicators: pd.Series) -> np.ndarray:
     """Mask of the rows whose indicator (or family, before its ``.``) is a running total: its unit
     ends in "(cumulative)"."""
     from sim.metrics.indicators import REGISTRY
