@@ -22,7 +22,7 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from sim.errors import ScenarioError  # noqa: F401 - raised here, imported from here by callers
@@ -695,6 +695,13 @@ class Scenario(_Strict):
     """What to record."""
     base_dir: str = Field(".", exclude=True)
     """Folder relative paths in the scenario are resolved against (set by the loader)."""
+    _source: str = PrivateAttr("scenario")
+
+    @property
+    def source(self) -> str:
+        """The scenario's file, as messages about its inputs name it (``"scenario"`` for one made in
+        code; a scenario made from another by :meth:`with_updates` keeps its file)."""
+        return self._source
 
     def resolve_path(self, path: str) -> Path:
         """A path from the scenario, made absolute against the scenario file's folder."""
@@ -764,7 +771,7 @@ class Scenario(_Strict):
         data = self.model_dump(mode="python", exclude={"base_dir"})
         for key, value in updates.items():
             _set_dotted(data, key, value, source)
-        return _validate(data, source=source, base_dir=self.base_dir)
+        return _validate(data, source=source, base_dir=self.base_dir, file=self.source)
 
 
 def _drop_none(data: Any) -> Any:
@@ -922,14 +929,19 @@ def _format_error(err: ValidationError, source: str, model: type[BaseModel],
     return "\n".join([f"{source}: invalid scenario", *lines])
 
 
-def _validate(data: dict[str, Any], *, source: str, base_dir: str, labels: dict[str, str] | None = None) -> Scenario:
+def _validate(data: dict[str, Any], *, source: str, base_dir: str, labels: dict[str, str] | None = None,
+              file: str | None = None) -> Scenario:
+    """The scenario ``data`` validated; ``source`` names it in messages, ``file`` (default: ``source``)
+    is the file it keeps for messages about its inputs (:attr:`Scenario.source`)."""
     if "base_dir" in data:  # set by the loader only; from a file or --set it would be ignored
         raise ScenarioError(f"{source}: invalid scenario\n  unknown key 'base_dir'; "
                             f"{_describe_allowed(Scenario, ('base_dir',))}")
     try:
-        return Scenario.model_validate({**data, "base_dir": base_dir})
+        scenario = Scenario.model_validate({**data, "base_dir": base_dir})
     except ValidationError as err:
         raise ScenarioError(_format_error(err, source, Scenario, labels)) from None
+    scenario._source = source if file is None else file
+    return scenario
 
 
 def load_scenario(path: str | Path, *, updates: dict[str, Any] | None = None,

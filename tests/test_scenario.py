@@ -189,3 +189,16 @@ def test_unknown_lever_category_is_found_by_validate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "levers.mobile_vendors.categories" in err and "'fortune_telling'" in err and "breakfast" in err
     assert str(path) in err
+
+
+def test_a_scenario_keeps_its_file_for_messages_through_updates_and_pickling():
+    import pickle
+
+    path = SCENARIOS / "baseline.toml"
+    loaded = load_scenario(path)
+    assert loaded.source == str(path.resolve()) and Scenario().source == "scenario"
+    updated = loaded.with_updates({"years": 2})
+    assert updated.source == loaded.source
+    assert pickle.loads(pickle.dumps(updated)).source == loaded.source
+    with pytest.raises(ScenarioError, match="<updates>"):  # a bad update is still blamed on the update
+        loaded.with_updates({"years": -1.0})

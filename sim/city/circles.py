@@ -316,7 +316,7 @@ def build_circles(scenario: Scenario, city: City) -> Circles:
     """The circles the scenario's ``[circles]`` table asks for on ``city``."""
     cfg = scenario.circles
     n = city.graph.shape[0]
-    source = "scenario"
+    source = scenario.source
     if cfg.kind == "none":
         return Circles.whole(n, getattr(city, "name", "") or scenario.name)
     if cfg.kind == "grid":
