@@ -280,10 +280,14 @@ def test_renovation_never_changes_a_city_that_runs_share():
     pd.testing.assert_frame_equal(after.timeseries(), alone.timeseries())
 
 
-def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_opens_there():
+def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_opens_there(monkeypatch):
     # With the city budget on as well: renovation's rounds skip the map's shop space and the budget's
     # sites, so no outlet that traded before a round gets its rent support, and no budget site has its
-    # rent paid twice (once by the budget, once by the renovation).
+    # rent paid twice (once by the budget, once by the renovation). An outlet opening on either pays
+    # the discounted rent at its first month end (the rent its tender assumed), not from the month after.
+    import sim.model as model_module
+    from sim.levers.city_budget import _on_sites
+
     scenario = load_scenario(BASELINE, updates={**SMALL, "years": 0.75, "economy.lever_implementation": 1.0,
                                                 **_on("renovation", months=[1, 3, 5], sites_per_round=12),
                                                 **_on("governance", budget_cny_per_resident=2000.0)})
@@ -293,6 +297,14 @@ def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_
     shop_space = model.commercial.copy()
     handed_over = np.full(len(shop_space), np.iinfo(np.int32).max)  # the day each node became renovated space
     supported = set()
+    month_ends = []  # what each month end charged: (day, rent, the renovation's support) of every merchant
+    pay_month = model_module.accounts.pay_month
+
+    def charged(m):
+        month_ends.append((m.day, m.merchants.rent.copy(), m.merchants.rent_support.copy()))
+        pay_month(m)
+
+    monkeypatch.setattr(model_module.accounts, "pay_month", charged)
     while model.running:
         was = renovation.renovated.copy()
         model.step()
@@ -305,6 +317,20 @@ def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_
     supported = np.array(sorted(supported))
     assert len(supported) and (mer.opened_day[supported] > handed_over[mer.node[supported]]).all()
     assert np.isin(mer.node[list(supported)], renovated).all()
+    # Every outlet's first month end (the lever acts throughout and the budget's funds last).
+    full = np.round(model.catalogue.area_m2 * model.rent_fen_per_m2()).astype(np.int64)
+    on_sites = _on_sites(mer, budget.site_node, budget.site_category)[0]
+    on_renovated = np.flatnonzero(renovation.renovated[mer.node] & ~mer.mobile & (mer.opened_day >= 0))
+    assert (budget.funds > 0).all() and len(on_sites) >= 1 and len(on_renovated) >= 1
+    checked, last = 0, 0
+    for day, rent, support in month_ends:
+        new_sites = on_sites[(mer.opened_day[on_sites] >= last) & (mer.opened_day[on_sites] <= day)]
+        new_renovated = on_renovated[(mer.opened_day[on_renovated] >= last) & (mer.opened_day[on_renovated] <= day)]
+        assert (rent[new_sites] < full[mer.category[new_sites]]).all(), day
+        assert (support[new_renovated] > 0).all(), day
+        checked += len(new_sites) + len(new_renovated)
+        last = day + 1
+    assert checked == len(on_sites) + len(on_renovated)
 
 def _vendor_model(years: float = TINY["years"], **updates: Any) -> LifeCircleModel:
     scenario = load_scenario(BASELINE, updates={**TINY, "years": years, "economy.lever_implementation": 1.0,

@@ -19,8 +19,9 @@ evaluation period after it:
    subsidy, applies for a licence; only then is the site fitted out (``fit_out_cny_per_m2`` x the outlet's floor area, from the circle's
    funds). A trade is tendered only if the circle's funds cover its commitment: the fit-out and a
    year of the rent discount and of the largest operating subsidy allowed. Outlets on budget sites pay
-   ``1 - rent_discount`` of the rent; the circle's funds pay the rest each month while the lever
-   acts, as far as they go. A site no entrant wants costs nothing; a circle tenders at most
+   ``1 - rent_discount`` of the rent; the circle's funds pay the rest, and the operating subsidy,
+   each month while the lever acts, as far as they go, from the month the outlet opens (for that
+   month when it opens: rent is a whole month's, whatever the day). A site no entrant wants costs nothing; a circle tenders at most
    ``tenders_per_period`` sites a period.
 
 Money moves through the ledger (``lever.governance.sites``, ``lever.governance.rent``), so the
@@ -131,14 +132,25 @@ class CityBudget:
 
         return circle_coverage(self.model)
 
-    def _rent(self, acting: bool) -> None:
-        """Outlets on budget sites pay the discounted rent and receive their operating subsidy; each
-        circle's funds pay both, as far as they go (a circle whose funds run out pays a smaller
-        share of every site's support, and never goes into debt)."""
+    def on_outlets_opened(self, ids: np.ndarray, acting: bool) -> None:
+        """Outlets opening on budget sites while the lever acts: their month's rent discount and
+        operating subsidy, from their circle's funds (:meth:`_rent` paid the month's for the others)."""
+        if acting:
+            self._rent(acting, among=ids)
+
+    def _rent(self, acting: bool, among: np.ndarray | None = None) -> None:
+        """Outlets on budget sites (those of ``among``, if given) pay the discounted rent and receive
+        their operating subsidy; each circle's funds pay both, as far as they go (a circle whose funds
+        run out pays a smaller share of every site's support, and never goes into debt)."""
         if not len(self.site_node):
             return
         model, mer = self.model, self.model.merchants
         ids, site = _on_sites(mer, self.site_node, self.site_category)
+        if among is not None:
+            keep = np.isin(ids, among)
+            ids, site = ids[keep], site[keep]
+            if not len(ids):
+                return
         full = np.round(model.catalogue.area_m2[mer.category[ids]] * model.rent_fen_per_m2()).astype(np.int64)
         if acting:
             rent_due = np.round(full * self.config.rent_discount).astype(np.int64)

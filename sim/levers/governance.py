@@ -15,6 +15,8 @@ rule (:mod:`sim.levers.city_budget`).
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.levers.base import Lever
 
 
@@ -38,6 +40,10 @@ class Governance(Lever):
     def on_month(self) -> None:
         if self.budget is not None:
             self.budget.on_month(self.model.month, self.acting)
+
+    def on_outlets_opened(self, ids: np.ndarray) -> None:
+        if self.budget is not None:
+            self.budget.on_outlets_opened(ids, self.acting)
 
     def implementation(self, month: int) -> float:
         """Implementation strength in ``month`` (after any evaluation due at its start)."""

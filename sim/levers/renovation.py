@@ -9,7 +9,8 @@ entrant with the best expected margin at the discounted rent applies for a licen
 the entry test. Outlets on renovated space pay
 ``1 - rent_discount x strength`` of the rent (the lever's strength: 0.7 without the governance
 lever, ``economy.lever_implementation``); the public budget pays the rest while the lever acts,
-from the month after the outlet opens.
+from the month the outlet opens (the discount its tender assumed; rent is a whole month's, whatever
+the day it opens).
 """
 
 from __future__ import annotations
@@ -32,19 +33,38 @@ class Renovation(Lever):
 
     def on_month(self) -> None:
         model, mer = self.model, self.model.merchants
-        on_space = mer.open & np.isin(mer.node, np.flatnonzero(self.renovated)) & ~mer.mobile
-        full_rent = np.round(model.catalogue.area_m2[np.maximum(mer.category, 0)] * model.rent_fen_per_m2()).astype(np.int64)
-        if self.acting:
-            support = np.round(full_rent * self.config.rent_discount * self.strength_now).astype(np.int64)
-        else:
-            support = np.zeros(mer.n, dtype=np.int64)
-        mer.rent_support[:] = np.where(on_space, support, 0)
+        on_space = mer.open & self.renovated[mer.node] & ~mer.mobile
+        full_rent = self._full_rent(np.arange(mer.n))
+        mer.rent_support[:] = np.where(on_space, self._support(full_rent), 0)
         mer.rent[:] = np.where(on_space, full_rent - mer.rent_support, mer.rent)
         mer.renovated[:] = on_space
         if not self.acting or model.month not in self.config.months or model.month in self.done:
             return
         self.done.add(model.month)
         self._hand_over(model)
+
+    def on_outlets_opened(self, ids: np.ndarray) -> None:
+        """An outlet opening on renovated space while the lever acts pays the discounted rent from its
+        first month end, the public budget the rest (:meth:`on_month` sets it for the months after)."""
+        if not self.acting:
+            return
+        mer = self.model.merchants
+        ids = ids[self.renovated[mer.node[ids]] & ~mer.mobile[ids]]
+        full_rent = self._full_rent(ids)
+        mer.rent_support[ids] = self._support(full_rent)
+        mer.rent[ids] = full_rent - mer.rent_support[ids]
+        mer.renovated[ids] = True
+
+    def _full_rent(self, ids: np.ndarray) -> np.ndarray:
+        """(len(ids),) the monthly rent, fen, of merchants ``ids`` without the discount."""
+        model, mer = self.model, self.model.merchants
+        return np.round(model.catalogue.area_m2[np.maximum(mer.category[ids], 0)] * model.rent_fen_per_m2()).astype(np.int64)
+
+    def _support(self, full_rent: np.ndarray) -> np.ndarray:
+        """The public budget's share of ``full_rent`` this month (none once the lever stops acting)."""
+        if not self.acting:
+            return np.zeros(len(full_rent), dtype=np.int64)
+        return np.round(full_rent * self.config.rent_discount * self.strength_now).astype(np.int64)
 
     def _hand_over(self, model) -> None:
 
