@@ -30,6 +30,7 @@ import pandas as pd
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim.economy import accounts, entry, labour
 from sim.services import demand, kernels
+from sim.services.kernels import split_among_members
 from sim.services.blocks import threads_for
 from sim.metrics import indicators as metrics
 from sim.services.catalogue import Catalogue, load_catalogue
@@ -43,7 +44,7 @@ from sim.levers import LeverSet
 from sim.economy.ledger import Ledger
 from sim.economy.merchants import Merchants
 from sim.city.outlet_sources import MODEL, initial_sources
-from sim.economy.population import (FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOYED, Population, build_population,
+from sim.economy.population import (EMPLOYED, FREELANCER, RETIRED, SPEED_CLASSES, UNEMPLOYED, Population, build_population,
                             newcomers, renew_graduates, speed_table)
 from sim.scenario import Scenario
 from sim.io.state import capture, restore
@@ -196,14 +197,15 @@ class LifeCircleModel(mesa.Model):
     def _open_day_one(self) -> None:
         """The synthetic first day: residents' starting cash, the city's outlets, staffed and funded."""
         pop, econ, money = self.population, self.scenario.economy, self.catalogue.money
-        # Start-up cash: initial_cash_months of each resident's expected income.
-        expected = np.select(
-            [pop.status == RETIRED, pop.status == FREELANCER, pop.employer >= -2],
-            [money["pension"], econ.gig_tasks_per_month * money["gig_task"], money["outside_wage"]],
-            default=money["unemployment_benefit"],
-        )
-        expected = np.where(pop.status == 1, money["unemployment_benefit"], expected)
-        self.ledger = Ledger(np.round(expected * self.scenario.population.initial_cash_months).astype(np.int64))
+        # Start-up cash: initial_cash_months of each resident's expected income -- their own pension
+        # and wage, gig pay, an insured job seeker's benefit; nothing else outside the labour force or
+        # without insurance -- pooled in the household and shared out equally, as every month end does.
+        expected = (pop.pension + np.where(pop.status == EMPLOYED, pop.wage, 0)
+                    + np.where(pop.status == FREELANCER, econ.gig_tasks_per_month * money["gig_task"], 0)
+                    + np.where((pop.status == UNEMPLOYED) & (pop.benefit_left > 0), money["unemployment_benefit"], 0))
+        cash = np.round(expected * self.scenario.population.initial_cash_months).astype(np.int64)
+        hh = self.households
+        self.ledger = Ledger(split_among_members(hh.first.astype(np.int64, copy=False), hh.total(cash)))
         nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
         ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1),
                                source=initial_sources(self.city, len(nodes)))

@@ -134,3 +134,36 @@ def test_budgets_bind_for_the_poorest_households(settled):
         assert (wide["low_income_needs_met_share"] < wide["needs_met_share"] - 0.05).all()
         q = [wide[f"income_quintile.q{i}"].mean() for i in range(1, 6)]
         assert q == sorted(q) and q[4] / q[0] > 4  # the richest fifth has several times the poorest's income
+
+
+def test_day_one_cash_is_the_household_s_expected_income_shared_out_equally(monkeypatch):
+    # Each resident brings initial_cash_months of their own expected income -- pension and wage, gig
+    # pay, an insured job seeker's benefit, nothing outside the labour force or uninsured -- and the
+    # household shares it out equally (remainders to the first members). Before, everyone not retired,
+    # freelancing or unemployed started with two months of the median outside wage.
+    from sim.economy.population import EMPLOYED, FREELANCER, UNEMPLOYED
+
+    seen = {}
+    open_day_one = LifeCircleModel._open_day_one
+
+    def opening(self):  # the residents as the first day finds them (its outlets then hire some)
+        seen.update({name: getattr(self.population, name).copy() for name in ("status", "wage", "pension", "benefit_left")})
+        open_day_one(self)
+
+    monkeypatch.setattr(LifeCircleModel, "_open_day_one", opening)
+    model = LifeCircleModel(scenario=small_scenario(**{"warmup_years": 0.0}), seed=4, create_agents=False)
+    hh, money, econ = model.households, model.catalogue.money, model.scenario.economy
+    pop = type("Before", (), seen)
+    expected = (pop.pension + np.where(pop.status == EMPLOYED, pop.wage, 0)
+                + np.where(pop.status == FREELANCER, econ.gig_tasks_per_month * money["gig_task"], 0)
+                + np.where((pop.status == UNEMPLOYED) & (pop.benefit_left > 0), money["unemployment_benefit"], 0))
+    months = model.scenario.population.initial_cash_months
+    totals = hh.total(np.round(expected * months).astype(np.int64))
+    cash = model.ledger.resident_cash
+    assert np.array_equal(hh.total(cash), totals)
+    for h in range(0, hh.n, max(hh.n // 50, 1)):
+        members = cash[hh.first[h]:hh.first[h + 1]]
+        assert members.max() - members.min() <= 1 and (np.diff(members) <= 0).all()
+    outside_only = [h for h in range(hh.n) if (pop.status[hh.first[h]:hh.first[h + 1]] == OUT_OF_LABOUR).all()
+                    and not pop.pension[hh.first[h]:hh.first[h + 1]].any()]
+    assert outside_only and all(cash[hh.first[h]:hh.first[h + 1]].sum() == 0 for h in outside_only)

@@ -139,6 +139,7 @@ class ReferenceModel(mesa.Model):
                 property_income=_lognormal(rng, money["property_income"], econ.property_income_spread) if has_property else 0)
             for _ in range(adults):
                 household.members.append(self._make_resident(household))
+            household.share_cash(sum(person.cash for person in household.members))
             left -= adults
         self.households = list(self.agents_by_type[Household])
         self.residents = [p for h in self.households for p in h.members]
@@ -182,9 +183,12 @@ class ReferenceModel(mesa.Model):
             wage=_lognormal(rng, money["outside_wage"], econ.wage_spread) if status == EMPLOYED else 0,
             pension=_lognormal(rng, money["pension"], econ.pension_spread) if elderly else 0,
             benefit_left=rnd.randint(1, max(econ.benefit_months, 1)) if insured else 0, graduated_month=None)
-        # Start-up cash: initial_cash_months of the income its status usually brings.
-        usual = {RETIRED: money["pension"], FREELANCER: econ.gig_tasks_per_month * money["gig_task"],
-                 UNEMPLOYED: money["unemployment_benefit"]}.get(status, money["outside_wage"])
+        # Start-up cash: initial_cash_months of the person's expected income (their own pension and
+        # wage, gig pay, an insured job seeker's benefit), pooled in the household once all its
+        # members are made.
+        usual = person.pension + (person.wage if status == EMPLOYED else 0)
+        usual += econ.gig_tasks_per_month * money["gig_task"] if status == FREELANCER else 0
+        usual += money["unemployment_benefit"] if insured else 0
         person.cash = round(usual * people.initial_cash_months)
         return person
 
