@@ -488,3 +488,17 @@ def test_household_kernels_equal_numpy():
     rank = np.arange(first[-1]) - np.repeat(first[:-1], members)
     expected = np.repeat(share, members) + (rank < np.repeat(rest, members))
     assert np.array_equal(split_among_members(first, amount), expected)
+
+
+def test_a_free_visit_is_wanted_whatever_the_cash_and_a_paid_one_needs_the_price_on_hand():
+    # Residents 0-2 hold -100, 0 and 500 fen; outlet 0 is free (a parcel point), outlet 1 costs 500.
+    # A parcel pickup is never refused for money, even when the day's payments took cash below zero.
+    res = np.array([0, 1, 2, 0, 1, 2], dtype=np.int64)
+    chosen = np.array([0, 0, 0, 1, 1, 1], dtype=np.int32)
+    price, rcash = np.array([0, 500], dtype=np.int64), np.array([-100, 0, 500], dtype=np.int64)
+    visit, outcome = np.zeros(6, dtype=np.bool_), np.zeros(6, dtype=np.uint8)
+    demand, served, delivered = np.zeros(2, dtype=np.int64), np.zeros(6, dtype=np.bool_), np.zeros(6, dtype=np.bool_)
+    kernels.want_visits(6, res, chosen, served, delivered, False, 0, price, rcash, visit, demand, outcome)
+    assert visit.tolist() == [True, True, True, False, False, True]
+    assert outcome.tolist() == [kernels.NO_REASON] * 3 + [kernels.CANNOT_PAY] * 2 + [kernels.NO_REASON]
+    assert demand.tolist() == [3, 1]

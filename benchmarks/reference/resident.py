@@ -153,7 +153,7 @@ class Resident(CellAgent):
             model.tally.unmet(self, category, night, "unmet_range")
             return
         price = merchant.price + (platform.delivery_fee if order else 0)
-        if price > budget:
+        if price > 0 and price > budget:  # a free visit (a parcel pickup) needs no cash
             model.tally.unmet(self, category, night, "unmet_money")
             return
         if not merchant.admit(first_try=True):
@@ -175,7 +175,7 @@ class Resident(CellAgent):
         merchant = self.choose(category, night, with_room=True)
         if merchant is None:
             model.tally.unmet(self, category, night, "unmet_capacity")
-        elif merchant.price > self.cash:
+        elif merchant.price > 0 and merchant.price > self.cash:
             model.tally.unmet(self, category, night, "unmet_money")
         elif not merchant.admit(first_try=False):
             model.tally.unmet(self, category, night, "unmet_capacity")

@@ -366,7 +366,7 @@ def want_visits(E, res, chosen, served, delivered, any_delivered, delivery_fee, 
                 resident_cash, visit, demand, outcome):  # pragma: no cover - compiled
     """Step 1 of :func:`settle_visits`: a need with a chosen outlet is a wanted visit (``visit``,
     counted in ``demand`` per outlet) if its resident can pay the price, plus the delivery fee for
-    an order, out of the cash held at the start of the day; otherwise its ``outcome`` is
+    an order, out of the cash held at the start of the day (a free visit always can); otherwise its ``outcome`` is
     ``CANNOT_PAY`` (``NO_REASON`` for every other need)."""
     demand[:] = 0
     _want_range(0, E, res, chosen, served, delivered, any_delivered, delivery_fee, outlet_price, resident_cash,
@@ -384,7 +384,10 @@ def _want_range(lo, hi, res, chosen, served, delivered, any_delivered, delivery_
             continue
         o = np.uint64(chosen[e])  # unsigned indices: no wrap-around checks
         extra = delivery_fee if (any_delivered and delivered[e]) else 0
-        if outlet_price[o] + extra > resident_cash[np.uint64(res[e])]:
+        cost = outlet_price[o] + extra
+        # A free visit (a parcel pickup) needs no cash, even from a resident whose day's payments
+        # have taken their cash below zero.
+        if cost > 0 and cost > resident_cash[np.uint64(res[e])]:
             outcome[e] = CANNOT_PAY
             continue
         visit[e] = True
