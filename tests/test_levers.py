@@ -291,7 +291,7 @@ def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_
     scenario = load_scenario(BASELINE, updates={**SMALL, "years": 0.75, "economy.lever_implementation": 1.0,
                                                 **_on("renovation", months=[1, 3, 5], sites_per_round=12),
                                                 **_on("governance", budget_cny_per_resident=2000.0)})
-    model = LifeCircleModel(scenario=scenario, seed=2, create_agents=False)
+    model = LifeCircleModel(scenario=scenario, seed=3, create_agents=False)  # 3 tenders let, 7 other outlets on the new space
     mer, renovation = model.merchants, model.levers.get("renovation")
     budget = model.levers.get("governance").budget
     shop_space = model.commercial.copy()
@@ -317,10 +317,14 @@ def test_renovation_adds_space_only_where_there_was_none_and_supports_only_what_
     supported = np.array(sorted(supported))
     assert len(supported) and (mer.opened_day[supported] > handed_over[mer.node[supported]]).all()
     assert np.isin(mer.node[list(supported)], renovated).all()
+    # Only the trade each site was tendered for is supported, though other outlets opened on the new space.
+    assert (renovation.tendered[mer.node[supported]] == mer.category[supported]).all()
+    on_new_space = np.flatnonzero(renovation.renovated[mer.node] & ~mer.mobile & (mer.opened_day >= 0))
+    assert len(np.setdiff1d(on_new_space, supported)) > 0
     # Every outlet's first month end (the lever acts throughout and the budget's funds last).
     full = np.round(model.catalogue.area_m2 * model.rent_fen_per_m2()).astype(np.int64)
     on_sites = _on_sites(mer, budget.site_node, budget.site_category)[0]
-    on_renovated = np.flatnonzero(renovation.renovated[mer.node] & ~mer.mobile & (mer.opened_day >= 0))
+    on_renovated = np.flatnonzero((renovation.tendered[mer.node] == mer.category) & ~mer.mobile & (mer.opened_day >= 0))
     assert (budget.funds > 0).all() and len(on_sites) >= 1 and len(on_renovated) >= 1
     checked, last = 0, 0
     for day, rent, support in month_ends:

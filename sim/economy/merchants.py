@@ -26,7 +26,7 @@ _SPEC: dict[str, tuple[type, object]] = {
     "smart": (np.bool_, False),         # digitalised (smart-store lever)
     "night": (np.bool_, False),         # open at night
     "mobile": (np.bool_, False),        # a mobile vendor
-    "renovated": (np.bool_, False),     # on renovated public shop space
+    "renovated": (np.bool_, False),     # trading what its renovated site was tendered for (rent supported)
     "owner": (np.int32, -1),            # resident id of the owner, or -1 (an outside owner)
     "graduate_founded": (np.bool_, False),
     "capital_in": (np.int64, 0),        # fen put in by investors (repaid first when it closes)

@@ -6,11 +6,12 @@ without shop space (neither the map's nor the city budget's) whose residents hav
 basic-guarantee categories within 15 minutes. Each site is put to
 public tender: of the basic categories missing there (not yet tendered in the same round), the
 entrant with the best expected margin at the discounted rent applies for a licence, if it passes
-the entry test. Outlets on renovated space pay
-``1 - rent_discount x strength`` of the rent (the lever's strength: 0.7 without the governance
+the entry test. The outlet of the trade tendered on a site (and a successor of that trade, should it
+close) pays ``1 - rent_discount x strength`` of the rent (the lever's strength: 0.7 without the governance
 lever, ``economy.lever_implementation``); the public budget pays the rest while the lever acts,
 from the month the outlet opens (the discount its tender assumed; rent is a whole month's, whatever
-the day it opens).
+the day it opens). Other outlets that open on the new space (it is shop space like any other) pay
+the full rent: the support is the tender's, not the site's.
 """
 
 from __future__ import annotations
@@ -29,11 +30,17 @@ class Renovation(Lever):
 
     def setup(self) -> None:
         self.renovated = np.zeros(self.model.city.graph.shape[0], dtype=bool)
+        self.tendered = np.full(self.model.city.graph.shape[0], -1, dtype=np.int64)  # trade let at each site
         self.done: set[int] = set()
+
+    def _supported(self, ids: np.ndarray) -> np.ndarray:
+        """Which of merchants ``ids`` trade what their renovated site was tendered for (fixed outlets)."""
+        mer = self.model.merchants
+        return (self.tendered[mer.node[ids]] == mer.category[ids]) & ~mer.mobile[ids]
 
     def on_month(self) -> None:
         model, mer = self.model, self.model.merchants
-        on_space = mer.open & self.renovated[mer.node] & ~mer.mobile
+        on_space = mer.open & self._supported(np.arange(mer.n))
         full_rent = self._full_rent(np.arange(mer.n))
         mer.rent_support[:] = np.where(on_space, self._support(full_rent), 0)
         mer.rent[:] = np.where(on_space, full_rent - mer.rent_support, mer.rent)
@@ -44,12 +51,13 @@ class Renovation(Lever):
         self._hand_over(model)
 
     def on_outlets_opened(self, ids: np.ndarray) -> None:
-        """An outlet opening on renovated space while the lever acts pays the discounted rent from its
-        first month end, the public budget the rest (:meth:`on_month` sets it for the months after)."""
+        """An outlet of the tendered trade opening on its renovated site while the lever acts pays the
+        discounted rent from its first month end, the public budget the rest (:meth:`on_month` sets it
+        for the months after)."""
         if not self.acting:
             return
         mer = self.model.merchants
-        ids = ids[self.renovated[mer.node[ids]] & ~mer.mobile[ids]]
+        ids = ids[self._supported(ids)]
         full_rent = self._full_rent(ids)
         mer.rent_support[ids] = self._support(full_rent)
         mer.rent[ids] = full_rent - mer.rent_support[ids]
@@ -92,6 +100,7 @@ class Renovation(Lever):
             category = _tender(model, int(node), options)
             if category is not None:
                 tendered.add(category)
+                self.tendered[node] = category
 
 
 def _tender(model, node: int, categories: list[int]) -> int | None:
