@@ -427,3 +427,18 @@ def test_a_closing_outlet_repays_its_investors_before_its_owner():
     assert int(ledger.resident_cash[owner]) - owner_before == cash[0] - capital[0]
     assert (ledger.merchant_cash[ids] == 0).all()
     ledger.check()
+
+
+def test_lockers_and_vending_points_go_to_distinct_inhabited_nodes_and_each_one_paid_for_counts():
+    # Drawn with replacement, 3-11 % of the points landed on a node that had one already: paid for,
+    # reaching no one new. Asked for more points than inhabited nodes, the lever places one a node.
+    model = LifeCircleModel(scenario=load_scenario(BASELINE, updates={
+        **TINY, **_on("lockers", lockers_per_km2=60.0, vending_per_km2=1000.0)}), seed=3, create_agents=False)
+    lever = model.levers.get("lockers")
+    inhabited = np.flatnonzero(model.residents_at_node > 0)
+    for nodes in (lever.locker_nodes, lever.vending_nodes):
+        assert len(np.unique(nodes)) == len(nodes) and np.isin(nodes, inhabited).all()
+    assert len(lever.vending_nodes) == len(inhabited) < round(1000.0 * model.city.area_km2)
+    paid = model.ledger.spent_on("lever.lockers.")
+    unit = round(model.scenario.levers.lockers.unit_cost_cny * 100)
+    assert paid == unit * (len(lever.locker_nodes) + len(lever.vending_nodes))

@@ -1,7 +1,8 @@
 """Smart parcel lockers, self-service vending and contactless settlement.
 
 Each month the lever installs lockers and vending points up to ``strength x per_km2 x area``, at
-nodes drawn in proportion to where residents live; each costs ``unit_cost_cny`` from the public
+inhabited nodes drawn in proportion to where residents live, at most one of each kind a node (up to
+as many as there are inhabited nodes); each costs ``unit_cost_cny`` from the public
 budget. A parcel whose recipient lives within ``reach_minutes`` (at their own walk speed) of a
 locker is collected there, day or night, without a trip to a parcel point (couriers pay the
 locker operator instead), and a locker counts as a parcel service point for the access
@@ -52,10 +53,14 @@ class Lockers(Lever):
         weight = model.residents_at_node / max(model.residents_at_node.sum(), 1)
         for kind, per_km2 in (("locker", cfg.lockers_per_km2), ("vending", cfg.vending_per_km2)):
             have = getattr(self, f"{kind}_nodes")
-            add = int(round(self.strength_now * per_km2 * area)) - len(have)
+            # At inhabited nodes by their residents, one bank a node: a second at the same corner would
+            # be paid for and reach no one new.
+            free = weight.copy()
+            free[have] = 0.0
+            add = min(int(round(self.strength_now * per_km2 * area)) - len(have), int(np.count_nonzero(free)))
             if add <= 0:
                 continue
-            nodes = self.rng.choice(len(weight), size=add, p=weight)
+            nodes = self.rng.choice(len(free), size=add, replace=False, p=free / free.sum())
             cost = int(round(cfg.unit_cost_cny * FEN_PER_CNY)) * add
             model.ledger.transfer("public_budget", "technology_vendors", cost, f"lever.lockers.{kind}")
             have = np.concatenate([have, nodes])
