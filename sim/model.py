@@ -663,18 +663,14 @@ def _agent_class(pop: Population, idx: int) -> type[Resident]:
 
 
 def _days_in(start: dt.date, years: float, *, backwards: bool = False) -> int:
-    """Days in ``years`` from ``start`` (or up to ``start``, ``backwards``): whole calendar years,
-    plus 365 days per year for the fraction."""
-    whole = int(years)
-    other = _shift_years(start, -whole if backwards else whole)
-    return abs((other - start).days) + int(round((years - whole) * 365))
-
-
-def _shift_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+    """Days in ``years`` from ``start`` (or up to ``start``, ``backwards``), in whole calendar months:
+    ``years x 12`` rounded to the nearest month, at least one when ``years`` > 0 (``start`` is the
+    first of a month, so the period ends on a month's last day, where the accounts close)."""
+    months = round(years * 12)
+    if years > 0:
+        months = max(months, 1)
+    index = start.year * 12 + start.month - 1 + (-months if backwards else months)
+    return abs((dt.date(index // 12, index % 12 + 1, start.day) - start).days)
 
 
 def _store(checkpoints: CheckpointStore | str | Path | bool | None) -> CheckpointStore | None:

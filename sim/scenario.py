@@ -670,17 +670,30 @@ class Scenario(_Strict):
     seed: int = Field(20240101, ge=0, le=2**63 - 1)
     """Master seed; every random stream is derived from it by name."""
     years: float = Field(2.0, gt=0.0, le=100.0)
-    """Measured years (one step is one day), after the warm-up."""
+    """Measured years (one step is one day), after the warm-up, in whole calendar months: years x 12
+    rounded to the nearest month, at least one (0.5: six months; 0.1: one). The accounts close at each
+    month's end, so a run never ends part-way through a month."""
     warmup_years: float = Field(WARMUP_YEARS, ge=0.0, le=100.0)
-    """Years simulated with every lever off before the measured period begins, so that measuring
+    """Years simulated with every lever off before the measured period begins (in whole calendar
+    months, as ``years``), so that measuring
     starts from a settled district (outlets have entered and closed, jobs and gig work have reached
     their flows) rather than from the synthetic first day; month 0 is the first measured month and
     levers' months count from it. 0: measure from the first day. The default is long enough for the
     shipped scenarios (``lifecircle settle`` and docs/ODD.md, "Initialisation", say how to judge it);
     the settled state is saved once per seed and reused (:mod:`sim.io.checkpoint`)."""
     start_date: _dt.date = Field(_dt.date(2024, 1, 1), ge=_dt.date(1900, 1, 1), le=_dt.date(2200, 12, 31))
-    """Calendar date of the first measured day (sets weekdays and month ends); 1900-01-01 to
-    2200-12-31, so that a run and its warm-up of up to 100 years each stay inside the calendar."""
+    """Calendar date of the first measured day (sets weekdays and month ends): the first of a month,
+    so that every month of the run is a whole one; 1900-01-01 to 2200-12-01, so that a run and its
+    warm-up of up to 100 years each stay inside the calendar."""
+
+    @field_validator("start_date")
+    @classmethod
+    def _first_of_a_month(cls, day: _dt.date) -> _dt.date:
+        if day.day != 1:
+            raise PydanticCustomError(
+                "start_date_first", "allowed: the first day of a month (the accounts close at each month's end: "
+                "a run starting part-way through a month would be charged that month in full)")
+        return day
     city: CityConfig = CityConfig()
     """The city."""
     population: PopulationConfig = PopulationConfig()

@@ -442,3 +442,30 @@ def test_lockers_and_vending_points_go_to_distinct_inhabited_nodes_and_each_one_
     paid = model.ledger.spent_on("lever.lockers.")
     unit = round(model.scenario.levers.lockers.unit_cost_cny * 100)
     assert paid == unit * (len(lever.locker_nodes) + len(lever.vending_nodes))
+
+
+def test_training_and_re_employment_reach_the_lever_s_strength_of_residents():
+    # At strength 0.5 the training programme reaches half the freelancers and the re-employment
+    # service half the retirees who want work -- the same residents each month (each resident's place
+    # in line is drawn once). Before, both reached everyone at any strength, so phase-in and the
+    # implementation strength (and through it the governance lever) did not move them.
+    from sim.economy.population import EMPLOYED, RETIRED
+
+    scenario = load_scenario(BASELINE, updates={**SMALL, "years": 0.5, "economy.lever_implementation": 0.5,
+                                                **_on("flexible_employment"), **_on("retirees", wish_to_work_share=1.0)})
+    model = LifeCircleModel(scenario=scenario, seed=5, create_agents=False)
+    pop, training, retirees = model.population, model.levers.get("flexible_employment"), model.levers.get("retirees")
+    seekers = []
+    labour_seekers = retirees.seeking
+    retirees.seeking = lambda: seekers.append(labour_seekers()) or seekers[-1]
+    model.run_for(model.days_total)
+    assert training.strength_now == 0.5
+    trained = np.flatnonzero(pop.trained)
+    assert len(trained) > 20 and (training.reach[trained] < 0.5).all()
+    cost = round(scenario.levers.flexible_employment.training_cost_cny * 100)
+    assert model.ledger.spent_on("lever.flexible_employment.training") == cost * len(trained)
+    looking = np.flatnonzero(np.any(seekers, axis=0))
+    assert len(looking) > 10 and (retirees.reach[looking] < 0.5).all()
+    wanting = (pop.status == RETIRED) & pop.wants_work
+    assert (retirees.reach[np.flatnonzero(wanting)] >= 0.5).any()  # some who want work are not reached
+    assert (pop.elderly & (pop.status == EMPLOYED) & (retirees.reach >= 0.5) & pop.wants_work).sum() == 0

@@ -202,3 +202,26 @@ def test_a_scenario_keeps_its_file_for_messages_through_updates_and_pickling():
     assert pickle.loads(pickle.dumps(updated)).source == loaded.source
     with pytest.raises(ScenarioError, match="<updates>"):  # a bad update is still blamed on the update
         loaded.with_updates({"years": -1.0})
+
+
+@pytest.mark.parametrize("years, months, days", [(2.0, 24, 731), (0.5, 6, 182), (0.25, 3, 91), (0.1, 1, 31),
+                                                 (0.01, 1, 31), (0.55, 7, 213), (0.34, 4, 121), (1 / 24, 1, 31)])
+def test_a_run_is_whole_calendar_months_ending_on_a_month_s_last_day(years, months, days):
+    # The accounts close at each month's end: a run cut part-way through a month was charged the whole
+    # month (a one-day "month" of full wages, rent and losing-month counts).
+    from sim.model import LifeCircleModel
+
+    scenario = Scenario().with_updates({"years": years, "warmup_years": years, "population.residents": 300,
+                                        "city.blocks_x": 4, "city.blocks_y": 4})
+    model = LifeCircleModel(scenario=scenario, checkpoints=False, create_agents=False)
+    assert model.days_total == days
+    last, after = model.date_of(days - 1), model.date_of(days)
+    assert after.day == 1 and (after.year * 12 + after.month) - (2024 * 12 + 1) == months and last.month != after.month
+    assert model.date_of(-model.warmup_days).day == 1  # the warm-up starts on a month's first day too
+    assert model._month_ends(days - 1) and not model._month_ends(days - 2)
+
+
+def test_a_scenario_starts_on_the_first_of_a_month():
+    with pytest.raises(ScenarioError, match=r"start_date.*allowed: the first day of a month"):
+        Scenario().with_updates({"start_date": dt.date(2024, 1, 15)})
+    assert Scenario().with_updates({"start_date": dt.date(2024, 3, 1)}).start_date == dt.date(2024, 3, 1)

@@ -462,11 +462,8 @@ def _lognormal(rng, median: float, spread: float) -> int:  # noqa: ANN001 - nump
 
 
 def _days_in(start: dt.date, years: float, *, backwards: bool = False) -> int:
-    """Days in ``years`` from ``start`` (or up to it): whole calendar years, plus 365 days per year
-    for the fraction."""
-    whole = int(years)
-    try:
-        other = start.replace(year=start.year + (-whole if backwards else whole))
-    except ValueError:  # 29 February
-        other = start.replace(year=start.year + (-whole if backwards else whole), day=28)
-    return abs((other - start).days) + int(round((years - whole) * 365))
+    """Days in ``years`` from ``start`` (the first of a month; or up to it): whole calendar months,
+    ``years x 12`` rounded, at least one when ``years`` > 0."""
+    months = max(round(years * 12), 1 if years > 0 else 0)
+    year, month = divmod(start.year * 12 + start.month - 1 + (-months if backwards else months), 12)
+    return abs((dt.date(year, month + 1, 1) - start).days)

@@ -6,7 +6,7 @@ Mechanism (each month's last day, after the accounts):
    commuting shop staff too, which opens vacancies).
 2. Each vacancy at a local merchant goes to a resident job seeker with ``local_hire_share``
    (else to a commuter from outside). Seekers are unemployed residents, plus retirees who want work
-   when the re-employment service acts. A seeker with a disability is considered only with
+   whom the re-employment service reaches while it acts (the retirees lever's strength of them). A seeker with a disability is considered only with
    ``disability_hiring_factor``. Nearby jobs are preferred: without the local-hiring lever a
    merchant hears of a few seekers (``INFORMAL_SEARCH``, at random) and hires the nearest of them;
    with it, the nearest seeker within ``max_commute_minutes`` of the shop among all seekers is
@@ -158,7 +158,7 @@ def _job_seekers(model: LifeCircleModel, rng: np.random.Generator) -> tuple[np.n
     seeking = pop.status == UNEMPLOYED
     retirees = model.levers.get("retirees")
     if retirees is not None and retirees.acting:
-        seeking |= (pop.status == RETIRED) & pop.wants_work & (pop.employer == NO_JOB)
+        seeking |= retirees.seeking()
     ids = np.flatnonzero(seeking)
     order = rng.permutation(len(ids))
     ids = ids[order]

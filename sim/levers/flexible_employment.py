@@ -3,8 +3,10 @@
 While the lever acts, unemployed residents take up supported gig work with
 ``unemployed_uptake_per_month`` (at full strength, replacing the economy default); every
 freelancer gets ``strength x extra_tasks_per_month`` more tasks a month through platform access;
-untrained freelancers are trained once (``training_cost_cny`` each, from the public budget) and
-then earn ``training_pay_gain`` more per task, which persists after the lever ends.
+the training programme reaches ``strength`` of the freelancers (all at full strength; the same
+residents as strength grows: each resident's place in line is drawn once), who are trained once
+(``training_cost_cny`` each, from the public budget) and then earn ``training_pay_gain`` more per
+task, which persists after the lever ends.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class FlexibleEmployment(Lever):
     claims = (("freelancers", +1), ("freelancer_income_mean", +1), ("employment_rate", +1), ("needs_met_by.unmet_money", -1))
     overrides = {"freelance_uptake_per_month": "unemployed_uptake_per_month"}
 
+    def setup(self) -> None:
+        self.reach = self.rng.random(self.model.population.n)  # the programme reaches those below its strength
+
     def in_effect(self) -> bool:
         return self.acting or bool(self.model.population.trained.any())
 
@@ -31,7 +36,7 @@ class FlexibleEmployment(Lever):
         if not self.acting:
             return
         pop = self.model.population
-        new = np.flatnonzero((pop.status == FREELANCER) & ~pop.trained)
+        new = np.flatnonzero((pop.status == FREELANCER) & ~pop.trained & (self.reach < self.strength_now))
         if len(new):
             cost = int(round(self.config.training_cost_cny * FEN_PER_CNY))
             self.model.ledger.transfer("public_budget", "suppliers", np.full(len(new), cost), "lever.flexible_employment.training")

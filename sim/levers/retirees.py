@@ -3,15 +3,19 @@
 While the lever acts the share of retirees who volunteer rises towards ``volunteer_share``; their
 hours become elder-care visits (``care_visits_per_hour``), free home visits for elder-care needs
 left unmet that day, whatever kept them unmet: no care outlet in reach, every one turned them away, or
-they could not pay. Retirees under 70 who wish to work (``wish_to_work_share``) join the job queue
-for local vacancies. Re-employed retirees keep their jobs when the lever ends.
+they could not pay. Retirees under 70 who wish to work (``wish_to_work_share``) and whom the
+re-employment service reaches (``strength`` of them: all at full strength, the same ones as strength
+grows) join the job queue for local vacancies. Re-employed retirees keep their jobs when the lever
+ends.
 """
 
 from __future__ import annotations
 
 
+import numpy as np
+
 from sim.levers.base import Lever
-from sim.economy.population import RETIRED
+from sim.economy.population import NO_JOB, RETIRED
 
 
 class Retirees(Lever):
@@ -26,3 +30,9 @@ class Retirees(Lever):
         pop = self.model.population
         young_old = (pop.status == RETIRED) & (pop.age < 70)
         pop.wants_work = young_old & (self.rng.random(pop.n) < self.config.wish_to_work_share)
+        self.reach = self.rng.random(pop.n)  # the re-employment service reaches those below its strength
+
+    def seeking(self) -> np.ndarray:
+        """(N,) bool: retirees without a job who want one and whom the service reaches this month."""
+        pop = self.model.population
+        return (pop.status == RETIRED) & pop.wants_work & (pop.employer == NO_JOB) & (self.reach < self.strength_now)
