@@ -77,7 +77,7 @@ def test_the_estimate_is_close_to_a_measured_run(tmp_path):
         " 'city.blocks_y': 60, 'years': 0.1, 'warmup_years': 0.0})\n"
         "m = LifeCircleModel(scenario=s)\n"
         "len(m.agents)\n"  # every Mesa agent view made: the estimate covers a run that inspects them
-        "m.run_for(35)\n"
+        "m.run_for(31)\n"  # 0.1 years: one whole month, 31 days from 1 January
         # The peak of this process's own memory: /proc's VmHWM. ru_maxrss would not do on Linux: a child
         # started by fork + exec inherits its parent's high-water mark there, so a large pytest process
         # (a full suite's imports) would be measured instead of the run.

@@ -27,8 +27,8 @@ from sim.services import blocks
 from tests.conftest import SCENARIOS, SMALL
 out = {"threads": blocks.use_threads()}
 for name in ("baseline", "full_plan"):  # every lever on in full_plan (lockers, platform, ...)
-    # 2,000 residents on 6 x 6 blocks for 45 days: a month end (entry, word of mouth) included.
-    scenario = load_scenario(SCENARIOS / f"{name}.toml", updates={**SMALL, "years": 45 / 365.25})
+    # 2,000 residents on 6 x 6 blocks for 45 days of a 2-month run: a month end (entry, word of mouth) included.
+    scenario = load_scenario(SCENARIOS / f"{name}.toml", updates={**SMALL, "years": 2 / 12})
     model = LifeCircleModel(scenario=scenario, create_agents=False)
     model.run_for(45)
     digest = hashlib.sha256(model.timeseries().to_csv().encode())
@@ -295,7 +295,7 @@ def test_indicators_shared_among_threads_are_those_of_one_thread(monkeypatch):
     from tests.conftest import small_scenario
 
     scenario = small_scenario(**{"circles.kind": "grid", "circles.cells_x": 2, "circles.cells_y": 2,
-                                 "years": 45 / 365.25})
+                                 "years": 2 / 12})
     model = LifeCircleModel(scenario=scenario, create_agents=False, checkpoints=False)
     model.run_for(40)  # a month end behind it: incomes, entry, a tally of needs
     names = list(indicators.REGISTRY)

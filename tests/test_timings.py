@@ -36,8 +36,8 @@ def test_run_writes_timings_whose_phases_add_up_to_the_total(tmp_path, monkeypat
     assert record["outside_simulated_share"] == pytest.approx(1 - record["simulated"] / total, abs=1e-3)
     assert record["residents"] == 1500 and record["years"] == pytest.approx(0.1)
     assert record["settled_start"] == "computed"
-    # 0.1 years: 36 days; the first is timed apart
-    assert record["measured_days"] == 36 and 0 < record["first_measured_day"] < phases["measured"]
+    # 0.1 years: one whole month, 31 days (January); the first is timed apart
+    assert record["measured_days"] == 31 and 0 < record["first_measured_day"] < phases["measured"]
     marker = json.loads((out / ".lifecircle-run.json").read_text(encoding="utf-8"))
     assert "timings.json" in marker["files"]
 
