@@ -6,6 +6,7 @@ may point ``economy.catalogue`` at a file of its own with the same layout.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -96,6 +97,11 @@ class Catalogue:
         return np.flatnonzero(self.basic)
 
 
+def _is_number(value: object) -> bool:
+    """An int or float, not a bool (TOML's true is not a count)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catalogue:
     """Read and check a catalogue file (``"default"``: the one shipped with lifecircle)."""
     if where == "default":
@@ -117,8 +123,8 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
     money: dict[str, int] = {}
     for key in _MONEY_KEYS:
         value = money_raw.get(key)
-        if not isinstance(value, (int, float)) or value < 0:
-            raise ScenarioError(f"{source}: key 'money.{key}' = {value!r}: allowed: a number >= 0 (CNY)")
+        if not _is_number(value) or not math.isfinite(value) or value < 0:
+            raise ScenarioError(f"{source}: key 'money.{key}' = {value!r}: allowed: a finite number >= 0 (CNY)")
         money[key.removesuffix("_cny_month").removesuffix("_cny_m2_month").removesuffix("_cny")] = int(
             round(value * FEN_PER_CNY)
         )
@@ -145,6 +151,17 @@ def load_catalogue(where: str = "default", *, base: Path | None = None) -> Catal
         if spec["group"] not in ("basic", "quality"):
             raise ScenarioError(
                 f"{source}: key 'categories.{name}.group' = {spec['group']!r}: allowed: 'basic', 'quality'"
+            )
+        # TOML reads nan and inf as floats, and every comparison with NaN is False: finiteness is
+        # checked first, or a NaN would pass each range test below and reach the ledger.
+        for key, kind in _CATEGORY_KEYS.items():
+            if kind is not bool and _is_number(spec[key]) and not math.isfinite(spec[key]):
+                raise ScenarioError(
+                    f"{source}: key 'categories.{name}.{key}' = {spec[key]!r}: allowed: a finite number"
+                )
+        if not spec["tier_minutes"] > 0:
+            raise ScenarioError(
+                f"{source}: key 'categories.{name}.tier_minutes' = {spec['tier_minutes']!r}: allowed: > 0 (minutes)"
             )
         for key in ("visits_per_day", "elderly_factor", "spend_cny", "capacity", "area_m2", "per_10k", "staff"):
             if spec[key] < 0:
