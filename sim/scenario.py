@@ -562,8 +562,8 @@ class MobileVendorsLever(LeverConfig):
     vendors: int = Field(10, ge=0, le=100_000, json_schema_extra=teach(
         "Mobile vendors", "vendors", 0, 60, 2, main=True))
     """Mobile vendors (breakfast carts, vegetable vans, repair stalls) at full strength."""
-    categories: list[str] = Field(default_factory=lambda: ["breakfast", "fresh_market", "repair"])
-    """Categories the vendors serve."""
+    categories: list[str] = Field(default_factory=lambda: ["breakfast", "fresh_market", "repair"], min_length=1)
+    """Categories the vendors serve (at least one, each once: vendors take their categories in turn)."""
     capacity: int = Field(120, ge=1, le=100_000)
     """Visits a vendor serves per day."""
     exclusion_m: float = Field(50.0, ge=0.0, le=5000.0)
@@ -573,6 +573,16 @@ class MobileVendorsLever(LeverConfig):
     draw complaints from the residents at their stop."""
     licence_fee_cny_month: float = Field(300.0, ge=0.0, le=1e6)
     """Monthly fee a vendor pays to the public budget for a stall permit."""
+
+    @field_validator("categories")
+    @classmethod
+    def _categories_once(cls, categories: list[str]) -> list[str]:
+        # A category named twice would get twice the vendors of the others, without a word.
+        repeated = sorted({c for c in categories if categories.count(c) > 1})
+        if repeated:
+            raise PydanticCustomError("categories_repeated",
+                                      f"allowed: each category once ({', '.join(repeated)} repeated)")
+        return categories
 
 
 class LeversConfig(_Strict):

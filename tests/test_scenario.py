@@ -158,6 +158,12 @@ def test_every_field_has_a_docstring():
     ("[economy]\nrent_multiplier = inf\n", "key 'economy.rent_multiplier' = inf: allowed: a finite number"),
     # base_dir is set by the loader; in a file it was silently replaced.
     ('base_dir = "/etc"\n', "unknown key 'base_dir'"),
+    # No vendor categories: validate passed and the run divided by zero; a repeat doubled a category's vendors.
+    ("[levers.mobile_vendors]\nenabled = true\ncategories = []\n",
+     "key 'levers.mobile_vendors.categories' = []: allowed: at least 1 item"),
+    ('[levers.mobile_vendors]\ncategories = ["breakfast", "repair", "breakfast"]\n',
+     "key 'levers.mobile_vendors.categories' = ['breakfast', 'repair', 'breakfast']: "
+     "allowed: each category once (breakfast repeated)"),
 ])
 def test_validation_gaps_are_errors(tmp_path, text, expected):
     path = write(tmp_path, f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n{text}')
