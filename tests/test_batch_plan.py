@@ -15,6 +15,7 @@ from sim.batch import load_batch, run_batch
 from sim.batch.compare import format_effects, paired_effects
 from sim.batch.runner import plan_batch
 from sim.batch.store import read_manifest, run_status
+from sim.scenario import ScenarioError
 from tests.test_batch import LIFECIRCLE, REPO, write_batch, write_package
 
 COMMISSION = '\n[parameters."levers.platform.commission"]\nlow = 0.05\nhigh = 0.25\n\n[design]\nmethod = "latin"\nsamples = 3\n'
@@ -182,3 +183,32 @@ def test_a_run_s_outcome_is_the_mean_of_its_last_months_and_a_running_total_s_la
     got = compare.run_outcomes(tmp_path, last_months=3).set_index("indicator")["value"]
     assert got["public_spending"] == 600.0 and got["public_spending_by_lever.lockers"] == 60.0
     assert got["basic_coverage_15"] == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------- integer keys in designs
+
+@pytest.mark.parametrize("extra, expected", [
+    # Both levels ran as 2 (round half to even) and were recorded as two points.
+    ('[uncertainties."economy.closure_months"]\nvalues = [1.5, 2.5]\n[design]\nmethod = "factorial"\n',
+     "values = [1.5, 2.5]: economy.closure_months is a whole number and 1.5 is not"),
+    ('[uncertainties."economy.closure_months"]\nlow = 1\nhigh = 2\n[design]\nmethod = "factorial"\nlevels = 3\n',
+     "levels = 3 gives [1.0, 1.5, 2.0]: economy.closure_months is a whole number and 1.5 is not"),
+])
+def test_an_integer_key_s_levels_must_be_whole_numbers(tmp_path, extra, expected):
+    with pytest.raises(ScenarioError) as err:
+        load_batch(write_batch(tmp_path, extra=extra))
+    assert expected in str(err.value) and "allowed: whole-number levels" in str(err.value)
+
+
+def test_design_parquet_records_the_rounded_values_a_latin_design_ran(tmp_path):
+    from sim.batch.runner import prepare
+
+    spec = load_batch(write_batch(tmp_path, extra='[uncertainties."economy.closure_months"]\nlow = 1\nhigh = 4\n'
+                                                  '[design]\nmethod = "latin"\nsamples = 5\n'))
+    design, _, _ = prepare(spec, tmp_path / "out")
+    recorded = pd.read_parquet(tmp_path / "out" / "design.parquet").sort_values("point")
+    ran = [design.point_values(i)["economy.closure_months"] for i in range(design.n_points)]
+    assert recorded["economy.closure_months"].tolist() == ran
+    assert not np.array_equal(design.X[:, 0], ran)  # the draws are not whole numbers...
+    drawn = pd.read_parquet(tmp_path / "out" / "design_drawn.parquet").sort_values("point")
+    assert np.array_equal(drawn["economy.closure_months"].to_numpy(), design.X[:, 0])  # ...and kept for SALib

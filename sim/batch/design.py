@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.batch.spec import BatchSpec, DesignConfig, ParameterRange, coerce_value, default_values, is_numeric
+from sim.batch.spec import (BatchSpec, DesignConfig, ParameterRange, coerce_value, default_values, is_numeric,
+                            parameter_kind)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class Design:
     def n_points(self) -> int:
         """Number of design points."""
         return int(self.X.shape[0])
+
+    def run_matrix(self) -> np.ndarray:
+        """``X`` as the runs take it: the columns of integer keys rounded (:func:`coerce_value`), so
+        that a table of the design says what each point ran; categories keep their positions."""
+        X = np.array(self.X, dtype=float, copy=True)
+        for j, name in enumerate(self.problem["names"]):
+            if name not in self.categories and parameter_kind(name) is int:
+                X[:, j] = [coerce_value(name, v) for v in X[:, j]]
+        return X
 
     def point_values(self, index: int) -> dict[str, Any]:
         """The scenario updates of design point ``index`` (integer keys rounded, categories picked)."""

@@ -418,7 +418,7 @@ def prepare_planned(spec: BatchSpec, out: str | Path) -> Planned:
     store.write_json(info_path, info)
     if spec.source != "<dict>" and Path(spec.source).is_file():
         atomic_write_bytes(out / "batch.toml", Path(spec.source).read_bytes())
-    store.write_design(out, design.problem["names"], design.X)
+    store.write_design(out, design.problem["names"], design.run_matrix(), design.X)
     prov_path = out / "provenance.json"
     history = []
     if prov_path.exists():

@@ -1,6 +1,7 @@
 """Global sensitivity analysis of a batch with SALib: Sobol' or Morris indices per indicator.
 
-The analysis uses the very sample the batch's design drew (``DIR/design.parquet``, in its order),
+The analysis uses the very sample the batch's design drew (``DIR/design_drawn.parquet`` where the runs
+rounded an integer key, else ``DIR/design.parquet``; in its order),
 so the SALib analyser matches its sampler: ``SALib.analyze.sobol`` for a ``sobol`` design,
 ``SALib.analyze.morris`` for a ``morris`` design. A design point's output is its runs' outcome
 (:func:`sim.batch.compare.run_outcomes`) averaged over replicates. :func:`indices` is the single
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.batch import store
 from sim.batch.compare import DEFAULT_LAST_MONTHS, batch_info, run_outcomes
 from sim.scenario import ScenarioError
 
@@ -137,7 +139,7 @@ def analyze(out: str | Path, *, package: str | None = None, last_months: int = D
     package = package or info["baseline"]
     if package not in info["packages"]:
         raise ScenarioError(f"--package {package!r}: not a package of this batch; packages: {', '.join(info['packages'])}")
-    design = pd.read_parquet(out / "design.parquet").sort_values("point")
+    design = store.read_drawn_design(out).sort_values("point")  # the sample as SALib drew it
     problem = info["problem"]
     X = design[problem["names"]].to_numpy(dtype=float)
     outcomes = run_outcomes(out, last_months=last_months)

@@ -633,6 +633,8 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
                 raise ScenarioError(f"{spec.source}: key '{where}.\"{key}\"': {err}") from None
             values = default_values(key, rng)
             ends = values if values is not None else [rng.low, rng.high]
+            design = spec.design if where != "levers" else spec.lever_design
+            _check_whole_levels(spec.source, where, key, rng, design)
             for value in ends:
                 try:
                     base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: {where}.\"{key}\" = {value!r}")
@@ -655,6 +657,25 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
         if outcome.indicator not in kept:
             raise ScenarioError(f"{spec.source}: key 'outcomes.{name}.indicator' = {outcome.indicator!r}: the batch "
                                 f"does not keep it; add it to indicators")
+
+
+def _check_whole_levels(source: str, where: str, key: str, rng: ParameterRange, design: DesignConfig) -> None:
+    """An integer key's levels the user chose (``values``, or a factorial's evenly spaced ``levels``
+    between low and high) are whole numbers: a run rounds them (:func:`coerce_value`), so 1.5 and 2.5
+    would both run as 2 and be recorded as two different points."""
+    if parameter_kind(key) is not int:
+        return
+    if rng.values is not None:
+        levels, what = rng.values, f"values = {rng.values!r}"
+    elif design.method == "factorial":
+        levels = [float(v) for v in np.linspace(rng.low, rng.high, design.levels)]
+        what = f"low = {rng.low!r}, high = {rng.high!r} with levels = {design.levels} gives {levels!r}"
+    else:
+        return  # a sampled range: the runs round each draw, and design.parquet records what they ran
+    odd = [v for v in levels if isinstance(v, (int, float)) and not isinstance(v, bool) and not float(v).is_integer()]
+    if odd:
+        raise ScenarioError(f"{source}: key '{where}.\"{key}\"': {what}: {key} is a whole number and "
+                            f"{odd[0]!r} is not; allowed: whole-number levels")
 
 
 def _check_posterior(spec: BatchSpec, base: Scenario) -> None:

@@ -4,7 +4,8 @@ Layout of ``DIR``::
 
     DIR/batch.toml              copy of the batch file
     DIR/batch.json              fingerprint, design method, SALib problem, input-file digests
-    DIR/design.parquet          the design matrix as drawn (point, one column per parameter)
+    DIR/design.parquet          the design matrix as run (point, one column per parameter; integer keys rounded)
+    DIR/design_drawn.parquet    the matrix as the sampler drew it, where that differs (for SALib's analysers)
     DIR/provenance.json         package versions, git commit, python, command line
     DIR/manifest.jsonl          one JSON line per event: run done (with its file's SHA-256) / failed
     DIR/scenarios/<package>-<hash>.toml   every resolved scenario that ran (seed included)
@@ -39,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from sim.io.atomic import atomic_write_bytes
@@ -304,13 +306,30 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
-def write_design(out: Path, names: list[str], X: Any) -> None:
-    """Store the design matrix as drawn (SALib's analysers need exactly this)."""
-    frame = pd.DataFrame(X, columns=names)
-    frame.insert(0, "point", range(len(frame)))
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    atomic_write_bytes(Path(out) / "design.parquet", buf.getvalue())
+def write_design(out: Path, names: list[str], X: Any, drawn: Any = None) -> None:
+    """Store the design matrix as the runs took it (``design.parquet``: integer keys rounded), and,
+    where the sampler drew other values (an integer key in a Latin, Sobol' or Morris design), the
+    matrix as drawn (``design_drawn.parquet``), which SALib's analysers need exactly."""
+    for name, matrix in (("design.parquet", X), (DRAWN_DESIGN, drawn)):
+        if matrix is None or (name == DRAWN_DESIGN and np.array_equal(np.asarray(matrix), np.asarray(X))):
+            continue
+        frame = pd.DataFrame(matrix, columns=names)
+        frame.insert(0, "point", range(len(frame)))
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        atomic_write_bytes(Path(out) / name, buf.getvalue())
+
+
+DRAWN_DESIGN = "design_drawn.parquet"
+"""The design matrix as the sampler drew it, where it differs from the one run (``design.parquet``)."""
+
+
+def read_drawn_design(out: Path) -> pd.DataFrame:
+    """The design matrix as drawn: ``design_drawn.parquet`` where the runs rounded some of it, else
+    ``design.parquet`` (the two are the same)."""
+    out = Path(out)
+    drawn = out / DRAWN_DESIGN
+    return pd.read_parquet(drawn if drawn.is_file() else out / "design.parquet")
 
 
 class BatchLock:
