@@ -212,3 +212,31 @@ def test_design_parquet_records_the_rounded_values_a_latin_design_ran(tmp_path):
     assert not np.array_equal(design.X[:, 0], ran)  # the draws are not whole numbers...
     drawn = pd.read_parquet(tmp_path / "out" / "design_drawn.parquet").sort_values("point")
     assert np.array_equal(drawn["economy.closure_months"].to_numpy(), design.X[:, 0])  # ...and kept for SALib
+
+
+# ----------------------------------------------------------------------------- explicit design points
+
+@pytest.mark.parametrize("points, expected", [
+    # 99 failed as a run at the end of the batch (exit 1); 15 ran although outside the declared range.
+    ('{"economy.rent_multiplier" = 1.0}, {"economy.rent_multiplier" = 99.0}',
+     "key 'design.points[1]' has economy.rent_multiplier = 99.0: allowed: within its range, low = 0.5 to high = 2.0"),
+    ('{"economy.rent_multiplier" = 15.0}', "key 'design.points[0]' has economy.rent_multiplier = 15.0"),
+    ('{"economy.rent_multiplier" = nan}', "economy.rent_multiplier = nan: allowed: a finite number"),
+])
+def test_explicit_points_are_checked_at_load(tmp_path, points, expected):
+    extra = (f'[uncertainties."economy.rent_multiplier"]\nlow = 0.5\nhigh = 2.0\n'
+             f'[design]\nmethod = "explicit"\npoints = [{points}]\n')
+    with pytest.raises(ScenarioError) as err:
+        load_batch(write_batch(tmp_path, extra=extra))
+    assert expected in str(err.value)
+
+
+def test_an_explicit_lever_point_must_be_one_of_its_values(tmp_path, capsys):
+    from tests.test_cli_errors import cli, one_message
+
+    extra = ('[levers."levers.lockers.lockers_per_km2"]\nvalues = [5.0, 40.0]\n'
+             '[lever_design]\nmethod = "explicit"\npoints = [{"levers.lockers.lockers_per_km2" = 7.0}]\n')
+    code, _, err = cli(capsys, "validate", write_batch(tmp_path, extra=extra))
+    assert code == 2
+    assert "key 'lever_design.points[0]' has levers.lockers.lockers_per_km2 = 7.0: allowed: one of its values" \
+        in one_message(err)

@@ -635,6 +635,9 @@ def _check_against_scenarios(spec: BatchSpec) -> None:
             ends = values if values is not None else [rng.low, rng.high]
             design = spec.design if where != "levers" else spec.lever_design
             _check_whole_levels(spec.source, where, key, rng, design)
+            for i, point in enumerate(design.points or []):
+                _check_point(spec.source, "design" if where != "levers" else "lever_design", i, key, rng,
+                             point[key], base)
             for value in ends:
                 try:
                     base.with_updates({key: coerce_value(key, value)}, source=f"{spec.source}: {where}.\"{key}\" = {value!r}")
@@ -676,6 +679,26 @@ def _check_whole_levels(source: str, where: str, key: str, rng: ParameterRange, 
     if odd:
         raise ScenarioError(f"{source}: key '{where}.\"{key}\"': {what}: {key} is a whole number and "
                             f"{odd[0]!r} is not; allowed: whole-number levels")
+
+
+def _check_point(source: str, section: str, index: int, key: str, rng: ParameterRange, value: Any,
+                 base: Scenario) -> None:
+    """An explicit design point's value: one of the variable's ``values``, or a number within its
+    ``low``/``high`` (whole for an integer key), that the scenario's schema accepts -- before any run,
+    not as a failed run at the end of the batch."""
+    where = f"{source}: key '{section}.points[{index}]' has {key} = {value!r}"
+    values = default_values(key, rng)
+    if values is not None:
+        if value not in values:
+            raise ScenarioError(f"{where}: allowed: one of its values {values!r}")
+    else:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise ScenarioError(f"{where}: allowed: a finite number")
+        if not rng.low <= value <= rng.high:
+            raise ScenarioError(f"{where}: allowed: within its range, low = {rng.low!r} to high = {rng.high!r}")
+        if parameter_kind(key) is int and not float(value).is_integer():
+            raise ScenarioError(f"{where}: {key} is a whole number; allowed: a whole number")
+    base.with_updates({key: coerce_value(key, value)}, source=where)
 
 
 def _check_posterior(spec: BatchSpec, base: Scenario) -> None:
