@@ -240,3 +240,20 @@ def test_an_explicit_lever_point_must_be_one_of_its_values(tmp_path, capsys):
     assert code == 2
     assert "key 'lever_design.points[0]' has levers.lockers.lockers_per_km2 = 7.0: allowed: one of its values" \
         in one_message(err)
+
+
+# ----------------------------------------------------------------------------- outcome windows
+
+@pytest.mark.parametrize("months", ["[24, 36]", "[0, 3]"])
+def test_an_outcome_window_past_the_runs_end_is_refused(tmp_path, months):
+    # years = 0.25: months 0 to 2. [24, 36] gave every run NaN (and discover blamed the design);
+    # [0, 3] was cut to 0-2 while its label still said 0-3.
+    extra = f'[outcomes.late]\nindicator = "needs_met_share"\nmonths = {months}\n'
+    with pytest.raises(ScenarioError) as err:
+        load_batch(write_batch(tmp_path, extra=extra))
+    assert f"key 'outcomes.late.months' = {months}: the runs measure years = 0.25 (months 0 to 2)" in str(err.value)
+
+
+def test_an_outcome_window_within_the_runs_is_accepted(tmp_path):
+    spec = load_batch(write_batch(tmp_path, extra='[outcomes.late]\nindicator = "needs_met_share"\nmonths = [1, 2]\n'))
+    assert spec.outcomes["late"].months == [1, 2]

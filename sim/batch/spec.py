@@ -324,10 +324,16 @@ class BatchSpec(_Strict):
             if name.startswith(MIX_PREFIX):
                 raise ValueError(f"key 'packages' names {name!r}: names starting with {MIX_PREFIX!r} are the lever "
                                  f"mixes'; allowed: another name")
-        for name in self.outcomes:
+        for name, outcome in self.outcomes.items():
             if not name.isidentifier():
                 raise ValueError(f"key 'outcomes.{name}': allowed: an outcome's name is a Python identifier (letters, "
                                  f"digits, '_'; the EMA Workbench's rule), e.g. coverage_after")
+            # A window past the runs' end gave every run NaN (discover then blamed the design), or was
+            # cut short to the months the runs have while its label still named the months asked for.
+            run_months = math.ceil(self.years * 12)
+            if outcome.months is not None and outcome.months[1] >= run_months:
+                raise ValueError(f"key 'outcomes.{name}.months' = {outcome.months}: the runs measure years = "
+                                 f"{self.years:g} (months 0 to {run_months - 1}); allowed: a window within them")
         if self.robust is not None:
             outcomes = f"one of the [outcomes]: {', '.join(self.outcomes)}" if self.outcomes else "an outcome of [outcomes] (none given)"
             for name in self.robust.objectives:
