@@ -73,6 +73,35 @@ def test_polygon_labels_put_nodes_in_their_polygon_and_outsiders_in_the_nearest(
         polygon_labels(tmp_path / "missing.geojson", "name", lonlat, lonlat, "test")
 
 
+def _squares(path: Path, *names) -> Path:
+    """A GeoJSON file of unit squares side by side from lon 0 eastwards, named ``names``."""
+    square = lambda x0: {"type": "Polygon", "coordinates": [[[x0, 0], [x0 + 1, 0], [x0 + 1, 1], [x0, 1], [x0, 0]]]}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": name}, "geometry": square(i)} for i, name in enumerate(names)]}))
+    return path
+
+
+@pytest.mark.parametrize("names, problem", [
+    # Two circles named "A" were written as two rows named A; read back as a table they merged.
+    (("A", "A"), "features 0 and 1 of .* are both named 'A'"),
+    # An empty name became NaN in the scorecard, and the run's circle_nodes.csv could not be read back.
+    (("", "east"), "feature 0 of .* has an empty 'name'"),
+    (("west", None), "feature 1 of .* has an empty 'name'"),
+])
+def test_polygons_need_distinct_non_empty_names(tmp_path, names, problem):
+    lonlat = np.array([[0.5, 0.5], [1.5, 0.5]])
+    with pytest.raises(ScenarioError, match=problem):
+        polygon_labels(_squares(tmp_path / "c.geojson", *names), "name", lonlat, lonlat * 1000, "test")
+
+
+def test_a_polygon_holding_no_node_is_named_in_a_warning(tmp_path):
+    lonlat = np.array([[0.5, 0.5], [1.5, 0.5]])
+    path = _squares(tmp_path / "c.geojson", "west", "east", "Far")
+    with pytest.warns(UserWarning, match=r"1 polygon holds no street node .*: 'Far'"):
+        label, names = polygon_labels(path, "name", lonlat, lonlat * 1000, "test")
+    assert label.tolist() == [0, 1] and names == ["west", "east", "Far"]
+
+
 def test_polygons_on_a_grid_city_and_without_a_file_are_refused():
     with pytest.raises(ScenarioError, match="needs circles.path"):
         load_scenario(ROOT / "scenarios" / "baseline.toml", updates={"circles.kind": "polygons"})

@@ -13,7 +13,8 @@ its node. The partition comes from the scenario's ``[circles]`` table:
   middle), every node in the catchment of the centre nearest on foot: the national guide's
   15-minute catchments of community centres, derived from the network alone.
 * ``kind = "polygons"``: a GeoJSON file of polygons (real districts only), one circle per feature,
-  named by ``name_field``; a node outside every polygon joins the nearest one.
+  named by ``name_field`` (a distinct, non-empty name each); a node outside every polygon joins the
+  nearest one, and a polygon holding no node is dropped with a warning naming it.
 * ``kind = "table"``: a CSV or Parquet file (``path``) with one row per street node: its column
   ``node`` holds the model's node index (0 .. n-1) and the column ``name_field`` (default
   ``name``) the name of its circle; other columns are ignored. A run's own ``circle_nodes.csv``
@@ -155,8 +156,16 @@ def read_circle_polygons(path: Path, name_field: str, source: str) -> tuple[list
         if name_field not in props:
             raise ScenarioError(f"{source}: circles.name_field: feature {i} of {path} has no property {name_field!r}; "
                                 f"its properties: {', '.join(map(str, props)) or 'none'}")
+        name = "" if props[name_field] is None else str(props[name_field]).strip()
+        if not name:  # as a node table's row without a circle name: the circle's outputs need a name
+            raise ScenarioError(f"{source}: circles.name_field: feature {i} of {path} has an empty {name_field!r}; "
+                                f"allowed: a name for every circle")
+        if name in names:  # two circles of one name could not be told apart in the outputs, or read back
+            raise ScenarioError(f"{source}: circles.name_field: features {names.index(name)} and {i} of {path} are both "
+                                f"named {name!r}; allowed: a different name for each circle (one MultiPolygon "
+                                f"for a circle in several parts)")
         shapes.append(geom)
-        names.append(str(props[name_field]))
+        names.append(name)
     return shapes, names
 
 
@@ -172,6 +181,11 @@ def polygon_labels(path: Path, name_field: str, lonlat: np.ndarray, xy: np.ndarr
     if (label < 0).all():
         raise ScenarioError(f"{source}: circles.path: no street node of the district lies inside any polygon of {path} "
                             "(polygons must be WGS-84 lon/lat and cover the district)")
+    empty = [names[i] for i in range(len(shapes)) if not (label == i).any()]
+    if empty:  # such a circle is dropped: say so rather than leave it out of every output unnoticed
+        warnings.warn(f"{path} (circles.path): {len(empty)} polygon{'s hold' if len(empty) > 1 else ' holds'} no street "
+                      f"node of the district (outside it, or inside an earlier polygon) and {'have' if len(empty) > 1 else 'has'} "
+                      f"no circle: {_examples([repr(n) for n in empty], len(empty))}", stacklevel=2)
     outside = np.flatnonzero(label < 0)
     if len(outside):  # each outside node joins the circle of the nearest node inside one
         inside_ids = np.flatnonzero(label >= 0)
