@@ -44,6 +44,12 @@ class _Strict(BaseModel):
 
 # --------------------------------------------------------------------------- city
 
+OSM_ONLY_CITY_KEYS = ("path", "district", "fill_missing_categories", "poi_crs", "poi_mode", "poi_codes",
+                      "poi_snap_m", "poi_merge_m", "homes_crs")
+"""Keys of ``[city]`` that only a real district reads (besides its tables): refused, unless at their
+defaults, for a grid city."""
+
+
 class CityConfig(_Strict):
     """The city the residents live in: a synthetic grid or a real OpenStreetMap district."""
 
@@ -106,6 +112,15 @@ class CityConfig(_Strict):
         if self.kind == "grid" and (self.poi_table or self.homes_table):
             raise ValueError("city.poi_table and city.homes_table need a real district (city.kind = 'osm'); "
                              "a grid city has no place on Earth")
+        if self.kind == "grid":
+            # A grid city reads none of these: a path or district name given for one would be
+            # recorded in the run's provenance as if it had been read.
+            ignored = [f"city.{key} = {getattr(self, key)!r}" for key in OSM_ONLY_CITY_KEYS
+                       if getattr(self, key) != type(self).model_fields[key].default]
+            if ignored:
+                raise ValueError(f"{', '.join(ignored)}: read only for a real district (city.kind = 'osm'); a grid "
+                                 f"city would ignore {'them' if len(ignored) > 1 else 'it'}; allowed: city.kind = "
+                                 f"'osm', or remove {'them' if len(ignored) > 1 else 'it'}")
         return self
 
     def input_files(self, base: Path) -> dict[str, Path]:
@@ -651,6 +666,9 @@ class CirclesConfig(_Strict):
 
     @model_validator(mode="after")
     def _files_need_path(self) -> CirclesConfig:
+        if self.path and self.kind not in ("polygons", "table"):
+            raise ValueError(f"circles.path = {self.path!r} with circles.kind = {self.kind!r}, which reads no file; "
+                             f"allowed: circles.kind = 'polygons' or 'table', or no circles.path")
         if self.kind == "polygons" and not self.path:
             raise ValueError("circles.kind = 'polygons' needs circles.path (a GeoJSON file of polygons)")
         if self.kind == "table" and not self.path:

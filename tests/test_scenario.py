@@ -164,6 +164,14 @@ def test_every_field_has_a_docstring():
     ('[levers.mobile_vendors]\ncategories = ["breakfast", "repair", "breakfast"]\n',
      "key 'levers.mobile_vendors.categories' = ['breakfast', 'repair', 'breakfast']: "
      "allowed: each category once (breakfast repeated)"),
+    # A grid city ignored a district file (even a missing one) and its name, yet recorded them.
+    ('[city]\npath = "nowhere.osm.pbf"\ndistrict = "My district"\n',
+     "city.path = 'nowhere.osm.pbf', city.district = 'My district': read only for a real district"),
+    ('[city]\npoi_crs = "bd09"\n', "city.poi_crs = 'bd09': read only for a real district (city.kind = 'osm')"),
+    # Circles of kind "none" read no file: a missing one passed.
+    ('[circles]\npath = "missing.geojson"\n',
+     "circles.path = 'missing.geojson' with circles.kind = 'none', which reads no file"),
+    ('[circles]\nkind = "grid"\npath = "c.csv"\n', "circles.path = 'c.csv' with circles.kind = 'grid'"),
 ])
 def test_validation_gaps_are_errors(tmp_path, text, expected):
     path = write(tmp_path, f'extends = "{(SCENARIOS / "baseline.toml").as_posix()}"\n{text}')
