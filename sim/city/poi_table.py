@@ -72,6 +72,11 @@ class PoiTable:
     crs: str
 
 
+def lower_names(catalogue: Catalogue) -> set[str]:
+    """The catalogue's category names in lower case (a table's ``category`` is matched in any case)."""
+    return {name.lower() for name in catalogue.names}
+
+
 def read_poi_table(path: Path, *, crs: str, codes: CodeTable, catalogue: Catalogue,
                    key: str = "city.poi_table") -> PoiTable:
     """Read a POI table, map each row to a category and convert its coordinates to WGS-84.
@@ -85,7 +90,7 @@ def read_poi_table(path: Path, *, crs: str, codes: CodeTable, catalogue: Catalog
 
     Raises:
         ScenarioError: Missing or unreadable file, no rows, no coordinate or kind column, a bad
-            coordinate, or (for GCJ-02/BD-09) points outside China where those systems do not apply.
+            coordinate, a ``category`` that is not a catalogue name, or (for GCJ-02/BD-09) points outside China where those systems do not apply.
     """
     table = read_table(path, key=key)
     kinds = [c for c in KIND_COLUMNS if table.column(c)]
@@ -101,6 +106,20 @@ def read_poi_table(path: Path, *, crs: str, codes: CodeTable, catalogue: Catalog
     category = np.full(len(table), -1, dtype=np.int64)
     lower = {name.lower(): i for i, name in enumerate(catalogue.names)}
     frame = table.frame
+    if table.column("category"):
+        # The category column holds lifecircle's own names, a closed list: an unknown one is a typo,
+        # not a code the code table lacks, and its rows would otherwise be dropped with a warning.
+        given = [str(value) for value in frame["category"]]
+        wrong = [i for i, value in enumerate(given) if value and value.lower() not in lower_names(catalogue)]
+        if wrong:
+            first = wrong[0]
+            others = sorted({given[i] for i in wrong} - {given[first]})
+            raise ScenarioError(
+                f"{table.where(first, 'category')}: {given[first]!r} is not a service category "
+                f"({len(wrong)} row{'s' if len(wrong) > 1 else ''} name unknown categories"
+                f"{': also ' + ', '.join(map(repr, others[:5])) if others else ''}); allowed: "
+                f"{', '.join(catalogue.names)} (any case), or an empty cell and the row's typecode or type"
+            )
     for i in range(len(table)):
         for column in kinds:
             value = frame[column].iat[i]

@@ -84,7 +84,7 @@ def test_pois(city: OsmCity, rng: np.random.Generator) -> pd.DataFrame:
         ("合成手机店", "", "060300", "", "", "unmapped"),                       # Amap code not mapped
         ("合成旧货市场", "", "060702", "", "", "unmapped"),                     # 0607 is not all food
         ("合成银行", "", "", "金融;银行", "", "unmapped"),                        # Baidu name not mapped
-        ("合成银行 B", "bank", "", "", "", "unmapped"),                          # unknown category
+        ("合成银行 B", "", "160100", "", "", "unmapped"),                        # Amap finance code
     ]
     count = len(kinds)
     xy = _street_points(city, count, rng)
