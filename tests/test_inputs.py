@@ -91,6 +91,29 @@ def test_truncated_pbf_stops_a_run_before_the_simulation(tmp_path):
     assert not (tmp_path / "out" / "timeseries.parquet").exists()
 
 
+def _osm_xml(ways: str) -> str:
+    nodes = "".join(f'<node id="{i}" version="1" lat="40.0" lon="{116.3 + i / 1000}"/>' for i in (1, 2, 3))
+    return f'<?xml version="1.0"?><osm version="0.6">{nodes}{ways}</osm>'
+
+
+@pytest.mark.parametrize("body, refused", [
+    # validate passed these, and the run then stopped: "the file has no walkable street network".
+    ('<?xml version="1.0"?><osm version="0.6"></osm>', True),
+    (_osm_xml('<way id="9" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way>'), True),
+    (_osm_xml('<way id="9" version="1"><nd ref="1"/><nd ref="2"/><tag k="building" v="yes"/></way>'), True),
+    (_osm_xml('<way id="9" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>'),
+     False),
+])
+def test_validate_refuses_an_osm_file_with_no_walkable_street(tmp_path, body, refused):
+    (tmp_path / "district.osm").write_text(body, encoding="utf-8")
+    scenario = load_scenario(scenario_file(tmp_path, '[city]\nkind = "osm"\npath = "district.osm"'))
+    if refused:
+        with pytest.raises(ScenarioError, match=r"district.osm\): the file has no walkable street network"):
+            check_inputs(scenario, source="s.toml")
+    else:
+        assert check_inputs(scenario, source="s.toml").n > 0
+
+
 def test_intact_district_files_pass_the_check(tmp_path):
     good = load_scenario(scenario_file(tmp_path, f'[city]\nkind = "osm"\npath = "{BEIJING.as_posix()}"'))
     assert check_inputs(good, source="s.toml").n > 0

@@ -154,6 +154,21 @@ def _check_city_file(scenario: Scenario, source: str) -> None:
     check_osm_file(path, source=f"{source}: key 'city.path' = {location!r}")
 
 
+def _has_walkable_way(file: object) -> bool:
+    """Whether an OSM file (an ``osmium.io.File``, already read to its end) has a way tagged as a
+    street one may walk: a ``highway`` that the walking network does not drop, not ``foot=no``.
+    Looser than the walking network's filter, so a file it refuses the run refuses too; libosmium
+    skips the nodes and the other ways, and the search stops at the first street."""
+    import osmium
+    from osmium.osm import osm_entity_bits
+
+    from sim.city.osm import NON_WALKABLE_HIGHWAYS
+
+    ways = osmium.FileProcessor(file, osm_entity_bits.WAY).with_filter(osmium.filter.KeyFilter("highway"))
+    return any(way.tags.get("highway") not in NON_WALKABLE_HIGHWAYS and way.tags.get("foot") != "no"
+               and len(way.nodes) >= 2 for way in ways)
+
+
 def check_osm_file(path: Path, *, source: str) -> None:
     """Read an OSM district file to its end, without building anything.
 
@@ -186,6 +201,8 @@ def check_osm_file(path: Path, *, source: str) -> None:
             kind = "OSM PBF" if suffix.endswith(".pbf") else "OSM XML"
             raise ScenarioError(f"{where}: not a readable {kind} file, or truncated ({err}); "
                                 f"allowed: a complete .osm.pbf, .osm or .graphml file") from None
+        if not _has_walkable_way(file):  # a well-formed file of no streets: the run refuses it too
+            raise ScenarioError(f"{where}: the file has no walkable street network")
     elif suffix.endswith(".graphml"):
         import xml.etree.ElementTree as ElementTree
 
