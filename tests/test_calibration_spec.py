@@ -87,6 +87,10 @@ def test_a_valid_calibration_loads_with_its_derived_settings():
     (with_parameter("economy.closure_months", {"low": 2.5, "high": 6.0}), "whole-number ends"),
     (with_parameter("seed", {"low": 1.0, "high": 5.0}), "set by the calibration itself"),
     (base_dict(overrides={"years": 3.0}), "set by the calibration itself"),
+    # The targets' indicators replaced it silently.
+    (base_dict(overrides={"output.indicators": ["income_mean"]}),
+     "'output.indicators' = ['income_mean'] is set by the calibration itself (output.indicators: the indicators"),
+    (base_dict(overrides={"output": {"indicators": ["income_mean"]}}), "'output.indicators' = ['income_mean']"),
     (base_dict(overrides={"economy.initial_knowledge": 0.5}), "both an override and a calibrated parameter"),
     (base_dict(overrides={"population.residents": -5}), "population.residents"),
     (with_target({"statistic": "mean"}), "needs indicator"),

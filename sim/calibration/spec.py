@@ -61,9 +61,15 @@ from sim.scenario import (WARMUP_YEARS, Scenario, ScenarioError, _describe_allow
 STATISTICS = ("mean", "ratio", "outlets_per_10k", "outlet_survival", "closure_rate")
 """The summary statistics a target can name (:mod:`sim.calibration.statistics`)."""
 
-SIMULATION_KEYS = ("seed", "years", "warmup_years")
-"""Scenario keys the calibration sets itself (the particle's seed, ``[simulation]``): neither a
-parameter nor an override may name them."""
+SIMULATION_KEYS = {
+    "seed": "seed: per particle",
+    "years": "years: [simulation] adjust_years + measure_years",
+    "warmup_years": "warmup_years: [simulation]",
+    "output.indicators": "output.indicators: the indicators the targets read",
+}
+"""Scenario keys the calibration sets itself (the particle's seed, ``[simulation]``, the indicators
+its targets read), with where each comes from: neither a parameter nor an override may name them,
+or the value given would be silently replaced."""
 
 
 class PriorSpec(_Strict):
@@ -260,8 +266,8 @@ class CalibrationSpec(_Strict):
         flat = flatten_tables(self.overrides)
         for key in SIMULATION_KEYS:
             if key in flat:
-                raise ValueError(f"overrides: {key!r} is set by the calibration itself (seed: per particle; "
-                                 f"years and warmup_years: [simulation]); remove it")
+                raise ValueError(f"overrides: {key!r} = {flat[key]!r} is set by the calibration itself "
+                                 f"({SIMULATION_KEYS[key]}); remove it")
             if key in self.parameters:
                 raise ValueError(f"parameters: {key!r} cannot be calibrated (it is set by the calibration itself)")
         both = sorted(set(flat) & set(self.parameters))
