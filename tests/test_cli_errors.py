@@ -135,6 +135,15 @@ def test_discover_options_out_of_range(tmp_path, capsys, option, value, allowed)
     assert option in one_message(err) and value in err and allowed in err
 
 
+def test_compare_last_months_cannot_exceed_the_runs(one_uncertainty, capsys):
+    # The batch's runs have 3 months: 999 was accepted, all months used, and the title said 999.
+    code, out, err = cli(capsys, "compare", one_uncertainty, "--last-months", "999", "--no-figure")
+    assert code == 2 and not out
+    assert "--last-months = 999" in one_message(err) and "have 3 month(s)" in err and "allowed: 1 to 3" in err
+    code, out, _ = cli(capsys, "compare", one_uncertainty, "--last-months", "3", "--no-figure")
+    assert code == 0 and "last 3 month(s)" in out
+
+
 def test_compare_period_must_be_a_period(one_uncertainty, capsys):
     code, out, err = cli(capsys, "compare", one_uncertainty, "--by", "point", "--period", "decade")
     assert code == 2 and not out

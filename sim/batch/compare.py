@@ -46,6 +46,10 @@ def run_outcomes(out: str | Path, *, last_months: int = DEFAULT_LAST_MONTHS) -> 
         raise ScenarioError(f"{out}: no finished runs in {runs}")
     frame = store.read_runs(out, columns=["run_id", "package", "point", "replicate", "seed", "month",
                                           "indicator", "value"])
+    months = int(frame.groupby("run_id")["month"].nunique().min())
+    if last_months > months:  # every month would be used, under a title naming more than there are
+        raise ScenarioError(f"--last-months = {last_months}: the runs of {out} have {months} month(s); allowed: "
+                            f"1 to {months}")
     last = frame.groupby("run_id")["month"].transform("max")
     running_total = running_totals(frame["indicator"])
     frame = frame[(frame["month"] > last - last_months) & (~running_total | (frame["month"] == last))]
