@@ -12,7 +12,7 @@ import pytest
 
 import sim.run
 from sim.cli import main
-from sim.io.outdir import KNOWN_OUTPUTS, MARKER, safe_name
+from sim.io.outdir import KNOWN_OUTPUTS, MARKER, claim_run_dir, safe_name
 from tests.conftest import SCENARIOS
 
 TINY = ["--set", "population.residents=300", "--set", "city.blocks_x=3", "--set", "city.blocks_y=3",
@@ -77,6 +77,32 @@ def test_a_folder_with_other_files_is_refused_unless_forced(tmp_path, no_simulat
     err = capsys.readouterr().err
     assert "not empty and was not written by a lifecircle run (notes.txt)" in err and "--force" in err
     assert not (out / MARKER).exists()
+
+
+def _folder_of_a_run(out, scenario: str):
+    """A folder as a finished run of ``scenario`` leaves it (marker and a report)."""
+    out.mkdir()
+    (out / "report.md").write_text(f"report of {scenario}")
+    (out / MARKER).write_text(json.dumps({"tool": "lifecircle run", "state": "complete", "scenario": scenario,
+                                          "files": ["report.md"]}))
+    return out
+
+
+def test_a_folder_of_another_scenario_s_results_is_refused_unless_forced(tmp_path, no_simulation, capsys):
+    # Its results were deleted and replaced by the new scenario's without a word.
+    out = _folder_of_a_run(tmp_path / "out", "baseline")
+    assert main(["run", str(scenario_named(tmp_path, "gridpath")), "--out", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: holds the results of scenario 'baseline', not 'gridpath'" in err
+    assert "--force replaces 'baseline''s results" in err and "Traceback" not in err
+    assert (out / "report.md").read_text() == "report of baseline"
+    assert claim_run_dir(out, scenario="gridpath", force=True) == out  # --force goes on
+
+
+def test_a_folder_of_the_same_scenario_is_claimed_without_force(tmp_path):
+    out = _folder_of_a_run(tmp_path / "out", "baseline")
+    assert claim_run_dir(out, scenario="baseline") == out
+    assert json.loads((out / MARKER).read_text())["files"] == ["report.md"]  # to be replaced by the new run
 
 
 def test_a_second_run_replaces_the_first_and_leaves_nothing_of_it(tmp_path):

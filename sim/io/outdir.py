@@ -6,11 +6,11 @@
   existing file, a path under a file or a read-only folder is a clear error, not a traceback after
   an hour of simulation.
 * A run owns its folder through a marker file, ``.lifecircle-run.json``, which lists the files the
-  run wrote (:func:`claim_run_dir`, :func:`finish_run_dir`). Rerunning into a folder it owns
-  replaces those files and removes the ones the new run does not write (no figures of the first
-  run beside the report of the second). A folder holding anything else is refused unless
-  ``force``: then earlier lifecircle outputs in it (by their names) are replaced and other files are
-  left as they are.
+  run wrote, and the scenario's name (:func:`claim_run_dir`, :func:`finish_run_dir`). Rerunning the
+  same scenario into a folder it owns replaces those files and removes the ones the new run does not
+  write (no figures of the first run beside the report of the second). A folder holding anything
+  else, or another scenario's results, is refused unless ``force``: then earlier lifecircle outputs
+  in it (by their names) are replaced and other files are left as they are.
 """
 
 from __future__ import annotations
@@ -97,12 +97,14 @@ def _write_marker(path: Path, data: dict) -> None:
 def claim_run_dir(path: str | Path, *, force: bool = False, scenario: str = "") -> Path:
     """Make ``path`` a folder this run may write its outputs into, before the simulation.
 
-    A new or empty folder, or one a previous lifecircle run marked as its own, is claimed. A folder
-    with other files is refused, unless ``force``: then the earlier lifecircle outputs in it
+    A new or empty folder, or one a previous lifecircle run of the same ``scenario`` (its name)
+    marked as its own, is claimed. A folder with other files, or marked by a run of another
+    scenario, is refused, unless ``force``: then the earlier lifecircle outputs in it
     (:data:`KNOWN_OUTPUTS`) are removed when the run's outputs are written, and other files stay.
 
     Raises:
-        ScenarioError: the folder cannot be written, or holds files that are not a run's outputs.
+        ScenarioError: the folder cannot be written, holds files that are not a run's outputs, or
+            holds another scenario's results.
     """
     path = writable_dir(path)
     marker = _read_marker(path)
@@ -116,7 +118,13 @@ def claim_run_dir(path: str | Path, *, force: bool = False, scenario: str = "") 
                 f"(earlier lifecircle outputs there are replaced, other files are kept)")
         previous = [name for name in KNOWN_OUTPUTS if (path / name).exists()] if force else []
         marker = {"files": previous}
-    elif marker.get("state") == "running":
+    elif marker.get("scenario") and scenario and marker["scenario"] != scenario and not force:
+        # Another scenario's results: replacing them is not what rerunning means, so it is asked for.
+        raise ScenarioError(
+            f"--out {path}: holds the results of scenario {marker['scenario']!r}, not {scenario!r}; allowed: a new "
+            f"or empty folder, or a folder of an earlier run of {scenario!r}; --force replaces "
+            f"{marker['scenario']!r}'s results (other files there are kept)")
+    if marker.get("state") == "running":
         # A run killed while writing left files its marker does not list yet: they are ours to replace.
         present = [name for name in KNOWN_OUTPUTS if (path / name).exists()]
         marker["files"] = sorted(set(marker.get("files", [])) | set(present))
