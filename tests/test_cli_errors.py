@@ -128,6 +128,10 @@ def test_cart_and_feature_scores_take_a_single_variable():
     ("--mass-min", "-1", "from 0 to 1"),
     ("--density", "2", "from 0 to 1"),
     ("--density", "-1", "from 0 to 1"),
+    # nan said "the outcome never passes the threshold" after reading the batch.
+    ("--threshold", "nan", "a finite number (not nan or inf)"),
+    ("--threshold", "inf", "a finite number (not nan or inf)"),
+    ("--threshold", "high", "a finite number"),
 ])
 def test_discover_options_out_of_range(tmp_path, capsys, option, value, allowed):
     code, _, err = cli(capsys, "discover", tmp_path, "--outcome", "o", "--threshold", "0.3", option, value)

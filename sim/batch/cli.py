@@ -6,6 +6,7 @@ every worker (or its scheduler) exits with status 3 and resumes when run again."
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def _share(text: str) -> float:
         value = float("nan")
     if not 0.0 <= value <= 1.0:  # nan too
         raise argparse.ArgumentTypeError(f"{text!r}: allowed: a number from 0 to 1")
+    return value
+
+
+def _finite(text: str) -> float:
+    """A finite number (``--threshold``: every comparison with nan is false, so no case would pass)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a finite number (not nan or inf)")
     return value
 
 
@@ -280,7 +292,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     disc.add_argument("dir", help="a batch output folder")
     disc.add_argument("--outcome", required=True, help="an outcome of the batch's [outcomes] (or, without them, an "
                                                        "indicator's end value)")
-    disc.add_argument("--threshold", type=float, required=True, help="cases of interest: outcome >= threshold")
+    disc.add_argument("--threshold", type=_finite, required=True, help="cases of interest: outcome >= threshold")
     disc.add_argument("--below", action="store_true", help="cases of interest: outcome <= threshold")
     disc.add_argument("--density", type=_share, default=0.8, help="the box reported is the one of highest coverage "
                       "whose density reaches this (default 0.8)")
