@@ -569,9 +569,10 @@ class LifeCircleModel(mesa.Model):
                 self._merchant_agents[int(m)] = Merchant(self, merchant_id=int(m))
         return ids
 
-    def on_outlets_closed(self, ids: np.ndarray) -> None:
-        """Walking tables and agents after outlets close (called by :func:`accounts.close_merchants`)."""
-        self._update_reach(removed=ids)
+    def on_outlets_closed(self, ids: np.ndarray, rng: np.random.Generator | None = None) -> None:
+        """Walking tables and agents after outlets close (called by :func:`accounts.close_merchants`;
+        ``rng`` as there)."""
+        self._update_reach(removed=ids, rng=rng)
         for m in ids:
             agent = self._merchant_agents.pop(int(m), None)
             if agent is not None:

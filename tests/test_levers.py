@@ -354,6 +354,27 @@ def test_mobile_vendors_draw_their_outlets_from_their_own_stream():
         assert vending.streams.state()[name] == plain.streams.state()[name], name
 
 
+def test_mobile_vendors_closing_at_the_end_of_support_draw_only_from_their_own_stream():
+    # The vendors closed when support ends (and those cut when strength falls) draw their job losers'
+    # insurance and the residents' knowledge of the outlets taking their places from the lever's
+    # stream: the shared streams the rules' own closures and openings draw from do not move.
+    model = _vendor_model(years=0.5, categories=["fresh_market"], vendors=4, end_month=2)
+    lever = model.levers.get("mobile_vendors")
+    moved, on_month = [], lever.on_month
+
+    def watched():
+        before = model.streams.state()
+        on_month()
+        after = model.streams.state()
+        moved.append(sorted(name for name in after if name in before and after[name] != before[name]))
+
+    lever.on_month = watched
+    vendors = np.flatnonzero(model.merchants.mobile & model.merchants.open)
+    model.run_for(model.days_total)
+    assert len(vendors) and not (model.merchants.mobile & model.merchants.open).any()  # they closed ...
+    assert all(set(names) <= {"lever.mobile_vendors"} for names in moved), moved   # ... on their own stream
+
+
 def test_mobile_vendors_start_with_vendor_sized_capital():
     model = _vendor_model(categories=["fresh_market"], vendors=4)
     mer = model.merchants

@@ -239,9 +239,14 @@ def transfer_businesses(model: LifeCircleModel, ids: np.ndarray) -> None:
     model.roles_changed(owners)
 
 
-def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
+def close_merchants(model: LifeCircleModel, ids: np.ndarray, rng: np.random.Generator | None = None) -> None:
     """Close merchants: staff laid off, owner out of business; cash repays the investors' capital
-    first and the rest goes to the owner (a resident, or outside owners, who also absorb debts)."""
+    first and the rest goes to the owner (a resident, or outside owners, who also absorb debts).
+
+    ``rng``: where the job losers' insurance and the residents' knowledge of the outlets that take
+    the closed ones' places are drawn from (default: the shared ``labour.losses`` and
+    ``knowledge.new`` streams; a lever closing outlets of its own passes its stream, so that the
+    closures the rules make later draw what they would without it)."""
     if len(ids) == 0:
         return
     mer, pop, ledger = model.merchants, model.population, model.ledger
@@ -260,7 +265,7 @@ def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
     staff = np.flatnonzero(np.isin(pop.employer, ids))
     owners = mer.owner[ids][owned]
     pop.owned[owners] = -1
-    lose_jobs(model, np.concatenate([staff, owners]), model.streams["labour.losses"])
+    lose_jobs(model, np.concatenate([staff, owners]), model.streams["labour.losses"] if rng is None else rng)
     mer.open[ids] = False
     mer.closed_day[ids] = model.day
     mer.staff_local[ids] = 0
@@ -269,6 +274,6 @@ def close_merchants(model: LifeCircleModel, ids: np.ndarray) -> None:
     model.count_circle_events("deaths", mer.node[ids])
     shops = ids[~mer.mobile[ids]]
     model.vacancies.add(mer.node[shops], mer.category[shops], model.month)
-    model.on_outlets_closed(ids)
+    model.on_outlets_closed(ids, rng=rng)
     model.roles_changed(np.concatenate([staff, owners]))
 

@@ -51,13 +51,15 @@ class MobileVendors(Lever):
 
         model = self.model
         vendors = self._vendors()
+        # The lever's own closures draw from its stream (the job losses' insurance, knowledge of the
+        # outlets that take their places), as its openings do.
         if not self.acting:
             if len(vendors):
-                close_merchants(model, vendors)
+                close_merchants(model, vendors, rng=self.rng)
             return
         want = int(round(self.strength_now * self.config.vendors))
         if len(vendors) > want:
-            close_merchants(model, vendors[want:])
+            close_merchants(model, vendors[want:], rng=self.rng)
             vendors = vendors[:want]
         cats = [model.catalogue.index(c) for c in self.config.categories]
         # Vendors that closed for losses are replaced by new licensees, in the same rotation of categories.
