@@ -107,6 +107,34 @@ def test_a_worker_refuses_inputs_changed_after_the_batch_started(tmp_path):
     assert read_runs(tmp_path / "out")["run_id"].nunique() == 1
 
 
+def test_a_worker_running_other_code_than_the_batch_refuses_its_runs(tmp_path, monkeypatch):
+    # A worker started before lifecircle's code changed (a Dask worker, a kernel) would compute with the
+    # old code under the new code's fingerprint: each task carries the planner's engine and the worker
+    # compares its own. (Here the worker's engine changes after the first run.)
+    from sim.batch import runner
+
+    batch, _ = own_catalogue_batch(tmp_path / "b", replications=3)
+
+    def change_once(result):
+        monkeypatch.setattr(runner, "engine_fingerprint", lambda: "fedcba9876543210")
+
+    summary = run_batch(load_batch(batch), tmp_path / "out", workers=1, progress=False, on_result=change_once)
+    assert (summary.done, summary.failed) == (1, 2)
+    assert all("other lifecircle code (engine fedcba9876543210)" in e for e in summary.failures.values())
+
+
+def test_the_engine_fingerprint_is_the_loaded_code_s_and_refuses_files_changed_since(monkeypatch):
+    # Taken when the engine was imported; a file changed since (its time or size) has no honest answer.
+    from sim.io import checkpoint
+
+    fingerprint, stamps = checkpoint._LOADED
+    assert checkpoint.engine_fingerprint() == fingerprint
+    entry = next(k for k in stamps if k.endswith("economy/entry.py"))
+    monkeypatch.setattr(checkpoint, "_LOADED", (fingerprint, {**stamps, entry: (stamps[entry][0] - 1, stamps[entry][1])}))
+    with pytest.raises(checkpoint.EngineChangedError, match=r"changed after this process loaded it \(sim/economy/entry.py\)"):
+        checkpoint.engine_fingerprint()
+
+
 # ----------------------------------------------------------------------------- item 2: damaged run files
 
 def test_damaged_run_files_are_recomputed_with_a_warning(tmp_path, batch_checkpoints):

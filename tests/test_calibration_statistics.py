@@ -243,3 +243,11 @@ def test_a_worker_with_several_threads_gives_each_job_its_own_particle():
     with ThreadPoolExecutor(4) as pool:
         threaded = [f.result()[0][0].value for f in [pool.submit(seeded_job, pickled, 1, [j], 7, 2) for j in range(16)]]
     assert threaded == alone
+
+
+def test_a_worker_running_other_code_than_the_calibration_refuses_its_particles():
+    from sim.calibration.simulate import ParticleModel
+
+    stale = ParticleModel(spec=None, base=None, store=None, starts=(1,), engine="fedcba9876543210")
+    with pytest.raises(RuntimeError, match="other lifecircle code .* than the calibration \\(engine fedcba9876543210\\)"):
+        stale({})

@@ -71,6 +71,8 @@ class RunTask:
     False: every run warms up on its own."""
     error: str | None = None
     """Why this run cannot be run (an infeasible design point); the run is recorded as failed."""
+    engine: str = ""
+    """The engine fingerprint the batch was planned with: a worker running other code refuses the run."""
 
 
 @dataclass
@@ -197,6 +199,11 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     if plan.twin_of is not None:
         return copy_twin(task)
     try:
+        if task.engine and engine_fingerprint() != task.engine:
+            raise RuntimeError(
+                f"this worker runs other lifecircle code (engine {engine_fingerprint()}) than the batch was "
+                f"planned with (engine {task.engine}): it was started before the code changed. Restart the "
+                f"workers (a Dask cluster's too) and resume the batch")
         now = input_digests(task.scenario)
         if task.inputs and now != task.inputs:
             changed = sorted(k for k in set(now) | set(task.inputs) if now.get(k) != task.inputs.get(k))
@@ -444,6 +451,7 @@ def _tasks(spec: BatchSpec, planned: Planned, out: Path, skip: set[str], checkpo
     """Build tasks lazily (one scenario object at a time), in plan order, leaving out ``skip``;
     ``twins``: only the twins (copies), else only the runs that are simulated."""
     design = planned.design
+    engine = engine_fingerprint()  # the planner's code: every task carries it, a worker running other code refuses
     # the run's value of every design variable: the uncertainties' (ranges or posterior keys) and levers'
     variables = [*design.problem["names"], *spec.levers]
     for plan in planned.plans:
@@ -462,7 +470,8 @@ def _tasks(spec: BatchSpec, planned: Planned, out: Path, skip: set[str], checkpo
                          + str(err).split(": invalid scenario", 1)[-1].strip())
         values = {key: dotted_value(scenario, key) for key in variables} if scenario is not None else {}
         yield RunTask(plan=plan, scenario=scenario, parameters=values, out=str(out),
-                      inputs=planned.inputs[plan.package], checkpoints=checkpoints, error=error)
+                      inputs=planned.inputs[plan.package], checkpoints=checkpoints, error=error,
+                      engine=engine)
 
 
 def _default_workers(spec: BatchSpec, planned: Planned) -> int:

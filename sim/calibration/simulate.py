@@ -160,14 +160,23 @@ class ParticleModel:
     base: Scenario
     store: str | None
     starts: tuple[int, ...]
+    engine: str = ""
+    """The engine fingerprint the calibration runs with: a worker running other code refuses its jobs."""
 
     @classmethod
     def of(cls, spec: CalibrationSpec, store: str | Path | None) -> ParticleModel:
         """The particle model of a calibration whose settled starts are in ``store``."""
+        from sim.io.checkpoint import engine_fingerprint
+
         return cls(spec=spec, base=spec.base_scenario(), store=None if store is None else str(store),
-                   starts=tuple(start_seeds(spec.seed, spec.simulation.settled_seeds)))
+                   starts=tuple(start_seeds(spec.seed, spec.simulation.settled_seeds)), engine=engine_fingerprint())
 
     def __call__(self, parameters: Any) -> dict[str, float]:
+        from sim.io.checkpoint import engine_fingerprint
+
+        if self.engine and engine_fingerprint() != self.engine:
+            raise RuntimeError(f"this worker runs other lifecircle code (engine {engine_fingerprint()}) than the "
+                               f"calibration (engine {self.engine}): restart the Dask workers and resume")
         # The job's generator was seeded from (master seed, generation, job id) just before pyabc
         # drew this particle's parameters from it, so these draws are reproducible too.
         start = self.starts[int(np.random.randint(0, len(self.starts)))]

@@ -20,7 +20,6 @@ warm-up compute it (a batch of 8 packages x 4 seeds warms up 4 times, not 32).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -46,17 +45,53 @@ class CheckpointWarning(UserWarning):
     """A checkpoint could not be used (mismatched or corrupt) and is being rebuilt."""
 
 
-@functools.lru_cache(maxsize=1)
-def engine_fingerprint() -> str:
-    """A hash of the engine's code and data (every file under ``sim/``): a checkpoint made by other
-    rules is never reused, whatever the version number says."""
+class EngineChangedError(RuntimeError):
+    """The engine's files changed after this process loaded them: its results belong to no fingerprint."""
+
+
+def _engine_files() -> list[Path]:
     root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".toml", ".csv", ".json"}
-                       and "__pycache__" not in p.parts):
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".toml", ".csv", ".json"}
+                  and "__pycache__" not in p.parts)
+
+
+def _hash_engine() -> tuple[str, dict[str, tuple[int, int]]]:
+    root = Path(__file__).resolve().parents[1]
+    digest, stamps = hashlib.sha256(__version__.encode()), {}
+    for path in _engine_files():
+        stat = path.stat()
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+        stamps[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return digest.hexdigest()[:16], stamps
+
+
+_LOADED = _hash_engine()
+"""The engine's fingerprint when this module was imported (with every simulation module, by any run),
+and each file's modification time and size then."""
+
+
+def engine_fingerprint() -> str:
+    """A hash of the engine's code and data (every file under ``sim/``) as this process loaded them: a
+    checkpoint or a batch's run made by other rules is never reused or mixed in, whatever the version
+    number says.
+
+    It is taken when the process first imports the engine, not when asked: a process that keeps
+    running (a Jupyter kernel, a Dask worker) while the files change goes on running the code it
+    loaded. If the files have changed since, there is no honest answer and
+    :class:`EngineChangedError` says to restart the process.
+    """
+    fingerprint, stamps = _LOADED
+    now = {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in _engine_files()}
+    if now != stamps:
+        changed = sorted(set(now) ^ set(stamps) | {k for k in now.keys() & stamps.keys() if now[k] != stamps[k]})
+        root = Path(__file__).resolve().parents[1]
+        names = ", ".join(Path(k).relative_to(root.parent).as_posix() for k in changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise EngineChangedError(
+            f"lifecircle's code changed after this process loaded it ({names}): what it computes now would be "
+            f"recorded as the new code's. Restart the process (the Jupyter kernel, the Dask workers) to run "
+            f"the code on disk")
+    return fingerprint
 
 
 def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
