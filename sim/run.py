@@ -278,9 +278,10 @@ def write_outputs(result: RunResult, out_dir: str | Path, *, figures: bool = Tru
     seconds per phase, when the run was timed: :class:`sim.timing.RunTimings`) into ``out_dir``, a
     folder this run owns (:mod:`sim.io.outdir`: a new folder or an earlier run's, whose other outputs
     are removed; ``force`` writes into a folder with other files)."""
-    from sim.io.outdir import claim_run_dir, finish_run_dir
+    from sim.io.outdir import claim_run_dir, discard_previous_outputs, finish_run_dir
 
     out = claim_run_dir(out_dir, force=force, scenario=result.scenario.name)
+    discard_previous_outputs(out)  # so that a run killed while writing never leaves its files beside another's
     paths = {
         "timeseries": out / "timeseries.parquet",
         "scorecard": out / "scorecard.csv",

@@ -121,6 +121,29 @@ def test_a_second_run_replaces_the_first_and_leaves_nothing_of_it(tmp_path):
     assert "seed = 5" in (out / "scenario.resolved.toml").read_text()
 
 
+def test_a_run_killed_while_writing_leaves_none_of_the_earlier_run_s_files_beside_its_own(tmp_path, monkeypatch):
+    # A re-run killed after its first output files were written left them beside the earlier run's
+    # scenario, scorecard and report (a reviewer's SIGKILL): the earlier outputs now go just before the
+    # new ones are written, and the marker says "running" until the run finishes.
+    from sim.io import report
+
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures"]) == 0
+    assert (out / "report.md").is_file() and (out / "scorecard.csv").is_file()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies while writing, after the tables
+
+    monkeypatch.setattr(report, "write_report", killed)
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures", "--seed", "5"]) == 130
+    marker = json.loads((out / MARKER).read_text())
+    assert marker["state"] == "running" and not (out / "report.md").exists()
+    assert "seed = 5" in (out / "scenario.resolved.toml").read_text()  # what is there is the new run's
+    monkeypatch.undo()
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--out", str(out), *TINY, "--no-figures"]) == 0
+    assert json.loads((out / MARKER).read_text())["state"] == "complete" and (out / "report.md").is_file()
+
+
 def test_force_replaces_earlier_outputs_and_keeps_other_files(tmp_path):
     out = tmp_path / "out"
     (out / "figures").mkdir(parents=True)

@@ -134,6 +134,21 @@ def claim_run_dir(path: str | Path, *, force: bool = False, scenario: str = "") 
     return path
 
 
+def discard_previous_outputs(path: str | Path) -> None:
+    """Remove the earlier run's outputs from a claimed folder, just before this run writes its own:
+    a run killed while writing then leaves some of its own files (its marker says "running"), never
+    its files beside an earlier run's. (The earlier results are replaced by this run's in any case;
+    they are kept until its results exist.)"""
+    path = Path(path)
+    marker = _read_marker(path)
+    if marker is None:
+        return
+    _remove_listed(path, set(marker.get("files", [])), keep=set())
+    marker.update({"files": [], "state": "running"})
+    marker.pop("finished", None)
+    _write_marker(path, marker)
+
+
 def finish_run_dir(path: str | Path, written: Iterable[Path]) -> None:
     """Record the files a run wrote into its folder and remove what an earlier run left there.
 
@@ -143,14 +158,23 @@ def finish_run_dir(path: str | Path, written: Iterable[Path]) -> None:
     path = Path(path)
     marker = _read_marker(path) or {"files": []}
     now = sorted({Path(p).resolve().relative_to(path.resolve()).as_posix() for p in written})
-    for stale in set(marker.get("files", [])) - set(now):
+    _remove_listed(path, set(marker.get("files", [])) - set(now), keep=set(now))
+    marker.update({"state": "complete", "files": now,
+                   "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
+    _write_marker(path, marker)
+
+
+def _remove_listed(path: Path, listed: set[str], keep: set[str]) -> None:
+    """Delete the files ``listed`` (relative to ``path``; a folder: its files not in ``keep``), never
+    following a path out of the folder; folders of outputs left empty go too."""
+    for stale in listed:
         target = (path / stale).resolve()
         if target.parent != path.resolve() and path.resolve() not in target.parents:
             continue  # the marker is ours, but never follow a path out of the folder
         if target.is_dir() and not target.is_symlink():
             # A folder of outputs (figures/): remove what is not written now, then the folder if empty.
             for child in target.rglob("*"):
-                if child.is_file() and child.relative_to(path.resolve()).as_posix() not in now:
+                if child.is_file() and child.relative_to(path.resolve()).as_posix() not in keep:
                     child.unlink()
             if not any(target.iterdir()):
                 target.rmdir()
@@ -160,9 +184,6 @@ def finish_run_dir(path: str | Path, written: Iterable[Path]) -> None:
             while parent != path.resolve() and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
-    marker.update({"state": "complete", "files": now,
-                   "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds")})
-    _write_marker(path, marker)
 
 
 def run_dir_owned(path: str | Path) -> bool:
