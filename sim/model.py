@@ -330,7 +330,9 @@ class LifeCircleModel(mesa.Model):
             if timer is not None:
                 timer.start("monthly accounts")
             self._close_month()
-        if month_end or self.scenario.output.collect_every == "day":
+        # The warm-up collects monthly whatever the outputs ask: its checkpoint (and warmup.parquet) do
+        # not depend on them.
+        if month_end or (self.scenario.output.collect_every == "day" and self.day >= 0):
             if timer is not None:
                 timer.start("indicators")
             self.collect(self.month if month_end else self.month + 1)  # labelled m: covers month m - 1

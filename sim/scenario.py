@@ -685,7 +685,9 @@ class OutputConfig(_Strict):
     indicators: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
     """Indicator names to collect (see ``lifecircle indicators``), or ``["all"]``; at least one."""
     collect_every: Literal["day", "month"] = "month"
-    """Collect indicators at the end of every day or of every month."""
+    """Collect indicators at the end of every day or of every month of the measured period (the
+    warm-up collects monthly: its settled start, shared by every output setting, does not depend on
+    this)."""
 
 
 class Scenario(_Strict):

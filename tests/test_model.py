@@ -232,3 +232,14 @@ def test_daily_collections_are_labelled_as_monthly_ones():
     first = pd.Timestamp(model.date_of(0))
     months_in = (days["date"].dt.year - first.year) * 12 + days["date"].dt.month - first.month
     assert len(days) == model.days_total and (days["month"] == months_in + 1).all()
+
+
+def test_the_warm_up_collects_monthly_whatever_the_outputs_ask(tmp_path):
+    # Its checkpoint is shared by every output setting (the key leaves `output` out): a daily warm-up
+    # loaded by a monthly run, or the reverse, gave warmup.parquet 36,500 rows or 1,200 (reviewer).
+    scenario = small_scenario(**{"warmup_years": 1.0, "years": 1 / 12})
+    monthly = LifeCircleModel(scenario=scenario, create_agents=False, checkpoints=False)
+    daily = LifeCircleModel(scenario=scenario.with_updates({"output.collect_every": "day"}), create_agents=False,
+                            checkpoints=False)
+    pd.testing.assert_frame_equal(daily.warmup_timeseries(), monthly.warmup_timeseries())
+    assert daily.warmup_timeseries()["month"].nunique() == len(daily.warmup_timeseries().drop_duplicates("day")) == 12

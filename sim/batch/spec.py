@@ -445,6 +445,9 @@ class BatchSpec(_Strict):
         data = self.model_dump(mode="json", exclude={"name", "description", "source", "outcomes", "robust"})
         data["package_hashes"] = {p: self.package_scenario(p).content_hash() for p in self.packages}
         data["engine"] = engine_fingerprint()
+        from sim.services import blocks
+
+        data["block"] = int(blocks.RESIDENT_BLOCK)  # results depend on it (a test setting), not on threads
         if self.posterior is not None:  # a recalibrated posterior is another batch
             from sim.calibration.posterior import read_posterior
 

@@ -99,15 +99,20 @@ def warmup_basis(scenario: Any, seed: int) -> dict[str, Any]:
 
     The scenario without its name, description, measured years, levers, outputs and life circles (none of which the warm-up reads); the contents
     of every input file it reads (catalogue, city and table files) except the life circles' file
-    (``circles.path``: polygons or a node table); the seed and the engine.
+    (``circles.path``: polygons or a node table); the seed, the engine and the residents per block.
     """
     data = scenario.to_dict()
     for key in ("name", "description", "years", "levers", "output", "circles"):
         data.pop(key, None)
     from sim.io.inputs import input_digests
 
+    from sim.services import blocks
+
     inputs = {key: digest for key, digest in input_digests(scenario).items() if not key.startswith("circles.")}
-    return {"format": FORMAT, "engine": engine_fingerprint(), "seed": int(seed), "scenario": data, "inputs": inputs}
+    # The residents per block of the daily passes (each block draws from its own stream): results
+    # depend on it (LIFECIRCLE_BLOCK_RESIDENTS, a test setting), never on the thread count.
+    return {"format": FORMAT, "engine": engine_fingerprint(), "seed": int(seed), "scenario": data, "inputs": inputs,
+            "block": int(blocks.RESIDENT_BLOCK)}
 
 
 def warmup_key(scenario: Any, seed: int) -> str:

@@ -89,7 +89,11 @@ def restore(model: LifeCircleModel, checkpoint: Checkpoint) -> None:
     model.merchants = Merchants(**{f.name: a[f"merchants.{f.name}"].copy() for f in fields(Merchants)})
     ledger = Ledger(a["ledger.resident_cash"])
     ledger.merchant_cash = a["ledger.merchant_cash"].copy()
-    ledger.external = {k: int(v) for k, v in h["ledger"]["external"].items()}
+    # In the ledger's own order (the header's keys are sorted): accounts.csv lists the accounts the
+    # same way whether the warm-up was computed or loaded.
+    saved = h["ledger"]["external"]
+    ledger.external = {k: int(saved[k]) for k in [*ledger.external, *sorted(set(saved) - set(ledger.external))]
+                       if k in saved}
     for source, target, purpose, value in h["ledger"]["flows"]:
         ledger.flows[(source, target, purpose)] = int(value)
     ledger.reset_total()
