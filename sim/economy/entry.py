@@ -20,9 +20,10 @@ Mechanism (each month, per category):
    entrant proceeds if that covers ``entry_hurdle`` x expected monthly costs (staff, rent, fixed
    costs, goods, and the start-up cost spread over ``payback_months``).
 4. **Licence.** It applies for a licence and opens ``licence_days`` later, unless it gives up while
-   waiting (``abandon_per_day``; drawn once at application). On opening, investors (or the
-   founder, with any subsidy from the public budget) fund the start-up cost and
-   ``opening_cash_months`` of running costs; the start-up cost is paid for fit-out and licences.
+   waiting (``abandon_per_day``; drawn once at application). On opening, investors fund the
+   start-up cost and ``opening_cash_months`` of running costs, less any start-up subsidy from the
+   public budget (a resident founder's own cash is not used); the start-up cost is paid for fit-out
+   and licences.
 """
 
 from __future__ import annotations
