@@ -268,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", metavar="KEY=VALUE")
     val.set_defaults(func=cmd_validate)
 
-    settle = sub.add_parser("settle", help="check that a district is settled after its warm-up: coverage and outlets "
-                                           "steady over the measured years, no mass-closure month (exit 1 if not)")
+    settle = sub.add_parser("settle", help="check that a district is settled after its warm-up: coverage and outlets over the "
+                                           "measured years at the level the warm-up ended at, no mass-closure month (exit 1 if not)")
     settle.add_argument("scenario")
     settle.add_argument("--seeds", type=_positive_int, default=5, help="seeds to check (default 5)")
     settle.add_argument("--years", type=float, default=10.0, help="measured years to check (default 10)")

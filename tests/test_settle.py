@@ -34,3 +34,13 @@ def test_without_a_warm_up_the_synthetic_start_is_not_settled(tmp_path):
     assert not result.settled
     drift = result.verdict["coverage_change"].abs().max()
     assert drift > COVERAGE_TOLERANCE or (result.verdict["outlets_change"].abs() > 0.08).any()
+
+
+@pytest.mark.slow
+def test_a_short_warm_up_is_not_settled_against_its_own_end():
+    # Two warm-up years end while outlets are still finding their places: the measured years' coverage
+    # moves away from the level the warm-up ended at, by more than the tolerance, on either seed.
+    scenario = load_scenario(SCENARIOS / "baseline.toml", updates={"years": 3.0, "warmup_years": 2.0})
+    result = settling(scenario, [1, 2], checkpoints=False)
+    assert not result.settled and (result.verdict["reference"] == "warm-up's last 2 years").all()
+    assert (result.verdict["coverage_change"].abs() > COVERAGE_TOLERANCE).any()
