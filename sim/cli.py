@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from sim import __version__
-from sim.errors import ScenarioError
+from sim.errors import EngineChangedError, ScenarioError
 
 
 class UsageError(Exception):
@@ -329,6 +329,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ScenarioError, UsageError) as err:
         print(f"lifecircle: error: {err}", file=sys.stderr)
         return 2
+    except EngineChangedError as err:  # the code was edited under a long command: no traceback, exit 1
+        print(f"lifecircle: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lifecircle: interrupted", file=sys.stderr)
         return 130

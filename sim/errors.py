@@ -7,3 +7,8 @@ class ScenarioError(ValueError):
 
     The message names the file, the key, the value and what is allowed.
     """
+
+
+class EngineChangedError(RuntimeError):
+    """lifecircle's code changed after this process loaded it: what it computes belongs to no fingerprint
+    (:func:`sim.io.checkpoint.engine_fingerprint`). Restart the process."""

@@ -37,10 +37,11 @@ def test_without_a_warm_up_the_synthetic_start_is_not_settled(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_short_warm_up_is_not_settled_against_its_own_end():
-    # Two warm-up years end while outlets are still finding their places: the measured years' coverage
-    # moves away from the level the warm-up ended at, by more than the tolerance, on either seed.
+def test_a_two_year_warm_up_is_not_settled():
+    # Two warm-up years end while outlets are still finding their places: over seeds 1-3 the measured
+    # years' coverage is above the warm-up's last two years by +0.040 on average (+0.051, -0.001,
+    # +0.070: one seed had settled, the mean has not).
     scenario = load_scenario(SCENARIOS / "baseline.toml", updates={"years": 3.0, "warmup_years": 2.0})
-    result = settling(scenario, [1, 2], checkpoints=False)
+    result = settling(scenario, [1, 2, 3], checkpoints=False)
     assert not result.settled and (result.verdict["reference"] == "warm-up's last 2 years").all()
-    assert (result.verdict["coverage_change"].abs() > COVERAGE_TOLERANCE).any()
+    assert result.mean_changes[0] > COVERAGE_TOLERANCE

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sim import __version__
+from sim.errors import EngineChangedError
 from sim.io.atomic import atomic_write_bytes
 
 FORMAT = 1
@@ -43,10 +44,6 @@ ENV_STORE = "LIFECIRCLE_CHECKPOINTS"
 
 class CheckpointWarning(UserWarning):
     """A checkpoint could not be used (mismatched or corrupt) and is being rebuilt."""
-
-
-class EngineChangedError(RuntimeError):
-    """The engine's files changed after this process loaded them: its results belong to no fingerprint."""
 
 
 def _engine_files() -> list[Path]:

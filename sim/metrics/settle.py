@@ -1,24 +1,23 @@
 """Is the district settled? The check behind ``lifecircle settle`` and the warm-up's default.
 
-A baseline run (every lever off) is *settled* over its measured period when, for every seed,
+Each seed's *change* compares the measured years with the level the warm-up ended at: the mean
+over the measured years against the mean over the warm-up's last :data:`REFERENCE_YEARS` years (or
+as many whole years as it has); without a whole warm-up year, the first measured year against the
+last. A baseline run (every lever off) is *settled* when
 
-* ``basic_coverage_15`` over the measured years differs by at most :data:`COVERAGE_TOLERANCE` from
-  its level at the end of the warm-up -- the mean over the warm-up's last :data:`REFERENCE_YEARS`
-  years (or as many whole years as it has); without a whole warm-up year, between the first
-  measured year and the last,
-* ``merchants_open`` differs by at most :data:`OUTLETS_TOLERANCE` (relative) between the same two
-  means, and
-* no measured month closes more than :data:`CLOSURE_TOLERANCE` of the outlets open at its start (no
-  mass-closure month, such as the one a synthetic start produces when every day-one outlet's
-  working capital runs out at once).
+* the mean over seeds of the change of ``basic_coverage_15`` is at most :data:`COVERAGE_TOLERANCE`,
+* the mean over seeds of the relative change of ``merchants_open`` is at most
+  :data:`OUTLETS_TOLERANCE`, and
+* no measured month of any seed closes more than :data:`CLOSURE_TOLERANCE` of the outlets open at
+  its start (no mass-closure month, such as the one a synthetic start produces when every day-one
+  outlet's working capital runs out at once).
 
-Means over years, not single years: basic coverage asks for every basic trade within 15 minutes,
-and where a trade has a handful of outlets one closing, or an entrant filling the gap it left,
-moves it by 0.05-0.10 for as long as the gap lasts. A settled district has such excursions (on the
-baseline grid, seed 2's coverage is 0.859 in its first three measured years, 0.78-0.79 in the next
-three and 0.806 after: a warm-up that ended in a high spell, not a drift; its warm-up's last ten
-years average 0.829, the measured ten 0.815), so comparing one year with another measures which
-spell each fell in. A drift -- a level the measured period moves away from -- still shows.
+A drift is systematic: the seeds share it, and their mean measures it. A single seed has spells:
+basic coverage asks for every basic trade within 15 minutes, and where a trade has a handful of
+outlets one closing, or an entrant filling the gap it left, moves it by 0.05-0.10 for as long as
+the gap lasts (the baseline grid's seed 2 measures 0.859 for three years, 0.78-0.79 for three, then
+0.806). So each seed's change is reported, with whether it is within the tolerance, but the verdict
+is on the mean; use several seeds (``lifecircle settle`` runs 5).
 
 A warm-up is long enough when the measured period after it is settled; :func:`settling` measures
 that for a scenario, a warm-up length and a set of seeds.
@@ -60,9 +59,16 @@ class Settling:
     verdict: pd.DataFrame
 
     @property
+    def mean_changes(self) -> tuple[float, float]:
+        """The mean over seeds of the coverage change and of the outlets' relative change."""
+        return float(self.verdict["coverage_change"].mean()), float(self.verdict["outlets_change"].mean())
+
+    @property
     def settled(self) -> bool:
-        """Whether every seed passes every check."""
-        return bool(self.verdict["settled"].all())
+        """Whether the mean changes are within their tolerances and no month of any seed closed too many."""
+        coverage, outlets = self.mean_changes
+        return (abs(coverage) <= COVERAGE_TOLERANCE and abs(outlets) <= OUTLETS_TOLERANCE
+                and bool((self.verdict["max_closure_share"] <= CLOSURE_TOLERANCE).all()))
 
 
 def settling(scenario: Scenario, seeds: list[int], *, checkpoints=None) -> Settling:
@@ -100,7 +106,7 @@ def settling(scenario: Scenario, seeds: list[int], *, checkpoints=None) -> Settl
                         "reference": label or f"warm-up's last {reference.attrs['years']} years",
                         "coverage_change": coverage,
                         "outlets_change": outlets, "max_closure_share": closure,
-                        "settled": abs(coverage) <= COVERAGE_TOLERANCE and abs(outlets) <= OUTLETS_TOLERANCE
+                        "within_tolerance": abs(coverage) <= COVERAGE_TOLERANCE and abs(outlets) <= OUTLETS_TOLERANCE
                         and closure <= CLOSURE_TOLERANCE})
     return Settling(yearly=pd.concat(yearly, ignore_index=True), verdict=pd.DataFrame(verdict))
 
@@ -132,6 +138,10 @@ def format_settling(result: Settling, title: str) -> str:
     lines.append(f"verdict: the measured years' means against the end of the warm-up (tolerances: coverage "
                  f"{COVERAGE_TOLERANCE}, outlets {OUTLETS_TOLERANCE:.0%}, monthly closures {CLOSURE_TOLERANCE:.0%}):")
     lines.append(result.verdict.round(4).to_string(index=False))
+    coverage, outlets = result.mean_changes
+    spread = result.verdict["coverage_change"].std(ddof=1) / np.sqrt(len(result.verdict)) if len(result.verdict) > 1 else np.nan
+    lines.append(f"mean over {len(result.verdict)} seeds: coverage {coverage:+.4f} (standard error {spread:.4f}), "
+                 f"outlets {outlets:+.2%}; a seed beyond the tolerance alone is a spell, not a drift")
     lines.append("")
     lines.append("settled" if result.settled else "NOT settled: lengthen warmup_years or look at the seeds above")
     return "\n".join(lines)
