@@ -30,7 +30,6 @@ import pandas as pd
 from agents import Freelancer, Merchant, Resident, Retiree
 from sim.economy import accounts, entry, labour
 from sim.services import demand, kernels
-from sim.services.kernels import split_among_members
 from sim.services.blocks import threads_for
 from sim.metrics import indicators as metrics
 from sim.services.catalogue import Catalogue, load_catalogue
@@ -204,8 +203,7 @@ class LifeCircleModel(mesa.Model):
                     + np.where(pop.status == FREELANCER, econ.gig_tasks_per_month * money["gig_task"], 0)
                     + np.where((pop.status == UNEMPLOYED) & (pop.benefit_left > 0), money["unemployment_benefit"], 0))
         cash = np.round(expected * self.scenario.population.initial_cash_months).astype(np.int64)
-        hh = self.households
-        self.ledger = Ledger(split_among_members(hh.first.astype(np.int64, copy=False), hh.total(cash)))
+        self.ledger = Ledger(self.households.shared_out(cash))
         nodes, cats = self.city.initial_outlets(self.catalogue, pop.n, self.streams["city.outlets"])
         ids = self.add_outlets(nodes=nodes, categories=cats, owners=np.full(len(nodes), -1),
                                source=initial_sources(self.city, len(nodes)))

@@ -72,6 +72,11 @@ class Households:
             return member_sums(self.first.astype(np.int64, copy=False), per_resident)
         return np.add.reduceat(per_resident, self.first[:-1])
 
+    def shared_out(self, cash: np.ndarray) -> np.ndarray:
+        """(N,) int64: each household's total of ``cash`` (fen) shared out equally among its residents,
+        the remainder one fen each to its first members."""
+        return split_among_members(self.first.astype(np.int64, copy=False), self.total(cash))
+
 
 def draw_households(adults: int, size_shares: list[float], children_per_adult: float, young_share: float,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,7 +118,7 @@ def pool_cash(ledger, households: Households) -> None:
     """Members of a household share their cash: each month it is pooled and shared out equally
     (remainders in fen to the first members), through the ledger (``household.pooling``)."""
     cash = ledger.resident_cash
-    target = split_among_members(households.first.astype(np.int64, copy=False), households.total(cash))
+    target = households.shared_out(cash)
     move = target - cash
     give, take = np.flatnonzero(move < 0), np.flatnonzero(move > 0)
     if len(give):  # money moves within households only: each household's total is unchanged

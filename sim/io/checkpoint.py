@@ -52,14 +52,19 @@ def _engine_files() -> list[Path]:
                   and "__pycache__" not in p.parts)
 
 
+def _stamps(files: list[Path]) -> dict[str, tuple[int, int]]:
+    """Each file's modification time (ns) and size."""
+    return {str(p): (stat.st_mtime_ns, stat.st_size) for p in files for stat in (p.stat(),)}
+
+
 def _hash_engine() -> tuple[str, dict[str, tuple[int, int]]]:
     root = Path(__file__).resolve().parents[1]
-    digest, stamps = hashlib.sha256(__version__.encode()), {}
-    for path in _engine_files():
-        stat = path.stat()
+    files = _engine_files()
+    stamps = _stamps(files)  # before reading: a file changed while it is read shows as changed later
+    digest = hashlib.sha256(__version__.encode())
+    for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
-        stamps[str(path)] = (stat.st_mtime_ns, stat.st_size)
     return digest.hexdigest()[:16], stamps
 
 
@@ -79,7 +84,7 @@ def engine_fingerprint() -> str:
     :class:`EngineChangedError` says to restart the process.
     """
     fingerprint, stamps = _LOADED
-    now = {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in _engine_files()}
+    now = _stamps(_engine_files())
     if now != stamps:
         changed = sorted(set(now) ^ set(stamps) | {k for k in now.keys() & stamps.keys() if now[k] != stamps[k]})
         root = Path(__file__).resolve().parents[1]

@@ -40,8 +40,9 @@ class Renovation(Lever):
 
     def on_month(self) -> None:
         model, mer = self.model, self.model.merchants
-        on_space = mer.open & self._supported(np.arange(mer.n))
-        full_rent = self._full_rent(np.arange(mer.n))
+        every = np.arange(mer.n)
+        on_space = mer.open & self._supported(every)
+        full_rent = self._full_rent(every)
         mer.rent_support[:] = np.where(on_space, self._support(full_rent), 0)
         mer.rent[:] = np.where(on_space, full_rent - mer.rent_support, mer.rent)
         mer.renovated[:] = on_space

@@ -11,7 +11,6 @@ ends.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from sim.levers.base import Lever

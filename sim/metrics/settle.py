@@ -96,14 +96,15 @@ def settling(scenario: Scenario, seeds: list[int], *, checkpoints=None) -> Settl
         per_year = wide.groupby("year").agg({**{k: "mean" for k in WATCH}, "closure_share": "max"})
         per_year = per_year.rename(columns={"closure_share": "max_closure_share"}).reset_index().assign(seed=seed)
         yearly.append(per_year)
-        reference, measured, label = _level_before(model), per_year[["basic_coverage_15", "merchants_open"]].mean(), None
+        reference, years = _level_before(model)
+        measured, label = per_year[["basic_coverage_15", "merchants_open"]].mean(), f"warm-up's last {years} years"
         if reference is None:  # no whole warm-up year: the first measured year against the last
             reference, measured, label = per_year.iloc[0], per_year.iloc[-1], "first year"
         coverage = float(measured["basic_coverage_15"] - reference["basic_coverage_15"])
         outlets = float(measured["merchants_open"] / reference["merchants_open"] - 1)
         closure = float(wide["closure_share"].max())
         verdict.append({"seed": seed, "years": len(per_year),
-                        "reference": label or f"warm-up's last {reference.attrs['years']} years",
+                        "reference": label,
                         "coverage_change": coverage,
                         "outlets_change": outlets, "max_closure_share": closure,
                         "within_tolerance": abs(coverage) <= COVERAGE_TOLERANCE and abs(outlets) <= OUTLETS_TOLERANCE
@@ -111,20 +112,16 @@ def settling(scenario: Scenario, seeds: list[int], *, checkpoints=None) -> Settl
     return Settling(yearly=pd.concat(yearly, ignore_index=True), verdict=pd.DataFrame(verdict))
 
 
-def _level_before(model: LifeCircleModel) -> pd.Series | None:
+def _level_before(model: LifeCircleModel) -> tuple[pd.Series | None, int]:
     """The mean of coverage and open outlets over the warm-up's last :data:`REFERENCE_YEARS` whole
-    years (fewer if it is shorter); None without a whole warm-up year."""
+    years (fewer if it is shorter), and how many years; (None, 0) without a whole warm-up year."""
     warm = model.warmup_timeseries()
     warm = warm[warm["indicator"].isin(["basic_coverage_15", "merchants_open"])]
-    if warm.empty:
-        return None
-    wide = warm.pivot_table(index="month", columns="indicator", values="value")
-    years = min(REFERENCE_YEARS, len(wide) // 12)
+    years = min(REFERENCE_YEARS, warm["month"].nunique() // 12)
     if years == 0:
-        return None
-    level = wide.iloc[-12 * years:].mean()
-    level.attrs["years"] = years
-    return level
+        return None, 0
+    wide = warm.pivot_table(index="month", columns="indicator", values="value")
+    return wide.iloc[-12 * years:].mean(), years
 
 
 def format_settling(result: Settling, title: str) -> str:
