@@ -15,7 +15,8 @@ Mechanism (last day of each month):
   and the rest goes to its owner (outside creditors absorb debts). Owners also leave for reasons
   the model does not follow (retirement, a move, a lease that ends) with ``exit_per_month``: a
   going concern (cash in hand, or not losing money month after month) is taken over and goes on
-  trading (a transfer); a business in trouble closes.
+  trading (a transfer); a business in trouble closes (one that closes for its losses anyway: in
+  effect owners' exits are hand-overs).
 * Households whose income per member is below the dibao standard get the difference (public budget).
 * Households pool their members' cash, pay for necessities outside the catalogue, save by their
   income, keep what their members' services usually cost and spend the rest elsewhere

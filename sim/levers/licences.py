@@ -15,6 +15,6 @@ class Licences(Lever):
     name = "licences"
     measure = "start-up services, electronic licences"
     mechanism = "shorter licence delay and lower start-up cost for new outlets"
-    indicator = "days from application to opening (licence_wait_days); a cheaper start-up lets a few more marginal sites pay (about one outlet in 300 in the settled baseline, within the seed noise)"
+    indicator = "days from application to opening (licence_wait_days); a cheaper start-up lets a few more marginal sites pay (about one outlet in 300 in the settled baseline, within the seed noise); the fees waived are revenue forgone, not spending: public_spending does not count them"
     claims = (("licence_wait_days", -1),)
     overrides = {"licence_days": "licence_days", "startup_cost_multiplier": "startup_cost_multiplier"}
