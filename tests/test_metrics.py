@@ -116,3 +116,19 @@ def test_freelancers_income_is_that_of_those_who_were_freelancers_when_it_was_pa
     assert got["freelancer_income_mean"] == pytest.approx(pop.income_last[paid].mean() / 100)
     assert got["income_mean_by_group.freelancers"] == pytest.approx(pop.income_last[paid].mean() / 100)
     assert got["freelancer_income_mean"] != pytest.approx(pop.income_last[now].mean() / 100)
+
+
+def test_local_workers_income_is_that_of_those_in_shop_jobs_when_it_was_paid():
+    # As for freelancers: the month end's labour market hires residents into shop jobs (and lays
+    # some off) after the accounts, so the month's income of local workers is that of the residents
+    # in shop jobs when it was paid (a resident hired then brought the income of a job seeker; one
+    # laid off, a month's wage).
+    model = LifeCircleModel(scenario=small_scenario(**{"years": 0.1, "population.residents": 4000}), seed=5,
+                            create_agents=False)
+    model.run_for(model.days_total)
+    pop = model.population
+    paid, now = pop.paid_local, pop.employer >= 0
+    assert (paid != now).any()  # the labour market moved some
+    got = metrics.compute(model, ["income_mean_by_group"])["income_mean_by_group.local_workers"]
+    assert got == pytest.approx(pop.income_last[paid].mean() / 100)
+    assert got != pytest.approx(pop.income_last[now].mean() / 100)

@@ -93,6 +93,7 @@ def pay_month(model: LifeCircleModel) -> None:
     pool their cash and spend outside the catalogue."""
     pop, ledger, money, econ = model.population, model.ledger, model.catalogue.money, model.scenario.economy
     pop.paid_as[:] = pop.status  # whose incomes these are: the labour market moves people after the accounts
+    pop.paid_local[:] = pop.employer >= 0
 
     # Wages are monthly salaries, each resident's own (drawn when the job was taken).
     outside = np.flatnonzero(pop.employer == OUTSIDE_JOB)

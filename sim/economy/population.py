@@ -63,6 +63,8 @@ class Population:
         income_last: Income received in the last complete month, fen.
         paid_as: Labour status when the last complete month's incomes were paid (the labour market,
             after the accounts, moves people between statuses: income_last is that of their status here).
+        paid_local: In a shop job in the circle (``employer >= 0``) when the last complete month's
+            incomes were paid (as ``paid_as``: the labour market hires and lays off after the accounts).
     """
 
     home: np.ndarray
@@ -86,6 +88,7 @@ class Population:
     income_month: np.ndarray
     income_last: np.ndarray
     paid_as: np.ndarray
+    paid_local: np.ndarray
 
     @property
     def n(self) -> int:
@@ -209,6 +212,7 @@ def build_population(
         wants_work=np.zeros(n, dtype=bool), trained=np.zeros(n, dtype=bool),
         household=household, wage=wage.astype(np.int64), pension=pension.astype(np.int64), benefit_left=benefit_left,
         income_month=np.zeros(n, dtype=np.int64), income_last=np.zeros(n, dtype=np.int64), paid_as=status.copy(),
+        paid_local=employer >= 0,
     )
     return population, households
 

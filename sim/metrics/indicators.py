@@ -638,12 +638,13 @@ def poverty_share(model: LifeCircleModel) -> float:
 @indicator("income_mean_by_group", "income", "CNY per month", label="Mean income by group", family=True)
 def income_mean_by_group(model: LifeCircleModel) -> dict[str, float]:
     """Residents' own mean income in the last complete month by group, CNY: ``elderly`` (retirement
-    age), ``disabled``, ``graduates`` (recent), ``freelancers`` (when the month's incomes were paid),
-    ``local_workers`` (in shop jobs in the circle), ``working_age``. Groups overlap; a group with no
-    members is nan."""
+    age), ``disabled``, ``graduates`` (recent), ``freelancers`` and ``local_workers`` (in shop jobs
+    in the circle) when the month's incomes were paid (the month end's labour market moves people
+    after: a resident hired then brings the income of what they were), ``working_age``. Groups
+    overlap; a group with no members is nan."""
     pop, inc = model.population, _income(model)
     groups = {"elderly": pop.elderly, "disabled": pop.disabled, "graduates": pop.graduate,
-              "freelancers": pop.paid_as == FREELANCER, "local_workers": pop.employer >= 0,
+              "freelancers": pop.paid_as == FREELANCER, "local_workers": pop.paid_local,
               "working_age": ~pop.elderly}
     return {k: float(inc.sum(where=m) / n) if (n := m.sum()) else float("nan") for k, m in groups.items()}
 
