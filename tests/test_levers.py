@@ -354,6 +354,56 @@ def test_mobile_vendors_draw_their_outlets_from_their_own_stream():
         assert vending.streams.state()[name] == plain.streams.state()[name], name
 
 
+@pytest.mark.parametrize("lever", ["renovation", "governance"])
+def test_tendered_outlets_open_on_their_levers_stream(lever):
+    # An outlet a lever's tender brought (renovated space, a city-budget site) draws its price, night
+    # opening and residents' knowledge of it from the lever's stream: an entrant of the rules' own
+    # that opens the same day draws what it would without the tendered one, and the shared streams
+    # are left where the counterfactual leaves them.
+    from sim.economy import entry
+
+    updates = {**TINY, **_on(lever)}
+    if lever == "governance":
+        updates = {**updates, "circles.kind": "grid", "circles.cells_x": 2, "circles.cells_y": 2,
+                   "levers.governance.budget_cny_per_resident": 100.0}
+    models = [LifeCircleModel(scenario=load_scenario(BASELINE, updates=updates), seed=6, create_agents=False)
+              for _ in range(2)]
+    opened = []
+    for with_tender, model in enumerate(models):
+        model.run_for(3)
+        shops = model.shop_nodes()
+        model.licence_queue.push(open_day=model.day, node=int(shops[0]), category=0, applied_day=model.day)
+        if with_tender:
+            model.licence_queue.push(open_day=model.day, node=int(shops[1]), category=1, applied_day=model.day,
+                                     tender=lever)
+        before = model.merchants.n
+        entry.open_due(model)
+        opened.append(np.arange(before, model.merchants.n))
+    plain, tendering = models
+    assert len(opened[1]) == len(opened[0]) + 1
+    first = opened[0][0]
+    for name in ("price", "night", "node", "category"):
+        assert getattr(plain.merchants, name)[first] == getattr(tendering.merchants, name)[first], name
+    assert (plain.population.knows[:, 0] == tendering.population.knows[:, 0]).all()  # the entrant's trade
+    for name in ("outlets", "knowledge.new"):
+        assert tendering.streams.state()[name] == plain.streams.state()[name], name
+    assert tendering.streams.state()[f"lever.{lever}"] != plain.streams.state().get(f"lever.{lever}")  # drawn
+
+
+def test_graduate_startups_extra_founders_weigh_their_ideas_on_the_levers_stream():
+    # The graduates who found only because of the lever weigh their business ideas (and take their
+    # licence draws) on the lever's stream, after those who would found without it: the month's
+    # entry stream ends where the counterfactual's does, so next month's entrants draw the same.
+    updates = {**TINY, "population.graduate_share": 0.3, "years": 0.09}
+    plain = LifeCircleModel(scenario=load_scenario(BASELINE, updates=updates), seed=6, create_agents=False)
+    lever = LifeCircleModel(scenario=load_scenario(BASELINE, updates={
+        **updates, **_on("graduate_startups", startup_per_month=0.5)}), seed=6, create_agents=False)
+    for model in (plain, lever):
+        model.run_for(31)  # January, its month end and the entrants' decisions
+    assert len(lever.licence_queue) > len(plain.licence_queue)  # the lever's extra founders applied
+    assert lever.streams.state()["entry"] == plain.streams.state()["entry"]
+
+
 def test_mobile_vendors_closing_at_the_end_of_support_draw_only_from_their_own_stream():
     # The vendors closed when support ends (and those cut when strength falls) draw their job losers'
     # insurance and the residents' knowledge of the outlets taking their places from the lever's

@@ -54,7 +54,12 @@ the choice tables, today's attraction, the lever parameters nor the catalogue ch
 would-be entrants decide (they only join the licence queue), so each is worked out once a month
 instead of once per site."""
 
-QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor", "fitted")
+QUEUE_COLUMNS = ("open_day", "node", "category", "founder", "subsidy", "applied_day", "successor", "fitted",
+                 "tender")
+
+TENDERING_LEVERS = ("renovation", "governance")
+"""Levers that tender sites (renovated space; the city budget's sites): the ``tender`` column of a
+queued entrant is 1 + the tendering lever's place here, 0 for an entrant of the rules' own."""
 
 
 @dataclass
@@ -63,7 +68,8 @@ class LicenceQueue:
 
     ``successor`` is 1 for an entrant taking over a vacated shop of its own trade (its customers
     know the premises); ``fitted`` is 1 for one on a site the city fitted out (a city-budget
-    tender: no start-up cost of its own). ``version`` counts changes per category: the entry test of later entrants
+    tender: no start-up cost of its own); ``tender`` names the lever whose tender brought it
+    (:data:`TENDERING_LEVERS`), whose random stream its opening draws from. ``version`` counts changes per category: the entry test of later entrants
     sees the ones waiting (:func:`pending_distance`).
     """
 
@@ -75,13 +81,15 @@ class LicenceQueue:
     applied_day: list[int] = field(default_factory=list)
     successor: list[int] = field(default_factory=list)
     fitted: list[int] = field(default_factory=list)
+    tender: list[int] = field(default_factory=list)
     version: dict[int, int] = field(default_factory=dict)
 
     def push(self, *, open_day: int, node: int, category: int, founder: int = -1, subsidy: int = 0,
-             applied_day: int, successor: bool = False, fitted: bool = False) -> None:
-        """Queue one entrant."""
+             applied_day: int, successor: bool = False, fitted: bool = False, tender: str | None = None) -> None:
+        """Queue one entrant (``tender``: the lever that tendered its site, one of :data:`TENDERING_LEVERS`)."""
         row = {"open_day": open_day, "node": node, "category": category, "founder": founder, "subsidy": subsidy,
-               "applied_day": applied_day, "successor": successor, "fitted": fitted}
+               "applied_day": applied_day, "successor": successor, "fitted": fitted,
+               "tender": 0 if tender is None else TENDERING_LEVERS.index(tender) + 1}
         for key in QUEUE_COLUMNS:
             getattr(self, key).append(int(row[key]))
         self.version[int(category)] = self.version.get(int(category), 0) + 1
@@ -500,7 +508,12 @@ def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None
     grads = np.flatnonzero(pop.graduate & (pop.owned < 0) & (pop.status != OWNER))
     lever = model.levers.get("graduate_startups")
     grad_rate = model.param("startup_per_month") if lever is not None and lever.acting else base
-    grad_founders = grads[rng.random(len(grads)) < grad_rate]
+    draw = rng.random(len(grads))
+    # The graduates who would found without the lever weigh their ideas on the shared stream, first;
+    # the lever's extra founders on the lever's, so that the rules' own entrants draw as without it.
+    grad_founders = [(person, rng) for person in grads[draw < min(base, grad_rate)]]
+    if grad_rate > base:
+        grad_founders += [(person, lever.rng) for person in grads[(draw >= base) & (draw < grad_rate)]]
     # Last month's unmet needs and the shop space do not change while founders decide: the odds of
     # each trade are worked out once (a sum over every node and category: 0.3 ms per founder).
     unmet = model.unmet_last_month.sum(axis=0).astype(np.float64)
@@ -508,9 +521,9 @@ def _resident_founders(model: LifeCircleModel, rng: np.random.Generator) -> None
     trade_odds, shops = weight / weight.sum(), model.shop_nodes()
     for person in founders:
         _found(model, int(person), 0, rng, trade_odds=trade_odds, shops=shops)
-    for person in grad_founders:
+    for person, draws in grad_founders:
         subsidy = lever.subsidy_fen(model) if lever is not None and lever.acting else 0
-        if _found(model, int(person), subsidy, rng, trade_odds=trade_odds, shops=shops):
+        if _found(model, int(person), subsidy, draws, trade_odds=trade_odds, shops=shops):
             model.tally.graduate_startups += 1
 
 
@@ -551,14 +564,26 @@ def open_due(model: LifeCircleModel) -> None:
         if r["founder"] >= 0 and model.population.owned[r["founder"]] < 0 and r["founder"] not in founding:
             founding.add(r["founder"])
             founders.append(r)
-    rows = [r for r in rows if r["founder"] < 0] + founders
+    # The rules' own entrants open first, drawing from the shared streams; outlets a lever tendered
+    # draw from the lever's stream, so that the rules' own draw what they would without it.
+    ordinary = [r for r in rows if r["founder"] < 0 and not r["tender"]] + founders
+    tendered = [[r for r in rows if r["founder"] < 0 and r["tender"] == code]
+                for code in range(1, len(TENDERING_LEVERS) + 1)]
+    rows = ordinary + [r for group in tendered for r in group]
     initial = model.scenario.economy.initial_knowledge
-    ids = model.add_outlets(
-        nodes=np.array([r["node"] for r in rows]),
-        categories=np.array([r["category"] for r in rows]),
-        owners=np.array([r["founder"] for r in rows]),
-        awareness=np.array([1.0 if r["successor"] else initial for r in rows]),
-    )
+    ids = []
+    for code, group in enumerate([ordinary, *tendered]):
+        if not group:
+            continue
+        lever = model.levers.get(TENDERING_LEVERS[code - 1]) if code else None
+        ids.append(model.add_outlets(
+            nodes=np.array([r["node"] for r in group]),
+            categories=np.array([r["category"] for r in group]),
+            owners=np.array([r["founder"] for r in group]),
+            awareness=np.array([1.0 if r["successor"] else initial for r in group]),
+            rng=None if lever is None else lever.rng,
+        ))
+    ids = np.concatenate(ids)
     # A start-up subsidy is paid on opening only while the programme still runs (it stops on its end month).
     grants = model.levers.get("graduate_startups")
     paying = grants is not None and grants.acting

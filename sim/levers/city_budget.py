@@ -254,7 +254,8 @@ class CityBudget:
         if best is not None:
             days = int(round(model.param("licence_days")))
             model.licence_queue.push(open_day=model.day + days, node=node, category=best,
-                                     founder=-1, subsidy=0, applied_day=model.day, fitted=True)
+                                     founder=-1, subsidy=0, applied_day=model.day, fitted=True,
+                                     tender="governance")
         return best, best_subsidy
 
 

@@ -122,5 +122,5 @@ def _tender(model, node: int, categories: list[int]) -> int | None:
     if best is not None:
         days = int(round(model.param("licence_days")))
         model.licence_queue.push(open_day=model.day + days, node=node, category=best,
-                                 founder=-1, subsidy=0, applied_day=model.day)
+                                 founder=-1, subsidy=0, applied_day=model.day, tender="renovation")
     return best
