@@ -472,6 +472,25 @@ def test_mobile_vendors_close_after_sustained_losses():
     assert first >= 30 * model.scenario.economy.closure_months  # not before closure_months of losses
 
 
+def test_a_vendor_that_closed_is_replaced_by_one_of_its_own_trade():
+    # Vendors take their trades in turn; one that closed for losses is replaced by a licensee of the
+    # trade it left short, not by the next trade in turn (which drifted the mix away from the
+    # configured one: a fresh-market vendor closing left the fresh market one vendor short).
+    from sim.economy.accounts import close_merchants
+
+    model = _vendor_model(categories=["breakfast", "fresh_market", "repair"], vendors=6, years=0.25)
+    mer, cat = model.merchants, model.catalogue
+    fresh = cat.index("fresh_market")
+    vendors = np.flatnonzero(mer.mobile & mer.open)
+    assert sorted(np.bincount(mer.category[vendors], minlength=cat.n)[[cat.index("breakfast"), fresh,
+                                                                        cat.index("repair")]]) == [2, 2, 2]
+    close_merchants(model, vendors[mer.category[vendors] == fresh][:1])
+    model.levers.get("mobile_vendors").on_month()
+    vendors = np.flatnonzero(mer.mobile & mer.open)
+    assert len(vendors) == 6
+    assert (mer.category[vendors] == fresh).sum() == 2
+
+
 def test_a_closing_outlet_repays_its_investors_before_its_owner():
     from sim.economy.accounts import close_merchants
     from sim.economy.ledger import MERCHANT

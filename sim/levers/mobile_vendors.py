@@ -62,8 +62,10 @@ class MobileVendors(Lever):
             close_merchants(model, vendors[want:], rng=self.rng)
             vendors = vendors[:want]
         cats = [model.catalogue.index(c) for c in self.config.categories]
-        # Vendors that closed for losses are replaced by new licensees, in the same rotation of categories.
-        new_cats = np.array([cats[i % len(cats)] for i in range(len(vendors), want)], dtype=np.int64)
+        # Vendors that closed for losses are replaced by new licensees of the trades short of the
+        # rotation (vendors take the categories in turn): the one that closed, not the next in turn.
+        new_cats = np.array(_short_of(cats, want, model.merchants.category[vendors].tolist())[: want - len(vendors)],
+                            dtype=np.int64)
         all_cats = np.concatenate([model.merchants.category[vendors].astype(np.int64), new_cats])
         stops = self._stops(all_cats)
         if len(vendors):
@@ -134,3 +136,16 @@ class MobileVendors(Lever):
                 served, _ = model.nodes_within(stop, tier_m)
                 score[served] = np.minimum(score[served], 1e-6 * model.residents_at_node[served])
         return stops
+
+
+def _short_of(cats: list[int], want: int, have: list[int]) -> list[int]:
+    """The categories, in turn, that ``want`` vendors taking ``cats`` in rotation would have and the
+    vendors trading ``have`` lack."""
+    left = {c: have.count(c) for c in set(have)}
+    short = []
+    for c in (cats[i % len(cats)] for i in range(want)):
+        if left.get(c, 0) > 0:
+            left[c] -= 1
+        else:
+            short.append(c)
+    return short
