@@ -566,24 +566,17 @@ def open_due(model: LifeCircleModel) -> None:
             founders.append(r)
     # The rules' own entrants open first, drawing from the shared streams; outlets a lever tendered
     # draw from the lever's stream, so that the rules' own draw what they would without it.
-    ordinary = [r for r in rows if r["founder"] < 0 and not r["tender"]] + founders
-    tendered = [[r for r in rows if r["founder"] < 0 and r["tender"] == code]
-                for code in range(1, len(TENDERING_LEVERS) + 1)]
-    rows = ordinary + [r for group in tendered for r in group]
+    groups = [[r for r in rows if r["founder"] < 0 and r["tender"] == code] for code in range(len(TENDERING_LEVERS) + 1)]
+    groups[0] += founders
+    rows = [r for group in groups for r in group]
     initial = model.scenario.economy.initial_knowledge
-    ids = []
-    for code, group in enumerate([ordinary, *tendered]):
-        if not group:
-            continue
-        lever = model.levers.get(TENDERING_LEVERS[code - 1]) if code else None
-        ids.append(model.add_outlets(
-            nodes=np.array([r["node"] for r in group]),
-            categories=np.array([r["category"] for r in group]),
-            owners=np.array([r["founder"] for r in group]),
-            awareness=np.array([1.0 if r["successor"] else initial for r in group]),
-            rng=None if lever is None else lever.rng,
-        ))
-    ids = np.concatenate(ids)
+    ids = np.concatenate([model.add_outlets(
+        nodes=np.array([r["node"] for r in group]),
+        categories=np.array([r["category"] for r in group]),
+        owners=np.array([r["founder"] for r in group]),
+        awareness=np.array([1.0 if r["successor"] else initial for r in group]),
+        rng=model.levers.get(TENDERING_LEVERS[code - 1]).rng if code else None,
+    ) for code, group in enumerate(groups) if group] or [np.zeros(0, dtype=np.int64)])
     # A start-up subsidy is paid on opening only while the programme still runs (it stops on its end month).
     grants = model.levers.get("graduate_startups")
     paying = grants is not None and grants.acting

@@ -16,6 +16,8 @@ vendors close.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from sim.services.catalogue import FEN_PER_CNY
@@ -141,10 +143,10 @@ class MobileVendors(Lever):
 def _short_of(cats: list[int], want: int, have: list[int]) -> list[int]:
     """The categories, in turn, that ``want`` vendors taking ``cats`` in rotation would have and the
     vendors trading ``have`` lack."""
-    left = {c: have.count(c) for c in set(have)}
+    left = Counter(have)
     short = []
     for c in (cats[i % len(cats)] for i in range(want)):
-        if left.get(c, 0) > 0:
+        if left[c] > 0:
             left[c] -= 1
         else:
             short.append(c)
